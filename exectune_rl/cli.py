@@ -1,0 +1,74 @@
+"""The ``exectune`` command line: one entry point, one subcommand per job.
+
+Each subcommand lives in its own module exposing ``add_arguments(parser)`` and
+``run(args) -> int``; modules are imported only when their subcommand runs, so
+``exectune plugins`` never imports torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main", "SUBCOMMANDS"]
+
+# name -> (module, one-line help)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "score": ("exectune_rl.rewards.cli_score", "score strategies in a JSONL file (default: a bundled HumanEval sample)"),
+    "bench": ("exectune_rl.rewards.cli_bench", "measure reward throughput on this machine"),
+    "plugins": ("exectune_rl.cli_plugins", "list the sandboxes, cores and detectors the registry sees"),
+    "sample": ("exectune_rl.training.cli", "teacher-guided acceptance sampling into an SFT dataset"),
+    "sft": ("exectune_rl.training.cli", "SFT warm start of a guide"),
+    "grpo": ("exectune_rl.training.cli", "GRPO/RLOO training of a guide with ExecTuneReward"),
+    "eval": ("exectune_rl.evaluation.cli", "evaluate methods and write the paper-style report"),
+    "demo": ("exectune_rl.training.cli", "the offline end-to-end synthetic recipe (CPU, a few minutes)"),
+}
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="exectune", description="ExecTune rewards, sandboxes and recipes.")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_) in SUBCOMMANDS.items():
+        sp = sub.add_parser(name, help=help_, description=help_)
+        sp.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit code.
+
+    Example:
+        >>> main(["plugins"])  # doctest: +SKIP
+        0
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = _build_parser()
+    # Two passes: the first finds the subcommand, the second parses its own arguments
+    # once its module (and only that module) is imported.
+    known, _ = parser.parse_known_args(argv)
+    if not getattr(known, "command", None):
+        parser.print_help()
+        return 2
+    module = importlib.import_module(known._module)
+    sub_parser = argparse.ArgumentParser(prog=f"exectune {known.command}", description=SUBCOMMANDS[known.command][1])
+    sub_parser.add_argument("-v", "--verbose", action="count", default=known.verbose)
+    module.add_arguments(sub_parser, known.command)
+    rest = argv[argv.index(known.command) + 1 :]
+    args = sub_parser.parse_args(rest)
+    args.command = known.command
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(args.verbose, 2),
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(module.run(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

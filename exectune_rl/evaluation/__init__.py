@@ -1,0 +1,1 @@
+"""exectune_rl.evaluation."""

@@ -1,0 +1,55 @@
+"""Sandboxes: isolated execution of untrusted programs.
+
+Public contract: ``ExecRequest``, ``ExecResult``, ``ExecStatus``, ``Sandbox``,
+``LocalSandbox``, ``RestrictedSandbox``, ``get_sandbox`` and the test runner
+(``ProgramTests``, ``TestOutcome``, ``run_tests``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from exectune_rl.sandboxes.base import ExecRequest, ExecResult, ExecStatus, Sandbox
+
+__all__ = [
+    "ExecRequest",
+    "ExecResult",
+    "ExecStatus",
+    "Sandbox",
+    "LocalSandbox",
+    "RestrictedSandbox",
+    "get_sandbox",
+    "ProgramTests",
+    "TestOutcome",
+    "run_tests",
+]
+
+_LAZY = {
+    "LocalSandbox": "exectune_rl.sandboxes.local",
+    "RestrictedSandbox": "exectune_rl.sandboxes.restricted",
+    "ProgramTests": "exectune_rl.sandboxes.runner",
+    "TestOutcome": "exectune_rl.sandboxes.runner",
+    "run_tests": "exectune_rl.sandboxes.runner",
+}
+
+
+def get_sandbox(name: str = "local", **options: Any) -> Sandbox:
+    """Create a sandbox by name through the registry.
+
+    Built-ins (``local``, ``restricted``) first, then the ``exectune_rl.sandboxes`` entry
+    points, then a ``pkg.mod:attr`` path.
+
+    Example:
+        >>> sb = get_sandbox("local", workers=2)   # doctest: +SKIP
+    """
+    from exectune_rl.registry import sandbox_registry
+
+    return sandbox_registry.create(name, **options)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

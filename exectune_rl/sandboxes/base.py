@@ -1,0 +1,196 @@
+"""The sandbox contract: requests, typed results and the ``Sandbox`` interface.
+
+A sandbox runs untrusted programs and reports what happened as an :class:`ExecResult`
+with a typed :class:`ExecStatus`. Whatever the program does, ``run`` returns one result per
+request, in order; when the sandbox itself fails the status is ``INFRA``, never a status that
+blames the program.
+
+Example:
+    >>> from exectune_rl.sandboxes import LocalSandbox, ExecRequest
+    >>> with LocalSandbox(workers=2) as sb:                         # doctest: +SKIP
+    ...     [r] = sb.run([ExecRequest("print(6 * 7)")])
+    ...     r.status, r.stdout
+    (<ExecStatus.OK: 'ok'>, '42\\n')
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from exectune_rl.errors import ConfigError
+
+__all__ = ["ExecStatus", "ExecRequest", "ExecResult", "Sandbox"]
+
+
+class ExecStatus(str, enum.Enum):
+    """How a program run ended."""
+
+    OK = "ok"
+    """Exited with status 0."""
+    SYNTAX_ERROR = "syntax_error"
+    """The program did not compile (Python ``SyntaxError``, a C compile error...)."""
+    RUNTIME_ERROR = "runtime_error"
+    """The code failed: an uncaught exception or a non-zero exit status."""
+    TIMEOUT = "timeout"
+    """CPU-time limit hit (or the wall-clock backstop, for code that sleeps or blocks)."""
+    MEMORY_LIMIT = "memory_limit"
+    """The address-space limit was hit (``MemoryError`` or an allocation failure)."""
+    OUTPUT_LIMIT = "output_limit"
+    """stdout/stderr or a written file grew past the output limit."""
+    SIGNALED = "signaled"
+    """Killed by a signal the sandbox did not send (a segfault, an abort)."""
+    INFRA = "infra"
+    """The sandbox failed, not the code: a worker died, a resource could not be made."""
+
+    @property
+    def is_infra(self) -> bool:
+        return self is ExecStatus.INFRA
+
+
+def _freeze(files: Mapping[str, str | bytes] | None) -> Mapping[str, str | bytes]:
+    return MappingProxyType(dict(files or {}))
+
+
+@dataclass(frozen=True)
+class ExecRequest:
+    """One program to run.
+
+    Args:
+        code: The program text.
+        language: ``"python"`` (default) or another language a sandbox supports
+            (``LocalSandbox``: ``"javascript"``/``"node"``, ``"c"``, ``"cpp"``, ``"bash"``).
+        cpu_time_s: CPU-seconds the program may use (children included).
+        memory_mb: Address-space limit in MiB. Runtimes that reserve large virtual areas
+            (node, JVMs) get this as their heap limit instead.
+        stdin: Data fed to standard input.
+        files: Extra files written into the working directory before the run
+            (relative paths only).
+        wall_time_s: Wall-clock backstop; default ``max(3 * cpu_time_s, cpu_time_s + 2)``,
+            so a loaded machine does not turn correct code into timeouts.
+        output_limit_bytes: Cap on stdout, on stderr and on any file written.
+        max_processes: Processes the program may have at once (fork bombs stop here).
+        max_open_files: Open-file-descriptor limit.
+        args: Command-line arguments (``sys.argv[1:]``).
+        env: Extra environment variables; the rest of the environment is scrubbed.
+    """
+
+    code: str
+    language: str = "python"
+    cpu_time_s: float = 5.0
+    memory_mb: int = 512
+    stdin: str | bytes | None = None
+    files: Mapping[str, str | bytes] = field(default_factory=dict)
+    wall_time_s: float | None = None
+    output_limit_bytes: int = 1 << 20
+    max_processes: int = 16
+    max_open_files: int = 256
+    args: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.code, str):
+            raise ConfigError(f"ExecRequest.code must be a str, got {type(self.code).__name__}")
+        if not isinstance(self.language, str) or not self.language:
+            raise ConfigError(f"ExecRequest.language must be a non-empty str, got {self.language!r}")
+        for name in ("cpu_time_s", "memory_mb", "output_limit_bytes", "max_processes", "max_open_files"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+                raise ConfigError(f"ExecRequest.{name} must be a positive number, got {value!r}")
+        if self.wall_time_s is not None and (not isinstance(self.wall_time_s, (int, float)) or self.wall_time_s <= 0):
+            raise ConfigError(f"ExecRequest.wall_time_s must be positive or None, got {self.wall_time_s!r}")
+        for path in self.files:
+            if not isinstance(path, str) or not path or path.startswith("/") or ".." in path.split("/"):
+                raise ConfigError(f"ExecRequest.files keys must be relative paths inside the work dir, got {path!r}")
+        object.__setattr__(self, "files", _freeze(self.files))
+        object.__setattr__(self, "env", MappingProxyType(dict(self.env)))
+        object.__setattr__(self, "args", tuple(str(a) for a in self.args))
+
+    @property
+    def effective_wall_time_s(self) -> float:
+        if self.wall_time_s is not None:
+            return float(self.wall_time_s)
+        return max(3.0 * self.cpu_time_s, self.cpu_time_s + 2.0)
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """What happened when a program ran.
+
+    Attributes:
+        status: How the run ended.
+        exit_code: The exit status, or None when a signal ended the process.
+        signal: The signal number that ended the process, if any.
+        stdout / stderr: Decoded output (UTF-8, invalid bytes replaced), cut at the limit.
+        stdout_truncated / stderr_truncated: True when output was cut.
+        cpu_s: CPU seconds used (user + system, children included).
+        wall_s: Wall-clock seconds from start to reaping.
+        exception: The Python exception type name when a Python program raised.
+        detail: A short human-readable reason (what limit, what infrastructure failure).
+        isolation: The isolation layers that held for this run, e.g.
+            ``("rlimits", "session", "uid", "netns", "mountns", "tmpdir", "env")``;
+            a layer missing here did not hold.
+        retried: True when the task was re-run once after a worker died.
+    """
+
+    status: ExecStatus
+    exit_code: int | None = None
+    signal: int | None = None
+    stdout: str = ""
+    stderr: str = ""
+    stdout_truncated: bool = False
+    stderr_truncated: bool = False
+    cpu_s: float = 0.0
+    wall_s: float = 0.0
+    exception: str | None = None
+    detail: str = ""
+    isolation: tuple[str, ...] = ()
+    retried: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.status is ExecStatus.OK
+
+    @classmethod
+    def infra(cls, detail: str, **kwargs: Any) -> "ExecResult":
+        """A result for a run the sandbox could not carry out."""
+        return cls(status=ExecStatus.INFRA, detail=detail, **kwargs)
+
+
+class Sandbox(abc.ABC):
+    """Runs programs in isolation. Subclass it to write a new sandbox.
+
+    Subclasses implement :meth:`run` (and :meth:`close` when they hold resources);
+    ``arun``, ``run_one`` and the context manager come for free. ``run`` must return one
+    result per request, in input order, and must not raise for anything a program does.
+    """
+
+    name: str = "sandbox"
+
+    @abc.abstractmethod
+    def run(self, requests: Sequence[ExecRequest]) -> list[ExecResult]:
+        """Run every request and return their results in input order."""
+
+    async def arun(self, requests: Sequence[ExecRequest]) -> list[ExecResult]:
+        """Async ``run``: the work happens off the event loop."""
+        return await asyncio.to_thread(self.run, list(requests))
+
+    def run_one(self, request: ExecRequest | str, **kwargs: Any) -> ExecResult:
+        """Run a single request (or a code string plus ``ExecRequest`` keyword arguments)."""
+        if isinstance(request, str):
+            request = ExecRequest(request, **kwargs)
+        return self.run([request])[0]
+
+    def close(self) -> None:
+        """Release the sandbox's resources. Idempotent."""
+
+    def __enter__(self) -> "Sandbox":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,86 @@
+"""Tasks: what a guide plans for and a core solves."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from exectune_rl.errors import DataError
+
+__all__ = ["TaskKind", "Task"]
+
+
+class TaskKind(str, enum.Enum):
+    MATH = "math"
+    CODE = "code"
+
+
+@dataclass(frozen=True)
+class Task:
+    """One benchmark task.
+
+    Attributes:
+        id: Stable identifier (``"HumanEval/0"``, ``"gsm8k/train/12"``).
+        kind: ``math`` or ``code``.
+        problem: The problem text shown to guide and core (for HumanEval: the prompt).
+        answer: Gold final answer (math).
+        tests: Test code (code tasks): a HumanEval ``check(candidate)`` suite or asserts.
+        test_format: ``"check"`` (``check(entry_point)``), ``"asserts"`` or ``"io"``.
+        entry_point: Function under test (code tasks).
+        reference: A reference solution, when the dataset has one (leakage checks use it).
+        language: Programming language of a code task.
+        metadata: Anything else the dataset carried.
+    """
+
+    id: str
+    kind: TaskKind
+    problem: str
+    answer: str | None = None
+    tests: str | None = None
+    test_format: str = "check"
+    entry_point: str | None = None
+    reference: str | None = None
+    language: str = "python"
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "kind", TaskKind(self.kind))
+        except ValueError as exc:
+            raise DataError(f"task {self.id!r}: kind must be 'math' or 'code', got {self.kind!r}") from exc
+        if self.kind is TaskKind.MATH and self.answer is None:
+            raise DataError(f"math task {self.id!r} has no gold answer")
+        if self.kind is TaskKind.CODE and not self.tests:
+            raise DataError(f"code task {self.id!r} has no tests")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task_id": self.id,
+            "kind": self.kind.value,
+            "problem": self.problem,
+            "answer": self.answer,
+            "tests": self.tests,
+            "test_format": self.test_format,
+            "entry_point": self.entry_point,
+            "reference": self.reference,
+            "language": self.language,
+        }
+
+    @classmethod
+    def from_dict(cls, row: Mapping[str, Any]) -> "Task":
+        missing = [k for k in ("task_id", "kind", "problem") if row.get(k) is None]
+        if missing:
+            raise DataError(f"task row lacks {', '.join(missing)}: {sorted(row)}")
+        return cls(
+            id=str(row["task_id"]),
+            kind=row["kind"],
+            problem=str(row["problem"]),
+            answer=None if row.get("answer") is None else str(row["answer"]),
+            tests=row.get("tests"),
+            test_format=row.get("test_format") or "check",
+            entry_point=row.get("entry_point"),
+            reference=row.get("reference"),
+            language=row.get("language") or "python",
+        )
