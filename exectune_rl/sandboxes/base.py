@@ -16,7 +16,6 @@ Example:
 from __future__ import annotations
 
 import abc
-import asyncio
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -178,6 +177,8 @@ class Sandbox(abc.ABC):
 
     async def arun(self, requests: Sequence[ExecRequest]) -> list[ExecResult]:
         """Async ``run``: the work happens off the event loop."""
+        import asyncio  # kept out of module scope: sandbox workers import this module
+
         return await asyncio.to_thread(self.run, list(requests))
 
     def run_one(self, request: ExecRequest | str, **kwargs: Any) -> ExecResult:

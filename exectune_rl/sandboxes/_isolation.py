@@ -1,0 +1,177 @@
+"""Kernel-level isolation for sandbox workers: namespaces, mounts, privilege drop.
+
+Everything here runs inside a worker process, once at start-up (namespaces, mounts) or in a
+freshly forked task child (privileges). It uses ``ctypes`` for ``unshare(2)`` and ``mount(2)``
+because Python 3.10/3.11 have no ``os.unshare``.
+
+What each layer buys:
+
+- ``netns``: the worker enters a new, empty network namespace (loopback down), so no task it
+  forks can open a connection, to the outside or to loopback services.
+- ``mountns``: the worker gets a private mount table in which ``/tmp``, ``/var/tmp``,
+  ``/dev/shm``, ``/run/lock`` (world-writable places) and ``/root``, ``/home`` (secrets) are
+  covered by empty root-owned tmpfs mounts. Paths the interpreter needs that lived under them
+  (a pyenv prefix in ``/root``, a virtualenv in ``/tmp``) are bound back in read-only. This is
+  also what lets a child that dropped privileges import the standard library when the
+  interpreter lives in a directory only root can read.
+- ``uid``: task children switch to an unprivileged uid/gid of their own (one per worker), so
+  ``RLIMIT_NPROC`` holds, they cannot signal the worker or the trainer, and they cannot read
+  files only root may read.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+
+__all__ = ["setup_worker_isolation", "drop_privileges", "keep_paths", "COVERED_DIRS"]
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWNET = 0x40000000
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_REMOUNT = 32
+MS_BIND = 4096
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+PR_SET_CHILD_SUBREAPER = 36
+PR_SET_PDEATHSIG = 1
+
+COVERED_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/root", "/home")
+
+_libc = None
+
+
+def _lib() -> ctypes.CDLL:
+    global _libc
+    if _libc is None:
+        try:
+            _libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        except OSError:  # not glibc: ask the (slower) lookup
+            from ctypes.util import find_library
+
+            _libc = ctypes.CDLL(find_library("c"), use_errno=True)
+    return _libc
+
+
+def _check(rc: int, what: str) -> None:
+    if rc != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    enc = lambda s: None if s is None else s.encode()  # noqa: E731
+    _check(_lib().mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)), f"mount {target}")
+
+
+def prctl(option: int, arg: int) -> bool:
+    return _lib().prctl(option, ctypes.c_ulong(arg), 0, 0, 0) == 0
+
+
+def keep_paths(extra: tuple[str, ...] = ()) -> list[str]:
+    """Directories the worker and its children must still see: the interpreter and sys.path."""
+    cands = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+             os.path.dirname(os.path.realpath(sys.executable)), *extra}
+    cands.update(p for p in sys.path if p)
+    real = set()
+    for p in cands:
+        rp = os.path.realpath(p)
+        if os.path.isdir(rp):
+            real.add(rp)
+    # Keep only the outermost paths: binding a parent already binds its children.
+    ordered = sorted(real, key=len)
+    out: list[str] = []
+    for p in ordered:
+        if not any(p == q or p.startswith(q.rstrip("/") + "/") for q in out):
+            out.append(p)
+    return out
+
+
+def _under(path: str, top: str) -> bool:
+    return path == top or path.startswith(top + "/")
+
+
+def _setup_mounts(keep: list[str], tmp_size_mb: int) -> list[str]:
+    """Cover world-writable and secret directories; bind needed paths back read-only.
+
+    Returns the covered directories.
+    """
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    covered = []
+    for top in COVERED_DIRS:
+        if not os.path.isdir(top) or os.path.islink(top):
+            continue
+        # Paths strictly inside are bound back; the dir itself (a script's folder that
+        # landed on sys.path, say) is not worth leaving world-writable for.
+        inner = [k for k in keep if k.startswith(top + "/")]
+        fds = [os.open(k, os.O_PATH | os.O_DIRECTORY) for k in inner]
+        try:
+            size = tmp_size_mb if top == "/tmp" else 16
+            _mount("tmpfs", top, "tmpfs", MS_NOSUID | MS_NODEV, f"mode=0755,size={size}m")
+            for k, fd in zip(inner, fds):
+                os.makedirs(k, mode=0o755, exist_ok=True)
+                _mount(f"/proc/self/fd/{fd}", k, None, MS_BIND | MS_REC)
+                try:
+                    _mount(None, k, None, MS_BIND | MS_REMOUNT | MS_RDONLY)
+                except OSError:
+                    pass  # read-only is defence in depth; the bind itself is what matters
+        finally:
+            for fd in fds:
+                os.close(fd)
+        covered.append(top)
+    return covered
+
+
+def _enter_userns() -> None:
+    uid, gid = os.getuid(), os.getgid()
+    _check(_lib().unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET), "unshare(user)")
+    with open("/proc/self/setgroups", "w") as f:
+        f.write("deny")
+    with open("/proc/self/uid_map", "w") as f:
+        f.write(f"0 {uid} 1")
+    with open("/proc/self/gid_map", "w") as f:
+        f.write(f"0 {gid} 1")
+
+
+def setup_worker_isolation(*, network: bool, mounts: bool, tmp_size_mb: int = 256) -> tuple[list[str], str]:
+    """Put the calling (single-threaded) worker into its namespaces.
+
+    Args:
+        network: Keep the network (True skips the network namespace).
+        mounts: Build the private mount table described in the module docstring.
+        tmp_size_mb: Size of the private ``/tmp`` tmpfs that holds the tasks' work dirs.
+
+    Returns:
+        The isolation layers that hold, and a note on what could not be set up ('' if none).
+    """
+    layers: list[str] = []
+    notes: list[str] = []
+    flags = (0 if network else CLONE_NEWNET) | (CLONE_NEWNS if mounts else 0)
+    is_root = os.geteuid() == 0
+    if flags:
+        try:
+            if is_root:
+                _check(_lib().unshare(flags), "unshare")
+            else:
+                _enter_userns()
+            if not network:
+                layers.append("netns")
+            if mounts:
+                _setup_mounts(keep_paths(), tmp_size_mb)
+                layers.append("mountns")
+        except OSError as exc:
+            notes.append(f"namespaces unavailable ({exc}); network and filesystem are not isolated")
+    if prctl(PR_SET_CHILD_SUBREAPER, 1):
+        layers.append("subreaper")
+    return layers, "; ".join(notes)
+
+
+def drop_privileges(uid: int) -> None:
+    """Switch a task child to ``uid``/``uid`` with no supplementary groups (root only)."""
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)

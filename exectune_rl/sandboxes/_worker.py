@@ -1,0 +1,481 @@
+"""The sandbox worker: a warm interpreter that forks one limited child per task.
+
+Started by :class:`~exectune_rl.sandboxes.local.LocalSandbox` as a separate interpreter with a
+scrubbed environment. It talks to its parent over two pipes (length-prefixed pickles) and
+never runs untrusted code itself: every task runs in a child forked from it, which sets up
+limits, drops privileges and then runs the program. Python programs are ``exec``-ed in the
+already-warm child (no interpreter start-up); other languages are ``execve``-d.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import os
+import pickle
+import resource
+import select
+import shutil
+import signal
+import struct
+import sys
+import time
+import traceback
+from typing import Any
+
+from exectune_rl.sandboxes import _isolation
+
+_HEADER = struct.Struct("!I")
+_CHILD_PATH = "/usr/local/bin:/usr/bin:/bin"
+_TICK = os.sysconf("SC_CLK_TCK")
+
+# Languages run by execve: (source file, compile argv or None, run argv). "{exe}" is the
+# compiled binary. Compile steps get their own budget; only the run step counts as cpu_s.
+LANGUAGES: dict[str, tuple[str, list[str] | None, list[str]]] = {
+    "javascript": ("main.js", None, ["node", "main.js"]),
+    "c": ("main.c", ["gcc", "-O1", "-std=gnu11", "-o", "main", "main.c", "-lm"], ["./main"]),
+    "cpp": ("main.cpp", ["g++", "-O1", "-std=gnu++17", "-o", "main", "main.cpp"], ["./main"]),
+    "bash": ("main.sh", None, ["bash", "main.sh"]),
+}
+ALIASES = {"js": "javascript", "node": "javascript", "c++": "cpp", "sh": "bash", "py": "python", "python3": "python"}
+COMPILE_CPU_S = 20.0
+COMPILE_MEMORY_MB = 2048
+
+
+# --------------------------------------------------------------------------- protocol
+
+
+def send(fd: int, obj: Any) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    buf = memoryview(_HEADER.pack(len(data)) + data)
+    while buf:
+        n = os.write(fd, buf)
+        buf = buf[n:]
+
+
+def _read_exact(fd: int, n: int) -> bytes | None:
+    chunks = []
+    while n:
+        chunk = os.read(fd, min(n, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def recv(fd: int) -> Any:
+    head = _read_exact(fd, _HEADER.size)
+    if head is None:
+        return None
+    body = _read_exact(fd, _HEADER.unpack(head)[0])
+    return None if body is None else pickle.loads(body)
+
+
+# --------------------------------------------------------------------------- the worker
+
+
+class Worker:
+    def __init__(self, cfg: dict[str, Any]) -> None:
+        self.uid: int | None = cfg["uid"] if os.geteuid() == 0 else None
+        self.layers: list[str] = ["rlimits", "session", "tmpdir", "env"]
+        self.note = ""
+        self.counter = 0
+        self.out_fd = os.memfd_create("stdout")
+        self.err_fd = os.memfd_create("stderr")
+        self.status_fd = os.memfd_create("status")
+        self.in_fd = os.memfd_create("stdin")
+        self.devnull = os.open(os.devnull, os.O_RDONLY)
+        self.exes = {name: shutil.which(name, path=_CHILD_PATH) for name in ("node", "gcc", "g++", "bash")}
+        layers, self.note = _isolation.setup_worker_isolation(
+            network=cfg["network"], mounts=cfg["mounts"], tmp_size_mb=cfg["tmp_size_mb"]
+        )
+        self.layers += layers
+        if self.uid is not None:
+            self.layers.append("uid")
+        import tempfile
+
+        # Private to this worker even where /tmp could not be covered.
+        self.work_root = tempfile.mkdtemp(prefix="exectune-work-")
+        os.chmod(self.work_root, 0o711)
+        self.baseline_vm = _vm_size()
+
+    # -- one task ---------------------------------------------------------------------
+
+    def run_task(self, req: dict[str, Any]) -> dict[str, Any]:
+        start = time.monotonic()
+        workdir = self._make_workdir(req["files"])
+        try:
+            lang = ALIASES.get(req["language"], req["language"])
+            if lang == "python":
+                res = self._run_step(req, workdir, argv=None)
+            elif lang in LANGUAGES:
+                res = self._run_program(req, workdir, lang)
+            else:
+                known = ", ".join(["python", *LANGUAGES])
+                res = {"status": "infra", "detail": f"unsupported language {req['language']!r}; known: {known}"}
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        res["wall_s"] = time.monotonic() - start
+        res["isolation"] = tuple(self.layers)
+        return res
+
+    def _make_workdir(self, files: dict[str, bytes]) -> str:
+        self.counter += 1
+        path = os.path.join(self.work_root, str(self.counter))
+        os.mkdir(path, 0o700)
+        for rel, data in files.items():
+            full = os.path.join(path, rel)
+            os.makedirs(os.path.dirname(full), exist_ok=True)
+            with open(full, "wb") as f:
+                f.write(data)
+        if self.uid is not None:
+            for dirpath, dirnames, filenames in os.walk(path):
+                os.chown(dirpath, self.uid, self.uid)
+                for name in filenames:
+                    os.chown(os.path.join(dirpath, name), self.uid, self.uid)
+        return path
+
+    def _run_program(self, req: dict[str, Any], workdir: str, lang: str) -> dict[str, Any]:
+        source, compile_argv, run_argv = LANGUAGES[lang]
+        path = os.path.join(workdir, source)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(req["code"])
+        if self.uid is not None:
+            os.chown(path, self.uid, self.uid)
+        for argv in filter(None, (compile_argv, run_argv)):
+            if argv[0] in self.exes and not self.exes[argv[0]]:
+                return {"status": "infra", "detail": f"{argv[0]} is not installed on this machine"}
+        if compile_argv:
+            creq = dict(req, cpu_time_s=max(COMPILE_CPU_S, req["cpu_time_s"]), memory_mb=COMPILE_MEMORY_MB,
+                        wall_time_s=3 * COMPILE_CPU_S, stdin=b"", args=())
+            cres = self._run_step(creq, workdir, argv=[self.exes[compile_argv[0]], *compile_argv[1:]])
+            if cres["status"] != "ok":
+                cres["status"] = "syntax_error" if cres["status"] == "runtime_error" else cres["status"]
+                cres["detail"] = "compilation failed: " + cres.get("detail", "")
+                return cres
+        exe = self.exes.get(run_argv[0], run_argv[0])
+        argv = [exe, *run_argv[1:], *req["args"]]
+        if lang == "javascript":
+            argv.insert(1, f"--max-old-space-size={int(req['memory_mb'])}")
+        return self._run_step(req, workdir, argv=argv)
+
+    def _run_step(self, req: dict[str, Any], workdir: str, argv: list[str] | None) -> dict[str, Any]:
+        for fd in (self.out_fd, self.err_fd, self.status_fd, self.in_fd):
+            os.ftruncate(fd, 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+        stdin = req["stdin"]
+        if stdin:
+            os.write(self.in_fd, stdin)
+            os.lseek(self.in_fd, 0, os.SEEK_SET)
+        in_fd = self.in_fd if stdin else self.devnull
+        sys.stdout.flush()
+        sys.stderr.flush()
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            return {"status": "infra", "detail": f"fork failed: {exc}"}
+        if pid == 0:  # pragma: no cover - runs in the task child
+            _child(self, req, workdir, argv, in_fd)
+        return self._supervise(pid, req, argv is None)
+
+    def _supervise(self, pid: int, req: dict[str, Any], is_python: bool) -> dict[str, Any]:
+        cpu_limit = float(req["cpu_time_s"])
+        wall_limit = req["wall_time_s"] or max(3 * cpu_limit, cpu_limit + 2)
+        reason = _wait_with_limits(pid, cpu_limit, wall_limit)
+        _, status, usage = os.wait4(pid, 0)
+        self._reap_group(pid)
+        cpu = usage.ru_utime + usage.ru_stime
+        return self._classify(req, status, cpu, reason, is_python)
+
+    def _reap_group(self, pgid: int) -> None:
+        """Kill what the task left behind: its process group and any reparented escapees."""
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        children_file = f"/proc/self/task/{os.getpid()}/children"
+        for _ in range(1000):
+            try:
+                with open(children_file) as f:
+                    pids = [int(p) for p in f.read().split()]
+            except OSError:
+                pids = []
+            if not pids:
+                break
+            for p in pids:
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            for p in pids:
+                try:
+                    os.waitpid(p, 0)
+                except ChildProcessError:
+                    pass
+        # Reap zombies of the group that were already dead (no longer listed as children).
+        while True:
+            try:
+                if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                    break
+            except ChildProcessError:
+                break
+
+    def _classify(self, req: dict[str, Any], status: int, cpu: float, reason: str, is_python: bool) -> dict[str, Any]:
+        cap = int(req["output_limit_bytes"])
+        out, out_cut = _read_capped(self.out_fd, cap)
+        err, err_cut = _read_capped(self.err_fd, cap)
+        meta = _read_status(self.status_fd)
+        exit_code = os.waitstatus_to_exitcode(status)
+        sig = -exit_code if exit_code < 0 else None
+        res: dict[str, Any] = {
+            "exit_code": None if sig else exit_code, "signal": sig, "stdout": out, "stderr": err,
+            "stdout_truncated": out_cut, "stderr_truncated": err_cut, "cpu_s": cpu,
+            "exception": meta.get("exc"), "detail": "",
+        }
+        exc = meta.get("exc")
+        if reason == "wall":
+            res.update(status="timeout", detail=f"wall-clock backstop ({req['wall_time_s'] or 'default'}) hit")
+        elif reason == "cpu" or cpu >= float(req["cpu_time_s"]) or sig == signal.SIGXCPU:
+            res.update(status="timeout", detail=f"CPU-time limit of {req['cpu_time_s']} s hit")
+        elif out_cut or err_cut or meta.get("errno") == 27 or sig == signal.SIGXFSZ:
+            res.update(status="output_limit", detail=f"output or file size limit of {cap} bytes hit")
+        elif meta.get("kind") == "syntax":
+            res.update(status="syntax_error", detail=exc or "SyntaxError")
+        elif exc == "MemoryError" or (not is_python and "out of memory" in err[-2000:]):
+            res.update(status="memory_limit", detail=f"memory limit of {req['memory_mb']} MiB hit")
+        elif sig is not None:
+            res.update(status="signaled", detail=f"killed by {signal.Signals(sig).name}" if sig in _SIGNALS else f"signal {sig}")
+        elif exit_code == 0:
+            res.update(status="ok")
+        else:
+            res.update(status="runtime_error", detail=exc or f"exit status {exit_code}")
+        return res
+
+
+_SIGNALS = {s.value for s in signal.Signals}
+
+
+def _vm_size() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _proc_cpu(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _TICK
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _wait_with_limits(pid: int, cpu_limit: float, wall_limit: float) -> str:
+    """Wait for the child; kill it when it passes its CPU budget or the wall backstop.
+
+    CPU time can never exceed wall time, so the child is only inspected when the wall time
+    elapsed reaches the CPU budget left: a task that finishes in time costs a single poll.
+    """
+    start = time.monotonic()
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:
+        pidfd = None
+    try:
+        poller = select.poll()
+        if pidfd is not None:
+            poller.register(pidfd, select.POLLIN)
+        cpu_used = 0.0
+        while True:
+            wall_left = wall_limit - (time.monotonic() - start)
+            if wall_left <= 0:
+                reason = "wall"
+                break
+            if cpu_used >= cpu_limit:
+                reason = "cpu"
+                break
+            timeout = min(wall_left, cpu_limit - cpu_used + 0.01)
+            if pidfd is None:
+                time.sleep(min(timeout, 0.005))
+                if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                    return ""
+            elif poller.poll(timeout * 1000):
+                return ""
+            cpu_used = _proc_cpu(pid)
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        os.kill(pid, signal.SIGKILL)
+    return reason
+
+
+def _read_capped(fd: int, cap: int) -> tuple[str, bool]:
+    size = os.fstat(fd).st_size
+    data = os.pread(fd, min(size, cap), 0) if size else b""
+    return data.decode("utf-8", "replace"), size > cap
+
+
+def _read_status(fd: int) -> dict[str, Any]:
+    size = os.fstat(fd).st_size
+    if not size:
+        return {}
+    try:
+        return json.loads(os.pread(fd, min(size, 4096), 0).splitlines()[0])
+    except (ValueError, IndexError):
+        return {}
+
+
+# --------------------------------------------------------------------------- the task child
+
+
+def _child(worker: Worker, req: dict[str, Any], workdir: str, argv: list[str] | None, in_fd: int) -> None:
+    """Runs in the forked task child; never returns."""
+    try:
+        os.setsid()
+        os.dup2(in_fd, 0)
+        os.dup2(worker.out_fd, 1)
+        os.dup2(worker.err_fd, 2)
+        os.dup2(worker.status_fd, 3)
+        os.closerange(4, 1 << 16)
+        os.chdir(workdir)
+        _set_limits(req, worker.baseline_vm if argv is None else None, argv)
+        if worker.uid is not None:
+            _isolation.drop_privileges(worker.uid)
+        env = {"PATH": _CHILD_PATH, "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8", "PWD": workdir}
+        env.update(req["env"])
+        os.environ.clear()
+        os.environ.update(env)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGXFSZ):
+            signal.signal(sig, signal.SIG_DFL)
+    except BaseException as exc:  # the sandbox could not be set up: report, never run the code
+        _write_status({"kind": "setup", "exc": type(exc).__name__, "msg": str(exc)})
+        os._exit(125)
+    rc = 124
+    try:
+        if argv is not None:
+            rc = 126
+            os.execve(argv[0], argv, env)
+        # SIGXFSZ back to ignored for Python: an oversized write raises OSError(EFBIG) instead.
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        rc = _exec_python(req)
+    except BaseException as exc:
+        _write_status({"kind": "setup", "exc": type(exc).__name__, "msg": str(exc)})
+    finally:
+        os._exit(rc)
+
+
+def _set_limits(req: dict[str, Any], baseline_vm: int | None, argv: list[str] | None) -> None:
+    cpu = max(1, math.ceil(float(req["cpu_time_s"])))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu + 1, cpu + 2))
+    if argv is None or not argv[0].endswith("node"):
+        limit = int(req["memory_mb"]) * (1 << 20) + (baseline_vm or 0)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    cap = int(req["output_limit_bytes"]) + 1
+    resource.setrlimit(resource.RLIMIT_FSIZE, (cap, cap))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (int(req["max_open_files"]),) * 2)
+    resource.setrlimit(resource.RLIMIT_NPROC, (int(req["max_processes"]),) * 2)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _write_status(obj: dict[str, Any]) -> None:
+    try:
+        os.write(3, json.dumps(obj).encode() + b"\n")
+    except OSError:
+        pass
+
+
+def _exec_python(req: dict[str, Any]) -> int:
+    import builtins
+
+    sys.argv = ["main.py", *req["args"]]
+    sys.stdin = open(0, "r", encoding="utf-8", errors="replace", closefd=False)
+    sys.stdout = open(1, "w", encoding="utf-8", errors="replace", closefd=False)
+    sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
+    try:
+        code = compile(req["code"], "main.py", "exec")
+    except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
+        sys.stderr.write("".join(traceback.format_exception_only(type(exc), exc)))
+        _write_status({"kind": "syntax", "exc": type(exc).__name__})
+        _flush()
+        return 1
+    namespace = {"__name__": "__main__", "__builtins__": builtins, "__file__": "main.py"}
+    rc = 0
+    try:
+        exec(code, namespace)
+    except SystemExit as exc:
+        rc = _exit_code(exc.code)
+    except BaseException as exc:
+        try:
+            traceback.print_exc()
+        except BaseException:
+            pass
+        status: dict[str, Any] = {"kind": "exception", "exc": type(exc).__name__}
+        if isinstance(exc, OSError) and exc.errno is not None:
+            status["errno"] = exc.errno
+        _write_status(status)
+        rc = 1
+    if not _flush():
+        _write_status({"kind": "exception", "exc": "OSError", "errno": 27})
+    return rc
+
+
+def _exit_code(code: Any) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int) and not isinstance(code, bool):
+        return code & 0xFF
+    try:
+        print(code, file=sys.stderr)
+    except BaseException:
+        pass
+    return 1
+
+
+def _flush() -> bool:
+    ok = True
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            ok = False
+    return ok
+
+
+# --------------------------------------------------------------------------- entry
+
+
+def main() -> None:
+    cfg = json.loads(sys.argv[1])
+    proto_in, proto_out = os.dup(0), os.dup(1)
+    os.set_inheritable(proto_in, False)
+    os.set_inheritable(proto_out, False)
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(2, 1)
+    for name in cfg["preload"]:
+        try:
+            importlib.import_module(name)
+        except Exception:
+            pass  # a missing optional module must not stop the worker
+    try:
+        worker = Worker(cfg)
+    except Exception as exc:
+        send(proto_out, {"ready": False, "error": f"{type(exc).__name__}: {exc}"})
+        return
+    send(proto_out, {"ready": True, "layers": worker.layers, "note": worker.note, "pid": os.getpid()})
+    while True:
+        req = recv(proto_in)
+        if req is None:
+            return
+        try:
+            res = worker.run_task(req)
+        except Exception as exc:  # never let one task take the worker down
+            res = {"status": "infra", "detail": f"worker error: {type(exc).__name__}: {exc}"}
+        send(proto_out, res)
