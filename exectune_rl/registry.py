@@ -131,6 +131,13 @@ core_registry.register("program", "exectune_rl.cores.program:ProgramCore")
 core_registry.register("callable", "exectune_rl.cores.base:CallableCore")
 
 leakage_registry = Registry("leakage detector", "exectune_rl.leakage_detectors")
+for _name, _cls in (
+    ("gold_answer", "GoldAnswerDetector"),
+    ("entry_point_body", "EntryPointBodyDetector"),
+    ("long_code_block", "LongCodeBlockDetector"),
+    ("reference_overlap", "ReferenceOverlapDetector"),
+):
+    leakage_registry.register(_name, f"exectune_rl.rewards.leakage:{_cls}")
 
 registries: dict[str, Registry] = {
     "sandboxes": sandbox_registry,

@@ -1,0 +1,217 @@
+"""``RewardConfig``: every knob of :class:`~exectune_rl.rewards.ExecTuneReward` in one dataclass.
+
+The reward of a completion is, in order:
+
+1. the **format gate** multiplies: a completion without exactly one well-formed strategy
+   block scores ``format_fail_reward`` (0 by default);
+2. a **leak** found by the detectors scores ``leakage_reward`` in ``"gate"`` mode, or costs
+   ``leakage_penalty`` in ``"penalty"`` mode;
+3. otherwise ``execution_weight * V + syntax_weight * S + format_bonus
+   - nondegradation_penalty * degradation - cost_lambda * cost``, where V is the mean graded
+   execution value over ``core_runs`` core runs (J = V - lambda * cost).
+
+Plain types only, so ``HfArgumentParser``/``TrlParser`` and YAML can fill it; objects (a
+core, a sandbox, a price table, a tokenizer) are passed to ``ExecTuneReward`` directly.
+
+Example:
+    >>> cfg = RewardConfig.preset("code", cost_lambda=0.01)
+    >>> cfg.task_kind, cfg.leakage
+    ('code', 'gate')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from exectune_rl.errors import ConfigError
+
+__all__ = ["RewardConfig", "PRESETS"]
+
+_LEAKAGE_MODES = ("gate", "penalty", "off")
+_KINDS = ("math", "code")
+
+
+def _help(text: str) -> dict[str, str]:
+    return {"help": text}
+
+
+@dataclass
+class RewardConfig:
+    """Configuration of the composite ExecTune reward (see the module docstring for the formula)."""
+
+    name: str = field(default="exectune", metadata=_help("Reward name: TRL logs rewards/<name>/mean and <name>/<component>."))
+    task_kind: str | None = field(
+        default=None, metadata=_help("'math' or 'code' for every row; None reads each row's 'kind' column.")
+    )
+    # format gate
+    format_gate: bool = field(default=True, metadata=_help("Require one <tag>...</tag> block; False uses the whole completion."))
+    strategy_tag: str = field(default="strategy", metadata=_help("Tag name of the strategy block."))
+    max_strategy_chars: int = field(default=4000, metadata=_help("Longest strategy block (characters)."))
+    format_fail_reward: float = field(default=0.0, metadata=_help("Reward of a completion that fails the format gate."))
+    format_bonus: float = field(default=0.0, metadata=_help("Added to every well-formed, non-leaking strategy's reward."))
+    # execution
+    execution_weight: float = field(default=1.0, metadata=_help("Weight of the graded execution value V."))
+    syntax_weight: float = field(default=0.0, metadata=_help("Weight of the share of core outputs whose code parses."))
+    graded_execution: bool = field(default=True, metadata=_help("Partial credit: parses, runs, fraction of tests passed."))
+    parse_credit: float = field(default=0.1, metadata=_help("Credit for a failing program that parses (graded mode)."))
+    run_credit: float = field(default=0.1, metadata=_help("Credit for a failing program that runs (graded mode)."))
+    core_runs: int = field(default=1, metadata=_help("m: core runs per strategy; V is their mean."))
+    core_temperature: float = field(default=0.0, metadata=_help("Sampling temperature of core calls."))
+    core_max_tokens: int = field(default=1024, metadata=_help("max_tokens of core calls."))
+    cpu_time_s: float = field(default=5.0, metadata=_help("CPU seconds per program in the sandbox."))
+    memory_mb: int = field(default=512, metadata=_help("Memory limit per program in the sandbox (MiB)."))
+    sandbox: str = field(default="local", metadata=_help("Registry name of the sandbox created when none is passed."))
+    sandbox_workers: int | None = field(default=None, metadata=_help("Workers of the created sandbox (None: its default)."))
+    execution_cache_size: int = field(default=4096, metadata=_help("Identical (program, tests) runs remembered; 0 disables."))
+    syntax_precheck: bool = field(default=True, metadata=_help("Do not run programs tree-sitter cannot parse."))
+    math_workers: int = field(default=2, metadata=_help("math-verify worker processes (0: in-process, no timeouts)."))
+    math_timeout_s: int = field(default=5, metadata=_help("math-verify timeout per answer (whole seconds)."))
+    # leakage
+    leakage: str = field(default="gate", metadata=_help("'gate' (a leak scores leakage_reward), 'penalty' or 'off'."))
+    leakage_reward: float = field(default=0.0, metadata=_help("Reward of a leaking strategy in gate mode."))
+    leakage_penalty: float = field(default=1.0, metadata=_help("Subtracted from a leaking strategy's reward in penalty mode."))
+    leakage_detectors: list[str] = field(
+        default_factory=lambda: ["gold_answer", "entry_point_body", "long_code_block", "reference_overlap"],
+        metadata=_help("Detector names, cheapest first (built-ins, entry points or pkg.mod:attr)."),
+    )
+    max_code_lines: int = field(default=12, metadata=_help("long_code_block: most code lines a strategy may carry."))
+    overlap_threshold: float = field(default=0.5, metadata=_help("reference_overlap: n-gram share that counts as a leak."))
+    # non-degradation
+    nondegradation_penalty: float = field(
+        default=0.5, metadata=_help("Penalty per unit of success lost against the core alone; 0 skips core-only calls.")
+    )
+    baseline_runs: int = field(default=1, metadata=_help("Core-only runs per task for the non-degradation baseline."))
+    baseline_path: str | None = field(default=None, metadata=_help("JSONL file keeping core-only outcomes across runs."))
+    # cost
+    cost_lambda: float = field(default=0.0, metadata=_help("lambda in J = V - lambda * cost."))
+    cost_unit: str = field(default="ktokens", metadata=_help("'ktokens' (guide + core tokens / 1000) or 'usd'."))
+    guide_model: str | None = field(default=None, metadata=_help("Guide model name, to price its tokens in usd mode."))
+    # logging
+    log_components: bool = field(default=True, metadata=_help("Log each component through TRL's log_metric/log_extra."))
+
+    def __post_init__(self) -> None:
+        self._check_choice("task_kind", self.task_kind, (*_KINDS, None))
+        self._check_choice("leakage", self.leakage, _LEAKAGE_MODES)
+        self._check_choice("cost_unit", self.cost_unit, ("ktokens", "usd"))
+        if not isinstance(self.name, str) or not self.name.isidentifier():
+            raise ConfigError(f"RewardConfig.name must be an identifier such as 'exectune', got {self.name!r}")
+        for name in ("max_strategy_chars", "core_runs", "core_max_tokens", "memory_mb", "baseline_runs", "max_code_lines", "math_timeout_s"):
+            self._check_int(name, minimum=1)
+        for name in ("execution_cache_size", "math_workers"):
+            self._check_int(name, minimum=0)
+        if self.sandbox_workers is not None:
+            self._check_int("sandbox_workers", minimum=1)
+        for name in ("parse_credit", "run_credit", "overlap_threshold"):
+            self._check_number(name, 0.0, 1.0)
+        if self.parse_credit + self.run_credit > 1.0:
+            raise ConfigError(f"parse_credit + run_credit must be <= 1, got {self.parse_credit} + {self.run_credit}")
+        for name in ("execution_weight", "syntax_weight", "leakage_penalty", "nondegradation_penalty", "cost_lambda", "cpu_time_s", "core_temperature"):
+            self._check_number(name, 0.0, None)
+        for name in ("format_fail_reward", "format_bonus", "leakage_reward"):
+            self._check_number(name, None, None)
+        if self.cpu_time_s <= 0:
+            raise ConfigError(f"RewardConfig.cpu_time_s must be positive, got {self.cpu_time_s!r}")
+        if not isinstance(self.strategy_tag, str) or not self.strategy_tag.replace("_", "").replace("-", "").isalnum():
+            raise ConfigError(f"RewardConfig.strategy_tag must be a plain tag name, got {self.strategy_tag!r}")
+        if isinstance(self.leakage_detectors, str):
+            self.leakage_detectors = [d.strip() for d in self.leakage_detectors.split(",") if d.strip()]
+        self.leakage_detectors = list(self.leakage_detectors)
+        bad = [d for d in self.leakage_detectors if not isinstance(d, str) or not d]
+        if bad:
+            raise ConfigError(f"RewardConfig.leakage_detectors must be names, got {bad!r}")
+
+    def _check_choice(self, name: str, value: Any, choices: tuple[Any, ...]) -> None:
+        if value not in choices:
+            raise ConfigError(f"RewardConfig.{name} must be one of {list(choices)}, got {value!r}")
+
+    def _check_int(self, name: str, minimum: int) -> None:
+        value = getattr(self, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+            raise ConfigError(f"RewardConfig.{name} must be an int >= {minimum}, got {value!r}")
+
+    def _check_number(self, name: str, low: float | None, high: float | None) -> None:
+        value = getattr(self, name)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:
+            raise ConfigError(f"RewardConfig.{name} must be a number, got {value!r}")
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise ConfigError(f"RewardConfig.{name} must be in [{low}, {high}], got {value!r}")
+
+    def replace(self, **changes: Any) -> "RewardConfig":
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RewardConfig":
+        """Build from a mapping (YAML), naming unknown keys."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown RewardConfig field(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return cls(**data)
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> "RewardConfig":
+        """One of the paper's settings: ``"math"``, ``"code"`` or ``"advisor"``/``"advisor_math"``/``"advisor_code"``.
+
+        Args:
+            name: Preset name (see :data:`PRESETS`).
+            **overrides: Fields to change on top of the preset.
+
+        Returns:
+            The configuration.
+
+        Example:
+            >>> RewardConfig.preset("advisor").leakage
+            'off'
+        """
+        if name not in PRESETS:
+            raise ConfigError(f"unknown reward preset {name!r}; known: {', '.join(sorted(PRESETS))}")
+        return cls(**{**PRESETS[name], **overrides})
+
+    @classmethod
+    def math(cls, **overrides: Any) -> "RewardConfig":
+        """GSM8K-style math: binary correctness, gold-answer leakage gate, non-degradation."""
+        return cls.preset("math", **overrides)
+
+    @classmethod
+    def code(cls, **overrides: Any) -> "RewardConfig":
+        """Code with tests: graded execution, code leakage gate, non-degradation."""
+        return cls.preset("code", **overrides)
+
+    @classmethod
+    def advisor(cls, **overrides: Any) -> "RewardConfig":
+        """The "advisor" baseline: task reward only (no gate, leakage, non-degradation or cost)."""
+        return cls.preset("advisor", **overrides)
+
+
+_ADVISOR: dict[str, Any] = {
+    "format_gate": False,
+    "leakage": "off",
+    "nondegradation_penalty": 0.0,
+    "cost_lambda": 0.0,
+    "syntax_weight": 0.0,
+    "graded_execution": False,
+}
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "math": {
+        "task_kind": "math",
+        "graded_execution": False,
+        "leakage_detectors": ["gold_answer"],
+        "nondegradation_penalty": 0.5,
+    },
+    "code": {
+        "task_kind": "code",
+        "graded_execution": True,
+        "leakage_detectors": ["entry_point_body", "long_code_block", "reference_overlap"],
+        "nondegradation_penalty": 0.5,
+    },
+    "advisor": dict(_ADVISOR),
+    "advisor_math": {**_ADVISOR, "task_kind": "math"},
+    "advisor_code": {**_ADVISOR, "task_kind": "code"},
+}

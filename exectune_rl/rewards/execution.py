@@ -1,0 +1,402 @@
+"""Execution success: did the core's output actually solve the task?
+
+Code tasks run the core's program against the task's tests in a :class:`~exectune_rl.sandboxes.Sandbox`
+(through :func:`exectune_rl.sandboxes.runner.run_tests`, one batch per call) and earn graded
+credit: parses, runs, fraction of tests passed, all pass. A program tree-sitter cannot parse is
+not sent to the sandbox at all. Identical (program, tests) pairs are answered from a bounded
+cache: a GRPO group often makes the core write the same program several times.
+
+Math tasks are checked by :class:`~exectune_rl.rewards.mathcheck.MathVerifier`.
+
+Example:
+    >>> from exectune_rl.tasks import Task
+    >>> task = Task("t", "code", "def add(a, b):\\n", tests="assert add(1, 2) == 3", test_format="asserts")
+    >>> with CodeExecutor(workers=2) as ex:                           # doctest: +SKIP
+    ...     [r] = ex.run(["def add(a, b):\\n    return a + b\\n"], [task])
+    >>> r.status, r.value                                             # doctest: +SKIP
+    (<ExecutionStatus.PASSED: 'passed'>, 1.0)
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import logging
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from exectune_rl.errors import ConfigError
+from exectune_rl.rewards.syntax import SyntaxChecker, SyntaxResult, SyntaxStatus, normalize_language
+from exectune_rl.rewards.text import extract_code_blocks
+from exectune_rl.tasks.base import Task
+
+__all__ = ["ExecutionStatus", "ExecutionResult", "Grading", "CodeExecutor", "extract_program"]
+
+logger = logging.getLogger(__name__)
+
+
+class ExecutionStatus(str, enum.Enum):
+    """How the core's output fared. Code statuses mirror the sandbox runner's test statuses."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    """Ran, but a test failed."""
+    NO_CODE = "no_code"
+    """The output holds no program."""
+    SYNTAX_ERROR = "syntax_error"
+    RUNTIME_ERROR = "runtime_error"
+    TIMEOUT = "timeout"
+    MEMORY_LIMIT = "memory_limit"
+    OUTPUT_LIMIT = "output_limit"
+    SIGNALED = "signaled"
+    EARLY_EXIT = "early_exit"
+    """The program exited before its tests ran (``sys.exit(0)`` does not pass)."""
+    CORRECT = "correct"
+    """Math: the final answer equals the gold answer."""
+    WRONG = "wrong"
+    """Math: an answer was found and it is wrong."""
+    NO_ANSWER = "no_answer"
+    """Math: no parsable final answer."""
+    INFRA = "infra"
+    """The sandbox or verifier failed, not the output: no reward can be given."""
+
+
+@dataclass(frozen=True)
+class Grading:
+    """How execution levels turn into a value in [0, 1].
+
+    With ``graded=False`` the value is 1 for success and 0 otherwise. With ``graded=True``
+    a failing program earns ``parse_credit`` for parsing, ``run_credit`` for running and the
+    remaining share times the fraction of tests passed; success is always 1.
+    """
+
+    graded: bool = True
+    parse_credit: float = 0.1
+    run_credit: float = 0.1
+
+    def __post_init__(self) -> None:
+        for name in ("parse_credit", "run_credit"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
+                raise ConfigError(f"{name} must be in [0, 1], got {v!r}")
+        if self.parse_credit + self.run_credit > 1.0:
+            raise ConfigError(f"parse_credit + run_credit must be <= 1, got {self.parse_credit + self.run_credit}")
+
+    def value(self, success: bool, parses: bool, runs: bool, fraction: float | None) -> float:
+        if success:
+            return 1.0
+        if not self.graded:
+            return 0.0
+        rest = 1.0 - self.parse_credit - self.run_credit
+        return self.parse_credit * parses + self.run_credit * runs + rest * float(fraction or 0.0)
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    """The execution outcome of one core output.
+
+    Attributes:
+        status: The typed outcome.
+        value: Graded value in [0, 1] (0 for INFRA; check ``is_infra`` first).
+        success: All tests passed / the answer is correct.
+        parses / runs: Intermediate levels (for math: an answer was found / verification ran).
+        fraction: Fraction of test cases passed, where the test format allows.
+        syntax: The tree-sitter check of the program, when one ran.
+        detail: A short reason.
+        cached: Answered from the execution cache.
+    """
+
+    status: ExecutionStatus
+    value: float = 0.0
+    success: bool = False
+    parses: bool = False
+    runs: bool = False
+    fraction: float | None = None
+    syntax: SyntaxResult | None = None
+    detail: str = ""
+    cached: bool = False
+
+    @property
+    def is_infra(self) -> bool:
+        return self.status is ExecutionStatus.INFRA
+
+    @classmethod
+    def infra(cls, detail: str) -> "ExecutionResult":
+        return cls(ExecutionStatus.INFRA, detail=detail)
+
+
+_PY_DEF = "def {name}("
+
+
+def extract_program(output: str, task: Task) -> str:
+    """The program in a core's answer, ready to run against the task's tests.
+
+    Fenced blocks in the task's language (or unlabelled) are preferred; among several, those
+    defining the entry point are kept. For Python tasks whose answer is only a function body
+    (HumanEval completion style), the task's prompt is put in front.
+
+    Args:
+        output: The core's text.
+        task: The code task.
+
+    Returns:
+        Program text ("" when there is none).
+
+    Example:
+        >>> t = Task("t", "code", "def f():\\n", tests="assert f() == 1", test_format="asserts", entry_point="f")
+        >>> extract_program("    return 1\\n", t)
+        'def f():\\n    return 1\\n'
+    """
+    if not isinstance(output, str):
+        return ""
+    lang = normalize_language(task.language) or task.language
+    blocks = extract_code_blocks(output)
+    if blocks:
+        mine = [b for b in blocks if b.language is None or normalize_language(b.language) == lang]
+        blocks = mine or blocks
+        if task.entry_point:
+            defining = [b for b in blocks if task.entry_point in b.code]
+            blocks = defining or blocks
+        program = "\n\n".join(b.code for b in blocks)
+    else:
+        program = output
+    if not program.strip():
+        return ""
+    if lang == "python" and task.entry_point and task.problem and _PY_DEF.format(name=task.entry_point) not in program:
+        if _PY_DEF.format(name=task.entry_point) in task.problem:
+            program = task.problem + program
+    return program
+
+
+_TEST_STATUS = {
+    "PASSED": ExecutionStatus.PASSED,
+    "FAILED": ExecutionStatus.FAILED,
+    "SYNTAX_ERROR": ExecutionStatus.SYNTAX_ERROR,
+    "RUNTIME_ERROR": ExecutionStatus.RUNTIME_ERROR,
+    "TIMEOUT": ExecutionStatus.TIMEOUT,
+    "MEMORY_LIMIT": ExecutionStatus.MEMORY_LIMIT,
+    "OUTPUT_LIMIT": ExecutionStatus.OUTPUT_LIMIT,
+    "SIGNALED": ExecutionStatus.SIGNALED,
+    "EARLY_EXIT": ExecutionStatus.EARLY_EXIT,
+    "INFRA": ExecutionStatus.INFRA,
+}
+
+
+class CodeExecutor:
+    """Runs core programs against task tests in a sandbox and grades the outcome.
+
+    Args:
+        sandbox: A sandbox to use (not closed by this executor). None: one is created on
+            first use from ``sandbox_name`` and ``workers`` and closed by :meth:`close`.
+        sandbox_name: Registry name of the sandbox to create.
+        workers: Worker count of the created sandbox (None: the sandbox's default).
+        cpu_time_s / memory_mb: Limits per program.
+        grading: How levels become a value.
+        cache_size: Most (program, tests) outcomes kept; 0 disables the cache.
+        syntax_precheck: Skip the sandbox for programs tree-sitter cannot parse.
+        syntax_checker: Checker to reuse.
+
+    Example:
+        >>> ex = CodeExecutor(workers=2, cache_size=0)   # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        sandbox: Any | None = None,
+        *,
+        sandbox_name: str = "local",
+        workers: int | None = None,
+        cpu_time_s: float = 5.0,
+        memory_mb: int = 512,
+        grading: Grading | None = None,
+        cache_size: int = 4096,
+        syntax_precheck: bool = True,
+        syntax_checker: SyntaxChecker | None = None,
+    ) -> None:
+        if not isinstance(cache_size, int) or cache_size < 0:
+            raise ConfigError(f"cache_size must be an int >= 0, got {cache_size!r}")
+        if cpu_time_s <= 0 or memory_mb <= 0:
+            raise ConfigError(f"cpu_time_s and memory_mb must be positive, got {cpu_time_s!r}, {memory_mb!r}")
+        self._sandbox = sandbox
+        self._owns_sandbox = sandbox is None
+        self.sandbox_name = sandbox_name
+        self.workers = workers
+        self.cpu_time_s = cpu_time_s
+        self.memory_mb = memory_mb
+        self.grading = grading or Grading()
+        self.cache_size = cache_size
+        self.syntax_precheck = syntax_precheck
+        self.syntax = syntax_checker or SyntaxChecker()
+        self._cache: OrderedDict[str, ExecutionResult] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    # Live processes do not pickle: a copy recreates its sandbox from the name on first use.
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.update(_sandbox=None, _owns_sandbox=True, _cache=OrderedDict(), _lock=None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    @property
+    def sandbox(self) -> Any:
+        """The sandbox, created on first use."""
+        with self._lock:
+            if self._sandbox is None:
+                from exectune_rl.sandboxes import get_sandbox
+
+                options = {} if self.workers is None else {"workers": self.workers}
+                self._sandbox = get_sandbox(self.sandbox_name, **options)
+                self._owns_sandbox = True
+            return self._sandbox
+
+    def close(self) -> None:
+        """Close the sandbox if this executor created it. Idempotent."""
+        with self._lock:
+            sb, self._sandbox = self._sandbox, None
+        if sb is not None and self._owns_sandbox:
+            sb.close()
+
+    def __enter__(self) -> "CodeExecutor":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _key(self, program: str, task: Task) -> str:
+        h = hashlib.blake2b(digest_size=16)
+        for part in (program, task.tests or "", task.test_format, task.entry_point or "", task.language):
+            h.update(part.encode("utf-8", "surrogatepass"))
+            h.update(b"\x00")
+        h.update(f"{self.cpu_time_s}/{self.memory_mb}".encode())
+        return h.hexdigest()
+
+    def _cache_get(self, key: str) -> ExecutionResult | None:
+        if not self.cache_size:
+            return None
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                self.hits += 1
+            return hit
+
+    def _cache_put(self, key: str, result: ExecutionResult) -> None:
+        if not self.cache_size or result.is_infra:
+            return
+        with self._lock:
+            self._cache[key] = result
+            self._cache.move_to_end(key)
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+
+    def precheck(self, program: str, task: Task) -> tuple[ExecutionResult | None, SyntaxResult | None]:
+        """Check a program before running it.
+
+        Returns:
+            (result, syntax): ``result`` is set when the program need not run (no code, does
+            not parse); ``syntax`` is the tree-sitter check when one ran.
+        """
+        if not program.strip():
+            return ExecutionResult(ExecutionStatus.NO_CODE, detail="no program in the output"), None
+        if not self.syntax_precheck or normalize_language(task.language) is None:
+            return None, None
+        syn = self.syntax.check_text(program, task.language)
+        if syn.status is SyntaxStatus.ERROR:
+            where = f" at line {syn.errors[0].line}" if syn.errors else ""
+            value = self.grading.value(False, False, False, None)
+            return ExecutionResult(ExecutionStatus.SYNTAX_ERROR, value, syntax=syn, detail=f"does not parse{where}"), syn
+        return None, syn
+
+    def run(self, outputs: Sequence[str], tasks: Sequence[Task]) -> list[ExecutionResult]:
+        """Grade each core output against its task; one sandbox batch for all that must run.
+
+        Args:
+            outputs: Core answers (fenced or raw code).
+            tasks: The matching code tasks.
+
+        Returns:
+            One :class:`ExecutionResult` per output, in order. Sandbox failures give INFRA
+            results, never exceptions.
+        """
+        if len(outputs) != len(tasks):
+            raise ConfigError(f"outputs and tasks differ in length: {len(outputs)} vs {len(tasks)}")
+        results: list[ExecutionResult | None] = [None] * len(outputs)
+        syntax: list[SyntaxResult | None] = [None] * len(outputs)
+        pending: dict[str, list[int]] = {}
+        programs: dict[str, tuple[str, Task]] = {}
+        for i, (out, task) in enumerate(zip(outputs, tasks)):
+            program = extract_program(out, task)
+            early, syntax[i] = self.precheck(program, task)
+            if early is not None:
+                results[i] = early
+                continue
+            key = self._key(program, task)
+            hit = self._cache_get(key)
+            if hit is not None:
+                results[i] = _replace(hit, cached=True, syntax=syntax[i])
+                continue
+            if key not in pending:
+                self.misses += 1
+                programs[key] = (program, task)
+            pending.setdefault(key, []).append(i)
+        if pending:
+            for key, res in zip(pending, self._execute(list(programs.values()))):
+                self._cache_put(key, res)
+                for i in pending[key]:
+                    results[i] = _replace(res, syntax=syntax[i])
+        return [r if r is not None else ExecutionResult.infra("no result") for r in results]
+
+    def _execute(self, items: list[tuple[str, Task]]) -> list[ExecutionResult]:
+        try:
+            from exectune_rl.sandboxes.runner import ProgramTests, run_tests
+
+            tests = [ProgramTests.from_task(task) for _, task in items]
+            outcomes = run_tests(
+                self.sandbox, [p for p, _ in items], tests, cpu_time_s=self.cpu_time_s, memory_mb=self.memory_mb
+            )
+        except Exception as exc:  # the sandbox failing is infrastructure, never the program's fault
+            logger.warning("sandbox run failed for %d programs: %s: %s", len(items), type(exc).__name__, exc)
+            return [ExecutionResult.infra(f"sandbox failed: {type(exc).__name__}: {exc}") for _ in items]
+        if len(outcomes) != len(items):
+            return [ExecutionResult.infra(f"sandbox returned {len(outcomes)} results for {len(items)}") for _ in items]
+        return [self._from_outcome(o) for o in outcomes]
+
+    def _from_outcome(self, outcome: Any) -> ExecutionResult:
+        name = getattr(outcome.status, "name", str(outcome.status)).upper()
+        status = _TEST_STATUS.get(name, ExecutionStatus.INFRA if getattr(outcome, "is_infra", False) else ExecutionStatus.FAILED)
+        if status is ExecutionStatus.INFRA:
+            return ExecutionResult.infra(_short(outcome.detail) or "sandbox infrastructure failure")
+        passed = bool(outcome.passed)
+        fraction = outcome.fraction
+        if fraction is None:
+            fraction = 1.0 if passed else 0.0
+        value = self.grading.value(passed, bool(outcome.parses), bool(outcome.runs), fraction)
+        return ExecutionResult(
+            status,
+            value,
+            success=passed,
+            parses=bool(outcome.parses),
+            runs=bool(outcome.runs),
+            fraction=outcome.fraction,
+            detail=_short(outcome.detail),
+        )
+
+
+def _short(text: Any, limit: int = 300) -> str:
+    text = re.sub(r"\s+", " ", str(text or "")).strip()
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _replace(result: ExecutionResult, **changes: Any) -> ExecutionResult:
+    from dataclasses import replace
+
+    return replace(result, **changes)

@@ -1,0 +1,343 @@
+"""Syntax checks with tree-sitter, one grammar wheel per language.
+
+Nine languages are supported through their PyPI grammar wheels (``tree-sitter-python`` ...);
+``tree-sitter-languages`` is not used (it is incompatible with py-tree-sitter >= 0.22).
+Parsers are built once per thread and reused: creating a parser costs more than parsing a
+typical function, and a parser must not be shared between threads.
+
+Example:
+    >>> r = check_syntax("def f(:\\n    return 1\\n")
+    >>> r.ok, r.errors[0].line
+    (False, 1)
+"""
+
+from __future__ import annotations
+
+import enum
+import importlib
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from exectune_rl.errors import ConfigError, GrammarNotInstalledError
+from exectune_rl.rewards.text import extract_code_blocks
+
+__all__ = [
+    "GrammarSpec",
+    "GRAMMARS",
+    "SyntaxStatus",
+    "SyntaxErrorLocation",
+    "SyntaxResult",
+    "SyntaxChecker",
+    "check_syntax",
+    "normalize_language",
+    "available_languages",
+]
+
+
+@dataclass(frozen=True)
+class GrammarSpec:
+    """Where a language's tree-sitter grammar comes from."""
+
+    module: str
+    function: str
+    package: str
+
+
+GRAMMARS: dict[str, GrammarSpec] = {
+    "python": GrammarSpec("tree_sitter_python", "language", "tree-sitter-python"),
+    "javascript": GrammarSpec("tree_sitter_javascript", "language", "tree-sitter-javascript"),
+    "typescript": GrammarSpec("tree_sitter_typescript", "language_typescript", "tree-sitter-typescript"),
+    "tsx": GrammarSpec("tree_sitter_typescript", "language_tsx", "tree-sitter-typescript"),
+    "c": GrammarSpec("tree_sitter_c", "language", "tree-sitter-c"),
+    "cpp": GrammarSpec("tree_sitter_cpp", "language", "tree-sitter-cpp"),
+    "java": GrammarSpec("tree_sitter_java", "language", "tree-sitter-java"),
+    "go": GrammarSpec("tree_sitter_go", "language", "tree-sitter-go"),
+    "rust": GrammarSpec("tree_sitter_rust", "language", "tree-sitter-rust"),
+    "bash": GrammarSpec("tree_sitter_bash", "language", "tree-sitter-bash"),
+}
+
+_ALIASES = {
+    "py": "python", "python3": "python", "py3": "python",
+    "js": "javascript", "node": "javascript", "nodejs": "javascript", "jsx": "javascript", "mjs": "javascript",
+    "ts": "typescript",
+    "h": "c",
+    "c++": "cpp", "cc": "cpp", "cxx": "cpp", "hpp": "cpp",
+    "golang": "go",
+    "rs": "rust",
+    "sh": "bash", "shell": "bash", "zsh": "bash",
+}  # fmt: skip
+
+
+def normalize_language(name: str | None) -> str | None:
+    """The canonical grammar name for a language name or alias, or None when unknown.
+
+    Example:
+        >>> normalize_language("C++"), normalize_language("cobol")
+        ('cpp', None)
+    """
+    if not isinstance(name, str):
+        return None
+    key = name.strip().lower()
+    key = _ALIASES.get(key, key)
+    return key if key in GRAMMARS else None
+
+
+class SyntaxStatus(str, enum.Enum):
+    OK = "ok"
+    ERROR = "error"
+    """The code has syntax errors (see ``SyntaxResult.errors``)."""
+    EMPTY = "empty"
+    """There was no code to check."""
+    UNSUPPORTED = "unsupported"
+    """The language has no grammar here (unknown name, or its wheel is not installed)."""
+
+
+@dataclass(frozen=True)
+class SyntaxErrorLocation:
+    """Where tree-sitter found a syntax error.
+
+    Lines are 1-based, columns 0-based byte offsets within the line.
+    ``kind`` is ``"error"`` (text the grammar could not place) or ``"missing"``
+    (a token the parser had to invent, e.g. a closing parenthesis).
+    """
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    kind: str
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class SyntaxResult:
+    """The outcome of a syntax check.
+
+    Attributes:
+        status: OK, ERROR, EMPTY or UNSUPPORTED.
+        language: Canonical language name (or the name given, when unsupported).
+        errors: Error locations (at most the checker's ``max_errors``).
+        blocks: How many code blocks were checked.
+        detail: Why the check could not run (unsupported language), else "".
+    """
+
+    status: SyntaxStatus
+    language: str
+    errors: tuple[SyntaxErrorLocation, ...] = ()
+    blocks: int = 1
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status is SyntaxStatus.OK
+
+    @property
+    def value(self) -> float | None:
+        """1.0 parses, 0.0 does not, None when there was nothing checkable."""
+        if self.status is SyntaxStatus.OK:
+            return 1.0
+        if self.status is SyntaxStatus.ERROR:
+            return 0.0
+        return None
+
+
+_languages: dict[str, Any] = {}
+_languages_lock = threading.Lock()
+
+
+def _language(name: str) -> Any:
+    lang = _languages.get(name)
+    if lang is not None:
+        return lang
+    spec = GRAMMARS[name]
+    with _languages_lock:
+        if name not in _languages:
+            try:
+                import tree_sitter
+            except ImportError as exc:
+                raise GrammarNotInstalledError(
+                    "py-tree-sitter is not installed; install it with: pip install tree-sitter"
+                ) from exc
+            try:
+                module = importlib.import_module(spec.module)
+            except ImportError as exc:
+                raise GrammarNotInstalledError(
+                    f"the tree-sitter grammar for {name!r} is not installed; "
+                    f"install it with: pip install {spec.package}"
+                ) from exc
+            _languages[name] = tree_sitter.Language(getattr(module, spec.function)())
+    return _languages[name]
+
+
+def available_languages() -> list[str]:
+    """Languages whose grammar wheels are importable here.
+
+    Example:
+        >>> "python" in available_languages()
+        True
+    """
+    out = []
+    for name in GRAMMARS:
+        try:
+            _language(name)
+        except GrammarNotInstalledError:
+            continue
+        out.append(name)
+    return out
+
+
+class SyntaxChecker:
+    """Checks code with tree-sitter, reusing one parser per language per thread.
+
+    Args:
+        max_errors: Most error locations to report per check.
+
+    Example:
+        >>> SyntaxChecker().check("int main() { return 0; }", "c").ok
+        True
+    """
+
+    def __init__(self, max_errors: int = 10) -> None:
+        if not isinstance(max_errors, int) or max_errors < 1:
+            raise ConfigError(f"max_errors must be a positive int, got {max_errors!r}")
+        self.max_errors = max_errors
+        self._local = threading.local()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"max_errors": self.max_errors}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(**state)  # type: ignore[misc]
+
+    def parser(self, language: str) -> Any:
+        """This thread's parser for ``language`` (a canonical name or an alias).
+
+        Raises:
+            ConfigError: the language is unknown.
+            GrammarNotInstalledError: its grammar wheel is missing (the message names it).
+        """
+        canon = normalize_language(language)
+        if canon is None:
+            raise ConfigError(f"unsupported language {language!r}; supported: {', '.join(sorted(GRAMMARS))}")
+        parsers = getattr(self._local, "parsers", None)
+        if parsers is None:
+            parsers = self._local.parsers = {}
+        parser = parsers.get(canon)
+        if parser is None:
+            import tree_sitter
+
+            parser = parsers[canon] = tree_sitter.Parser(_language(canon))
+        return parser
+
+    def parse(self, code: str, language: str = "python") -> Any:
+        """The tree-sitter tree of ``code`` (for detectors that inspect structure)."""
+        return self.parser(language).parse(code.encode("utf-8", "surrogatepass"))
+
+    def check(self, code: str, language: str = "python") -> SyntaxResult:
+        """Check one piece of code.
+
+        Args:
+            code: Source text.
+            language: Language name or alias.
+
+        Returns:
+            A :class:`SyntaxResult` (EMPTY for blank code).
+
+        Raises:
+            ConfigError: the language is unknown.
+            GrammarNotInstalledError: the grammar wheel is missing.
+        """
+        canon = normalize_language(language)
+        parser = self.parser(language)
+        if not isinstance(code, str) or not code.strip():
+            return SyntaxResult(SyntaxStatus.EMPTY, canon or str(language), blocks=0)
+        data = code.encode("utf-8", "surrogatepass")
+        root = parser.parse(data).root_node
+        if not root.has_error:
+            return SyntaxResult(SyntaxStatus.OK, canon or language)
+        return SyntaxResult(SyntaxStatus.ERROR, canon or language, tuple(self._errors(root, data)))
+
+    def _errors(self, root: Any, data: bytes) -> list[SyntaxErrorLocation]:
+        out: list[SyntaxErrorLocation] = []
+        stack = [root]
+        while stack and len(out) < self.max_errors:
+            node = stack.pop()
+            if node.is_error or node.is_missing:
+                (r0, c0), (r1, c1) = node.start_point, node.end_point
+                kind = "missing" if node.is_missing else "error"
+                text = node.type if node.is_missing else data[node.start_byte : node.end_byte][:80].decode("utf-8", "replace")
+                out.append(SyntaxErrorLocation(r0 + 1, c0, r1 + 1, c1, kind, text))
+                if node.is_missing:
+                    continue
+            # Only subtrees that contain an error are worth walking; reversed keeps source order.
+            stack.extend(c for c in reversed(node.children) if c.has_error or c.is_missing)
+        out.sort(key=lambda e: (e.line, e.column))
+        return out
+
+    def check_text(self, text: str, language: str | None = "python", *, fenced_only: bool = False) -> SyntaxResult:
+        """Check the code in free text: each fenced block in its own language, else the raw text.
+
+        Never raises: unknown languages and missing grammars give UNSUPPORTED.
+
+        Args:
+            text: A core's answer or a strategy.
+            language: Language of unlabelled blocks and of raw text.
+            fenced_only: When True, text without fenced blocks gives EMPTY instead of being
+                checked as code (strategies are prose unless they fence code).
+
+        Returns:
+            The combined :class:`SyntaxResult`: ERROR if any block fails.
+
+        Example:
+            >>> SyntaxChecker().check_text("```js\\nlet x = ;\\n```").status
+            <SyntaxStatus.ERROR: 'error'>
+        """
+        if not isinstance(text, str):
+            return SyntaxResult(SyntaxStatus.EMPTY, str(language), blocks=0)
+        blocks = extract_code_blocks(text)
+        if not blocks:
+            if fenced_only:
+                return SyntaxResult(SyntaxStatus.EMPTY, str(language), blocks=0)
+            return self._safe_check(text, language, 1)
+        return self._combine([(b.code, b.language or language, b.start_line - 1) for b in blocks], language)
+
+    def _safe_check(self, code: str, language: str | None, line_offset: int) -> SyntaxResult:
+        try:
+            result = self.check(code, language or "")
+        except (ConfigError, GrammarNotInstalledError) as exc:
+            return SyntaxResult(SyntaxStatus.UNSUPPORTED, str(language), detail=str(exc))
+        if line_offset > 1 and result.errors:
+            shifted = tuple(
+                SyntaxErrorLocation(e.line + line_offset - 1, e.column, e.end_line + line_offset - 1, e.end_column, e.kind, e.text)
+                for e in result.errors
+            )
+            result = SyntaxResult(result.status, result.language, shifted)
+        return result
+
+    def _combine(self, parts: Iterable[tuple[str, str | None, int]], default: str | None) -> SyntaxResult:
+        results = [self._safe_check(code, lang, offset + 1) for code, lang, offset in parts]
+        checked = [r for r in results if r.status in (SyntaxStatus.OK, SyntaxStatus.ERROR)]
+        n = len(results)
+        if not checked:
+            unsupported = [r for r in results if r.status is SyntaxStatus.UNSUPPORTED]
+            if unsupported:
+                return SyntaxResult(SyntaxStatus.UNSUPPORTED, unsupported[0].language, blocks=n, detail=unsupported[0].detail)
+            return SyntaxResult(SyntaxStatus.EMPTY, str(default), blocks=n)
+        errors = tuple(e for r in checked for e in r.errors)[: self.max_errors]
+        status = SyntaxStatus.ERROR if any(r.status is SyntaxStatus.ERROR for r in checked) else SyntaxStatus.OK
+        return SyntaxResult(status, checked[0].language, errors, blocks=n)
+
+
+_default_checker = SyntaxChecker()
+
+
+def check_syntax(code: str, language: str = "python") -> SyntaxResult:
+    """Check ``code`` with the shared default checker (see :meth:`SyntaxChecker.check`).
+
+    Example:
+        >>> check_syntax("fn main() {}", "rust").ok
+        True
+    """
+    return _default_checker.check(code, language)
