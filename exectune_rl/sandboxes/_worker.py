@@ -16,7 +16,6 @@ import os
 import pickle
 import resource
 import select
-import shutil
 import signal
 import struct
 import sys
@@ -24,7 +23,11 @@ import time
 import traceback
 from typing import Any
 
-from exectune_rl.sandboxes import _isolation
+# Workers load this file and _isolation.py by path (see local.py), without the package
+# __init__ and its imports: every page a worker maps makes each fork dearer.
+_isolation = sys.modules.get("exectune_sandbox_isolation")
+if _isolation is None:
+    from exectune_rl.sandboxes import _isolation
 
 _HEADER = struct.Struct("!I")
 _CHILD_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -87,7 +90,7 @@ class Worker:
         self.status_fd = os.memfd_create("status")
         self.in_fd = os.memfd_create("stdin")
         self.devnull = os.open(os.devnull, os.O_RDONLY)
-        self.exes = {name: shutil.which(name, path=_CHILD_PATH) for name in ("node", "gcc", "g++", "bash")}
+        self.exes = {name: _which(name) for name in ("node", "gcc", "g++", "bash")}
         layers, self.note = _isolation.setup_worker_isolation(
             network=cfg["network"], mounts=cfg["mounts"], tmp_size_mb=cfg["tmp_size_mb"]
         )
@@ -116,7 +119,7 @@ class Worker:
                 known = ", ".join(["python", *LANGUAGES])
                 res = {"status": "infra", "detail": f"unsupported language {req['language']!r}; known: {known}"}
         finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+            _rmtree(workdir)
         res["wall_s"] = time.monotonic() - start
         res["isolation"] = tuple(self.layers)
         return res
@@ -257,6 +260,41 @@ class Worker:
 _SIGNALS = {s.value for s in signal.Signals}
 
 
+def _which(name: str) -> str | None:
+    for d in _CHILD_PATH.split(":"):
+        path = os.path.join(d, name)
+        if os.access(path, os.X_OK):
+            return path
+    return None
+
+
+def _rmtree(path: str) -> None:
+    """Remove a work dir whatever the task did to its permissions (the worker is its owner or root)."""
+    try:
+        for root, dirs, files in os.walk(path, topdown=False):
+            for name in files:
+                os.unlink(os.path.join(root, name))
+            for name in dirs:
+                full = os.path.join(root, name)
+                if os.path.islink(full):
+                    os.unlink(full)
+                else:
+                    os.rmdir(full)
+        os.rmdir(path)
+    except OSError:
+        import shutil
+
+        def unlock(func, p, exc):  # noqa: ARG001 - a task may have chmod-ed things to 000
+            try:
+                os.chmod(os.path.dirname(p), 0o700)
+                os.chmod(p, 0o700)
+                func(p)
+            except OSError:
+                pass
+
+        shutil.rmtree(path, onerror=unlock)
+
+
 def _vm_size() -> int:
     with open("/proc/self/status") as f:
         for line in f:
@@ -394,10 +432,9 @@ def _write_status(obj: dict[str, Any]) -> None:
 def _exec_python(req: dict[str, Any]) -> int:
     import builtins
 
+    # sys.stdin/stdout/stderr already wrap fds 0-2, now the task's; their buffers were
+    # flushed (and stdin never read) in the worker before the fork.
     sys.argv = ["main.py", *req["args"]]
-    sys.stdin = open(0, "r", encoding="utf-8", errors="replace", closefd=False)
-    sys.stdout = open(1, "w", encoding="utf-8", errors="replace", closefd=False)
-    sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
     try:
         code = compile(req["code"], "main.py", "exec")
     except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
@@ -464,6 +501,10 @@ def main() -> None:
             importlib.import_module(name)
         except Exception:
             pass  # a missing optional module must not stop the worker
+    import gc
+
+    gc.collect()
+    gc.freeze()  # task children then never traverse (and so never copy) the worker's objects
     try:
         worker = Worker(cfg)
     except Exception as exc:

@@ -63,7 +63,18 @@ DEFAULT_PRELOAD: tuple[str, ...] = (
     "typing", "unicodedata", "uuid", "zlib",
 )
 
-_BOOTSTRAP = "import sys; sys.path[:0] = {path!r}; from exectune_rl.sandboxes._worker import main; main()"
+_BOOTSTRAP = """
+import sys, importlib.util
+sys.path[:0] = {path!r}
+def load(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+load("exectune_sandbox_isolation", {iso!r})
+load("exectune_sandbox_worker", {worker!r}).main()
+"""
 _RESULT_GRACE_S = 15.0
 
 
@@ -93,12 +104,12 @@ class _WorkerProcess:
     def __init__(self, index: int, cfg: dict[str, Any]) -> None:
         self.index = index
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
-        if cfg.get("fast_fork"):
-            # fork() cost is dominated by copying page tables. With glibc's allocator on a
-            # transparent-huge-page heap instead of pymalloc's many small arenas, the worker
-            # has a few large mappings and a fork copies several times fewer entries.
-            env.update(PYTHONMALLOC="malloc", GLIBC_TUNABLES="glibc.malloc.hugetlb=1")
-        code = _BOOTSTRAP.format(path=[p for p in sys.path if p])
+        here = os.path.dirname(os.path.abspath(__file__))
+        code = _BOOTSTRAP.format(
+            path=[p for p in sys.path if p],
+            iso=os.path.join(here, "_isolation.py"),
+            worker=os.path.join(here, "_worker.py"),
+        )
         self.proc = subprocess.Popen(
             [sys.executable, "-c", code, json.dumps(cfg)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True, cwd="/",
@@ -179,8 +190,6 @@ class LocalSandbox(Sandbox):
         tmp_size_mb: Size of each worker's private ``/tmp``, which holds the work dirs.
         retry_on_worker_death: Re-run a task once on a fresh worker if its worker died
             (the result says ``retried=True``); otherwise it gets ``INFRA`` at once.
-        fast_fork: Run workers on glibc's allocator with a huge-page heap, which makes the
-            per-task fork several times cheaper (see ``benchmarks/bench_sandbox.py``).
     """
 
     name = "local"
@@ -195,7 +204,6 @@ class LocalSandbox(Sandbox):
         uid_base: int | None = None,
         tmp_size_mb: int = 256,
         retry_on_worker_death: bool = True,
-        fast_fork: bool = True,
     ) -> None:
         env = settings()
         n = workers if workers is not None else (env.sandbox_workers or os.cpu_count() or 1)
@@ -208,7 +216,7 @@ class LocalSandbox(Sandbox):
         self.retry_on_worker_death = retry_on_worker_death
         self._cfgs = [
             {"uid": base + i, "preload": list(preload), "network": bool(network),
-             "mounts": bool(isolate_filesystem), "tmp_size_mb": int(tmp_size_mb), "fast_fork": bool(fast_fork)}
+             "mounts": bool(isolate_filesystem), "tmp_size_mb": int(tmp_size_mb)}
             for i in range(n)
         ]
         self._jobs: queue.SimpleQueue[tuple[_Batch, int, dict[str, Any], float] | None] = queue.SimpleQueue()

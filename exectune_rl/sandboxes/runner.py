@@ -1,0 +1,413 @@
+"""Run a program against its tests: the common code-reward case.
+
+Formats (``ProgramTests.format``):
+
+- ``"check"``: HumanEval style: test code defining ``check(candidate)``, called with the
+  ``entry_point`` function.
+- ``"asserts"``: module-level ``assert`` statements and/or pytest-style ``test_*`` functions
+  (MBPP, KodCode). ``from solution import ...`` in the tests imports the program.
+- ``"io"``: stdin/stdout cases, one run each; works for every language the sandbox runs.
+
+For Python, every ``assert`` in the tests is counted on its own, so the outcome carries the
+fraction of test cases passed and not only a verdict. Passing requires that the test harness
+ran to its end: a program that calls ``sys.exit(0)`` or ``os._exit(0)`` before or while its
+tests run gets ``EARLY_EXIT``, never ``PASSED``.
+
+Other languages plug in through :func:`register_harness`; ``javascript`` (tests appended to
+the program, a failing ``assert`` throws) ships alongside Python.
+
+Example:
+    >>> from exectune_rl.sandboxes import LocalSandbox
+    >>> tests = ProgramTests("asserts", code="assert add(1, 2) == 3\\nassert add(2, 2) == 5")
+    >>> with LocalSandbox(workers=1) as sb:                              # doctest: +SKIP
+    ...     [out] = run_tests(sb, ["def add(a, b):\\n    return a + b"], tests)
+    >>> out.status, out.fraction                                          # doctest: +SKIP
+    (<TestStatus.FAILED: 'failed'>, 0.5)
+"""
+
+from __future__ import annotations
+
+import ast
+import enum
+import functools
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from exectune_rl.errors import ConfigError
+from exectune_rl.sandboxes.base import ExecRequest, ExecResult, ExecStatus, Sandbox
+
+__all__ = ["ProgramTests", "TestStatus", "TestOutcome", "TestHarness", "run_tests", "arun_tests", "register_harness"]
+
+
+class TestStatus(str, enum.Enum):
+    """The verdict of a program against its tests."""
+
+    __test__ = False  # not a pytest test class
+
+    PASSED = "passed"
+    FAILED = "failed"
+    """The harness ran to its end and at least one case failed."""
+    SYNTAX_ERROR = "syntax_error"
+    RUNTIME_ERROR = "runtime_error"
+    """An exception escaped (while defining the program or during a test)."""
+    TIMEOUT = "timeout"
+    MEMORY_LIMIT = "memory_limit"
+    OUTPUT_LIMIT = "output_limit"
+    SIGNALED = "signaled"
+    EARLY_EXIT = "early_exit"
+    """The program exited before its tests finished (``sys.exit``/``os._exit``)."""
+    INFRA = "infra"
+
+
+_FROM_EXEC = {
+    ExecStatus.SYNTAX_ERROR: TestStatus.SYNTAX_ERROR, ExecStatus.TIMEOUT: TestStatus.TIMEOUT,
+    ExecStatus.MEMORY_LIMIT: TestStatus.MEMORY_LIMIT, ExecStatus.OUTPUT_LIMIT: TestStatus.OUTPUT_LIMIT,
+    ExecStatus.SIGNALED: TestStatus.SIGNALED, ExecStatus.INFRA: TestStatus.INFRA,
+    ExecStatus.RUNTIME_ERROR: TestStatus.RUNTIME_ERROR,
+}
+
+
+@dataclass(frozen=True)
+class ProgramTests:
+    """The tests a program must pass.
+
+    Args:
+        format: ``"check"``, ``"asserts"`` or ``"io"``.
+        code: Test code (``check``/``asserts``).
+        entry_point: The function ``check`` is called with (``check`` only).
+        cases: ``(stdin, expected_stdout)`` pairs (``io`` only).
+        language: The program's language.
+    """
+
+    __test__ = False
+
+    format: str
+    code: str = ""
+    entry_point: str | None = None
+    cases: tuple[tuple[str, str], ...] = ()
+    language: str = "python"
+
+    def __post_init__(self) -> None:
+        if self.format not in ("check", "asserts", "io"):
+            raise ConfigError(f"ProgramTests.format must be 'check', 'asserts' or 'io', got {self.format!r}")
+        if self.format == "check" and not (self.code and self.entry_point):
+            raise ConfigError("ProgramTests(format='check') needs test code and an entry_point")
+        if self.format == "asserts" and not self.code:
+            raise ConfigError("ProgramTests(format='asserts') needs test code")
+        if self.format == "io" and not self.cases:
+            raise ConfigError("ProgramTests(format='io') needs at least one (stdin, expected) case")
+        object.__setattr__(self, "cases", tuple((str(i), str(o)) for i, o in self.cases))
+
+    @classmethod
+    def from_task(cls, task: Any) -> "ProgramTests":
+        """Build the tests of a code ``Task`` (its ``tests``, ``test_format``, ``entry_point``)."""
+        fmt = getattr(task, "test_format", "check") or "check"
+        if fmt == "io":
+            import json
+
+            raw = task.tests
+            cases = json.loads(raw) if isinstance(raw, str) else raw
+            return cls("io", cases=tuple(tuple(c) for c in cases), language=task.language)
+        return cls(fmt, code=task.tests or "", entry_point=task.entry_point, language=task.language)
+
+
+@dataclass(frozen=True)
+class TestOutcome:
+    """How a program fared against its tests.
+
+    Attributes:
+        status: The verdict.
+        passed: True only when every case passed and the harness ran to its end.
+        parses: The program compiled.
+        runs: The program's own code ran without raising (before the tests).
+        passed_cases / total_cases: Cases passed and seen, where the format allows.
+        fraction: ``passed_cases / total_cases`` (None where unknown).
+        detail: A short reason.
+        results: The raw sandbox results (one per run).
+    """
+
+    __test__ = False
+
+    status: TestStatus
+    passed: bool
+    parses: bool
+    runs: bool
+    passed_cases: int | None = None
+    total_cases: int | None = None
+    fraction: float | None = None
+    detail: str = ""
+    results: tuple[ExecResult, ...] = ()
+
+    @property
+    def is_infra(self) -> bool:
+        return self.status is TestStatus.INFRA
+
+
+class TestHarness(Protocol):
+    """Turns (program, tests) into sandbox requests and their results into an outcome."""
+
+    def build(self, program: str, tests: ProgramTests, nonce: str, limits: dict[str, Any]) -> list[ExecRequest]: ...
+
+    def evaluate(self, program: str, tests: ProgramTests, nonce: str, results: list[ExecResult]) -> TestOutcome: ...
+
+
+# --------------------------------------------------------------------------- Python
+
+
+class _CountAsserts(ast.NodeTransformer):
+    """Rewrites each ``assert`` into a counted check that does not stop the suite."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def visit_Assert(self, node: ast.Assert) -> Any:
+        self.count += 1
+        call = ast.Call(func=ast.Name("__et_case", ast.Load()), args=[ast.Lambda(
+            args=ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[]),
+            body=node.test)], keywords=[])
+        return ast.copy_location(ast.Expr(call), node)
+
+    def visit_Lambda(self, node: ast.Lambda) -> Any:
+        return node  # asserts cannot live in lambdas; keep them untouched
+
+
+_PY_PRELUDE = """
+import os as __et_os, sys as __et_sys
+__et_counts = [0, 0]
+def __et_case(test):
+    __et_counts[1] += 1
+    try:
+        ok = bool(test())
+    except Exception:
+        ok = False
+    if ok:
+        __et_counts[0] += 1
+def __et_mark(text):
+    try:
+        __et_sys.stdout.flush()
+    except Exception:
+        pass
+    __et_os.write(1, ("\\n" + text + "\\n").encode())
+"""
+
+
+_FUTURE = re.compile(r"^from __future__ import [^\n]*$", re.M)
+
+
+@functools.lru_cache(maxsize=4096)
+def _python_tests(code: str) -> tuple[str, int, tuple[str, ...]]:
+    """Counted test code, the number of static asserts and the ``test_*`` functions (cached)."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return code, 0, ()
+    counter = _CountAsserts()
+    tree = ast.fix_missing_locations(counter.visit(tree))
+    test_fns = tuple(n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test"))
+    return ast.unparse(tree), counter.count, test_fns
+
+
+class PythonHarness:
+    def build(self, program: str, tests: ProgramTests, nonce: str, limits: dict[str, Any]) -> list[ExecRequest]:
+        if tests.format == "io":
+            return [ExecRequest(program, stdin=i, **limits) for i, _ in tests.cases]
+        counted, _, test_fns = _python_tests(tests.code)
+        files: dict[str, str] = {}
+        if re.search(r"^\s*(from\s+solution\s+import|import\s+solution)", tests.code, re.M):
+            files["solution.py"] = program
+        if tests.format == "check":
+            call = f"check({tests.entry_point})"
+        else:
+            call = "\n".join(f"    __et_case(lambda: ({fn}(), True)[1])" for fn in test_fns) or "    pass"
+            call = "def __et_run():\n" + call + "\n__et_run()"
+        future = "\n".join(_FUTURE.findall(program))
+        script = "\n".join([
+            future + _PY_PRELUDE, _FUTURE.sub("", program), f"__et_mark('{nonce}:ran')", "try:",
+            _indent(counted + "\n" + call), "finally:",
+            f"    __et_mark('{nonce}:done %d %d' % tuple(__et_counts))",
+            f"__et_mark('{nonce}:completed')",
+        ])
+        return [ExecRequest(script, files=files, **limits)]
+
+    def evaluate(self, program: str, tests: ProgramTests, nonce: str, results: list[ExecResult]) -> TestOutcome:
+        if tests.format == "io":
+            return _evaluate_io(tests, results)
+        [res] = results
+        _, static, test_fns = _python_tests(tests.code)
+        prelude_lines = _PY_PRELUDE.count("\n") + 1 + len(_FUTURE.findall(program))
+        if res.status is ExecStatus.SYNTAX_ERROR:
+            line = _syntax_line(res.stderr)
+            in_program = line is None or prelude_lines < line <= prelude_lines + program.count("\n") + 1
+            detail = "program does not compile" if in_program else "test code does not compile"
+            return TestOutcome(TestStatus.SYNTAX_ERROR if in_program else TestStatus.INFRA, False, in_program, False,
+                               detail=detail + f": {res.stderr.strip()[-300:]}", results=(res,))
+        out = res.stdout
+        ran = f"{nonce}:ran" in out
+        m = re.search(re.escape(nonce) + r":done (\d+) (\d+)", out)
+        completed = f"{nonce}:completed" in out
+        passed_n, seen = (int(m.group(1)), int(m.group(2))) if m else (0 if ran else None, None)
+        total = max(seen or 0, static + len(test_fns) if tests.format == "asserts" else static) or seen
+        fraction = (passed_n / total) if (total and passed_n is not None) else (0.0 if ran else None)
+        if res.status is ExecStatus.OK and not completed:
+            status, detail = TestStatus.EARLY_EXIT, "the program exited before its tests finished"
+        elif res.status is ExecStatus.OK:
+            ok = bool(total) and passed_n == total
+            status, detail = (TestStatus.PASSED, "") if ok else (TestStatus.FAILED, f"{passed_n}/{total} cases passed")
+        else:
+            status = _FROM_EXEC.get(res.status, TestStatus.RUNTIME_ERROR)
+            detail = res.detail or res.status.value
+        return TestOutcome(status, status is TestStatus.PASSED, True, ran, passed_n, total,
+                           fraction, detail, (res,))
+
+
+def _indent(code: str) -> str:
+    return "\n".join("    " + line if line.strip() else line for line in code.splitlines()) or "    pass"
+
+
+def _syntax_line(stderr: str) -> int | None:
+    m = re.findall(r'File "main.py", line (\d+)', stderr)
+    return int(m[-1]) if m else None
+
+
+def _normalise(text: str) -> str:
+    return "\n".join(line.rstrip() for line in text.strip().splitlines())
+
+
+def _evaluate_io(tests: ProgramTests, results: list[ExecResult]) -> TestOutcome:
+    if any(r.status is ExecStatus.INFRA for r in results):
+        return TestOutcome(TestStatus.INFRA, False, False, False, detail="sandbox failure", results=tuple(results))
+    if any(r.status is ExecStatus.SYNTAX_ERROR for r in results):
+        return TestOutcome(TestStatus.SYNTAX_ERROR, False, False, False, 0, len(results), 0.0,
+                           "program does not compile", tuple(results))
+    ok = [r.status is ExecStatus.OK and _normalise(r.stdout) == _normalise(exp) for r, (_, exp) in zip(results, tests.cases)]
+    n = sum(ok)
+    if n == len(ok):
+        status, detail = TestStatus.PASSED, ""
+    else:
+        bad = next(r for r, good in zip(results, ok) if not good)
+        status = TestStatus.FAILED if bad.status is ExecStatus.OK else _FROM_EXEC.get(bad.status, TestStatus.RUNTIME_ERROR)
+        detail = f"{n}/{len(ok)} cases passed"
+    runs = any(r.status is ExecStatus.OK for r in results)
+    return TestOutcome(status, n == len(ok), True, runs, n, len(ok), n / len(ok), detail, tuple(results))
+
+
+# --------------------------------------------------------------------------- scripts
+
+
+class ScriptHarness:
+    """Tests appended to the program; a failing test throws. One verdict, no fractions.
+
+    Args:
+        language: The sandbox language name.
+        mark: A statement template printing its argument on a line of its own.
+    """
+
+    def __init__(self, language: str, mark: str) -> None:
+        self.language = language
+        self.mark = mark
+
+    def build(self, program: str, tests: ProgramTests, nonce: str, limits: dict[str, Any]) -> list[ExecRequest]:
+        if tests.format == "io":
+            return [ExecRequest(program, language=self.language, stdin=i, **limits) for i, _ in tests.cases]
+        call = f"\n{tests.entry_point and tests.format == 'check' and f'check({tests.entry_point});' or ''}\n"
+        script = "\n".join([program, self.mark.format(f"{nonce}:ran"), tests.code, call, self.mark.format(f"{nonce}:completed")])
+        return [ExecRequest(script, language=self.language, **limits)]
+
+    def evaluate(self, program: str, tests: ProgramTests, nonce: str, results: list[ExecResult]) -> TestOutcome:
+        if tests.format == "io":
+            return _evaluate_io(tests, results)
+        [res] = results
+        ran, completed = f"{nonce}:ran" in res.stdout, f"{nonce}:completed" in res.stdout
+        if res.status is ExecStatus.OK:
+            status = TestStatus.PASSED if completed else TestStatus.EARLY_EXIT
+        elif res.status is ExecStatus.RUNTIME_ERROR and ran:
+            status = TestStatus.FAILED
+        else:
+            status = _FROM_EXEC.get(res.status, TestStatus.RUNTIME_ERROR)
+        passed = status is TestStatus.PASSED
+        parses = status not in (TestStatus.SYNTAX_ERROR, TestStatus.INFRA)
+        return TestOutcome(status, passed, parses, ran, int(passed), 1, float(passed), res.detail, (res,))
+
+
+_HARNESSES: dict[str, TestHarness] = {
+    "python": PythonHarness(),
+    "javascript": ScriptHarness("javascript", 'console.log("\\n{0}");'),
+    "c": ScriptHarness("c", ""),  # io format only: C has no script form
+    "cpp": ScriptHarness("cpp", ""),
+    "bash": ScriptHarness("bash", 'echo; echo "{0}"'),
+}
+
+
+def register_harness(language: str, harness: TestHarness) -> None:
+    """Teach ``run_tests`` a new language (or replace how one is tested)."""
+    _HARNESSES[language] = harness
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def _plan(programs: Sequence[str], tests: Sequence[ProgramTests] | ProgramTests, limits: dict[str, Any]):
+    if isinstance(programs, str):
+        raise TypeError("programs must be a sequence of strings, not a single string")
+    suites = [tests] * len(programs) if isinstance(tests, ProgramTests) else list(tests)
+    if len(suites) != len(programs):
+        raise ConfigError(f"got {len(programs)} programs but {len(suites)} test suites")
+    plan, requests = [], []
+    for program, suite in zip(programs, suites):
+        harness = _HARNESSES.get(suite.language)
+        if harness is None:
+            raise ConfigError(f"no test harness for language {suite.language!r}; known: {sorted(_HARNESSES)}")
+        if suite.format != "io" and suite.language in ("c", "cpp"):
+            raise ConfigError(f"{suite.language} programs are tested with format='io' only")
+        nonce = secrets.token_hex(8)
+        reqs = harness.build(str(program), suite, nonce, limits)
+        plan.append((harness, str(program), suite, nonce, len(requests), len(reqs)))
+        requests.extend(reqs)
+    return plan, requests
+
+
+def _finish(plan: list[Any], results: list[ExecResult]) -> list[TestOutcome]:
+    return [h.evaluate(p, s, n, results[i : i + k]) for h, p, s, n, i, k in plan]
+
+
+def run_tests(
+    sandbox: Sandbox,
+    programs: Sequence[str],
+    tests: Sequence[ProgramTests] | ProgramTests,
+    *,
+    cpu_time_s: float = 5.0,
+    memory_mb: int = 512,
+    wall_time_s: float | None = None,
+) -> list[TestOutcome]:
+    """Run each program against its tests in one sandbox batch.
+
+    Args:
+        sandbox: Where the programs run.
+        programs: Program texts (for HumanEval: prompt + completion).
+        tests: One ``ProgramTests`` per program, or one shared by all.
+        cpu_time_s / memory_mb / wall_time_s: Limits per run.
+
+    Returns:
+        One ``TestOutcome`` per program, in order.
+    """
+    limits = {"cpu_time_s": cpu_time_s, "memory_mb": memory_mb, "wall_time_s": wall_time_s}
+    plan, requests = _plan(programs, tests, limits)
+    return _finish(plan, sandbox.run(requests))
+
+
+async def arun_tests(
+    sandbox: Sandbox,
+    programs: Sequence[str],
+    tests: Sequence[ProgramTests] | ProgramTests,
+    *,
+    cpu_time_s: float = 5.0,
+    memory_mb: int = 512,
+    wall_time_s: float | None = None,
+) -> list[TestOutcome]:
+    """Async :func:`run_tests`."""
+    limits = {"cpu_time_s": cpu_time_s, "memory_mb": memory_mb, "wall_time_s": wall_time_s}
+    plan, requests = _plan(programs, tests, limits)
+    return _finish(plan, await sandbox.arun(requests))
