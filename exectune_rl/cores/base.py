@@ -7,14 +7,28 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import concurrent.futures
+import dataclasses
 import enum
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from exectune_rl.errors import ConfigError
 
-__all__ = ["Message", "CoreRequest", "CoreResponse", "CoreFailure", "CoreFailureKind", "Core", "CallableCore"]
+__all__ = [
+    "Message",
+    "CoreRequest",
+    "CoreResponse",
+    "CoreFailure",
+    "CoreFailureKind",
+    "Core",
+    "CallableCore",
+    "run_sync",
+]
+
+T = TypeVar("T")
 
 Message = dict[str, str]
 
@@ -32,15 +46,55 @@ class CoreFailureKind(str, enum.Enum):
     AUTH = "auth"
     INTERNAL = "internal"
 
+    @property
+    def is_infra(self) -> bool:
+        """True for failures of the infrastructure (API, network, sandbox), not of the request."""
+        return self is not CoreFailureKind.BAD_REQUEST
+
+    @property
+    def retryable(self) -> bool:
+        """True for transient failures a retry can fix (rate limits, 5xx, timeouts, bad payloads)."""
+        return self in _RETRYABLE
+
+
+_RETRYABLE = frozenset(
+    {
+        CoreFailureKind.RATE_LIMITED,
+        CoreFailureKind.SERVER_ERROR,
+        CoreFailureKind.TIMEOUT,
+        CoreFailureKind.CONNECTION,
+        CoreFailureKind.MALFORMED_RESPONSE,
+        CoreFailureKind.EMPTY_RESPONSE,
+    }
+)
+
 
 @dataclass(frozen=True)
 class CoreFailure:
-    """A typed failure of one core call."""
+    """A typed failure of one core call.
+
+    Attributes:
+        kind: Why the call failed.
+        message: A short human-readable reason (never contains credentials).
+        status_code: The HTTP status, for HTTP cores.
+        attempts: How many attempts were made before giving up.
+    """
 
     kind: CoreFailureKind
     message: str
     status_code: int | None = None
     attempts: int = 1
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "kind", CoreFailureKind(self.kind))
+        except ValueError as exc:
+            known = ", ".join(k.value for k in CoreFailureKind)
+            raise ConfigError(f"unknown core failure kind {self.kind!r}; known: {known}") from exc
+
+    @property
+    def is_infra(self) -> bool:
+        return self.kind.is_infra
 
 
 @dataclass(frozen=True)
@@ -91,6 +145,17 @@ class CoreResponse:
     ``prompt_tokens``/``completion_tokens`` are None when the core did not report usage
     (cost code then estimates them and says so). ``error`` is set when the call failed;
     ``text`` is then empty.
+
+    Attributes:
+        text: What the core answered.
+        prompt_tokens / completion_tokens: Usage as the core reported it, or None.
+        latency_s: Wall-clock seconds of the call (of the cache lookup, for a cache hit).
+        model: The model that answered.
+        error: The typed failure, or None when the call succeeded.
+        cached: True when the response came from the response cache.
+        finish_reason: Why generation stopped (``"stop"``, ``"length"``...), when known.
+        attempts: How many attempts the call took (retries included).
+        metadata: Core-specific details (a ``ProgramCore`` puts the program's exit status here).
     """
 
     text: str = ""
@@ -100,14 +165,37 @@ class CoreResponse:
     model: str = ""
     error: CoreFailure | None = None
     cached: bool = False
+    finish_reason: str | None = None
+    attempts: int = 1
+    metadata: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def ok(self) -> bool:
         return self.error is None
 
+    @property
+    def is_infra_failure(self) -> bool:
+        """True when the call failed for a reason that is not the request's fault."""
+        return self.error is not None and self.error.is_infra
+
+    @property
+    def total_tokens(self) -> int | None:
+        if self.prompt_tokens is None or self.completion_tokens is None:
+            return None
+        return self.prompt_tokens + self.completion_tokens
+
     @classmethod
-    def failure(cls, kind: CoreFailureKind, message: str, *, model: str = "", **kwargs: Any) -> "CoreResponse":
-        return cls(error=CoreFailure(kind=kind, message=message, **kwargs), model=model)
+    def failure(
+        cls, kind: CoreFailureKind | str, message: str, *, model: str = "", latency_s: float = 0.0, **kwargs: Any
+    ) -> "CoreResponse":
+        """A failed call. ``kwargs`` go to :class:`CoreFailure` (``status_code``, ``attempts``).
+
+        Example:
+            >>> CoreResponse.failure("timeout", "no answer in 60s").error.is_infra
+            True
+        """
+        error = CoreFailure(kind=kind, message=message, **kwargs)  # type: ignore[arg-type]
+        return cls(error=error, model=model, latency_s=latency_s, attempts=error.attempts)
 
 
 class Core(abc.ABC):
@@ -138,9 +226,15 @@ class Core(abc.ABC):
 
 
 class CallableCore(Core):
-    """Wraps a user function ``fn(request) -> str | CoreResponse``.
+    """Wraps a user function ``fn(request) -> str | CoreResponse`` (plain or ``async def``).
 
-    Exceptions from ``fn`` become ``CoreFailureKind.INTERNAL`` responses.
+    Exceptions from ``fn`` become ``CoreFailureKind.INTERNAL`` responses. An ``async`` function
+    runs concurrently under ``agenerate`` (up to ``max_concurrency`` at once).
+
+    Args:
+        fn: The function that answers one request.
+        model: The model name reported in responses (and used by the cache and the ledger).
+        max_concurrency: Calls in flight at once for an async ``fn``.
 
     Example:
         >>> core = CallableCore(lambda req: "42", model="echo")
@@ -148,22 +242,28 @@ class CallableCore(Core):
         '42'
     """
 
-    def __init__(self, fn: Callable[[CoreRequest], "str | CoreResponse"], model: str = "callable") -> None:
+    def __init__(
+        self,
+        fn: Callable[[CoreRequest], Any],
+        model: str = "callable",
+        *,
+        max_concurrency: int = 64,
+    ) -> None:
         if not callable(fn):
             raise ConfigError(f"CallableCore needs a callable, got {type(fn).__name__}")
+        if max_concurrency < 1:
+            raise ConfigError(f"max_concurrency must be >= 1, got {max_concurrency!r}")
         self.fn = fn
         self.model = model
+        self.max_concurrency = max_concurrency
+        self._is_async = asyncio.iscoroutinefunction(fn) or asyncio.iscoroutinefunction(
+            getattr(fn, "__call__", None)
+        )
 
-    def _one(self, request: CoreRequest) -> CoreResponse:
-        import time
-
-        start = time.perf_counter()
-        try:
-            out = self.fn(request)
-        except Exception as exc:  # the user's function failing is an infrastructure failure
-            return CoreResponse.failure(CoreFailureKind.INTERNAL, f"{type(exc).__name__}: {exc}", model=self.model)
-        latency = time.perf_counter() - start
+    def _wrap(self, out: Any, latency: float) -> CoreResponse:
         if isinstance(out, CoreResponse):
+            if not out.model:
+                return dataclasses.replace(out, model=self.model)
             return out
         if not isinstance(out, str):
             return CoreResponse.failure(
@@ -171,5 +271,53 @@ class CallableCore(Core):
             )
         return CoreResponse(text=out, latency_s=latency, model=self.model)
 
+    def _error(self, exc: BaseException) -> CoreResponse:
+        # The user's function failing is an infrastructure failure, not the request's fault.
+        return CoreResponse.failure(CoreFailureKind.INTERNAL, f"{type(exc).__name__}: {exc}", model=self.model)
+
+    def _one(self, request: CoreRequest) -> CoreResponse:
+        start = time.perf_counter()
+        try:
+            out = self.fn(request)
+        except Exception as exc:
+            return self._error(exc)
+        return self._wrap(out, time.perf_counter() - start)
+
+    async def _aone(self, request: CoreRequest, sem: asyncio.Semaphore) -> CoreResponse:
+        async with sem:
+            start = time.perf_counter()
+            try:
+                out = await self.fn(request)
+            except Exception as exc:
+                return self._error(exc)
+            return self._wrap(out, time.perf_counter() - start)
+
     def generate(self, requests: Sequence[CoreRequest]) -> list[CoreResponse]:
+        if self._is_async:
+            return run_sync(self.agenerate(requests))
         return [self._one(r) for r in requests]
+
+    async def agenerate(self, requests: Sequence[CoreRequest]) -> list[CoreResponse]:
+        if not self._is_async:
+            return await super().agenerate(requests)
+        sem = asyncio.Semaphore(self.max_concurrency)
+        return list(await asyncio.gather(*(self._aone(r, sem) for r in requests)))
+
+
+def run_sync(coro: Awaitable[T]) -> T:
+    """Run a coroutine to completion from synchronous code, even inside a running event loop.
+
+    Inside a running loop (a notebook, an async trainer calling sync code) ``asyncio.run``
+    is not allowed, so the coroutine then runs on a fresh loop in a helper thread.
+
+    Example:
+        >>> async def f(): return 1
+        >>> run_sync(f())
+        1
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)  # type: ignore[arg-type]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()  # type: ignore[arg-type]
