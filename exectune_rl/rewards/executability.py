@@ -76,7 +76,9 @@ def wilson_interval(successes: float, trials: int, confidence: float = 0.95) -> 
     denom = 1.0 + z * z / trials
     centre = (p + z * z / (2 * trials)) / denom
     half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denom
-    return Interval(max(0.0, centre - half), min(1.0, centre + half), "wilson", confidence)
+    low = 0.0 if successes <= 0 else max(0.0, centre - half)  # exact at the boundaries, no rounding dust
+    high = 1.0 if successes >= trials else min(1.0, centre + half)
+    return Interval(low, high, "wilson", confidence)
 
 
 def bootstrap_interval(

@@ -146,6 +146,9 @@ class MathVerifier:
         chunk_size: Items sent to a worker at once.
         grading: Credit for finding an answer that is wrong (``parse_credit`` when graded).
         startup_timeout_s: How long a worker may take to start (import sympy).
+        backstop_s: Seconds a worker may spend on one item before it is killed (default:
+            twice ``timeout_s`` plus 5, as math-verify may spend a timeout on parsing and
+            another on comparing).
 
     Example:
         >>> mv = MathVerifier(workers=2, timeout_s=3)   # doctest: +SKIP
@@ -159,6 +162,7 @@ class MathVerifier:
         chunk_size: int = 16,
         grading: Grading | None = None,
         startup_timeout_s: float = 60.0,
+        backstop_s: float | None = None,
     ) -> None:
         if not isinstance(workers, int) or workers < 0:
             raise ConfigError(f"workers must be an int >= 0, got {workers!r}")
@@ -171,6 +175,7 @@ class MathVerifier:
         self.chunk_size = chunk_size
         self.grading = grading or Grading(graded=False)
         self.startup_timeout_s = startup_timeout_s
+        self.backstop_s = backstop_s
         self._pool: list[_Worker] = []
         self._lock = threading.Lock()
 
@@ -236,8 +241,8 @@ class MathVerifier:
         return ExecutionResult(st, value, success=success, parses=found, runs=found, detail=detail)
 
     def _backstop(self, n: int) -> float:
-        # math-verify may spend one timeout parsing and another verifying, per item.
-        return 2.0 * self.timeout_s * n + 5.0
+        per_item = self.backstop_s if self.backstop_s is not None else 2.0 * self.timeout_s + 5.0
+        return per_item * n
 
     def _spawn(self) -> _Worker:
         w = _Worker(self.timeout_s)
