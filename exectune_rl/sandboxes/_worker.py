@@ -97,6 +97,7 @@ class Worker:
         self.layers += layers
         if self.uid is not None:
             self.layers.append("uid")
+            _kill_uid(self.uid)  # leftovers of a predecessor that died (the uid is this worker's own)
         import tempfile
 
         # Private to this worker even where /tmp could not be covered.
@@ -260,6 +261,19 @@ class Worker:
 _SIGNALS = {s.value for s in signal.Signals}
 
 
+def _kill_uid(uid: int) -> None:
+    """Kill every process running as ``uid``: kill(-1) from a child that became ``uid``."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        try:
+            _isolation.drop_privileges(uid)
+            os.kill(-1, signal.SIGKILL)
+        except OSError:
+            pass
+        os._exit(0)
+    os.waitpid(pid, 0)
+
+
 def _which(name: str) -> str | None:
     for d in _CHILD_PATH.split(":"):
         path = os.path.join(d, name)
@@ -386,6 +400,8 @@ def _child(worker: Worker, req: dict[str, Any], workdir: str, argv: list[str] | 
         _set_limits(req, worker.baseline_vm if argv is None else None, argv)
         if worker.uid is not None:
             _isolation.drop_privileges(worker.uid)
+        # After the uid change, which clears it: die with the worker, never outlive it.
+        _isolation.prctl(_isolation.PR_SET_PDEATHSIG, signal.SIGKILL)
         env = {"PATH": _CHILD_PATH, "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8", "PWD": workdir}
         env.update(req["env"])
         os.environ.clear()

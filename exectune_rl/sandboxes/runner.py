@@ -242,7 +242,7 @@ class PythonHarness:
             line = _syntax_line(res.stderr)
             in_program = line is None or prelude_lines < line <= prelude_lines + program.count("\n") + 1
             detail = "program does not compile" if in_program else "test code does not compile"
-            return TestOutcome(TestStatus.SYNTAX_ERROR if in_program else TestStatus.INFRA, False, in_program, False,
+            return TestOutcome(TestStatus.SYNTAX_ERROR if in_program else TestStatus.INFRA, False, not in_program, False,
                                detail=detail + f": {res.stderr.strip()[-300:]}", results=(res,))
         out = res.stdout
         ran = f"{nonce}:ran" in out

