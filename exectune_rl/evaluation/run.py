@@ -1,0 +1,105 @@
+"""Run an :class:`~exectune_rl.evaluation.config.EvalRecipe`: every method, then the report.
+
+Example:
+    >>> outcome = run_eval(parse_recipe(EvalRecipe, "examples/synthetic_eval.yaml"))   # doctest: +SKIP
+    >>> print(outcome.report_path.read_text())                                       # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from exectune_rl.evaluation.config import EvalRecipe, MethodConfig
+from exectune_rl.evaluation.evaluate import evaluate_core_alone, evaluate_method
+from exectune_rl.evaluation.report import write_report
+from exectune_rl.evaluation.results import MethodResult, save_results
+
+__all__ = ["EvalOutcome", "run_eval"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EvalOutcome:
+    """What ``exectune eval`` produced."""
+
+    results: tuple[MethodResult, ...]
+    report_path: Path
+    results_path: Path
+    runtime_s: float
+
+
+def _guide(method: MethodConfig, recipe: EvalRecipe, stack: ExitStack, cache: Any, problems: Any) -> Any:
+    from exectune_rl.training.components import build_core
+
+    if method.model is not None:
+        from exectune_rl.cores.transformers import TransformersCore
+
+        # Not cached: a checkpoint folder is often retrained in place, and the cache key
+        # (model name + request) cannot see that the weights changed.
+        core = TransformersCore(method.model, batch_size=recipe.batch_size, model_name=f"guide:{method.model}")
+        stack.callback(core.close)
+        return core
+    assert method.guide is not None
+    return build_core(method.guide, stack=stack, cache=cache, problems=problems, namespace=f"guide:{method.name}")
+
+
+def _logs(recipe: EvalRecipe) -> dict[str, list[dict[str, Any]]]:
+    from exectune_rl.training.trl_utils import load_log_history
+
+    logs = {}
+    for method in recipe.methods:
+        if method.training_log:
+            try:
+                logs[method.name] = load_log_history(method.training_log)
+            except Exception as exc:  # a missing log must not lose the evaluation
+                logger.warning("method %r: cannot read training log %s: %s", method.name, method.training_log, exc)
+    return logs
+
+
+def run_eval(recipe: EvalRecipe, *, notes: tuple[str, ...] = ()) -> EvalOutcome:
+    """Evaluate every method of ``recipe`` and write ``report.md``, ``results.json`` and the plots.
+
+    Args:
+        recipe: The evaluation recipe.
+        notes: Extra lines for the report.
+
+    Returns:
+        An :class:`EvalOutcome`.
+    """
+    from exectune_rl.training.components import (
+        build_core, build_reward, guide_prompt_fn, load_tasks, open_cache, synthetic_problems,
+    )  # fmt: skip
+
+    start = time.perf_counter()
+    tasks = load_tasks(recipe.tasks)
+    problems = synthetic_problems(recipe.tasks) if recipe.tasks.source == "synthetic" else None
+    guide_prompt = guide_prompt_fn(recipe.guide_template)
+    results: list[MethodResult] = []
+    with ExitStack() as stack:
+        cache = open_cache(recipe.cache)
+        stack.callback(cache.close)
+        core = build_core(recipe.core, stack=stack, cache=cache)
+        reward = build_reward(recipe.reward, core, program_core=recipe.core.name == "program", prices=recipe.prices or None)
+        stack.callback(reward.close)
+        for method in recipe.methods:
+            t0 = time.perf_counter()
+            if method.model is None and method.guide is None:
+                result = evaluate_core_alone(method.name, tasks, reward, confidence=recipe.confidence)
+            else:
+                guide = _guide(method, recipe, stack, cache, problems)
+                result = evaluate_method(
+                    method.name, guide, tasks, reward, guide_prompt=guide_prompt, k=recipe.k,
+                    temperature=recipe.temperature, max_tokens=recipe.max_new_tokens, confidence=recipe.confidence,
+                )  # fmt: skip
+            logger.info("evaluated %s in %.1fs: accuracy %s", method.name, time.perf_counter() - t0, result.accuracy.fmt())
+            results.append(result)
+    out = Path(recipe.output_dir)
+    results_path = save_results(results, out / "results.json")
+    report = write_report(results, out, title=recipe.title, logs=_logs(recipe), notes=notes)
+    return EvalOutcome(tuple(results), report, results_path, time.perf_counter() - start)

@@ -1,0 +1,176 @@
+"""Structure-aware RL of the guide: TRL's ``GRPOTrainer`` or ``RLOOTrainer`` with ``ExecTuneReward``.
+
+The training set is one conversational prompt per task plus the task columns
+(:meth:`exectune_rl.tasks.base.Task.to_dict`); TRL passes those columns to the reward with each
+completion, so the reward knows which task a strategy is for. The trained guide and its
+training log (``training_log.json``: reward, executability and every reward component per
+step, as the reward logged them) go to the output folder.
+
+Example:
+    >>> result = run_rl(RLRecipe(model="outputs/sft", algorithm="grpo",            # doctest: +SKIP
+    ...                          trainer={"max_steps": 50, "num_generations": 4}))
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from exectune_rl.errors import ConfigError
+from exectune_rl.tasks.base import Task
+from exectune_rl.training.config import RLRecipe
+from exectune_rl.training.sft_data import prompt_messages
+from exectune_rl.training.trl_utils import require_trl, save_log_history, trainer_args
+
+__all__ = ["RLResult", "TrackedReward", "rl_dataset", "run_rl", "build_rl_trainer"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RLResult:
+    """What a GRPO/RLOO run produced."""
+
+    output_dir: Path
+    algorithm: str
+    steps: int
+    n_prompts: int
+    runtime_s: float
+    first_reward: float | None
+    last_reward: float | None
+
+
+def executability_of(records: Sequence[Any]) -> float | None:
+    """Share of scored core runs that executed a well-formed, non-leaking strategy successfully."""
+    from exectune_rl.rewards.records import RewardStatus
+
+    runs: list[float] = []
+    for rec in records:
+        if rec.status in (RewardStatus.INFRA, RewardStatus.BAD_TASK):
+            continue
+        if rec.status in (RewardStatus.FORMAT_FAILED, RewardStatus.LEAKED):
+            runs.append(0.0)
+        else:
+            runs.extend(float(bool(r.execution.success)) for r in rec.runs if not r.error)
+    return sum(runs) / len(runs) if runs else None
+
+
+class TrackedReward:
+    """An ``ExecTuneReward`` that also logs the batch's executability to the trainer.
+
+    TRL logs what a reward passes to ``log_metric``; the composite logs its components, and
+    this adds ``<name>/executability`` so executability over training steps is in the logs
+    (and in ``exectune eval``'s plots). Same name, same rewards, picklable.
+
+    Args:
+        reward: The ``ExecTuneReward``.
+    """
+
+    def __init__(self, reward: Any) -> None:
+        self.reward = reward
+        self.__name__ = reward.__name__
+
+    def __call__(self, prompts: Any = None, completions: Any = None, completion_ids: Any = None, **kwargs: Any) -> list[float | None]:
+        from exectune_rl.rewards.composite import batch_means
+
+        log_metric, log_extra = kwargs.pop("log_metric", None), kwargs.pop("log_extra", None)
+        kwargs.pop("trainer_state", None)
+        records = self.reward.score(prompts, completions, completion_ids, **kwargs)
+        if callable(log_metric):
+            for key, value in batch_means(records).items():
+                log_metric(f"{self.__name__}/{key}", value)
+            rate = executability_of(records)
+            if rate is not None:
+                log_metric(f"{self.__name__}/executability", rate)
+        if callable(log_extra):
+            log_extra(f"{self.__name__}/status", [r.status.value for r in records])
+        return [r.reward for r in records]
+
+
+def rl_dataset(tasks: Sequence[Task], guide_prompt: Callable[[Task], str]):  # -> datasets.Dataset
+    """The RL training set: ``prompt`` (one user turn) and the task columns, one row per task."""
+    import datasets
+
+    if not tasks:
+        raise ConfigError("the RL training set is empty: no tasks were loaded")
+    return datasets.Dataset.from_list([{"prompt": prompt_messages(guide_prompt(t)), **t.to_dict()} for t in tasks])
+
+
+def build_rl_trainer(
+    recipe: RLRecipe, dataset: Any, reward_funcs: list[Any], *, callbacks: list[Any] | None = None
+) -> Any:
+    """A ready ``GRPOTrainer``/``RLOOTrainer`` for ``recipe`` (not yet trained).
+
+    Args:
+        recipe: Model path, algorithm and ``trainer:`` fields.
+        dataset: From :func:`rl_dataset`.
+        reward_funcs: Reward callables (``ExecTuneReward`` and any others) or reward models.
+        callbacks: Extra trainer callbacks.
+
+    Returns:
+        The trainer.
+    """
+    trl = require_trl()
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(recipe.model)
+    except OSError as exc:
+        raise ConfigError(f"cannot load guide model {recipe.model!r}: {exc}") from exc
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    config_cls, trainer_cls = (
+        (trl.GRPOConfig, trl.GRPOTrainer) if recipe.algorithm == "grpo" else (trl.RLOOConfig, trl.RLOOTrainer)
+    )
+    args = trainer_args(config_cls, recipe.output_dir, recipe.trainer)
+    return trainer_cls(
+        model=recipe.model, reward_funcs=reward_funcs, args=args, train_dataset=dataset,
+        processing_class=tokenizer, callbacks=callbacks or None,
+    )
+
+
+def _reward_series(history: list[dict[str, Any]]) -> list[float]:
+    return [float(h["reward"]) for h in history if "reward" in h and h["reward"] == h["reward"]]
+
+
+def run_rl(
+    recipe: RLRecipe,
+    *,
+    tasks: Sequence[Task],
+    reward: Any,
+    guide_prompt: Callable[[Task], str],
+    callbacks: list[Any] | None = None,
+) -> RLResult:
+    """Train the guide with GRPO or RLOO on ``tasks`` with ``reward``.
+
+    Args:
+        recipe: The RL recipe (model, algorithm, trainer fields, output folder).
+        tasks: Training tasks.
+        reward: The reward callable (usually an ``ExecTuneReward``), or a list of them.
+        guide_prompt: The guide's prompt for a task.
+        callbacks: Extra trainer callbacks.
+
+    Returns:
+        An :class:`RLResult`; the guide is saved in ``recipe.output_dir``.
+    """
+    dataset = rl_dataset(tasks, guide_prompt)
+    funcs = list(reward) if isinstance(reward, (list, tuple)) else [reward]
+    reward_funcs = [TrackedReward(f) if hasattr(f, "score") and hasattr(f, "config") else f for f in funcs]
+    trainer = build_rl_trainer(recipe, dataset, reward_funcs, callbacks=callbacks)
+    start = time.perf_counter()
+    trainer.train()
+    runtime = time.perf_counter() - start
+    trainer.save_model(recipe.output_dir)
+    trainer.processing_class.save_pretrained(recipe.output_dir)
+    history = list(trainer.state.log_history)
+    save_log_history(history, recipe.output_dir, stage=recipe.algorithm)
+    rewards = _reward_series(history)
+    return RLResult(
+        output_dir=Path(recipe.output_dir), algorithm=recipe.algorithm, steps=int(trainer.state.global_step),
+        n_prompts=len(dataset), runtime_s=runtime,
+        first_reward=rewards[0] if rewards else None, last_reward=rewards[-1] if rewards else None,
+    )

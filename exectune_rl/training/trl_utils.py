@@ -1,0 +1,91 @@
+"""Small helpers shared by the SFT and RL steps: TRL config defaults and training logs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from exectune_rl.errors import ConfigError, MissingDependencyError
+
+__all__ = ["require_trl", "trainer_args", "save_log_history", "load_log_history", "LOG_FILE"]
+
+logger = logging.getLogger(__name__)
+
+LOG_FILE = "training_log.json"
+
+
+def require_trl():  # -> module trl
+    """Import trl, or raise MissingDependencyError naming the ``train`` extra."""
+    try:
+        import trl
+    except ImportError as exc:
+        raise MissingDependencyError("trl", "train", "training a guide") from exc
+    return trl
+
+
+def _cuda() -> bool:
+    try:
+        import torch
+    except ImportError as exc:
+        raise MissingDependencyError("torch", "train", "training a guide") from exc
+    return bool(torch.cuda.is_available())
+
+
+def trainer_args(config_cls: type, output_dir: str | os.PathLike[str], overrides: Mapping[str, Any]) -> Any:
+    """Build a TRL config (``SFTConfig``, ``GRPOConfig``, ``RLOOConfig``) with safe defaults.
+
+    Without CUDA the defaults are ``use_cpu=True`` and ``bf16=False`` (TRL's bf16 default fails
+    on a CPU). ``report_to`` defaults to ``"none"``: set it in the recipe's ``trainer:`` block to
+    send logs to TensorBoard, W&B or trackio, where TRL sends them. Anything in ``overrides``
+    wins over the defaults.
+
+    Args:
+        config_cls: The TRL config class.
+        output_dir: The trainer's output folder.
+        overrides: The recipe's ``trainer:`` mapping.
+
+    Returns:
+        An instance of ``config_cls``.
+
+    Raises:
+        ConfigError: ``overrides`` names a field the config does not have, or TRL rejects a value.
+    """
+    import dataclasses
+
+    known = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ConfigError(f"trainer: unknown {config_cls.__name__} field(s) {', '.join(map(repr, unknown))}")
+    cuda = _cuda()
+    defaults: dict[str, Any] = {"report_to": "none", "save_strategy": "no", "logging_steps": 1, "gradient_checkpointing": False}
+    if not cuda:
+        defaults.update(use_cpu=True, bf16=False, fp16=False)
+    kwargs = {**defaults, **dict(overrides), "output_dir": str(output_dir)}
+    try:
+        return config_cls(**kwargs)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"trainer: {config_cls.__name__} rejected the recipe: {exc}") from exc
+
+
+def save_log_history(log_history: list[dict[str, Any]], output_dir: str | os.PathLike[str], *, stage: str) -> Path:
+    """Write a trainer's ``state.log_history`` as JSON (what ``exectune eval`` plots)."""
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / LOG_FILE
+    path.write_text(json.dumps({"stage": stage, "log_history": log_history}, indent=1, default=float))
+    return path
+
+
+def load_log_history(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Read a log written by :func:`save_log_history` (a folder or the file itself)."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / LOG_FILE
+    if not p.is_file():
+        raise ConfigError(f"no training log at {str(p)!r}")
+    data = json.loads(p.read_text())
+    return list(data.get("log_history", data if isinstance(data, list) else []))
