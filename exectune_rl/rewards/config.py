@@ -88,6 +88,9 @@ class RewardConfig:
     cost_lambda: float = field(default=0.0, metadata=_help("lambda in J = V - lambda * cost."))
     cost_unit: str = field(default="ktokens", metadata=_help("'ktokens' (guide + core tokens / 1000) or 'usd'."))
     guide_model: str | None = field(default=None, metadata=_help("Guide model name, to price its tokens in usd mode."))
+    given_output_model: str | None = field(
+        default=None, metadata=_help("Model name that prices 'core_output' columns given in the data (None: unpriced).")
+    )
     # logging
     log_components: bool = field(default=True, metadata=_help("Log each component through TRL's log_metric/log_extra."))
 

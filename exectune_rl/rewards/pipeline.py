@@ -121,7 +121,8 @@ def build_requests(rw: "ExecTuneReward", b: Batch) -> list[CoreRequest]:
     """Stage 2: the core calls the batch needs (guided runs, then missing baselines)."""
     cfg = rw.config
     requests: list[CoreRequest] = []
-    b.model = (getattr(rw.core, "model", "") or "core") if rw.core is not None else "given"
+    given_model = cfg.given_output_model or "given"
+    b.model = (getattr(rw.core, "model", "") or "core") if rw.core is not None else given_model
     for i in range(b.n):
         if not b.needs_core[i] or b.given_outputs[i] is not None:
             continue

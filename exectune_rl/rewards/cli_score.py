@@ -1,0 +1,255 @@
+"""``exectune score``: score a JSONL file of strategies, streaming, and print a summary table.
+
+Each input row is one completion with its task (the columns of
+:mod:`exectune_rl.rewards.columns`) and either ``completion`` (the guide's raw output, format
+gate applies) or ``strategy`` (a bare strategy, wrapped in the tag). The core's output comes
+from ``core_output`` (a string or a list, one per core run) or from a core named with
+``--core``. With no input, the bundled HumanEval sample is scored offline.
+
+Rows are read, scored and written in batches, so memory stays flat however long the file is.
+
+Example:
+    $ exectune score                                 # the bundled HumanEval sample
+    $ exectune score rows.jsonl --out scored.jsonl --preset code --workers 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import io
+import json
+import logging
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+from exectune_rl.errors import ConfigError, DataError, ExecTuneError
+
+__all__ = ["add_arguments", "run", "read_rows", "score_stream", "SAMPLE_PRICE_MODEL"]
+
+SAMPLE_PRICE_MODEL = "claude-3-5-haiku-latest"
+
+logger = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser, command: str = "score") -> None:
+    """Register ``exectune score``'s options."""
+    parser.add_argument("input", nargs="?", help="JSONL(.gz) rows to score, '-' for stdin (default: the bundled HumanEval sample)")
+    parser.add_argument("--out", "-o", help="write one scored JSON record per row here ('-' for stdout)")
+    parser.add_argument("--preset", choices=["auto", "math", "code", "advisor", "advisor_math", "advisor_code"], default="auto",
+                        help="reward preset; 'auto' reads each row's 'kind' column")  # fmt: skip
+    parser.add_argument("--config", help="YAML/JSON file of RewardConfig fields (applied on top of the preset)")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="override a RewardConfig field")
+    parser.add_argument("--core", help="core to call for rows without 'core_output' (registry name: openai, transformers, ...)")
+    parser.add_argument("--core-option", action="append", default=[], metavar="KEY=VALUE", help="option for the core")
+    parser.add_argument("--price-as", metavar="MODEL",
+                        help="price 'core_output' given in the rows as this model's tokens (default for the bundled "
+                        f"sample: {SAMPLE_PRICE_MODEL}, the paper's core)")  # fmt: skip
+    parser.add_argument("--sandbox", default=None, help="sandbox registry name (default: the config's, 'local')")
+    parser.add_argument("--workers", type=int, default=None, help="sandbox workers (default: the sandbox's)")
+    parser.add_argument("--batch-size", type=int, default=256, help="rows scored together (default 256)")
+    parser.add_argument("--limit", type=int, default=None, help="score only the first N rows")
+    parser.add_argument("--include-text", action="store_true", help="write strategies and core outputs into --out")
+    parser.add_argument("--summary-json", help="write the summary as JSON here")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _pairs(items: list[str], what: str) -> dict[str, Any]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"{what} must look like KEY=VALUE, got {item!r}")
+        out[key.strip()] = _value(value)
+    return out
+
+
+def _open(path: str) -> TextIO:
+    if path == "-":
+        return sys.stdin
+    p = Path(path)
+    if not p.exists():
+        raise DataError(f"input file {path!r} does not exist")
+    if p.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(p, "rb"), encoding="utf-8")
+    return p.open(encoding="utf-8")
+
+
+def read_rows(path: str | None, limit: int | None = None) -> Iterator[dict[str, Any]]:
+    """Rows of a JSONL(.gz) file (or the bundled sample), one at a time.
+
+    Raises:
+        DataError: a line is not a JSON object (the message gives its number).
+    """
+    from exectune_rl.rewards.sample import SAMPLE_PATH
+
+    fh = _open(str(SAMPLE_PATH) if path is None else path)
+    try:
+        n = 0
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            if limit is not None and n >= limit:
+                return
+            try:
+                row = json.loads(line)
+            except ValueError as exc:
+                raise DataError(f"line {lineno}: not valid JSON ({exc})") from exc
+            if not isinstance(row, dict):
+                raise DataError(f"line {lineno}: expected a JSON object, got {type(row).__name__}")
+            if "completion" not in row and "strategy" not in row:
+                raise DataError(f"line {lineno}: a row needs 'completion' (raw guide output) or 'strategy'")
+            row["_line"] = lineno
+            n += 1
+            yield row
+    finally:
+        if fh is not sys.stdin:
+            fh.close()
+
+
+def _count_rows(path: str | None, limit: int | None) -> int | None:
+    """Rows in the input, for the progress bar (a cheap line count; None for stdin)."""
+    from exectune_rl.rewards.sample import SAMPLE_PATH
+
+    if path == "-":
+        return limit
+    try:
+        with _open(str(SAMPLE_PATH) if path is None else path) as fh:
+            total = sum(1 for line in fh if line.strip())
+    except (OSError, ExecTuneError):
+        return limit
+    return total if limit is None else min(total, limit)
+
+
+def build_config(args: argparse.Namespace) -> Any:
+    """The RewardConfig from ``--preset``, ``--config`` and ``--set``."""
+    from exectune_rl.rewards.config import RewardConfig
+
+    fields: dict[str, Any] = {}
+    if args.config:
+        import yaml
+
+        try:
+            loaded = yaml.safe_load(Path(args.config).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read reward config {args.config!r}: {exc}") from exc
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"reward config {args.config!r} must be a mapping of RewardConfig fields")
+        fields.update(loaded)
+    fields.update(_pairs(args.set, "--set"))
+    if args.sandbox:
+        fields["sandbox"] = args.sandbox
+    if args.workers is not None:
+        fields["sandbox_workers"] = args.workers
+    price_as = args.price_as or (SAMPLE_PRICE_MODEL if args.input is None else None)
+    if price_as:
+        fields.setdefault("given_output_model", price_as)
+    if args.preset == "auto":
+        return RewardConfig.from_dict(fields)
+    cfg = RewardConfig.preset(args.preset)
+    return RewardConfig.from_dict({**cfg.to_dict(), **fields})
+
+
+def _wrap(rows: list[dict[str, Any]], tag: str) -> list[Any]:
+    return [r["completion"] if "completion" in r else f"<{tag}>\n{r['strategy']}\n</{tag}>" for r in rows]
+
+
+def score_stream(reward: Any, rows: Iterator[dict[str, Any]], batch_size: int, out: TextIO | None, summary: Any,
+                 progress: Any = None, include_text: bool = False) -> int:  # fmt: skip
+    """Score rows batch by batch, writing records and folding them into ``summary``; returns the row count."""
+    from exectune_rl.rewards.columns import rows_to_columns
+
+    n = 0
+    batch: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        nonlocal n
+        columns = rows_to_columns([{k: v for k, v in r.items() if k not in ("completion", "strategy", "_line")} for r in batch])
+        records = reward.score(completions=_wrap(batch, reward.config.strategy_tag), **columns)
+        summary.add(records)
+        if out is not None:
+            for row, rec in zip(batch, records):
+                record = rec.to_dict(include_text)
+                record["index"] = n + record["index"]
+                record["line"] = row["_line"]
+                out.write(json.dumps(record) + "\n")
+        n += len(batch)
+        if progress is not None:
+            progress.update(len(batch))
+        batch.clear()
+
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= batch_size:
+            flush()
+    if batch:
+        flush()
+    return n
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``exectune score``; returns the exit status (2 for bad input or configuration)."""
+    from exectune_rl.rewards.composite import ExecTuneReward
+    from exectune_rl.rewards.summary import ScoreSummary, format_table
+
+    if args.batch_size < 1:
+        print("error: --batch-size must be >= 1", file=sys.stderr)
+        return 2
+    try:
+        config = build_config(args)
+        core = None
+        if args.core:
+            from exectune_rl.registry import core_registry
+
+            core = core_registry.create(args.core, **_pairs(args.core_option, "--core-option"))
+        reward = ExecTuneReward(config, core=core)
+    except ExecTuneError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    source = args.input or "the bundled HumanEval sample (offline)"
+    print(f"scoring {source}", file=sys.stderr)
+    out: TextIO | None = None
+    progress = None
+    summary = ScoreSummary()
+    start = time.perf_counter()
+    try:
+        if args.out:
+            out = sys.stdout if args.out == "-" else open(args.out, "w", encoding="utf-8")
+        if not args.no_progress:
+            from tqdm import tqdm
+
+            progress = tqdm(total=_count_rows(args.input, args.limit), unit="row", file=sys.stderr, dynamic_ncols=True)
+        rows = read_rows(args.input, args.limit)
+        n = score_stream(reward, rows, args.batch_size, out, summary, progress, args.include_text)
+    except ExecTuneError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if progress is not None:
+            progress.close()
+        if out is not None and out is not sys.stdout:
+            out.close()
+        reward.close()
+    elapsed = time.perf_counter() - start
+    result = summary.result()
+    result["elapsed_s"] = elapsed
+    result["rows_per_s"] = n / elapsed if elapsed > 0 else None
+    extra: dict[str, Any] = {}
+    if config.given_output_model:
+        extra["given outputs priced as"] = config.given_output_model
+    extra.update({"elapsed (s)": elapsed, "rows per second": result["rows_per_s"]})
+    table = format_table(result, extra)
+    print(table, file=sys.stderr if args.out == "-" else sys.stdout)
+    if args.summary_json:
+        Path(args.summary_json).write_text(json.dumps(result, indent=2), encoding="utf-8")
+    return 0

