@@ -238,8 +238,18 @@ class ResponseCache:
             metadata=json.loads(meta) if meta else {},
         )
 
-    def get(self, request: CoreRequest, model: str, namespace: str = "") -> CoreResponse | None:
-        """The stored response for ``request`` sent to ``model``, or None (a miss)."""
+    def get(self, request: CoreRequest | str, model: str | None = None, namespace: str = "") -> CoreResponse | None:
+        """The stored response for ``request`` sent to ``model``, or None (a miss).
+
+        Args:
+            request: The request, or a key from :func:`request_key`.
+            model: The model name the key is built with (needed with a request).
+            namespace: Separates caches of different cores that share a model name.
+        """
+        if isinstance(request, str):
+            return self.get_key(request)
+        if model is None:
+            raise ConfigError("ResponseCache.get(request, model): the model name is part of the key")
         return self.get_key(request_key(request, model, namespace))
 
     def put_many(self, items: Sequence[tuple[str, CoreResponse]]) -> int:
@@ -282,16 +292,19 @@ class ResponseCache:
             self._writes += written
         return written
 
-    def put(self, request: CoreRequest, response: CoreResponse, model: str | None = None, namespace: str = "") -> bool:
+    def put(self, request: CoreRequest | str, response: CoreResponse, model: str | None = None, namespace: str = "") -> bool:
         """Store a successful response (failures are never stored). Returns True when stored.
 
         Args:
-            request: The request that produced ``response``.
+            request: The request that produced ``response``, or a key from :func:`request_key`.
             response: The response; its ``model`` is used when ``model`` is not given.
             model: The model name the key is built with (normally ``core.model``).
             namespace: Separates caches of different cores that share a model name.
         """
-        key = request_key(request, model if model is not None else response.model, namespace)
+        if isinstance(request, str):
+            key = request
+        else:
+            key = request_key(request, model if model is not None else response.model, namespace)
         return self.put_many([(key, response)]) == 1
 
     # -- housekeeping ------------------------------------------------------------------

@@ -40,6 +40,13 @@ def test_put_get_and_stats(tmp_path):
     assert len(cache) == 1
 
 
+def test_raw_keys_work_too(tmp_path):
+    cache = ResponseCache(tmp_path / "c.sqlite")
+    key = request_key(CoreRequest.from_prompt("q"), "m")
+    assert cache.put(key, CoreResponse(text="a", model="m"))
+    assert cache.get(key).text == "a" and cache.get(CoreRequest.from_prompt("q"), "m").text == "a"
+
+
 def test_failures_are_never_stored(tmp_path):
     cache = ResponseCache(tmp_path / "c.sqlite")
     req = CoreRequest.from_prompt("q")
