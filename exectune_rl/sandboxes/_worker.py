@@ -81,10 +81,13 @@ def recv(fd: int) -> Any:
 
 class Worker:
     def __init__(self, cfg: dict[str, Any]) -> None:
-        self.uid: int | None = cfg["uid"] if os.geteuid() == 0 else None
+        self.uid: int | None = None
+        if os.geteuid() == 0:
+            self.uid, self._uid_lock = _claim_uid(cfg["uid"])
         self.layers: list[str] = ["rlimits", "session", "tmpdir", "env"]
         self.note = ""
         self.counter = 0
+        self.epilogues: dict[str, Any] = {}
         self.out_fd = os.memfd_create("stdout")
         self.err_fd = os.memfd_create("stderr")
         self.status_fd = os.memfd_create("status")
@@ -113,7 +116,7 @@ class Worker:
         try:
             lang = ALIASES.get(req["language"], req["language"])
             if lang == "python":
-                res = self._run_step(req, workdir, argv=None)
+                res = self._run_python(req, workdir)
             elif lang in LANGUAGES:
                 res = self._run_program(req, workdir, lang)
             else:
@@ -140,6 +143,24 @@ class Worker:
                 for name in filenames:
                     os.chown(os.path.join(dirpath, name), self.uid, self.uid)
         return path
+
+    def _run_python(self, req: dict[str, Any], workdir: str) -> dict[str, Any]:
+        if req.get("epilogue"):
+            try:
+                req["_epilogue_code"] = self._compile_epilogue(req["epilogue"])
+            except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+                return {"status": "infra", "detail": f"the epilogue does not compile: {type(exc).__name__}: {exc}"}
+        return self._run_step(req, workdir, argv=None)
+
+    def _compile_epilogue(self, text: str) -> Any:
+        """Compile trusted epilogue code once per worker; forked children inherit the result."""
+        code = self.epilogues.pop(text, None)
+        if code is None:
+            code = compile(text, "epilogue.py", "exec")
+            if len(self.epilogues) >= 1024:
+                self.epilogues.pop(next(iter(self.epilogues)))
+        self.epilogues[text] = code  # most recently used last
+        return code
 
     def _run_program(self, req: dict[str, Any], workdir: str, lang: str) -> dict[str, Any]:
         source, compile_argv, run_argv = LANGUAGES[lang]
@@ -194,37 +215,39 @@ class Worker:
         return self._classify(req, status, cpu, reason, is_python)
 
     def _reap_group(self, pgid: int) -> None:
-        """Kill what the task left behind: its process group and any reparented escapees."""
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        """Kill and reap what the task left behind: its process group and any escapees.
+
+        Dying members are reparented to this worker (a child subreaper) as their parents
+        die, so loop until the group is empty and no child is left. Without grandchildren,
+        one ``killpg`` that finds nobody ends it.
+        """
         children_file = f"/proc/self/task/{os.getpid()}/children"
-        for _ in range(1000):
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+                group_alive = True
+            except (ProcessLookupError, PermissionError):
+                group_alive = False
             try:
                 with open(children_file) as f:
                     pids = [int(p) for p in f.read().split()]
             except OSError:
                 pids = []
-            if not pids:
-                break
             for p in pids:
                 try:
                     os.kill(p, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-            for p in pids:
+            while True:
                 try:
-                    os.waitpid(p, 0)
+                    if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                        break
                 except ChildProcessError:
-                    pass
-        # Reap zombies of the group that were already dead (no longer listed as children).
-        while True:
-            try:
-                if os.waitpid(-1, os.WNOHANG)[0] == 0:
                     break
-            except ChildProcessError:
-                break
+            if (not group_alive and not pids) or time.monotonic() > deadline:
+                return
+            time.sleep(0.0005)
 
     def _classify(self, req: dict[str, Any], status: int, cpu: float, reason: str, is_python: bool) -> dict[str, Any]:
         cap = int(req["output_limit_bytes"])
@@ -259,6 +282,27 @@ class Worker:
 
 
 _SIGNALS = {s.value for s in signal.Signals}
+
+
+def _claim_uid(base: int, span: int = 4096) -> tuple[int, int]:
+    """Claim an unprivileged uid no other live worker on this machine uses.
+
+    A uid shared by two workers (of two pools) would let their tasks signal each other and
+    share one RLIMIT_NPROC count. Each uid is held by an flock that dies with its worker.
+    """
+    import fcntl
+
+    lock_dir = "/run/exectune-uids" if os.access("/run", os.W_OK) else "/tmp/.exectune-uids"
+    os.makedirs(lock_dir, mode=0o700, exist_ok=True)
+    for uid in range(base, base + span):
+        fd = os.open(os.path.join(lock_dir, str(uid)), os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        return uid, fd
+    raise RuntimeError(f"no free sandbox uid in [{base}, {base + span})")
 
 
 def _kill_uid(uid: int) -> None:
@@ -462,6 +506,10 @@ def _exec_python(req: dict[str, Any]) -> int:
     rc = 0
     try:
         exec(code, namespace)
+        epilogue = req.get("_epilogue_code")
+        if epilogue is not None:
+            namespace.update(req["epilogue_globals"])
+            exec(epilogue, namespace)
     except SystemExit as exc:
         rc = _exit_code(exc.code)
     except BaseException as exc:
@@ -526,7 +574,7 @@ def main() -> None:
     except Exception as exc:
         send(proto_out, {"ready": False, "error": f"{type(exc).__name__}: {exc}"})
         return
-    send(proto_out, {"ready": True, "layers": worker.layers, "note": worker.note, "pid": os.getpid()})
+    send(proto_out, {"ready": True, "layers": worker.layers, "note": worker.note, "pid": os.getpid(), "uid": worker.uid})
     while True:
         req = recv(proto_in)
         if req is None:

@@ -77,6 +77,12 @@ class ExecRequest:
         max_open_files: Open-file-descriptor limit.
         args: Command-line arguments (``sys.argv[1:]``).
         env: Extra environment variables; the rest of the environment is scrubbed.
+        epilogue: Trusted Python code (a test harness) run after ``code`` in the same
+            namespace, only when ``code`` ran to its end. Sandboxes may compile it once and
+            reuse it across requests, so many programs sharing one test suite pay for its
+            compilation once. An epilogue that does not compile gives ``INFRA``.
+        epilogue_globals: Names bound in the namespace just before the epilogue runs:
+            values the program must not see while it runs, such as a completion token.
     """
 
     code: str
@@ -91,6 +97,8 @@ class ExecRequest:
     max_open_files: int = 256
     args: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
+    epilogue: str = ""
+    epilogue_globals: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.code, str):
@@ -108,6 +116,9 @@ class ExecRequest:
                 raise ConfigError(f"ExecRequest.files keys must be relative paths inside the work dir, got {path!r}")
         object.__setattr__(self, "files", _freeze(self.files))
         object.__setattr__(self, "env", MappingProxyType(dict(self.env)))
+        object.__setattr__(self, "epilogue_globals", MappingProxyType(dict(self.epilogue_globals)))
+        if self.epilogue and self.language.lower() not in ("python", "py", "python3"):
+            raise ConfigError(f"ExecRequest.epilogue is Python code; language is {self.language!r}")
         object.__setattr__(self, "args", tuple(str(a) for a in self.args))
 
     @property

@@ -90,6 +90,7 @@ def _request_payload(req: ExecRequest) -> dict[str, Any]:
         "files": {k: as_bytes(v) for k, v in req.files.items()}, "wall_time_s": req.wall_time_s,
         "output_limit_bytes": req.output_limit_bytes, "max_processes": req.max_processes,
         "max_open_files": req.max_open_files, "args": list(req.args), "env": dict(req.env),
+        "epilogue": req.epilogue, "epilogue_globals": dict(req.epilogue_globals),
     }
 
 
@@ -123,6 +124,7 @@ class _WorkerProcess:
             raise SandboxError(f"sandbox worker failed to start: {(hello or {}).get('error', 'no answer')}")
         self.layers: tuple[str, ...] = tuple(hello["layers"])
         self.note: str = hello["note"]
+        self.uid: int | None = hello.get("uid")
 
     def send(self, obj: Any) -> None:
         _worker.send(self.wfd, obj)
@@ -185,8 +187,9 @@ class LocalSandbox(Sandbox):
         network: Let tasks use the network (default False: a network namespace per worker).
         isolate_filesystem: Give workers a private mount table (private ``/tmp``, hidden
             ``/root`` and ``/home``) where the kernel permits.
-        uid_base: First unprivileged uid; worker ``i`` runs its tasks as ``uid_base + i``
-            (root only; default ``EXECTUNE_SANDBOX_UID`` or 61000).
+        uid_base: First unprivileged uid; each worker claims the first uid from here that no
+            other live worker on the machine holds, and runs its tasks as it (root only;
+            default ``EXECTUNE_SANDBOX_UID`` or 61000).
         tmp_size_mb: Size of each worker's private ``/tmp``, which holds the work dirs.
         retry_on_worker_death: Re-run a task once on a fresh worker if its worker died
             (the result says ``retried=True``); otherwise it gets ``INFRA`` at once.
@@ -215,7 +218,7 @@ class LocalSandbox(Sandbox):
         self.workers = n
         self.retry_on_worker_death = retry_on_worker_death
         self._cfgs = [
-            {"uid": base + i, "preload": list(preload), "network": bool(network),
+            {"uid": base, "preload": list(preload), "network": bool(network),
              "mounts": bool(isolate_filesystem), "tmp_size_mb": int(tmp_size_mb)}
             for i in range(n)
         ]

@@ -194,9 +194,6 @@ def __et_mark(text):
 """
 
 
-_FUTURE = re.compile(r"^from __future__ import [^\n]*$", re.M)
-
-
 @functools.lru_cache(maxsize=4096)
 def _python_tests(code: str) -> tuple[str, int, tuple[str, ...]]:
     """Counted test code, the number of static asserts and the ``test_*`` functions (cached)."""
@@ -210,40 +207,45 @@ def _python_tests(code: str) -> tuple[str, int, tuple[str, ...]]:
     return ast.unparse(tree), counter.count, test_fns
 
 
+@functools.lru_cache(maxsize=4096)
+def _python_epilogue(code: str, fmt: str, entry_point: str | None) -> str:
+    """The harness run after the program: counted tests between completion marks (cached)."""
+    counted, _, test_fns = _python_tests(code)
+    if fmt == "check":
+        call = f"check({entry_point})"
+    else:
+        call = "\n".join(f"    __et_case(lambda: ({fn}(), True)[1])" for fn in test_fns) or "    pass"
+        call = "def __et_run():\n" + call + "\n__et_run()"
+    return "\n".join([
+        _PY_PRELUDE, "__et_mark(__et_nonce + ':ran')", "try:",
+        _indent(counted + "\n" + call), "finally:",
+        "    __et_mark(__et_nonce + ':done %d %d' % tuple(__et_counts))",
+        "__et_mark(__et_nonce + ':completed')",
+    ])
+
+
 class PythonHarness:
+    """Program as ``code``, tests as a cached ``epilogue``: a suite compiles once per worker."""
+
     def build(self, program: str, tests: ProgramTests, nonce: str, limits: dict[str, Any]) -> list[ExecRequest]:
         if tests.format == "io":
             return [ExecRequest(program, stdin=i, **limits) for i, _ in tests.cases]
-        counted, _, test_fns = _python_tests(tests.code)
         files: dict[str, str] = {}
         if re.search(r"^\s*(from\s+solution\s+import|import\s+solution)", tests.code, re.M):
             files["solution.py"] = program
-        if tests.format == "check":
-            call = f"check({tests.entry_point})"
-        else:
-            call = "\n".join(f"    __et_case(lambda: ({fn}(), True)[1])" for fn in test_fns) or "    pass"
-            call = "def __et_run():\n" + call + "\n__et_run()"
-        future = "\n".join(_FUTURE.findall(program))
-        script = "\n".join([
-            future + _PY_PRELUDE, _FUTURE.sub("", program), f"__et_mark('{nonce}:ran')", "try:",
-            _indent(counted + "\n" + call), "finally:",
-            f"    __et_mark('{nonce}:done %d %d' % tuple(__et_counts))",
-            f"__et_mark('{nonce}:completed')",
-        ])
-        return [ExecRequest(script, files=files, **limits)]
+        epilogue = _python_epilogue(tests.code, tests.format, tests.entry_point)
+        return [ExecRequest(program, files=files, epilogue=epilogue, epilogue_globals={"__et_nonce": nonce}, **limits)]
 
     def evaluate(self, program: str, tests: ProgramTests, nonce: str, results: list[ExecResult]) -> TestOutcome:
         if tests.format == "io":
             return _evaluate_io(tests, results)
         [res] = results
         _, static, test_fns = _python_tests(tests.code)
-        prelude_lines = _PY_PRELUDE.count("\n") + 1 + len(_FUTURE.findall(program))
         if res.status is ExecStatus.SYNTAX_ERROR:
-            line = _syntax_line(res.stderr)
-            in_program = line is None or prelude_lines < line <= prelude_lines + program.count("\n") + 1
-            detail = "program does not compile" if in_program else "test code does not compile"
-            return TestOutcome(TestStatus.SYNTAX_ERROR if in_program else TestStatus.INFRA, False, not in_program, False,
-                               detail=detail + f": {res.stderr.strip()[-300:]}", results=(res,))
+            return TestOutcome(TestStatus.SYNTAX_ERROR, False, False, False,
+                               detail=f"program does not compile: {res.stderr.strip()[-300:]}", results=(res,))
+        if res.status is ExecStatus.INFRA and "epilogue" in res.detail:
+            return TestOutcome(TestStatus.INFRA, False, True, False, detail="test code does not compile", results=(res,))
         out = res.stdout
         ran = f"{nonce}:ran" in out
         m = re.search(re.escape(nonce) + r":done (\d+) (\d+)", out)
@@ -265,11 +267,6 @@ class PythonHarness:
 
 def _indent(code: str) -> str:
     return "\n".join("    " + line if line.strip() else line for line in code.splitlines()) or "    pass"
-
-
-def _syntax_line(stderr: str) -> int | None:
-    m = re.findall(r'File "main.py", line (\d+)', stderr)
-    return int(m[-1]) if m else None
 
 
 def _normalise(text: str) -> str:

@@ -196,8 +196,8 @@ def test_worker_death_is_retried_then_infra():
             import threading
             import time
 
-            threading.Timer(0.3, lambda: os.kill(victim, signal.SIGKILL)).start()
-            code = "import time\ntime.sleep(1.5)\nprint('done')"
+            threading.Timer(1.0, lambda: os.kill(victim, signal.SIGKILL)).start()
+            code = "import time\ntime.sleep(2.5)\nprint('done')"
         [r] = sb.run([ExecRequest(code, cpu_time_s=3)])
         assert r.retried and r.status is ExecStatus.OK and r.stdout == "done\n" if IS_ROOT else r.retried
         assert sb.worker_pids[0] != victim
@@ -207,14 +207,14 @@ def test_worker_death_is_retried_then_infra():
             import time
 
             time.sleep(0.2)
-            uid = sb._cfgs[0]["uid"]
+            uid = sb._procs[0].uid
             assert [p.pid for p in psutil.process_iter(["uids"]) if p.info["uids"] and p.info["uids"].real == uid] == []
     with LocalSandbox(workers=1, retry_on_worker_death=False) as sb:
         victim = sb.worker_pids[0]
         import threading
 
-        threading.Timer(0.3, lambda: os.kill(victim, signal.SIGKILL)).start()
-        [r] = sb.run([ExecRequest("import time\ntime.sleep(1.5)", cpu_time_s=3)])
+        threading.Timer(1.0, lambda: os.kill(victim, signal.SIGKILL)).start()
+        [r] = sb.run([ExecRequest("import time\ntime.sleep(2.5)", cpu_time_s=3)])
         assert r.status is ExecStatus.INFRA and "worker" in r.detail
 
 
@@ -256,6 +256,16 @@ def test_registry_and_close():
         sb.run([ExecRequest("x=1")])
     for pid in pids:
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="uids are only assigned when running as root")
+def test_each_worker_has_its_own_uid(pool):
+    with LocalSandbox(workers=2) as other:
+        uids = [p.uid for p in pool._procs] + [p.uid for p in other._procs]
+        assert len(set(uids)) == 4 and 0 not in uids
+        # a task of one pool cannot signal a task of the other
+        r = other.run([ExecRequest("import os\nprint(os.getuid())")])[0]
+        assert int(r.stdout) in uids[2:]
 
 
 def test_no_leaked_fds_or_zombies(pool):
