@@ -98,6 +98,10 @@ class Worker:
             network=cfg["network"], mounts=cfg["mounts"], tmp_size_mb=cfg["tmp_size_mb"]
         )
         self.layers += layers
+        if self.uid is not None and "mountns" not in layers and not _world_readable(sys.base_prefix):
+            self.note = "; ".join(filter(None, [self.note, (
+                f"the interpreter under {sys.base_prefix} is not readable by the sandbox uid and no mount "
+                "namespace binds it in: tasks can import preloaded modules only")]))
         if self.uid is not None:
             self.layers.append("uid")
             _kill_uid(self.uid)  # leftovers of a predecessor that died (the uid is this worker's own)
@@ -316,6 +320,21 @@ def _kill_uid(uid: int) -> None:
             pass
         os._exit(0)
     os.waitpid(pid, 0)
+
+
+def _world_readable(path: str) -> bool:
+    """Whether any uid can reach ``path``: every ancestor directory must be o+x."""
+    path = os.path.realpath(path)
+    while True:
+        try:
+            if not os.stat(path).st_mode & 0o001:
+                return False
+        except OSError:
+            return False
+        parent = os.path.dirname(path)
+        if parent == path:
+            return True
+        path = parent
 
 
 def _which(name: str) -> str | None:

@@ -181,6 +181,15 @@ def test_stdlib_import_after_privilege_drop(pool):
     assert r.status is ExecStatus.OK, r.stderr
 
 
+def test_without_mount_namespace_the_result_says_so(caplog):
+    # Where no mount namespace can be made, isolation must say that /tmp is not private,
+    # and preloaded modules must still import even if the interpreter is unreadable.
+    with LocalSandbox(workers=1, isolate_filesystem=False) as sb:
+        [r] = sb.run([ExecRequest("import json, collections\nprint(json.dumps([1]))")])
+    assert "mountns" not in r.isolation
+    assert r.status is ExecStatus.OK and r.stdout == "[1]\n"
+
+
 def test_stdin_files_args(pool):
     r = run1(pool, "import sys\nprint(input()[::-1], open('data/x.txt').read(), sys.argv[1:])",
              stdin="abc", files={"data/x.txt": "hello"}, args=("--flag",))
