@@ -118,7 +118,7 @@ class ExecTuneReward:
         self.cost_model = CostModel(cfg.cost_unit, guide_model=cfg.guide_model, prices=prices)
         self.baselines = baselines if baselines is not None else BaselineStore(cfg.baseline_path)
         self.prompt_builder = prompt_builder or core_messages
-        self._prompt_cache: dict[tuple[str, int], int] = {}
+        self._prompt_cache: dict[str, int] = {}
 
     def _detector(self, d: LeakageDetector | str) -> LeakageDetector:
         if not isinstance(d, str):
@@ -137,16 +137,15 @@ class ExecTuneReward:
         return self.math_verifier.verify(outputs, [t.answer for t in tasks])
 
     def _prompt_tokens(self, task: Task, strategy: str) -> int:
-        # Estimated core prompt tokens; the task part is the same for every strategy of a task.
-        key = (task.id, len(strategy))
-        hit = self._prompt_cache.get(key)
-        if hit is None:
-            text = "\n".join(m.get("content", "") for m in self.prompt_builder(task, strategy))
-            hit, _ = self.core_counter.count(text)
+        """Estimated core prompt tokens: the task's prompt (counted once per task) plus the strategy."""
+        base = self._prompt_cache.get(task.id)
+        if base is None:
+            text = "\n".join(m.get("content", "") for m in self.prompt_builder(task, ""))
+            base, _ = self.core_counter.count(text)
             if len(self._prompt_cache) > 100_000:
                 self._prompt_cache.clear()
-            self._prompt_cache[key] = hit
-        return hit
+            self._prompt_cache[task.id] = base
+        return base + self.core_counter.count(strategy)[0]
 
     # --- entry points ---------------------------------------------------------------------------
 

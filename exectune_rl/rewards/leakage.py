@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import abc
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -226,11 +227,14 @@ class EntryPointBodyDetector(LeakageDetector):
     def detect(self, strategy: str, task: Task) -> LeakageFinding:
         if not task.entry_point or not isinstance(strategy, str) or task.entry_point not in strategy:
             return LeakageFinding(self.name, False)
+        defines = _definition_pattern(task.entry_point)
+        if not defines.search(strategy):  # prose that merely names the function: nothing to parse
+            return LeakageFinding(self.name, False)
         blocks = _strategy_code(strategy, task.language)
         if not blocks:  # unfenced code still counts when it carries a definition
             blocks = [(task.language, strategy)]
         for lang, code in blocks:
-            if task.entry_point not in code or normalize_language(lang) is None:
+            if not defines.search(code) or normalize_language(lang) is None:
                 continue
             try:
                 tree = self._syntax.parse(code, lang)
@@ -240,6 +244,14 @@ class EntryPointBodyDetector(LeakageDetector):
             if n >= self.min_statements:
                 return LeakageFinding(self.name, True, 1.0, f"defines {task.entry_point}() with {n} statement(s)")
         return LeakageFinding(self.name, False)
+
+
+@functools.lru_cache(maxsize=1024)
+def _definition_pattern(name: str) -> re.Pattern[str]:
+    """Text that could define ``name`` in any supported language: ``def name(``, ``function
+    name``, ``fn name``, ``func name`` or ``name(...) {`` (C family, Java, Go methods)."""
+    n = re.escape(name)
+    return re.compile(rf"\b(?:def|function|fn|func)\s+{n}\b|\b{n}\s*\([^()]*\)[^;{{}}]*\{{")
 
 
 def _body_statements(root: Any, name: bytes) -> int:
@@ -331,15 +343,27 @@ class ReferenceOverlapDetector(LeakageDetector):
         self.n = n
         self.threshold = threshold
         self.min_ngrams = min_ngrams
+        self._ref_cache: dict[tuple[str, str], frozenset[tuple[str, ...]]] = {}
 
     def _ngrams(self, text: str) -> set[tuple[str, ...]]:
         toks = _TOKEN.findall(text)
         return {tuple(toks[i : i + self.n]) for i in range(len(toks) - self.n + 1)}
 
+    def _reference(self, task: Task) -> frozenset[tuple[str, ...]]:
+        # Every completion of a task compares with the same reference: compute its n-grams once.
+        key = (task.reference or "", task.problem or "")
+        ref = self._ref_cache.get(key)
+        if ref is None:
+            ref = frozenset(self._ngrams(key[0]) - self._ngrams(key[1]))
+            if len(self._ref_cache) >= 4096:
+                self._ref_cache.clear()
+            self._ref_cache[key] = ref
+        return ref
+
     def detect(self, strategy: str, task: Task) -> LeakageFinding:
         if not task.reference or not isinstance(strategy, str):
             return LeakageFinding(self.name, False)
-        ref = self._ngrams(task.reference) - self._ngrams(task.problem or "")
+        ref = self._reference(task)
         if len(ref) < self.min_ngrams:
             return LeakageFinding(self.name, False)
         share = len(ref & self._ngrams(strategy)) / len(ref)

@@ -269,8 +269,7 @@ class SyntaxChecker:
                 kind = "missing" if node.is_missing else "error"
                 text = node.type if node.is_missing else data[node.start_byte : node.end_byte][:80].decode("utf-8", "replace")
                 out.append(SyntaxErrorLocation(r0 + 1, c0, r1 + 1, c1, kind, text))
-                if node.is_missing:
-                    continue
+                continue  # the outermost error region is the location; its inside is recovery noise
             # Only subtrees that contain an error are worth walking; reversed keeps source order.
             stack.extend(c for c in reversed(node.children) if c.has_error or c.is_missing)
         out.sort(key=lambda e: (e.line, e.column))

@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -43,6 +44,11 @@ class CodeBlock:
     @property
     def n_lines(self) -> int:
         return len([line for line in self.code.splitlines() if line.strip()])
+
+
+@functools.lru_cache(maxsize=64)
+def _closing_fence(char: str, length: int) -> re.Pattern[str]:
+    return re.compile(r"^[ \t]{0,3}" + re.escape(char) + "{" + str(length) + r",}[ \t]*$", re.MULTILINE)
 
 
 def _content_of(part: Any) -> str:
@@ -114,7 +120,7 @@ def extract_code_blocks(text: str) -> list[CodeBlock]:
         fence = m.group(1)
         lang = m.group(2).strip().lower() or None
         body_start = m.end() + 1
-        close = re.compile(r"^[ \t]{0,3}" + re.escape(fence[0]) + "{" + str(len(fence)) + r",}[ \t]*$", re.MULTILINE)
+        close = _closing_fence(fence[0], len(fence))
         c = close.search(text, body_start) if body_start <= len(text) else None
         start_line = text.count("\n", 0, body_start) + 1
         if c is None:

@@ -1,0 +1,54 @@
+"""``exectune bench``: measure reward throughput on this machine (optionally on your own rows).
+
+Prints per-component and composite completions per second, tree-sitter vs ``ast.parse``,
+and whether the targets are met; ``--json`` writes the same numbers. Use it to choose worker
+counts and sandboxes.
+
+Example:
+    $ exectune bench --workers 2
+    $ exectune bench --input rows.jsonl --workers 8 --json bench.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from exectune_rl.errors import ExecTuneError
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser, command: str = "bench") -> None:
+    """Register ``exectune bench``'s options."""
+    parser.add_argument("--input", help="JSONL rows with 'core_output' (exectune score's format); default: HumanEval workload")
+    parser.add_argument("-n", "--completions", type=int, default=1000, help="completions in the workload (default 1000)")
+    parser.add_argument("--workers", type=int, default=2, help="sandbox and math-verify workers (default 2)")
+    parser.add_argument("--sandbox", default="local", help="sandbox registry name (default local)")
+    parser.add_argument("--batch-size", type=int, default=128, help="completions per reward call (default 128)")
+    parser.add_argument("--math", type=int, default=500, help="answers for the math-verify measurement (0 skips)")
+    parser.add_argument("--json", help="write the results as JSON here")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the benchmark; returns 0 (2 on bad arguments or input)."""
+    from exectune_rl.rewards.bench import format_results, load_workload, run_benchmark
+
+    if args.completions < 1 or args.workers < 1 or args.batch_size < 1:
+        print("error: --completions, --workers and --batch-size must be >= 1", file=sys.stderr)
+        return 2
+    try:
+        items = load_workload(args.input, args.completions) if args.input else None
+        result = run_benchmark(
+            args.completions, workers=args.workers, sandbox_name=args.sandbox, batch_size=args.batch_size,
+            items=items, math_n=args.math, progress=lambda msg: print(f"... {msg}", file=sys.stderr),
+        )  # fmt: skip
+    except ExecTuneError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(format_results(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2), encoding="utf-8")
+    return 0
