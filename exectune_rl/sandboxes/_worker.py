@@ -88,6 +88,7 @@ class Worker:
         self.note = ""
         self.counter = 0
         self.epilogues: dict[str, Any] = {}
+        self.children_file = f"/proc/self/task/{os.getpid()}/children"
         self.out_fd = os.memfd_create("stdout")
         self.err_fd = os.memfd_create("stderr")
         self.status_fd = os.memfd_create("status")
@@ -136,13 +137,17 @@ class Worker:
         self.counter += 1
         path = os.path.join(self.work_root, str(self.counter))
         os.mkdir(path, 0o700)
+        if self.uid is not None:
+            os.chown(path, self.uid, self.uid)
         for rel, data in files.items():
             full = os.path.join(path, rel)
-            os.makedirs(os.path.dirname(full), exist_ok=True)
+            parent = os.path.dirname(full)
+            if parent != path:
+                os.makedirs(parent, exist_ok=True)
             with open(full, "wb") as f:
                 f.write(data)
-        if self.uid is not None:
-            for dirpath, dirnames, filenames in os.walk(path):
+        if files and self.uid is not None:
+            for dirpath, _, filenames in os.walk(path):
                 os.chown(dirpath, self.uid, self.uid)
                 for name in filenames:
                     os.chown(os.path.join(dirpath, name), self.uid, self.uid)
@@ -225,7 +230,7 @@ class Worker:
         die, so loop until the group is empty and no child is left. Without grandchildren,
         one ``killpg`` that finds nobody ends it.
         """
-        children_file = f"/proc/self/task/{os.getpid()}/children"
+        children_file = self.children_file
         deadline = time.monotonic() + 10
         while True:
             try:
@@ -233,9 +238,14 @@ class Worker:
                 group_alive = True
             except (ProcessLookupError, PermissionError):
                 group_alive = False
+            # os.open/os.read, not open(): every object the worker allocates between forks
+            # is a page written, and each such page costs a copy-on-write fault per task.
             try:
-                with open(children_file) as f:
-                    pids = [int(p) for p in f.read().split()]
+                fd = os.open(children_file, os.O_RDONLY)
+                try:
+                    pids = [int(p) for p in os.read(fd, 65536).split()]
+                finally:
+                    os.close(fd)
             except OSError:
                 pids = []
             for p in pids:
@@ -347,6 +357,11 @@ def _which(name: str) -> str | None:
 
 def _rmtree(path: str) -> None:
     """Remove a work dir whatever the task did to its permissions (the worker is its owner or root)."""
+    try:
+        os.rmdir(path)  # the common case: the task left nothing behind
+        return
+    except OSError:
+        pass
     try:
         for root, dirs, files in os.walk(path, topdown=False):
             for name in files:
