@@ -285,3 +285,22 @@ def test_no_leaked_fds_or_zombies(pool):
         proc = psutil.Process(pid)
         assert proc.num_fds() == n
         assert proc.children() == []
+
+
+def test_concurrent_callers_get_their_own_results_in_order(pool):
+    # TRL awaits async rewards together; several threads may share one pool.
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    def batch(k: int) -> list[str]:
+        return [r.stdout for r in pool.run([ExecRequest(f"print({k} * 1000 + {i})") for i in range(25)])]
+
+    with ThreadPoolExecutor(4) as ex:
+        outs = list(ex.map(batch, range(4)))
+    for k, out in enumerate(outs):
+        assert out == [f"{k * 1000 + i}\n" for i in range(25)]
+
+    async def gather():
+        return await asyncio.gather(*(pool.arun([ExecRequest(f"print({k})")]) for k in range(8)))
+
+    assert [r[0].stdout for r in asyncio.run(gather())] == [f"{k}\n" for k in range(8)]
