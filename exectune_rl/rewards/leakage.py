@@ -40,6 +40,7 @@ __all__ = [
     "DEFAULT_DETECTORS",
     "get_leakage_detector",
     "detect_leakage",
+    "numbers_in",
 ]
 
 
@@ -125,7 +126,7 @@ def numbers_in(text: str) -> set[Fraction]:
 
     Example:
         >>> sorted(numbers_in("take 3/4 of 1,000"))
-        [Fraction(3, 4), Fraction(1000, 1)]
+        [Fraction(3, 4), Fraction(3, 1), Fraction(4, 1), Fraction(1000, 1)]
     """
     found: set[Fraction] = set()
     for m in _NUM.finditer(text):
