@@ -127,3 +127,20 @@ def test_peak_rss_under_500_mb_for_100k_rows(tmp_path: Path) -> None:
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     assert peak_mb < 500, f"peak RSS {peak_mb:.0f} MB"
     assert sum(1 for _ in (tmp_path / "o.jsonl").open()) == 100_000
+
+
+def test_score_calls_a_core_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A core given by import path (the registry's third way), with options from the command line.
+    (tmp_path / "score_core_factory.py").write_text(
+        "from exectune_rl.cores.base import CallableCore\n"
+        "def make(answer='0'):\n"
+        "    return CallableCore(lambda request: f'#### {answer}', model='factory')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    src = tmp_path / "rows.jsonl"
+    src.write_text("".join(json.dumps({"problem": f"What is {a}+{5 - a}?", "answer": "5", "strategy": "Add."}) + "\n" for a in range(3)))
+    out = tmp_path / "o.jsonl"
+    args = ["score", str(src), "--core", "score_core_factory:make", "--core-option", "answer=5", "--preset", "math",
+            "--set", "math_workers=0", "--out", str(out), "--no-progress"]  # fmt: skip
+    assert main(args) == 0
+    assert [json.loads(x)["reward"] for x in out.read_text().splitlines()] == [1.0, 1.0, 1.0]
