@@ -24,7 +24,8 @@ __all__ = ["add_arguments", "run"]
 def add_arguments(parser: argparse.ArgumentParser, command: str = "bench") -> None:
     """Register ``exectune bench``'s options."""
     parser.add_argument("--input", help="JSONL rows with 'core_output' (exectune score's format); default: HumanEval workload")
-    parser.add_argument("-n", "--completions", type=int, default=1000, help="completions in the workload (default 1000)")
+    parser.add_argument("-n", "--completions", "--runs", type=int, default=1000, help="completions in the workload (default 1000)")
+    parser.add_argument("--quick", action="store_true", help="a small workload (200 completions, 100 math answers) for a fast look")
     parser.add_argument("--workers", type=int, default=2, help="sandbox and math-verify workers (default 2)")
     parser.add_argument("--sandbox", default="local", help="sandbox registry name (default local)")
     parser.add_argument("--batch-size", type=int, default=128, help="completions per reward call (default 128)")
@@ -36,6 +37,8 @@ def run(args: argparse.Namespace) -> int:
     """Run the benchmark; returns 0 (2 on bad arguments or input)."""
     from exectune_rl.rewards.bench import format_results, load_workload, run_benchmark
 
+    if args.quick:
+        args.completions, args.math = min(args.completions, 200), min(args.math, 100)
     if args.completions < 1 or args.workers < 1 or args.batch_size < 1:
         print("error: --completions, --workers and --batch-size must be >= 1", file=sys.stderr)
         return 2

@@ -1,8 +1,9 @@
 """``exectune score``: score a JSONL file of strategies, streaming, and print a summary table.
 
 Each input row is one completion with its task (the columns of
-:mod:`exectune_rl.rewards.columns`) and either ``completion`` (the guide's raw output, format
-gate applies) or ``strategy`` (a bare strategy, wrapped in the tag). The core's output comes
+:mod:`exectune_rl.rewards.columns`, or a nested ``task`` object, or just a HumanEval
+``task_id``) and either ``completion`` (the guide's raw output, format gate applies) or
+``strategy`` (a bare strategy, wrapped in the tag). The core's output comes
 from ``core_output`` (a string or a list, one per core run) or from a core named with
 ``--core``. With no input, the bundled HumanEval sample is scored offline.
 
@@ -16,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import functools
 import gzip
 import io
 import json
@@ -28,7 +30,7 @@ from typing import Any, TextIO
 
 from exectune_rl.errors import ConfigError, DataError, ExecTuneError
 
-__all__ = ["add_arguments", "run", "read_rows", "score_stream", "SAMPLE_PRICE_MODEL"]
+__all__ = ["add_arguments", "run", "read_rows", "normalize_row", "score_stream", "SAMPLE_PRICE_MODEL"]
 
 SAMPLE_PRICE_MODEL = "claude-3-5-haiku-latest"
 
@@ -107,6 +109,7 @@ def read_rows(path: str | None, limit: int | None = None) -> Iterator[dict[str, 
                 raise DataError(f"line {lineno}: not valid JSON ({exc})") from exc
             if not isinstance(row, dict):
                 raise DataError(f"line {lineno}: expected a JSON object, got {type(row).__name__}")
+            row = normalize_row(row)
             if "completion" not in row and "strategy" not in row:
                 raise DataError(f"line {lineno}: a row needs 'completion' (raw guide output) or 'strategy'")
             row["_line"] = lineno
@@ -115,6 +118,39 @@ def read_rows(path: str | None, limit: int | None = None) -> Iterator[dict[str, 
     finally:
         if fh is not sys.stdin:
             fh.close()
+
+
+@functools.lru_cache(maxsize=1)
+def _humaneval_by_id() -> dict[str, dict[str, Any]]:
+    from exectune_rl.tasks.loaders import load_humaneval
+
+    return {t.id: {k: v for k, v in t.to_dict().items() if v is not None} for t in load_humaneval()}
+
+
+def normalize_row(row: dict[str, Any]) -> dict[str, Any]:
+    """Accept the row shapes users write: a nested ``task`` object, a bare HumanEval ``task_id``.
+
+    ``{"task": {...Task.to_dict()...}, "strategy": ...}`` is flattened; a row that names a
+    HumanEval task (``"task_id": "HumanEval/3"``) but carries no problem gets the task's columns
+    from the bundled HumanEval data. ``core_outputs`` is read as ``core_output``.
+
+    Example:
+        >>> normalize_row({"task": {"problem": "2+3?", "kind": "math"}, "strategy": "Add."})["problem"]
+        '2+3?'
+    """
+    task = row.pop("task", None)
+    if isinstance(task, dict):
+        row = {**task, **row}
+        if "id" in task and "task_id" not in row:
+            row["task_id"] = task["id"]
+    if "core_outputs" in row and "core_output" not in row:
+        row["core_output"] = row.pop("core_outputs")
+    tid = str(row.get("task_id", ""))
+    if "problem" not in row and "question" not in row and tid.startswith("HumanEval/"):
+        known = _humaneval_by_id().get(tid)
+        if known is not None:
+            row = {**known, **row}
+    return row
 
 
 def _count_rows(path: str | None, limit: int | None) -> int | None:

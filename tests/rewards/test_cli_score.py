@@ -144,3 +144,21 @@ def test_score_calls_a_core_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPa
             "--set", "math_workers=0", "--out", str(out), "--no-progress"]  # fmt: skip
     assert main(args) == 0
     assert [json.loads(x)["reward"] for x in out.read_text().splitlines()] == [1.0, 1.0, 1.0]
+
+
+def test_rows_may_nest_the_task_or_name_a_humaneval_task(tmp_path: Path) -> None:
+    from exectune_rl.rewards.sample import variant_output
+    from exectune_rl.tasks.loaders import load_humaneval
+
+    task = load_humaneval(limit=1)[0]
+    rows = [
+        {"task_id": task.id, "strategy": "Compare every pair.", "core_output": variant_output(task, "canonical")},
+        {"task": task.to_dict(), "strategy": "Compare every pair.", "core_outputs": [variant_output(task, "wrong_result")]},
+    ]
+    src = tmp_path / "rows.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "o.jsonl"
+    assert main(["score", str(src), "--out", str(out), "--no-progress", "--set", "nondegradation_penalty=0"]) == 0
+    got = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [g["task_id"] for g in got] == [task.id, task.id]
+    assert got[0]["reward"] == 1.0 and got[1]["success"] == 0.0
