@@ -19,3 +19,21 @@ def tiny_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from exectune_rl.training.tiny import build_tiny_guide
 
     return build_tiny_guide(tmp_path_factory.mktemp("tiny_guide"), seed=0)
+
+
+@pytest.fixture(scope="session")
+def program_reward():
+    """An ``ExecTuneReward`` (math preset) whose core is a ``ProgramCore`` on a real ``LocalSandbox``.
+
+    The program core runs the strategy itself; the non-degradation baseline is off (an
+    interpreter alone has nothing to run).
+    """
+    from exectune_rl.cores.program import ProgramCore
+    from exectune_rl.sandboxes import LocalSandbox
+    from exectune_rl.training.components import build_reward
+
+    sandbox = LocalSandbox(workers=2)
+    reward = build_reward({"preset": "math", "nondegradation_penalty": 0.0, "math_workers": 1}, ProgramCore(sandbox), program_core=True)
+    yield reward
+    reward.close()
+    sandbox.close()

@@ -24,7 +24,7 @@ from exectune_rl.training.config import SFTRecipe, TinyModelConfig
 from exectune_rl.training.sft_data import load_sft_dataset
 from exectune_rl.training.trl_utils import require_trl, save_log_history, trainer_args
 
-__all__ = ["SFTResult", "run_sft", "ensure_tiny_model"]
+__all__ = ["SFTResult", "run_sft", "build_sft_trainer", "ensure_tiny_model"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +63,8 @@ def _corpus_from(dataset: Any) -> list[str]:
     return lines
 
 
-def run_sft(recipe: SFTRecipe, *, train_dataset: Any = None, callbacks: list[Any] | None = None) -> SFTResult:
-    """Run the SFT warm start described by ``recipe``.
+def build_sft_trainer(recipe: SFTRecipe, *, train_dataset: Any = None, callbacks: list[Any] | None = None) -> Any:
+    """A ready ``trl.SFTTrainer`` for ``recipe`` (dataset tokenised, not yet trained).
 
     Args:
         recipe: Model, dataset, output folder and ``SFTConfig`` fields.
@@ -72,11 +72,7 @@ def run_sft(recipe: SFTRecipe, *, train_dataset: Any = None, callbacks: list[Any
         callbacks: Extra ``transformers.TrainerCallback`` objects.
 
     Returns:
-        An :class:`SFTResult`; the model is saved in ``recipe.output_dir``.
-
-    Raises:
-        ConfigError / DataError: Bad recipe or dataset.
-        MissingDependencyError: trl/torch are not installed.
+        The trainer.
     """
     trl = require_trl()
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -94,18 +90,35 @@ def run_sft(recipe: SFTRecipe, *, train_dataset: Any = None, callbacks: list[Any
     args = trainer_args(trl.SFTConfig, recipe.output_dir, recipe.trainer)
     if args.completion_only_loss is False:
         logger.warning("completion_only_loss=False: the loss also covers the prompt, not only the strategy")
-    trainer = trl.SFTTrainer(
-        model=model, args=args, train_dataset=dataset, processing_class=tokenizer, callbacks=callbacks or None
-    )
+    return trl.SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer, callbacks=callbacks or None)
+
+
+def run_sft(recipe: SFTRecipe, *, train_dataset: Any = None, callbacks: list[Any] | None = None) -> SFTResult:
+    """Run the SFT warm start described by ``recipe``.
+
+    Args:
+        recipe: Model, dataset, output folder and ``SFTConfig`` fields.
+        train_dataset: A ``datasets.Dataset`` to use instead of loading ``recipe.dataset``.
+        callbacks: Extra ``transformers.TrainerCallback`` objects.
+
+    Returns:
+        An :class:`SFTResult`; the model, tokenizer and ``training_log.json`` are saved in
+        ``recipe.output_dir``.
+
+    Raises:
+        ConfigError / DataError: Bad recipe or dataset.
+        MissingDependencyError: trl/torch are not installed.
+    """
+    trainer = build_sft_trainer(recipe, train_dataset=train_dataset, callbacks=callbacks)
     start = time.perf_counter()
     output = trainer.train()
     runtime = time.perf_counter() - start
     trainer.save_model(recipe.output_dir)
-    tokenizer.save_pretrained(recipe.output_dir)
+    trainer.processing_class.save_pretrained(recipe.output_dir)
     save_log_history(trainer.state.log_history, recipe.output_dir, stage="sft")
     return SFTResult(
         output_dir=Path(recipe.output_dir),
-        n_examples=len(dataset),
+        n_examples=len(trainer.train_dataset),
         steps=int(trainer.state.global_step),
         train_loss=float(output.training_loss) if output.training_loss is not None else None,
         runtime_s=runtime,
