@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from exectune_rl.cores.base import CoreFailureKind, CoreResponse
 from exectune_rl.rewards.config import RewardConfig
 from exectune_rl.rewards.cost import CostModel, TokenCounter
 from exectune_rl.rewards.execution import CodeExecutor, ExecutionResult, Grading
@@ -168,7 +169,10 @@ class ExecTuneReward:
         """
         batch = prepare(self, prompts, completions, completion_ids, columns)
         requests = build_requests(self, batch)
-        responses = self.core.generate(requests) if requests else []
+        try:
+            responses = self.core.generate(requests) if requests else []
+        except Exception as exc:  # a core must not raise; if one does, it is infrastructure
+            responses = _failed(requests, exc)
         return finish(self, batch, responses)
 
     async def ascore(
@@ -177,7 +181,10 @@ class ExecTuneReward:
         """Async :meth:`score`: core calls are awaited together, CPU work runs off the loop."""
         batch = await asyncio.to_thread(prepare, self, prompts, completions, completion_ids, columns)
         requests = build_requests(self, batch)
-        responses = await self.core.agenerate(requests) if requests else []
+        try:
+            responses = await self.core.agenerate(requests) if requests else []
+        except Exception as exc:  # a core must not raise; if one does, it is infrastructure
+            responses = _failed(requests, exc)
         return await asyncio.to_thread(finish, self, batch, responses)
 
     def __call__(
@@ -256,6 +263,11 @@ class AsyncExecTuneReward(ExecTuneReward):
         records = await self.ascore(prompts, completions, completion_ids, **kwargs)
         self._log(records, log_metric, log_extra)
         return [r.reward for r in records]
+
+
+def _failed(requests: Sequence[Any], exc: Exception) -> list[CoreResponse]:
+    logger.warning("the core raised instead of returning failed responses: %s: %s", type(exc).__name__, exc)
+    return [CoreResponse.failure(CoreFailureKind.INTERNAL, f"core raised {type(exc).__name__}: {exc}") for _ in requests]
 
 
 def batch_means(records: Sequence[RewardRecord]) -> dict[str, float]:

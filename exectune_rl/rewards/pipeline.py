@@ -110,11 +110,11 @@ def _needs_core(rw: "ExecTuneReward", b: Batch, i: int) -> bool:
     if b.tasks[i] is None or (rw.config.format_gate and not b.formats[i].passed):
         return False
     leak = b.leakage[i]
-    if leak is not None and rw.config.leakage == "gate" and leak.leaked is not False:
-        return False  # a leak (or an undecided judge) scores without paying for the core
-    if rw.config.leakage != "off" and leak is not None and leak.leaked is None:
-        return False
-    return True
+    if leak is not None and leak.leaked is None:
+        return False  # an undecided judge: the reward will be None, do not pay for the core
+    if leak is not None and leak.leaked and rw.config.leakage == "gate":
+        return False  # a gated leak scores without paying for the core
+    return b.given_outputs[i] is not None or rw.core is not None
 
 
 def build_requests(rw: "ExecTuneReward", b: Batch) -> list[CoreRequest]:
@@ -243,6 +243,8 @@ def _combine(rw: "ExecTuneReward", b: Batch, i: int, items: list, executed: Mapp
         return RewardRecord(reward=None, status=RewardStatus.INFRA, reason=f"leakage undecided: {why}", **base)
     if leak is not None and leak.leaked and cfg.leakage == "gate":
         return RewardRecord(reward=cfg.leakage_reward, status=RewardStatus.LEAKED, reason=f"leak: {', '.join(leak.detectors)}", **base)
+    if rw.core is None and b.given_outputs[i] is None:
+        return RewardRecord(reward=None, status=RewardStatus.BAD_TASK, reason="row has no core_output and no core was given", **base)
     core_runs = []
     for j, (text, resp) in enumerate(items):
         res = _run_result(resp, executed, ("run", i, j))

@@ -334,3 +334,27 @@ def test_code_tasks_from_humaneval(sandbox: Sandbox, he_tasks: list[Task]) -> No
     columns = {k: [t.to_dict()[k] for t in he_tasks] for k in ("task_id", "problem", "tests", "entry_point", "reference")}
     out = reward(prompts=[""] * len(he_tasks), completions=["<strategy>Read the docstring; handle edge cases.</strategy>"] * len(he_tasks), **columns)
     assert out == [1.0] * len(he_tasks)
+
+
+def test_a_row_without_output_and_no_core_is_bad_data(math_verifier: MathVerifier) -> None:
+    reward = ExecTuneReward(RewardConfig.math(nondegradation_penalty=0.0), math_verifier=math_verifier)
+    recs = reward.score(completions=["<strategy>Add.</strategy>"] * 2, core_output=["#### 5", None], **MATH)
+    assert recs[0].reward == 1.0
+    assert recs[1].reward is None and recs[1].status is RewardStatus.BAD_TASK and "core_output" in recs[1].reason
+
+
+class RaisingCore(CallableCore):
+    """A third-party core that breaks the contract and raises."""
+
+    def generate(self, requests):  # type: ignore[no-untyped-def]
+        raise RuntimeError("socket closed")
+
+    async def agenerate(self, requests):  # type: ignore[no-untyped-def]
+        raise RuntimeError("socket closed")
+
+
+def test_a_raising_core_never_reaches_the_trainer(math_verifier: MathVerifier) -> None:
+    reward = ExecTuneReward(RewardConfig.math(), core=RaisingCore(math_core_fn), math_verifier=math_verifier)
+    kwargs = dict(prompts=["p"], completions=["<strategy>Add.</strategy>"], problem=MATH["problem"][:1], answer=["5"])
+    assert reward(**kwargs) == [None]
+    assert asyncio.run(reward.as_async()(**kwargs)) == [None]
