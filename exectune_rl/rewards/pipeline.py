@@ -229,11 +229,10 @@ def _store_baselines(rw: "ExecTuneReward", b: Batch, bases: Mapping[str, list], 
         rw.baselines.put(b.model, tid, Baseline(rate, len(valid), value))
 
 
-def _combine(rw: "ExecTuneReward", b: Batch, i: int, items: list, executed: Mapping[Any, ExecutionResult]) -> RewardRecord:
+def _gated(rw: "ExecTuneReward", b: Batch, i: int, base: dict[str, Any]) -> RewardRecord | None:
+    """The record of a completion decided before any core run (bad row, format, leak), else None."""
     cfg = rw.config
     task, fmt, leak = b.tasks[i], b.formats[i], b.leakage[i]
-    tid = task.id if task is not None else f"row-{i}"
-    base = dict(index=i, task_id=tid, format=fmt, strategy=b.strategies[i], leakage=leak)
     if task is None:
         return RewardRecord(reward=None, status=RewardStatus.BAD_TASK, reason=b.task_errors[i] or "bad task", **base)
     if cfg.format_gate and not fmt.passed:
@@ -245,44 +244,55 @@ def _combine(rw: "ExecTuneReward", b: Batch, i: int, items: list, executed: Mapp
         return RewardRecord(reward=cfg.leakage_reward, status=RewardStatus.LEAKED, reason=f"leak: {', '.join(leak.detectors)}", **base)
     if rw.core is None and b.given_outputs[i] is None:
         return RewardRecord(reward=None, status=RewardStatus.BAD_TASK, reason="row has no core_output and no core was given", **base)
-    core_runs = []
+    return None
+
+
+def _core_runs(b: Batch, i: int, items: list, executed: Mapping[Any, ExecutionResult]) -> tuple[CoreRun, ...]:
+    runs = []
     for j, (text, resp) in enumerate(items):
-        res = _run_result(resp, executed, ("run", i, j))
-        core_runs.append(CoreRun(
-            text, res,
+        runs.append(CoreRun(
+            text, _run_result(resp, executed, ("run", i, j)),
             resp.prompt_tokens if resp is not None else None,
             resp.completion_tokens if resp is not None else None,
             (resp.model if resp is not None else "") or b.model,
             None if resp is None or resp.ok else (resp.error.message if resp.error else "failed"),
             bool(resp is not None and resp.cached),
         ))  # fmt: skip
-    runs = tuple(core_runs)
+    return tuple(runs)
+
+
+def _combine(rw: "ExecTuneReward", b: Batch, i: int, items: list, executed: Mapping[Any, ExecutionResult]) -> RewardRecord:
+    cfg = rw.config
+    task, leak = b.tasks[i], b.leakage[i]
+    base: dict[str, Any] = dict(index=i, task_id=task.id if task else f"row-{i}", format=b.formats[i], strategy=b.strategies[i], leakage=leak)
+    early = _gated(rw, b, i, base)
+    if early is not None or task is None:
+        return early  # type: ignore[return-value]
+    runs = _core_runs(b, i, items, executed)
     base.update(runs=runs, strategy_syntax=_strategy_syntax(rw, b.strategies[i], task))
     valid = [r.execution for r in runs if not r.execution.is_infra]
-    if not valid:
-        why = runs[0].execution.detail if runs else "no core output"
-        return RewardRecord(reward=None, status=RewardStatus.INFRA, reason=why, **base)
+    if not valid:  # every run failed for infrastructure reasons: no reward, never 0
+        return RewardRecord(reward=None, status=RewardStatus.INFRA, reason=runs[0].execution.detail if runs else "no core output", **base)
     value = sum(r.value for r in valid) / len(valid)
     success = sum(r.success for r in valid) / len(valid)
     syn = [r.syntax.value for r in valid if r.syntax is not None and r.syntax.value is not None]
-    syntax = sum(syn) / len(syn) if syn else None
+    base.update(execution=value, success=success, syntax=sum(syn) / len(syn) if syn else None)
     nd = None
     if cfg.nondegradation_penalty > 0:
         baseline = rw.baselines.get(b.model, task.id)
         if baseline is None and task.id in b.baseline_errors:
             reason = f"core-only baseline failed: {b.baseline_errors[task.id]}"
-            return RewardRecord(reward=None, status=RewardStatus.INFRA, reason=reason, execution=value, success=success, syntax=syntax, **base)
+            return RewardRecord(reward=None, status=RewardStatus.INFRA, reason=reason, **base)
         nd = compare(baseline, success) if baseline is not None else None
     cost = rw.cost_model.breakdown(*b.strategy_tokens[i], [_usage(rw, b, i, r) for r in runs])
-    base.update(execution=value, success=success, syntax=syntax, nondegradation=nd, cost=cost)
+    base.update(nondegradation=nd, cost=cost)
     if cfg.cost_lambda > 0 and cost.cost is None:
         return RewardRecord(reward=None, status=RewardStatus.INFRA, reason="cost unknown: a model has no price", **base)
-    reward = cfg.execution_weight * value + cfg.syntax_weight * (syntax or 0.0) + cfg.format_bonus
+    reward = cfg.execution_weight * value + cfg.syntax_weight * (base["syntax"] or 0.0) + cfg.format_bonus
     reward -= cfg.nondegradation_penalty * (nd.degradation if nd is not None else 0.0)
     reward -= cfg.cost_lambda * (cost.cost or 0.0)
     if leak is not None and leak.leaked and cfg.leakage == "penalty":
-        reward -= cfg.leakage_penalty
-        return RewardRecord(reward=reward, status=RewardStatus.LEAKED, reason=f"leak: {', '.join(leak.detectors)}", **base)
+        return RewardRecord(reward=reward - cfg.leakage_penalty, status=RewardStatus.LEAKED, reason=f"leak: {', '.join(leak.detectors)}", **base)
     return RewardRecord(reward=reward, status=RewardStatus.SCORED, reason="", **base)
 
 
