@@ -33,7 +33,8 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_) in SUBCOMMANDS.items():
-        sp = sub.add_parser(name, help=help_, description=help_)
+        # No -h here: the second pass, with the subcommand's own arguments, answers it.
+        sp = sub.add_parser(name, help=help_, description=help_, add_help=False)
         sp.set_defaults(_module=module)
     return parser
 
