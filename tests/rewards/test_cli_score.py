@@ -162,3 +162,10 @@ def test_rows_may_nest_the_task_or_name_a_humaneval_task(tmp_path: Path) -> None
     got = [json.loads(x) for x in out.read_text().splitlines()]
     assert [g["task_id"] for g in got] == [task.id, task.id]
     assert got[0]["reward"] == 1.0 and got[1]["success"] == 0.0
+
+
+@pytest.mark.parametrize(("command", "option"), [("score", "--out"), ("bench", "--workers")])
+def test_help_lists_the_subcommand_options(command: str, option: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0 and option in capsys.readouterr().out
