@@ -248,9 +248,9 @@ class PythonHarness:
             return TestOutcome(TestStatus.INFRA, False, True, False, detail="test code does not compile", results=(res,))
         out = res.stdout
         ran = f"{nonce}:ran" in out
-        m = re.search(re.escape(nonce) + r":done (\d+) (\d+)", out)
+        done = _counts_after(out, f"{nonce}:done ")
         completed = f"{nonce}:completed" in out
-        passed_n, seen = (int(m.group(1)), int(m.group(2))) if m else (0 if ran else None, None)
+        passed_n, seen = done if done else (0 if ran else None, None)
         total = max(seen or 0, static + len(test_fns) if tests.format == "asserts" else static) or seen
         fraction = (passed_n / total) if (total and passed_n is not None) else (0.0 if ran else None)
         if res.status is ExecStatus.OK and not completed:
@@ -267,6 +267,18 @@ class PythonHarness:
 
 def _indent(code: str) -> str:
     return "\n".join("    " + line if line.strip() else line for line in code.splitlines()) or "    pass"
+
+
+def _counts_after(out: str, mark: str) -> tuple[int, int] | None:
+    """``passed total`` printed after ``mark`` (a plain find: a regex per nonce would not cache)."""
+    at = out.find(mark)
+    if at < 0:
+        return None
+    fields = out[at + len(mark):].split("\n", 1)[0].split()
+    try:
+        return int(fields[0]), int(fields[1])
+    except (IndexError, ValueError):
+        return None
 
 
 def _normalise(text: str) -> str:
