@@ -24,6 +24,7 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
+from typing import Any
 
 __all__ = ["setup_worker_isolation", "drop_privileges", "keep_paths", "COVERED_DIRS"]
 
@@ -66,6 +67,14 @@ def _check(rc: int, what: str) -> None:
 def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
     enc = lambda s: None if s is None else s.encode()  # noqa: E731
     _check(_lib().mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)), f"mount {target}")
+
+
+def prctl_function() -> Any:
+    """libc's prctl with its argument types set, so a call converts nothing (cheap in a child)."""
+    fn = _lib().prctl
+    fn.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    fn.restype = ctypes.c_int
+    return fn
 
 
 def prctl(option: int, arg: int) -> bool:

@@ -43,6 +43,8 @@ LANGUAGES: dict[str, tuple[str, list[str] | None, list[str]]] = {
 }
 ALIASES = {"js": "javascript", "node": "javascript", "c++": "cpp", "sh": "bash", "py": "python", "python3": "python"}
 COMPILE_CPU_S = 20.0
+# Larger programs compile in the task child, under its limits, not in the worker.
+COMPILE_IN_WORKER_MAX_CHARS = 256_000
 COMPILE_MEMORY_MB = 2048
 
 
@@ -111,6 +113,12 @@ class Worker:
         # Private to this worker even where /tmp could not be covered.
         self.work_root = tempfile.mkdtemp(prefix="exectune-work-")
         os.chmod(self.work_root, 0o711)
+        self.workdir = os.path.join(self.work_root, "task")
+        self.child_env = {"PATH": _CHILD_PATH, "HOME": self.workdir, "TMPDIR": self.workdir,
+                          "LANG": "C.UTF-8", "PWD": self.workdir}
+        os.environ.clear()
+        os.environ.update(self.child_env)
+        self.prctl = _isolation.prctl_function()
         self.baseline_vm = _vm_size()
 
     # -- one task ---------------------------------------------------------------------
@@ -134,9 +142,14 @@ class Worker:
         return res
 
     def _make_workdir(self, files: dict[str, bytes]) -> str:
-        self.counter += 1
-        path = os.path.join(self.work_root, str(self.counter))
-        os.mkdir(path, 0o700)
+        # One path per worker (its work root is its own), so the child environment that
+        # names it is set once in the worker and children inherit it untouched.
+        path = self.workdir
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            _rmtree(path)
+            os.mkdir(path, 0o700)
         if self.uid is not None:
             os.chown(path, self.uid, self.uid)
         for rel, data in files.items():
@@ -154,6 +167,17 @@ class Worker:
         return path
 
     def _run_python(self, req: dict[str, Any], workdir: str) -> dict[str, Any]:
+        code = req["code"]
+        if len(code) <= COMPILE_IN_WORKER_MAX_CHARS:
+            # Compiling here, before the fork, spares each child the copy-on-write faults of
+            # a first compile, and a program that does not compile costs no fork at all.
+            try:
+                req["_code"] = _compile(code, "main.py")
+            except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError) as exc:
+                return {"status": "syntax_error", "exit_code": 1, "signal": None, "stdout": "",
+                        "stderr": "".join(traceback.format_exception_only(type(exc), exc)),
+                        "stdout_truncated": False, "stderr_truncated": False, "cpu_s": 0.0,
+                        "exception": type(exc).__name__, "detail": type(exc).__name__}
         if req.get("epilogue"):
             try:
                 req["_epilogue_code"] = self._compile_epilogue(req["epilogue"])
@@ -165,7 +189,7 @@ class Worker:
         """Compile trusted epilogue code once per worker; forked children inherit the result."""
         code = self.epilogues.pop(text, None)
         if code is None:
-            code = compile(text, "epilogue.py", "exec")
+            code = _compile(text, "epilogue.py")
             if len(self.epilogues) >= 1024:
                 self.epilogues.pop(next(iter(self.epilogues)))
         self.epilogues[text] = code  # most recently used last
@@ -347,6 +371,15 @@ def _world_readable(path: str) -> bool:
         path = parent
 
 
+def _compile(source: str, filename: str) -> Any:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # SyntaxWarnings would land in the worker's stderr
+        # dont_inherit: this module's own __future__ imports must not leak into programs
+        return compile(source, filename, "exec", dont_inherit=True)
+
+
 def _which(name: str) -> str | None:
     for d in _CHILD_PATH.split(":"):
         path = os.path.join(d, name)
@@ -479,13 +512,16 @@ def _child(worker: Worker, req: dict[str, Any], workdir: str, argv: list[str] | 
         if worker.uid is not None:
             _isolation.drop_privileges(worker.uid)
         # After the uid change, which clears it: die with the worker, never outlive it.
-        _isolation.prctl(_isolation.PR_SET_PDEATHSIG, signal.SIGKILL)
-        env = {"PATH": _CHILD_PATH, "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8", "PWD": workdir}
-        env.update(req["env"])
-        os.environ.clear()
-        os.environ.update(env)
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGXFSZ):
-            signal.signal(sig, signal.SIG_DFL)
+        worker.prctl(_isolation.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        env = worker.child_env  # already the environment: the worker set it on itself
+        if req["env"]:
+            env = {**env, **req["env"]}
+            os.environ.update(req["env"])
+        if argv is not None:
+            # Python ignores SIGPIPE and SIGXFSZ; exec-ed programs get the defaults back.
+            # Python tasks keep the interpreter's usual dispositions (EFBIG, not SIGXFSZ).
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGXFSZ):
+                signal.signal(sig, signal.SIG_DFL)
     except BaseException as exc:  # the sandbox could not be set up: report, never run the code
         _write_status({"kind": "setup", "exc": type(exc).__name__, "msg": str(exc)})
         os._exit(125)
@@ -494,8 +530,6 @@ def _child(worker: Worker, req: dict[str, Any], workdir: str, argv: list[str] | 
         if argv is not None:
             rc = 126
             os.execve(argv[0], argv, env)
-        # SIGXFSZ back to ignored for Python: an oversized write raises OSError(EFBIG) instead.
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         rc = _exec_python(req)
     except BaseException as exc:
         _write_status({"kind": "setup", "exc": type(exc).__name__, "msg": str(exc)})
@@ -530,7 +564,7 @@ def _exec_python(req: dict[str, Any]) -> int:
     # flushed (and stdin never read) in the worker before the fork.
     sys.argv = ["main.py", *req["args"]]
     try:
-        code = compile(req["code"], "main.py", "exec")
+        code = req.get("_code") or _compile(req["code"], "main.py")
     except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
         sys.stderr.write("".join(traceback.format_exception_only(type(exc), exc)))
         _write_status({"kind": "syntax", "exc": type(exc).__name__})
