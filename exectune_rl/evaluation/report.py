@@ -123,6 +123,23 @@ def training_series(history: Sequence[Mapping[str, Any]]) -> dict[str, list[tupl
     return series
 
 
+def _preferred(series: dict[str, list[tuple[float, float]]]) -> dict[str, list[tuple[float, float]]]:
+    """Keep ``reward`` and, when logged, the executability series only (else every execution key)."""
+    exact = {k: v for k, v in series.items() if k.endswith("executability")}
+    rest = exact or {k: v for k, v in series.items() if k != "reward"}
+    return {**({"reward": series["reward"]} if "reward" in series else {}), **rest}
+
+
+def _moving_average(values: Sequence[float], window: int) -> list[float]:
+    out, total = [], 0.0
+    for i, v in enumerate(values):
+        total += v
+        if i >= window:
+            total -= values[i - window]
+        out.append(total / min(i + 1, window))
+    return out
+
+
 def plot_training_curves(logs: Mapping[str, Sequence[Mapping[str, Any]]], path: str | Path) -> Path | None:
     """Plot executability (left) and reward (right) over training steps, one line per run.
 
@@ -133,7 +150,7 @@ def plot_training_curves(logs: Mapping[str, Sequence[Mapping[str, Any]]], path: 
     Returns:
         The file, or None when no log holds a reward or executability series.
     """
-    per_run = {label: training_series(h) for label, h in logs.items()}
+    per_run = {label: _preferred(training_series(h)) for label, h in logs.items()}
     if not any(per_run.values()):
         return None
     plt = _pyplot()
@@ -142,7 +159,10 @@ def plot_training_curves(logs: Mapping[str, Sequence[Mapping[str, Any]]], path: 
         for key, points in series.items():
             xs, ys = zip(*points)
             target = ax_rew if key == "reward" else ax_exec
-            target.plot(xs, ys, marker=".", label=f"{label}: {key}" if key != "reward" else label)
+            name = label if key == "reward" else f"{label}: {key}"
+            # Per-step values of small batches are noisy: raw points faint, a moving average on top.
+            line = target.plot(xs, ys, alpha=0.3, linewidth=1)[0]
+            target.plot(xs, _moving_average(ys, 10), color=line.get_color(), linewidth=2, label=f"{name} (10-step mean)")
     for ax, title in ((ax_exec, "Executability over training"), (ax_rew, "Reward over training")):
         ax.set_xlabel("step")
         ax.set_title(title)
