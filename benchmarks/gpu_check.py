@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             args.json.write_text(json.dumps({"skipped": True, "reason": "no CUDA device"}, indent=2))
         return 0
-    n_prompts = args.prompts or (256 if cuda else 16)
+    n_prompts = args.prompts or (128 if cuda else 16)
     steps = args.grpo_steps or (5 if cuda else 2)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:

@@ -81,6 +81,27 @@ def _models(folder: Path):
     return tokenizer, policy, ref, value
 
 
+def probe_get_reward(reward_model: nn.Module, tokenizer: Any, rows: list[dict[str, Any]], problems: list[Any]) -> list[float]:
+    """trl 1.12's own ``get_reward`` on hand-made sequences: a correct strategy, then a wrong one.
+
+    An untrained policy earns 0 everywhere; this shows a non-zero reward reaches PPO's
+    scores through the same function PPOTrainer calls.
+    """
+    from trl.experimental.utils import get_reward
+
+    from exectune_rl.training.synthetic import correct_strategy
+
+    prompt = rows[0]["prompt"]
+    answers = [correct_strategy(problems[0]), f"<strategy>\nprint({problems[0].answer + 1})\n</strategy>"]
+    query = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    responses = [tokenizer(a + tokenizer.eos_token, add_special_tokens=False)["input_ids"] for a in answers]
+    width = max(map(len, responses))
+    pad = tokenizer.pad_token_id
+    batch = torch.tensor([query + r + [pad] * (width - len(r)) for r in responses])
+    _, scores, _ = get_reward(reward_model, batch, pad, len(query))
+    return [float(x) for x in scores]
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     import datasets
     import trl
@@ -90,11 +111,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from exectune_rl.rewards import RewardModelAdapter
     from exectune_rl.sandboxes import LocalSandbox
     from exectune_rl.training.components import build_reward
-    from exectune_rl.training.synthetic import GUIDE_INSTRUCTION, arith_tasks
+    from exectune_rl.training.synthetic import GUIDE_INSTRUCTION, make_arith_problems
 
     tmp = Path(tempfile.mkdtemp(prefix="ppo-compat-"))
     tokenizer, policy, ref, value = _models(tmp / "guide")
-    tasks = arith_tasks(16, seed=5)
+    problems = make_arith_problems(16, seed=5)
+    tasks = [p.to_task() for p in problems]
     rows, queries = [], []
     for t in tasks:
         text = tokenizer.apply_chat_template([{"role": "user", "content": f"{GUIDE_INSTRUCTION}\n{t.problem}"}],
@@ -113,6 +135,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         reward = build_reward({"preset": "math", "nondegradation_penalty": 0.0, "math_workers": 0}, ProgramCore(sandbox), program_core=True)
         adapter = RewardModelAdapter(reward, tokenizer, rows)
         reward_model = PPORewardModel(adapter, missing=args.missing)
+        probe = probe_get_reward(reward_model, tokenizer, rows, problems)
         trainer = PPOTrainer(
             args=config, processing_class=tokenizer, model=policy, ref_model=ref, reward_model=reward_model,
             train_dataset=datasets.Dataset.from_list(queries), value_model=value,
@@ -131,8 +154,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "sequences_unscorable": backbone.unscorable,
         "mean_reward": sum(backbone.values) / len(backbone.values) if backbone.values else None,
         "logged_scores": [h["objective/scores"] for h in history],
+        "get_reward_probe_correct_then_wrong": probe,
         "runtime_s": time.perf_counter() - start,
-        "ok": trainer.state.global_step > 0 and backbone.scored > 0,
+        "ok": trainer.state.global_step > 0 and backbone.scored > 0 and probe == [1.0, 0.0],
     }
 
 
