@@ -1,1 +1,34 @@
-"""exectune_rl.evaluation."""
+"""Evaluation: accuracy, guide-averaged executability, tokens and money per method, and the report.
+
+Example:
+    >>> from exectune_rl.evaluation import EvalRecipe, run_eval           # doctest: +SKIP
+    >>> outcome = run_eval(parse_recipe(EvalRecipe, "examples/synthetic_eval.yaml"))   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "EvalRecipe": "config", "MethodConfig": "config",
+    "evaluate_method": "evaluate", "evaluate_core_alone": "evaluate", "generate_strategies": "evaluate",
+    "Estimate": "results", "TaskResult": "results", "MethodResult": "results", "proportion": "results",
+    "save_results": "results", "load_results": "results",
+    "markdown_table": "report", "write_report": "report", "plot_accuracy_vs_cost": "report",
+    "plot_training_curves": "report", "training_series": "report",
+    "EvalOutcome": "run", "run_eval": "run",
+}  # fmt: skip
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -26,7 +26,7 @@ from exectune_rl.training.config import RLRecipe
 from exectune_rl.training.sft_data import prompt_messages
 from exectune_rl.training.trl_utils import require_trl, save_log_history, trainer_args
 
-__all__ = ["RLResult", "TrackedReward", "rl_dataset", "run_rl", "build_rl_trainer"]
+__all__ = ["RLResult", "TrackedReward", "AsyncTrackedReward", "track", "executability_of", "rl_dataset", "run_rl", "build_rl_trainer"]
 
 logger = logging.getLogger(__name__)
 
@@ -74,12 +74,9 @@ class TrackedReward:
         self.reward = reward
         self.__name__ = reward.__name__
 
-    def __call__(self, prompts: Any = None, completions: Any = None, completion_ids: Any = None, **kwargs: Any) -> list[float | None]:
+    def _log(self, records: Sequence[Any], log_metric: Any, log_extra: Any) -> list[float | None]:
         from exectune_rl.rewards.composite import batch_means
 
-        log_metric, log_extra = kwargs.pop("log_metric", None), kwargs.pop("log_extra", None)
-        kwargs.pop("trainer_state", None)
-        records = self.reward.score(prompts, completions, completion_ids, **kwargs)
         if callable(log_metric):
             for key, value in batch_means(records).items():
                 log_metric(f"{self.__name__}/{key}", value)
@@ -89,6 +86,32 @@ class TrackedReward:
         if callable(log_extra):
             log_extra(f"{self.__name__}/status", [r.status.value for r in records])
         return [r.reward for r in records]
+
+    def __call__(self, prompts: Any = None, completions: Any = None, completion_ids: Any = None, **kwargs: Any) -> list[float | None]:
+        log_metric, log_extra = kwargs.pop("log_metric", None), kwargs.pop("log_extra", None)
+        kwargs.pop("trainer_state", None)
+        return self._log(self.reward.score(prompts, completions, completion_ids, **kwargs), log_metric, log_extra)
+
+
+class AsyncTrackedReward(TrackedReward):
+    """:class:`TrackedReward` for an ``AsyncExecTuneReward``: TRL awaits it with other async rewards."""
+
+    async def __call__(  # type: ignore[override]
+        self, prompts: Any = None, completions: Any = None, completion_ids: Any = None, **kwargs: Any
+    ) -> list[float | None]:
+        log_metric, log_extra = kwargs.pop("log_metric", None), kwargs.pop("log_extra", None)
+        kwargs.pop("trainer_state", None)
+        records = await self.reward.ascore(prompts, completions, completion_ids, **kwargs)
+        return self._log(records, log_metric, log_extra)
+
+
+def track(reward: Any) -> Any:
+    """Wrap an ``ExecTuneReward`` (sync or async) so it also logs executability; others pass through."""
+    if not (hasattr(reward, "score") and hasattr(reward, "config")):
+        return reward
+    import inspect
+
+    return AsyncTrackedReward(reward) if inspect.iscoroutinefunction(type(reward).__call__) else TrackedReward(reward)
 
 
 def rl_dataset(tasks: Sequence[Task], guide_prompt: Callable[[Task], str]):  # -> datasets.Dataset
@@ -159,7 +182,7 @@ def run_rl(
     """
     dataset = rl_dataset(tasks, guide_prompt)
     funcs = list(reward) if isinstance(reward, (list, tuple)) else [reward]
-    reward_funcs = [TrackedReward(f) if hasattr(f, "score") and hasattr(f, "config") else f for f in funcs]
+    reward_funcs = [track(f) for f in funcs]
     trainer = build_rl_trainer(recipe, dataset, reward_funcs, callbacks=callbacks)
     start = time.perf_counter()
     trainer.train()

@@ -229,7 +229,6 @@ def acceptance_sample(
     revision_rounds: int = 1,
     temperature: float = 0.8,
     max_tokens: int = 512,
-    progress: bool = False,
 ) -> AcceptanceResult:
     """Run teacher-guided acceptance sampling over ``tasks``.
 
@@ -241,7 +240,6 @@ def acceptance_sample(
         k: Strategies per task.
         revision_rounds: Extra rounds in which rejected strategies are revised with feedback.
         temperature / max_tokens: Teacher sampling parameters.
-        progress: Show a progress bar per round.
 
     Returns:
         An :class:`AcceptanceResult` with every candidate and the statistics.
@@ -257,8 +255,7 @@ def acceptance_sample(
     for rnd in range(revision_rounds + 1):
         if not slots:
             break
-        if progress:
-            logger.info("acceptance sampling round %d: %d strategies", rnd, len(slots))
+        logger.info("acceptance sampling, round %d: %d strategies to write and execute", rnd, len(slots))
         results = _run_round(slots, teacher, judge, rnd, temperature, max_tokens)
         candidates.extend(results)
         slots = [

@@ -145,6 +145,31 @@ def _wrap_tokenizer(raw, max_length: int):  # -> PreTrainedTokenizerFast
     return tok
 
 
+def _build_model(tokenizer, spec: TinyGuideSpec, seed: int):  # -> LlamaForCausalLM
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=spec.hidden_size,
+        intermediate_size=spec.intermediate_size,
+        num_hidden_layers=spec.num_hidden_layers,
+        num_attention_heads=spec.num_attention_heads,
+        num_key_value_heads=spec.num_key_value_heads,
+        max_position_embeddings=spec.max_position_embeddings,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(config)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.bos_token_id = tokenizer.bos_token_id
+    return model
+
+
 def build_tiny_guide(
     output_dir: str | Path,
     *,
@@ -179,8 +204,9 @@ def build_tiny_guide(
     if vocab_size < 256 + len(SPECIAL_TOKENS) + len(STRATEGY_TOKENS) + 16:
         raise ConfigError(f"vocab_size must be at least {256 + len(SPECIAL_TOKENS) + len(STRATEGY_TOKENS) + 16}, got {vocab_size}")
     try:
-        import torch
-        from transformers import LlamaConfig, LlamaForCausalLM
+        import tokenizers  # noqa: F401
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
     except ImportError as exc:
         raise MissingDependencyError("torch/transformers/tokenizers", "train", "building the tiny guide") from exc
     spec = spec or TinyGuideSpec()
@@ -190,24 +216,7 @@ def build_tiny_guide(
     if not lines:
         raise ConfigError("corpus is empty: give at least one line of text")
     tokenizer = _wrap_tokenizer(_train_tokenizer(lines, vocab_size - len(STRATEGY_TOKENS)), spec.max_position_embeddings)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=spec.hidden_size,
-        intermediate_size=spec.intermediate_size,
-        num_hidden_layers=spec.num_hidden_layers,
-        num_attention_heads=spec.num_attention_heads,
-        num_key_value_heads=spec.num_key_value_heads,
-        max_position_embeddings=spec.max_position_embeddings,
-        tie_word_embeddings=True,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    torch.manual_seed(seed)
-    model = LlamaForCausalLM(config)
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
-    model.generation_config.bos_token_id = tokenizer.bos_token_id
+    model = _build_model(tokenizer, spec, seed)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     (out / "exectune_tiny.json").write_text(

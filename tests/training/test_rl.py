@@ -66,3 +66,15 @@ def test_dataset_carries_prompt_and_task_columns(tasks):
     assert ds[0]["prompt"] == [{"role": "user", "content": _prompt(tasks[0])}]
     assert {"task_id", "kind", "problem", "answer"} <= set(ds.column_names)
     assert executability_of([]) is None
+
+
+def test_async_reward_trains_grpo_through_the_async_wrapper(tiny_model_path, program_reward, tasks, tmp_path):
+    # TRL awaits async reward functions together; the async twin shares the reward's core and sandbox.
+    from exectune_rl.training.rl import AsyncTrackedReward, track
+
+    async_reward = program_reward.as_async()
+    assert isinstance(track(async_reward), AsyncTrackedReward) and not isinstance(track(program_reward), AsyncTrackedReward)
+    recipe = RLRecipe(model=str(tiny_model_path), output_dir=str(tmp_path / "async"), trainer={**TRAINER, "max_steps": 1})
+    run_rl(recipe, tasks=tasks, reward=async_reward, guide_prompt=_prompt)
+    history = json.loads((tmp_path / "async" / "training_log.json").read_text())["log_history"]
+    assert any("exectune/executability" in h for h in history)
