@@ -74,6 +74,20 @@ def _run_outcomes(record: Any, m: int) -> list[float] | None:
     return runs or None
 
 
+def _money(guide: Core, resp: CoreResponse, record: Any, prices: Any) -> float | None:
+    """Guide call + mean core run in dollars, or None when either model has no price."""
+    from exectune_rl.runtime.prices import estimate_cost_usd
+
+    guide_usd = estimate_cost_usd(resp.model or guide.model, resp.prompt_tokens or 0, resp.completion_tokens or 0, table=prices)
+    runs = [r for r in record.runs if not r.error]
+    if guide_usd is None:
+        return None
+    if not runs:
+        return guide_usd
+    core = [estimate_cost_usd(r.model, r.prompt_tokens or 0, r.completion_tokens or 0, table=prices) for r in runs]
+    return None if any(c is None for c in core) else guide_usd + sum(core) / len(core)  # type: ignore[arg-type]
+
+
 def _score(reward: Any, tasks: Sequence[Task], responses: Sequence[CoreResponse]) -> list[Any]:
     texts = [r.text if r.ok else "" for r in responses]
     ids = None
@@ -101,6 +115,7 @@ def evaluate_method(
     temperature: float = 0.7,
     max_tokens: int = 256,
     confidence: float = 0.95,
+    prices: Any = None,
 ) -> MethodResult:
     """Accuracy, executability, tokens and money of ``guide`` + the reward's core on ``tasks``.
 
@@ -113,6 +128,7 @@ def evaluate_method(
         k: Sampled strategies per task for executability.
         temperature / max_tokens: Guide sampling for the executability pass.
         confidence: Interval coverage.
+        prices: A price table (model -> dollars per million tokens) on top of ``genai-prices``.
 
     Returns:
         A :class:`~exectune_rl.evaluation.results.MethodResult`.
@@ -142,20 +158,20 @@ def evaluate_method(
     est = estimator.result()
     interval = est.bootstrap
     executability = Estimate(est.overall, interval.low, interval.high, est.runs, confidence)
-    return _aggregate(name, guide, tasks, greedy, greedy_records, per_task, executability, k, m, confidence)
+    money = [_money(guide, resp, rec, prices) for resp, rec in zip(greedy, greedy_records)]
+    return _aggregate(name, guide, tasks, greedy, greedy_records, money, per_task, executability, k, m, confidence)
 
 
 def _aggregate(
     name: str, guide: Core, tasks: Sequence[Task], greedy: Sequence[CoreResponse], records: Sequence[Any],
-    per_task: dict[str, dict[str, int]], executability: Estimate, k: int, m: int, confidence: float,
+    money: Sequence[float | None], per_task: dict[str, dict[str, int]], executability: Estimate, k: int, m: int, confidence: float,
 ) -> MethodResult:
     acc = _Acc()
     rows = []
-    for task, resp, rec in zip(tasks, greedy, records):
+    for task, resp, rec, usd in zip(tasks, greedy, records, money):
         outcomes = _run_outcomes(rec, m)
         g_tokens = resp.completion_tokens if resp.completion_tokens is not None else (rec.cost.strategy_tokens if rec.cost else 0)
         c_tokens = (rec.cost.core_prompt_tokens + rec.cost.core_completion_tokens) if rec.cost and rec.runs else 0.0
-        usd = rec.cost.usd if rec.cost else None
         acc.guide_tokens += g_tokens
         acc.core_tokens += c_tokens
         acc.usd = None if acc.usd is None or usd is None else acc.usd + usd
@@ -181,8 +197,17 @@ def _aggregate(
     )
 
 
-def evaluate_core_alone(name: str, tasks: Sequence[Task], reward: Any, *, confidence: float = 0.95) -> MethodResult:
+def evaluate_core_alone(
+    name: str, tasks: Sequence[Task], reward: Any, *, confidence: float = 0.95, prices: Any = None
+) -> MethodResult:
     """Accuracy, tokens and money of the reward's core with no guide (m runs per task).
+
+    Args:
+        name: The method's label.
+        tasks: Held-out tasks.
+        reward: An ``ExecTuneReward``; its core, prompt builder and graders are used.
+        confidence: Interval coverage.
+        prices: A price table on top of ``genai-prices``.
 
     Returns:
         A :class:`~exectune_rl.evaluation.results.MethodResult` with ``executability=None``.
@@ -205,8 +230,8 @@ def evaluate_core_alone(name: str, tasks: Sequence[Task], reward: Any, *, confid
         if not g.is_infra:
             success[t.id].append(float(bool(g.success)))
     tokens = [(r.prompt_tokens or 0) + (r.completion_tokens or 0) for r in responses]
-    prices = [estimate_cost_usd(r.model or core.model, r.prompt_tokens or 0, r.completion_tokens or 0) for r in responses]
-    usd = None if any(p is None for p in prices) else sum(prices) / len(tasks) / m
+    costs = [estimate_cost_usd(r.model or core.model, r.prompt_tokens or 0, r.completion_tokens or 0, table=prices) for r in responses]
+    usd = None if any(c is None for c in costs) else sum(costs) / len(tasks) / m  # type: ignore[arg-type]
     rows = tuple(TaskResult(t.id, int(sum(success[t.id])), len(success[t.id]), 0, 0, 0, m - len(success[t.id]), 0, 0, None) for t in tasks)
     total = sum(len(v) for v in success.values())
     return MethodResult(

@@ -85,17 +85,19 @@ def run_eval(recipe: EvalRecipe, *, notes: tuple[str, ...] = ()) -> EvalOutcome:
         cache = open_cache(recipe.cache)
         stack.callback(cache.close)
         core = build_core(recipe.core, stack=stack, cache=cache)
-        reward = build_reward(recipe.reward, core, program_core=recipe.core.name == "program", prices=recipe.prices or None)
+        prices = dict(recipe.prices) or None
+        reward = build_reward(recipe.reward, core, program_core=recipe.core.name == "program", prices=prices)
         stack.callback(reward.close)
         for method in recipe.methods:
             t0 = time.perf_counter()
             if method.model is None and method.guide is None:
-                result = evaluate_core_alone(method.name, tasks, reward, confidence=recipe.confidence)
+                result = evaluate_core_alone(method.name, tasks, reward, confidence=recipe.confidence, prices=prices)
             else:
                 guide = _guide(method, recipe, stack, cache, problems)
                 result = evaluate_method(
                     method.name, guide, tasks, reward, guide_prompt=guide_prompt, k=recipe.k,
                     temperature=recipe.temperature, max_tokens=recipe.max_new_tokens, confidence=recipe.confidence,
+                    prices=prices,
                 )  # fmt: skip
             logger.info("evaluated %s in %.1fs: accuracy %s", method.name, time.perf_counter() - t0, result.accuracy.fmt())
             results.append(result)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from exectune_rl.cores.base import CallableCore
+from exectune_rl.cores.base import CallableCore, CoreRequest
 from exectune_rl.errors import ConfigError
 from exectune_rl.evaluation.evaluate import evaluate_core_alone, evaluate_method
 from exectune_rl.training.synthetic import ScriptedTeacher, make_arith_problems
@@ -46,3 +46,16 @@ def test_core_alone_has_no_executability(program_reward):
     assert alone.executability is None and alone.accuracy.value == 0.0 and alone.accuracy.n == 30
     with pytest.raises(ConfigError, match="no evaluation tasks"):
         evaluate_method("x", ScriptedTeacher(PROBLEMS), [], program_reward, guide_prompt=_prompt)
+
+
+def test_money_per_task_comes_from_the_price_table(program_reward):
+    teacher = ScriptedTeacher(PROBLEMS, p_correct=1.0)
+    prices = {"program": 0.0, teacher.model: (1.0, 2.0)}
+    priced = evaluate_method("priced", teacher, TASKS, program_reward, guide_prompt=_prompt, k=1, prices=prices)
+    # One strategy per task: its prompt and completion tokens at $1 / $2 per million; the interpreter is free.
+    responses = teacher.generate([CoreRequest.from_prompt(t.problem) for t in TASKS])
+    expected = sum(r.prompt_tokens * 1e-6 + r.completion_tokens * 2e-6 for r in responses) / len(TASKS)
+    assert priced.cost_usd_per_task == pytest.approx(expected)
+    unpriced = evaluate_method("unpriced", teacher, TASKS, program_reward, guide_prompt=_prompt, k=1)
+    assert unpriced.cost_usd_per_task is None  # an unknown price is unknown, never 0
+    assert evaluate_core_alone("alone", TASKS, program_reward, prices={"program": 0.0}).cost_usd_per_task == 0.0
