@@ -89,9 +89,9 @@ def _money(guide: Core, resp: CoreResponse, record: Any, prices: Any) -> float |
 
 
 def _score(reward: Any, tasks: Sequence[Task], responses: Sequence[CoreResponse]) -> list[Any]:
+    # A failed guide call is scored as an empty completion and then left out as infrastructure.
     texts = [r.text if r.ok else "" for r in responses]
-    ids = None
-    return reward.score(prompts=None, completions=texts, completion_ids=ids, **_columns(tasks))
+    return reward.score(prompts=None, completions=texts, **_columns(tasks))
 
 
 @dataclass
@@ -142,17 +142,18 @@ def evaluate_method(
     greedy_records = _score(reward, tasks, greedy)
     sampled = generate_strategies(guide, tasks, guide_prompt, k=k, temperature=temperature, max_tokens=max_tokens)
     flat_tasks = [t for t in tasks for _ in range(k)]
-    sampled_records = _score(reward, flat_tasks, [r for row in sampled for r in row])
+    flat_responses = [r for row in sampled for r in row]
+    sampled_records = _score(reward, flat_tasks, flat_responses)
     estimator = ExecutabilityEstimator(confidence=confidence)
     per_task: dict[str, dict[str, int]] = {t.id: {"executed": 0, "format_ok": 0, "leaked": 0, "infra": 0} for t in tasks}
-    for task, rec in zip(flat_tasks, sampled_records):
-        outcomes = _run_outcomes(rec, m)
+    for task, resp, rec in zip(flat_tasks, flat_responses, sampled_records):
+        outcomes = _run_outcomes(rec, m) if resp.ok else None
         slot = per_task[task.id]
-        slot["format_ok"] += int(rec.format.passed)
-        slot["leaked"] += int(rec.status.value == "leaked")
         if outcomes is None:
             slot["infra"] += 1
             continue
+        slot["format_ok"] += int(rec.format.passed)
+        slot["leaked"] += int(rec.status.value == "leaked")
         slot["executed"] += int(sum(outcomes))
         estimator.add(task.id, outcomes)
     est = estimator.result()
@@ -169,7 +170,7 @@ def _aggregate(
     acc = _Acc()
     rows = []
     for task, resp, rec, usd in zip(tasks, greedy, records, money):
-        outcomes = _run_outcomes(rec, m)
+        outcomes = _run_outcomes(rec, m) if resp.ok else None
         g_tokens = resp.completion_tokens if resp.completion_tokens is not None else (rec.cost.strategy_tokens if rec.cost else 0)
         c_tokens = (rec.cost.core_prompt_tokens + rec.cost.core_completion_tokens) if rec.cost and rec.runs else 0.0
         acc.guide_tokens += g_tokens
@@ -185,8 +186,9 @@ def _aggregate(
             task.id, int(sum(outcomes or [])), len(outcomes or []), s["executed"], s["format_ok"], s["leaked"],
             s["infra"], g_tokens, int(round(c_tokens)), usd, resp.text[:400],
         ))  # fmt: skip
-    n_strat = k * len(tasks)
-    infra = acc.infra + sum(s["infra"] for s in per_task.values())
+    sampled_infra = sum(s["infra"] for s in per_task.values())
+    n_strat = max(1, k * len(tasks) - sampled_infra)  # rates over the strategies that were scored
+    infra = acc.infra + sampled_infra
     return MethodResult(
         name=name, accuracy=proportion(acc.successes, acc.runs, confidence), executability=executability,
         format_rate=sum(s["format_ok"] for s in per_task.values()) / n_strat,

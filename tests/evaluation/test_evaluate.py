@@ -59,3 +59,18 @@ def test_money_per_task_comes_from_the_price_table(program_reward):
     unpriced = evaluate_method("unpriced", teacher, TASKS, program_reward, guide_prompt=_prompt, k=1)
     assert unpriced.cost_usd_per_task is None  # an unknown price is unknown, never 0
     assert evaluate_core_alone("alone", TASKS, program_reward, prices={"program": 0.0}).cost_usd_per_task == 0.0
+
+
+def test_failed_guide_calls_are_infrastructure_not_zero(program_reward):
+    from exectune_rl.cores.base import CoreFailureKind, CoreResponse
+
+    good = ScriptedTeacher(PROBLEMS, p_correct=1.0)
+
+    def flaky(req):
+        if req.sample_index == 1:
+            return CoreResponse.failure(CoreFailureKind.SERVER_ERROR, "503", model="flaky")
+        return good.generate([req])[0]
+
+    result = evaluate_method("flaky", CallableCore(flaky, model="flaky"), TASKS, program_reward, guide_prompt=_prompt, k=2)
+    # Half the sampled calls failed: they are counted apart and do not drag executability down.
+    assert result.executability.value == 1.0 and result.infra_failures == len(TASKS) and result.format_rate == 1.0
