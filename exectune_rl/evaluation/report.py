@@ -209,7 +209,9 @@ def write_report(
             f"{int(100 * r0.accuracy.confidence)}%. Tokens and money: per task for one strategy and one core run; "
             "n/a where a model has no price."
         )
-    parts.extend(["", *notes, ""])
+    parts.append("")
+    for note in notes:  # separate paragraphs in markdown
+        parts.extend([note, ""])
     plot = plot_accuracy_vs_cost(results, out / "accuracy_vs_cost.png")
     parts.append(f"![accuracy vs cost]({plot.name})")
     curves = plot_training_curves(logs or {}, out / "training_curves.png")

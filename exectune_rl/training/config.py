@@ -127,7 +127,7 @@ class SampleRecipe:
 class SFTRecipe:
     """SFT warm start of a guide on accepted strategies (``exectune sft``)."""
 
-    model: str = field(metadata={"help": "guide model path or name (or 'tiny' with tiny:)"})
+    model: str = field(metadata={"help": "guide model folder or hub id; with `tiny:` a tiny guide is built there if absent"})
     dataset: str = field(metadata={"help": "output_dir of `exectune sample` or a JSONL file"})
     output_dir: str = field(metadata={"help": "where the trained guide goes"})
     trainer: dict[str, Any] = field(default_factory=dict, metadata={"help": "trl.SFTConfig fields"})
