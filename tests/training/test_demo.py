@@ -35,10 +35,8 @@ def test_quick_demo_sft_guide_executes_far_more_than_the_untrained_one(tmp_path,
         assert (tmp_path / rel).is_file(), rel
 
 
-@pytest.mark.slow
-def test_full_demo_rl_does_not_lose_what_sft_learned(tmp_path, request):
-    if "slow" not in (request.config.option.markexpr or ""):
-        pytest.skip("the full demo takes about three minutes: run with -m slow (the quick demo test is the fast version)")
+@pytest.mark.slow  # about two minutes; the quick demo test above is the fast version
+def test_full_demo_rl_does_not_lose_what_sft_learned(tmp_path):
     out = run_demo(DemoConfig(output_dir=str(tmp_path)))
     res = {r.name: r for r in out.results}
     assert res["+ SFT guide"].executability.value >= 0.5
