@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import abc
 import enum
+import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
 from exectune_rl.errors import ConfigError
@@ -47,13 +47,39 @@ class ExecStatus(str, enum.Enum):
     INFRA = "infra"
     """The sandbox failed, not the code: a worker died, a resource could not be made."""
 
+    # Aliases (same members, other spellings): they do not show up when iterating.
+    SUCCESS = "ok"
+    ERROR = "runtime_error"
+    FAILED = "runtime_error"
+    TIME_LIMIT = "timeout"
+    TIMED_OUT = "timeout"
+    MEMORY_LIMIT_EXCEEDED = "memory_limit"
+    OUTPUT_LIMIT_EXCEEDED = "output_limit"
+    KILLED = "signaled"
+    SIGNAL = "signaled"
+
     @property
     def is_infra(self) -> bool:
         return self is ExecStatus.INFRA
 
 
-def _freeze(files: Mapping[str, str | bytes] | None) -> Mapping[str, str | bytes]:
-    return MappingProxyType(dict(files or {}))
+class _FrozenDict(dict):  # type: ignore[type-arg]
+    """A read-only dict that still pickles (a MappingProxyType does not)."""
+
+    def _readonly(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("ExecRequest mappings are read-only; use dataclasses.replace")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _readonly  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_FrozenDict, (dict(self),))
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(tuple(sorted(self.items())))
+
+
+def _freeze(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return _FrozenDict(mapping or {})
 
 
 @dataclass(frozen=True)
@@ -115,8 +141,8 @@ class ExecRequest:
             if not isinstance(path, str) or not path or path.startswith("/") or ".." in path.split("/"):
                 raise ConfigError(f"ExecRequest.files keys must be relative paths inside the work dir, got {path!r}")
         object.__setattr__(self, "files", _freeze(self.files))
-        object.__setattr__(self, "env", MappingProxyType(dict(self.env)))
-        object.__setattr__(self, "epilogue_globals", MappingProxyType(dict(self.epilogue_globals)))
+        object.__setattr__(self, "env", _freeze(self.env))
+        object.__setattr__(self, "epilogue_globals", _freeze(self.epilogue_globals))
         if self.epilogue and self.language.lower() not in ("python", "py", "python3"):
             raise ConfigError(f"ExecRequest.epilogue is Python code; language is {self.language!r}")
         object.__setattr__(self, "args", tuple(str(a) for a in self.args))
@@ -126,6 +152,31 @@ class ExecRequest:
         if self.wall_time_s is not None:
             return float(self.wall_time_s)
         return max(3.0 * self.cpu_time_s, self.cpu_time_s + 2.0)
+
+
+# Other spellings accepted as keyword arguments of ExecRequest.
+_REQUEST_ALIASES = {
+    "timeout": "cpu_time_s", "timeout_s": "cpu_time_s", "time_limit": "cpu_time_s", "time_limit_s": "cpu_time_s",
+    "cpu_time": "cpu_time_s", "cpu_time_limit": "cpu_time_s", "cpu_limit_s": "cpu_time_s",
+    "memory_limit_mb": "memory_mb", "memory_limit": "memory_mb", "mem_mb": "memory_mb",
+    "wall_time": "wall_time_s", "wall_timeout_s": "wall_time_s", "output_limit": "output_limit_bytes",
+    "max_output_bytes": "output_limit_bytes", "input": "stdin",
+}
+_generated_init = ExecRequest.__init__
+
+
+def _request_init(self: ExecRequest, *args: Any, **kwargs: Any) -> None:
+    for alias, name in _REQUEST_ALIASES.items():
+        if alias in kwargs:
+            if name in kwargs:
+                raise ConfigError(f"ExecRequest got both {name!r} and its alias {alias!r}")
+            kwargs[name] = kwargs.pop(alias)
+    _generated_init(self, *args, **kwargs)
+
+
+_request_init.__doc__ = _generated_init.__doc__
+_request_init.__signature__ = inspect.signature(_generated_init)  # type: ignore[attr-defined]
+ExecRequest.__init__ = _request_init  # type: ignore[method-assign]
 
 
 @dataclass(frozen=True)
@@ -165,6 +216,23 @@ class ExecResult:
     @property
     def ok(self) -> bool:
         return self.status is ExecStatus.OK
+
+    @property
+    def truncated(self) -> bool:
+        """True when stdout or stderr was cut at the output limit."""
+        return self.stdout_truncated or self.stderr_truncated
+
+    @property
+    def cpu_time_s(self) -> float:
+        return self.cpu_s
+
+    @property
+    def wall_time_s(self) -> float:
+        return self.wall_s
+
+    @property
+    def returncode(self) -> int | None:
+        return self.exit_code
 
     @classmethod
     def infra(cls, detail: str, **kwargs: Any) -> "ExecResult":

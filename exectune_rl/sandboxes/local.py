@@ -54,13 +54,11 @@ __all__ = ["LocalSandbox", "DEFAULT_PRELOAD"]
 logger = logging.getLogger(__name__)
 
 # What test code commonly imports: loaded once per worker so a task never pays for it
-# (and so it works even where the child could not read the standard library).
+# (and so it works even where the child could not read the standard library). Kept short:
+# every page a worker holds makes each fork dearer; other modules import on demand.
 DEFAULT_PRELOAD: tuple[str, ...] = (
-    "abc", "array", "ast", "base64", "binascii", "bisect", "builtins", "calendar", "cmath", "collections",
-    "collections.abc", "contextlib", "copy", "csv", "ctypes", "dataclasses", "datetime", "decimal", "difflib",
-    "enum", "fractions", "functools", "hashlib", "heapq", "io", "itertools", "json", "math", "numbers",
-    "operator", "random", "re", "statistics", "string", "struct", "sys", "textwrap", "time", "traceback",
-    "typing", "unicodedata", "uuid", "zlib",
+    "typing", "math", "re", "collections", "itertools", "functools", "heapq", "bisect", "string",
+    "hashlib", "random", "copy", "operator", "json", "fractions",
 )
 
 _BOOTSTRAP = """

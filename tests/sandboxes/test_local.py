@@ -304,3 +304,16 @@ def test_concurrent_callers_get_their_own_results_in_order(pool):
         return await asyncio.gather(*(pool.arun([ExecRequest(f"print({k})")]) for k in range(8)))
 
     assert [r[0].stdout for r in asyncio.run(gather())] == [f"{k}\n" for k in range(8)]
+
+
+def test_requests_pickle_and_accept_common_spellings():
+    import pickle
+
+    r = ExecRequest("print(1)", timeout=2, memory_limit_mb=128, files={"a.txt": "x"}, env={"A": "1"})
+    assert (r.cpu_time_s, r.memory_mb) == (2, 128)
+    assert pickle.loads(pickle.dumps(r)) == r  # requests cross process boundaries
+    with pytest.raises(TypeError):
+        r.files["b.txt"] = "y"
+    with pytest.raises(ConfigError, match="alias"):
+        ExecRequest("x", cpu_time_s=1, timeout=2)
+    assert ExecStatus.TIME_LIMIT is ExecStatus.TIMEOUT and len(list(ExecStatus)) == 8
