@@ -270,8 +270,18 @@ def _failed(requests: Sequence[Any], exc: Exception) -> list[CoreResponse]:
     return [CoreResponse.failure(CoreFailureKind.INTERNAL, f"core raised {type(exc).__name__}: {exc}") for _ in requests]
 
 
+# Components measured in tokens or money: averaged over the completions that have them.
+_MEASURED = frozenset({"cost", "strategy_tokens", "core_tokens", "usd"})
+
+
 def batch_means(records: Sequence[RewardRecord]) -> dict[str, float]:
-    """Mean of each component over the records that have it, plus status shares.
+    """Every component's batch mean, plus the reward's mean and status shares.
+
+    Every key of :data:`COMPONENTS` is present for a non-empty batch, so trainer logs show each
+    component at every step. Value components (format, execution, leakage...) average over the
+    scored completions, a completion stopped before the core (format gate, gated leak) counting
+    0; unscored completions (reward None) count only where they carry a value. Token and money
+    components average over the completions where they were measured, 0.0 when none was.
 
     Example:
         >>> batch_means([])
@@ -280,14 +290,15 @@ def batch_means(records: Sequence[RewardRecord]) -> dict[str, float]:
     out: dict[str, float] = {}
     if not records:
         return out
-    comps = [r.components for r in records]
+    comps = [(r.reward is not None, r.components) for r in records]
     for name in COMPONENTS:
-        got = [c[name] for c in comps if c[name] is not None]
-        if got:
-            out[name] = sum(got) / len(got)  # type: ignore[arg-type]
+        if name in _MEASURED:
+            got = [c[name] for _, c in comps if c[name] is not None]
+        else:
+            got = [c[name] or 0.0 for scored, c in comps if scored or c[name] is not None]
+        out[name] = float(sum(got) / len(got)) if got else 0.0  # type: ignore[arg-type]
     scored = [r.reward for r in records if r.reward is not None]
-    if scored:
-        out["reward"] = sum(scored) / len(scored)
+    out["reward"] = sum(scored) / len(scored) if scored else 0.0
     out["infra"] = sum(r.status in (RewardStatus.INFRA, RewardStatus.BAD_TASK) for r in records) / len(records)
     out["leaked"] = sum(r.status is RewardStatus.LEAKED for r in records) / len(records)
     return out

@@ -258,6 +258,31 @@ def test_components_are_logged_through_trl_hooks(math_reward: ExecTuneReward) ->
     assert extra["exectune/status"] == ["scored", "format_failed"]
 
 
+def test_every_component_is_logged_when_no_completion_passes_the_gate(math_reward: ExecTuneReward) -> None:
+    from exectune_rl.rewards.records import COMPONENTS
+
+    metrics: dict[str, float] = {}
+    out = math_reward(
+        prompts=["p"] * 3, completions=["garbage", "no tags at all", ""],
+        log_metric=lambda k, v: metrics.__setitem__(k, v), problem=MATH["problem"][:1] * 3, answer=["5"] * 3,
+    )  # fmt: skip
+    assert out == [0.0, 0.0, 0.0]
+    for name in (*COMPONENTS, "reward", "infra", "leaked"):
+        assert f"exectune/{name}" in metrics, sorted(metrics)
+    assert metrics["exectune/format"] == 0.0 and metrics["exectune/execution"] == 0.0
+    assert metrics["exectune/strategy_tokens"] == 0.0 and metrics["exectune/core_tokens"] == 0.0
+
+
+def test_gated_completions_count_zero_in_value_components(math_reward: ExecTuneReward) -> None:
+    metrics: dict[str, float] = {}
+    math_reward(
+        prompts=["p"] * 2, completions=["<strategy>Add.</strategy>", "no tags"],
+        log_metric=lambda k, v: metrics.__setitem__(k, v), **MATH,
+    )  # fmt: skip
+    assert metrics["exectune/execution"] == 0.5 and metrics["exectune/success"] == 0.5
+    assert metrics["exectune/strategy_tokens"] > 0  # measured on the scored completion only
+
+
 def test_works_the_same_without_trl_hooks(math_reward: ExecTuneReward) -> None:
     assert math_reward(prompts=["p"], completions=["<strategy>Add.</strategy>"], problem=MATH["problem"][:1], answer=["5"]) == [1.0]
 
