@@ -25,6 +25,7 @@ __all__ = [
     "CoreFailureKind",
     "Core",
     "CallableCore",
+    "Usage",
     "run_sync",
 ]
 
@@ -139,6 +140,23 @@ class CoreRequest:
 
 
 @dataclass(frozen=True)
+class Usage:
+    """Token usage of one core call, as the core reported it (None where it did not).
+
+    Example:
+        >>> CoreResponse(text="4", prompt_tokens=10, completion_tokens=2).usage.total_tokens
+        12
+    """
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+
+    def to_dict(self) -> dict[str, int | None]:
+        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens, "total_tokens": self.total_tokens}
+
+
+@dataclass(frozen=True)
 class CoreResponse:
     """The outcome of one core call.
 
@@ -184,6 +202,16 @@ class CoreResponse:
             return None
         return self.prompt_tokens + self.completion_tokens
 
+    @property
+    def usage(self) -> Usage:
+        """Token usage as one record (the OpenAI spelling: prompt, completion and total tokens)."""
+        return Usage(self.prompt_tokens, self.completion_tokens, self.total_tokens)
+
+    @property
+    def latency(self) -> float:
+        """Alias of ``latency_s``: wall-clock seconds of the call."""
+        return self.latency_s
+
     @classmethod
     def failure(
         cls, kind: CoreFailureKind | str, message: str, *, model: str = "", latency_s: float = 0.0, **kwargs: Any
@@ -228,13 +256,16 @@ class Core(abc.ABC):
 class CallableCore(Core):
     """Wraps a user function ``fn(request) -> str | CoreResponse`` (plain or ``async def``).
 
-    Exceptions from ``fn`` become ``CoreFailureKind.INTERNAL`` responses. An ``async`` function
-    runs concurrently under ``agenerate`` (up to ``max_concurrency`` at once).
+    Exceptions from ``fn`` become ``CoreFailureKind.INTERNAL`` responses. The calls of a batch
+    run concurrently, up to ``max_concurrency`` at once, under ``generate`` and ``agenerate``
+    alike: an ``async`` function is gathered on an event loop, a plain one runs in a bounded
+    thread pool (so a function that waits on I/O, like most API clients, overlaps its calls).
 
     Args:
-        fn: The function that answers one request.
+        fn: The function that answers one request (it must be thread-safe when
+            ``max_concurrency > 1``; pass ``max_concurrency=1`` for one call at a time).
         model: The model name reported in responses (and used by the cache and the ledger).
-        max_concurrency: Calls in flight at once for an async ``fn``.
+        max_concurrency: Calls in flight at once.
 
     Example:
         >>> core = CallableCore(lambda req: "42", model="echo")
@@ -247,7 +278,7 @@ class CallableCore(Core):
         fn: Callable[[CoreRequest], Any],
         model: str = "callable",
         *,
-        max_concurrency: int = 64,
+        max_concurrency: int = 16,
     ) -> None:
         if not callable(fn):
             raise ConfigError(f"CallableCore needs a callable, got {type(fn).__name__}")
@@ -295,11 +326,17 @@ class CallableCore(Core):
     def generate(self, requests: Sequence[CoreRequest]) -> list[CoreResponse]:
         if self._is_async:
             return run_sync(self.agenerate(requests))
-        return [self._one(r) for r in requests]
+        requests = list(requests)
+        workers = min(self.max_concurrency, len(requests))
+        if workers <= 1:
+            return [self._one(r) for r in requests]
+        # A pool per batch keeps the core picklable and leaves no idle threads behind.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="callable-core") as pool:
+            return list(pool.map(self._one, requests))
 
     async def agenerate(self, requests: Sequence[CoreRequest]) -> list[CoreResponse]:
         if not self._is_async:
-            return await super().agenerate(requests)
+            return await asyncio.to_thread(self.generate, list(requests))
         sem = asyncio.Semaphore(self.max_concurrency)
         return list(await asyncio.gather(*(self._aone(r, sem) for r in requests)))
 

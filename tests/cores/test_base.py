@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
 
 import exectune_rl.cores as cores
 from exectune_rl.cores import CallableCore, CoreFailure, CoreFailureKind, CoreRequest, CoreResponse
-from exectune_rl.cores.base import run_sync
+from exectune_rl.cores.base import Usage, run_sync
 from exectune_rl.errors import ConfigError
 
 
@@ -86,6 +87,57 @@ def test_callable_core_async_runs_concurrently_and_in_order():
     elapsed = time.perf_counter() - start
     assert [r.text for r in out] == [str(i) for i in range(20)]
     assert elapsed < 1.0  # 20 x 0.1 s one after another would take 2 s
+
+
+class _Sleeper:
+    """A plain function that sleeps 0.2 s and records how many calls overlap."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.inflight = 0
+        self.peak = 0
+
+    def __call__(self, req: CoreRequest) -> str:
+        with self.lock:
+            self.inflight += 1
+            self.peak = max(self.peak, self.inflight)
+        time.sleep(0.2)
+        with self.lock:
+            self.inflight -= 1
+        return req.prompt_text
+
+
+@pytest.mark.parametrize("mode", ["generate", "agenerate"])
+def test_callable_core_runs_a_sync_function_concurrently(mode: str):
+    fn = _Sleeper()
+    core = CallableCore(fn, model="sleepy")
+    reqs = [CoreRequest.from_prompt(str(i)) for i in range(8)]
+    start = time.perf_counter()
+    out = core.generate(reqs) if mode == "generate" else asyncio.run(core.agenerate(reqs))
+    elapsed = time.perf_counter() - start
+    assert [r.text for r in out] == [str(i) for i in range(8)]  # input order kept
+    assert fn.peak > 1 and elapsed < 0.8, (fn.peak, elapsed)  # one by one would take 1.6 s
+
+
+def test_callable_core_bounds_sync_concurrency():
+    fn = _Sleeper()
+    assert CallableCore(fn).max_concurrency == 16
+    out = CallableCore(fn, max_concurrency=2).generate([CoreRequest.from_prompt("q")] * 4)
+    assert len(out) == 4 and all(r.ok for r in out) and fn.peak == 2
+    serial = _Sleeper()
+    CallableCore(serial, max_concurrency=1).generate([CoreRequest.from_prompt("q")] * 2)
+    assert serial.peak == 1
+
+
+def test_response_usage_and_latency_aliases():
+    resp = CoreResponse(text="4", prompt_tokens=10, completion_tokens=2, latency_s=0.25)
+    assert resp.usage == Usage(prompt_tokens=10, completion_tokens=2, total_tokens=12)
+    assert resp.usage.to_dict() == {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12}
+    assert resp.latency == 0.25
+    unreported = CoreResponse(text="4").usage
+    assert unreported.prompt_tokens is None and unreported.total_tokens is None
+    with pytest.raises(AttributeError):
+        resp.latency = 1.0  # type: ignore[misc]
 
 
 def test_callable_core_fills_the_model_of_returned_responses():

@@ -292,12 +292,20 @@ async def slow_core(req: CoreRequest) -> str:
     return "#### 5"
 
 
-def test_core_calls_of_a_batch_run_concurrently(math_verifier: MathVerifier) -> None:
+def slow_sync_core(req: CoreRequest) -> str:
+    time.sleep(0.3)
+    return "#### 5"
+
+
+@pytest.mark.parametrize("fn", [slow_core, slow_sync_core], ids=["async-fn", "sync-fn"])
+@pytest.mark.parametrize("entry", ["call", "async-call"])
+def test_core_calls_of_a_batch_run_concurrently(math_verifier: MathVerifier, fn, entry: str) -> None:
     cfg = RewardConfig.math(nondegradation_penalty=0.0)
-    reward = ExecTuneReward(cfg, core=CallableCore(slow_core), math_verifier=math_verifier)
+    reward = ExecTuneReward(cfg, core=CallableCore(fn), math_verifier=math_verifier)
     n = 8
+    kwargs = dict(prompts=["p"] * n, completions=[f"<strategy>Plan {c}.</strategy>" for c in "abcdefgh"[:n]], problem=MATH["problem"][:1] * n, answer=["5"] * n)
     start = time.perf_counter()
-    out = reward(prompts=["p"] * n, completions=[f"<strategy>Plan {c}.</strategy>" for c in "abcdefgh"[:n]], problem=MATH["problem"][:1] * n, answer=["5"] * n)
+    out = reward(**kwargs) if entry == "call" else asyncio.run(reward.as_async()(**kwargs))
     assert out == [1.0] * n
     assert time.perf_counter() - start < 0.3 * n / 2  # one by one would take 2.4 s
 

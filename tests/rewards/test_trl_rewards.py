@@ -79,7 +79,9 @@ def test_grpo_with_the_async_reward(tiny_model_path: Path, tmp_path: Path) -> No
         reward.close()
     logs = _logged(trainer)
     # The untrained guide rarely writes a well-formed block: the gate is what shows.
-    assert "exectune/format" in logs and "rewards/exectune/mean" in logs and "exectune/infra" in logs
+    assert "rewards/exectune/mean" in logs and "exectune/infra" in logs
+    for name in COMPONENTS:  # logged every step, even when no completion passes the gate
+        assert f"exectune/{name}" in logs, sorted(logs)
     assert trainer.state.global_step == 2
 
 
