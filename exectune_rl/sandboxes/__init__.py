@@ -42,9 +42,13 @@ def get_sandbox(name: str = "local", **options: Any) -> Sandbox:
     Example:
         >>> sb = get_sandbox("local", workers=2)   # doctest: +SKIP
     """
+    from exectune_rl.errors import RegistryError
     from exectune_rl.registry import sandbox_registry
 
-    return sandbox_registry.create(name, **options)
+    sandbox = sandbox_registry.create(name, **options)
+    if not isinstance(sandbox, Sandbox):
+        raise RegistryError(f"{name!r} made a {type(sandbox).__name__}, not a Sandbox")
+    return sandbox
 
 
 def __getattr__(name: str) -> Any:

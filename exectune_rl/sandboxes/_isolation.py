@@ -82,20 +82,21 @@ def prctl(option: int, arg: int) -> bool:
 
 
 def keep_paths(extra: tuple[str, ...] = ()) -> list[str]:
-    """Directories the worker and its children must still see: the interpreter and sys.path."""
-    cands = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
-             os.path.dirname(os.path.realpath(sys.executable)), *extra}
-    cands.update(p for p in sys.path if p)
-    real = set()
-    for p in cands:
-        rp = os.path.realpath(p)
-        if os.path.isdir(rp):
-            real.add(rp)
+    """Directories task children must still see: the interpreter, its standard library and
+    site-packages. Other ``sys.path`` entries (a script's own folder, a checkout) are left
+    out: binding them back would expose whatever else they hold."""
+    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    cands = {*prefixes, os.path.dirname(os.path.realpath(sys.executable)), *extra}
+    real_prefixes = [os.path.realpath(p) for p in prefixes]
+    for p in sys.path:
+        rp = os.path.realpath(p) if p else ""
+        if rp and ("site-packages" in rp or "dist-packages" in rp or any(_under(rp, q) for q in real_prefixes)):
+            cands.add(rp)
+    real = {os.path.realpath(p) for p in cands if os.path.isdir(p)}
     # Keep only the outermost paths: binding a parent already binds its children.
-    ordered = sorted(real, key=len)
     out: list[str] = []
-    for p in ordered:
-        if not any(p == q or p.startswith(q.rstrip("/") + "/") for q in out):
+    for p in sorted(real, key=len):
+        if not any(_under(p, q) for q in out):
             out.append(p)
     return out
 
@@ -120,7 +121,10 @@ def _setup_mounts(keep: list[str], tmp_size_mb: int) -> list[str]:
         fds = [os.open(k, os.O_PATH | os.O_DIRECTORY) for k in inner]
         try:
             size = tmp_size_mb if top == "/tmp" else 16
-            _mount("tmpfs", top, "tmpfs", MS_NOSUID | MS_NODEV, f"mode=0755,size={size}m")
+            # /dev/shm stays writable (multiprocessing's semaphores live there) but private
+            # to this worker, small, and emptied after every task.
+            mode = "1777" if top == "/dev/shm" else "0755"
+            _mount("tmpfs", top, "tmpfs", MS_NOSUID | MS_NODEV, f"mode={mode},size={size}m")
             for k, fd in zip(inner, fds):
                 os.makedirs(k, mode=0o755, exist_ok=True)
                 _mount(f"/proc/self/fd/{fd}", k, None, MS_BIND | MS_REC)

@@ -90,6 +90,7 @@ class Worker:
         self.note = ""
         self.counter = 0
         self.epilogues: dict[str, Any] = {}
+        self.shm_private = False
         self.children_file = f"/proc/self/task/{os.getpid()}/children"
         self.out_fd = os.memfd_create("stdout")
         self.err_fd = os.memfd_create("stderr")
@@ -101,6 +102,7 @@ class Worker:
             network=cfg["network"], mounts=cfg["mounts"], tmp_size_mb=cfg["tmp_size_mb"]
         )
         self.layers += layers
+        self.shm_private = "mountns" in layers and os.path.isdir("/dev/shm")
         if self.uid is not None and "mountns" not in layers and not _world_readable(sys.base_prefix):
             self.note = "; ".join(filter(None, [self.note, (
                 f"the interpreter under {sys.base_prefix} is not readable by the sandbox uid and no mount "
@@ -137,6 +139,8 @@ class Worker:
                 res = {"status": "infra", "detail": f"unsupported language {req['language']!r}; known: {known}"}
         finally:
             _rmtree(workdir)
+            if self.shm_private:
+                _empty_dir("/dev/shm")
         res["wall_s"] = time.monotonic() - start
         res["isolation"] = tuple(self.layers)
         return res
@@ -300,12 +304,13 @@ class Worker:
             "exception": meta.get("exc"), "detail": "",
         }
         exc = meta.get("exc")
-        if reason == "wall":
+        if out_cut or err_cut or meta.get("errno") == 27 or sig == signal.SIGXFSZ:
+            # first: a program that floods and then spins was stopped by the flood
+            res.update(status="output_limit", detail=f"output or file size limit of {cap} bytes hit")
+        elif reason == "wall":
             res.update(status="timeout", detail=f"wall-clock backstop ({req['wall_time_s'] or 'default'}) hit")
         elif reason == "cpu" or cpu >= float(req["cpu_time_s"]) or sig == signal.SIGXCPU:
             res.update(status="timeout", detail=f"CPU-time limit of {req['cpu_time_s']} s hit")
-        elif out_cut or err_cut or meta.get("errno") == 27 or sig == signal.SIGXFSZ:
-            res.update(status="output_limit", detail=f"output or file size limit of {cap} bytes hit")
         elif meta.get("kind") == "syntax":
             res.update(status="syntax_error", detail=exc or "SyntaxError")
         elif exc == "MemoryError" or (not is_python and "out of memory" in err[-2000:]):
@@ -386,6 +391,22 @@ def _which(name: str) -> str | None:
         if os.access(path, os.X_OK):
             return path
     return None
+
+
+def _empty_dir(path: str) -> None:
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return
+    for name in names:
+        _rmtree(os.path.join(path, name)) if os.path.isdir(os.path.join(path, name)) else _unlink(os.path.join(path, name))
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def _rmtree(path: str) -> None:
@@ -570,14 +591,36 @@ def _exec_python(req: dict[str, Any]) -> int:
         _write_status({"kind": "syntax", "exc": type(exc).__name__})
         _flush()
         return 1
-    namespace = {"__name__": "__main__", "__builtins__": builtins, "__file__": "main.py"}
+    # A real __main__ module, as for a script: pickle (multiprocessing) finds its functions.
+    main = type(sys)("__main__")
+    main.__file__ = "main.py"
+    main.__builtins__ = builtins  # type: ignore[attr-defined]
+    sys.modules["__main__"] = main
+    namespace = main.__dict__
+    # Taken before the program runs: it may patch the os module or replace sys.stdout.
+    real_write = os.write
+    real_out, real_err = sys.stdout, sys.stderr
+
+    def real_flush() -> None:
+        for stream in (real_out, real_err):
+            try:
+                stream.flush()
+            except BaseException:
+                pass
+
     rc = 0
     try:
         exec(code, namespace)
         epilogue = req.get("_epilogue_code")
         if epilogue is not None:
-            namespace.update(req["epilogue_globals"])
-            exec(epilogue, namespace)
+            # The epilogue (a test harness) sees the program's names, but its own names (the
+            # completion token among them) live in a copy the program's functions, whose
+            # globals are ``namespace``, do not see.
+            harness = dict(namespace)
+            harness.update(req["epilogue_globals"])
+            harness["__et_write"] = real_write
+            harness["__et_flush"] = real_flush
+            exec(epilogue, harness)
     except SystemExit as exc:
         rc = _exit_code(exc.code)
     except BaseException as exc:

@@ -11,7 +11,7 @@ kernel permits), and then, for every task, forks a child that
 - works in a fresh temporary directory, removed afterwards, with a scrubbed environment,
 - has stdout/stderr captured and capped.
 
-CPU time is the limit; wall-clock time is only a backstop (``3 x`` the CPU budget by default),
+CPU time is the limit; wall-clock time is only a backstop (by default ``max(3 x CPU, CPU + 2 s)``),
 so a loaded machine does not turn correct code into timeouts. When the task ends, its whole
 process group and anything that escaped it are killed and reaped.
 
@@ -215,6 +215,9 @@ class LocalSandbox(Sandbox):
             raise ConfigError(f"LocalSandbox uid_base must be a positive int, got {uid_base!r}")
         self.workers = n
         self.retry_on_worker_death = retry_on_worker_death
+        self._init_args = {"workers": n, "preload": tuple(preload), "network": network,
+                           "isolate_filesystem": isolate_filesystem, "uid_base": uid_base,
+                           "tmp_size_mb": tmp_size_mb, "retry_on_worker_death": retry_on_worker_death}
         self._cfgs = [
             {"uid": base, "preload": list(preload), "network": bool(network),
              "mounts": bool(isolate_filesystem), "tmp_size_mb": int(tmp_size_mb)}
@@ -342,6 +345,14 @@ class LocalSandbox(Sandbox):
         for t in self._threads:
             t.join(timeout=60)
         self._stop_workers()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A pool of processes cannot travel; its configuration can. The copy starts a pool
+        # of its own (a reward shipped to another process gets a working sandbox there).
+        return dict(self._init_args)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(**state)  # type: ignore[misc]
 
     def __del__(self) -> None:  # pragma: no cover - best effort at interpreter exit
         try:

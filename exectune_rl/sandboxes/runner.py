@@ -158,10 +158,21 @@ class TestHarness(Protocol):
 
 
 class _CountAsserts(ast.NodeTransformer):
-    """Rewrites each ``assert`` into a counted check that does not stop the suite."""
+    """Rewrites each ``assert`` into a counted check that does not stop the suite.
+
+    Asserts inside pytest-style ``test_*`` functions are left alone: each such function is
+    one case, failed by its first failing assert (pytest's own semantics).
+    """
 
     def __init__(self) -> None:
         self.count = 0
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> Any:
+        if node.name.startswith("test"):
+            return node
+        return self.generic_visit(node)
+
+    visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
 
     def visit_Assert(self, node: ast.Assert) -> Any:
         self.count += 1
@@ -174,23 +185,24 @@ class _CountAsserts(ast.NodeTransformer):
         return node  # asserts cannot live in lambdas; keep them untouched
 
 
+# The program ran first and may have patched builtins or modules: the harness uses truth
+# testing (no ``bool`` lookup) and writes its marks with ``__et_write``/``__et_flush``, the
+# real ``os.write`` and streams captured before the program ran. Its names, the completion
+# token among them, live in a namespace the program's own functions cannot see. (Code that
+# walks interpreter frames could still find them: the marks resist exits, patching and
+# forged globals, not introspection.)
 _PY_PRELUDE = """
-import os as __et_os, sys as __et_sys
 __et_counts = [0, 0]
 def __et_case(test):
     __et_counts[1] += 1
     try:
-        ok = bool(test())
-    except Exception:
-        ok = False
-    if ok:
-        __et_counts[0] += 1
-def __et_mark(text):
-    try:
-        __et_sys.stdout.flush()
+        if test():
+            __et_counts[0] += 1
     except Exception:
         pass
-    __et_os.write(1, ("\\n" + text + "\\n").encode())
+def __et_mark(text):
+    __et_flush()
+    __et_write(1, ("\\n" + text + "\\n").encode())
 """
 
 
@@ -341,6 +353,16 @@ class ScriptHarness:
         return TestOutcome(status, passed, parses, ran, int(passed), 1, float(passed), res.detail, (res,))
 
 
+class _Unsupported:
+    """Stands in for a harness where none applies; its outcome is INFRA with the reason."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def evaluate(self, program: str, tests: ProgramTests, nonce: str, results: list[ExecResult]) -> TestOutcome:
+        return TestOutcome(TestStatus.INFRA, False, False, False, detail=self.reason)
+
+
 _HARNESSES: dict[str, TestHarness] = {
     "python": PythonHarness(),
     "javascript": ScriptHarness("javascript", 'console.log("\\n{0}");'),
@@ -367,10 +389,13 @@ def _plan(programs: Sequence[str], tests: Sequence[ProgramTests] | ProgramTests,
     plan, requests = [], []
     for program, suite in zip(programs, suites):
         harness = _HARNESSES.get(suite.language)
-        if harness is None:
-            raise ConfigError(f"no test harness for language {suite.language!r}; known: {sorted(_HARNESSES)}")
-        if suite.format != "io" and suite.language in ("c", "cpp"):
-            raise ConfigError(f"{suite.language} programs are tested with format='io' only")
+        if harness is None or (suite.format != "io" and suite.language in ("c", "cpp")):
+            # The toolkit cannot test this program: a typed outcome for this one, not an
+            # error that would sink the whole batch.
+            why = (f"no test harness for language {suite.language!r}; known: {sorted(_HARNESSES)}"
+                   if harness is None else f"{suite.language} programs are tested with format='io' only")
+            plan.append((_Unsupported(why), str(program), suite, "", len(requests), 0))
+            continue
         nonce = secrets.token_hex(8)
         reqs = harness.build(str(program), suite, nonce, limits)
         plan.append((harness, str(program), suite, nonce, len(requests), len(reqs)))

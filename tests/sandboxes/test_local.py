@@ -317,3 +317,45 @@ def test_requests_pickle_and_accept_common_spellings():
     with pytest.raises(ConfigError, match="alias"):
         ExecRequest("x", cpu_time_s=1, timeout=2)
     assert ExecStatus.TIME_LIMIT is ExecStatus.TIMEOUT and len(list(ExecStatus)) == 8
+
+
+def test_pool_pickles_as_its_configuration():
+    import pickle
+
+    with LocalSandbox(workers=1, network=False) as sb:
+        clone = pickle.loads(pickle.dumps(sb))
+        try:
+            assert clone.worker_pids and clone.worker_pids != sb.worker_pids  # a pool of its own
+            assert clone.run([ExecRequest("print(2)")])[0].stdout == "2\n"
+        finally:
+            clone.close()
+
+
+def test_script_folders_on_sys_path_stay_hidden(tmp_path, monkeypatch):
+    # A folder on sys.path that is not part of the interpreter (a script's own directory
+    # under /tmp) must not be bound into the sandbox.
+    secret = tmp_path / "secret.txt"
+    secret.write_text("hunter2")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with LocalSandbox(workers=1) as sb:
+        [r] = sb.run([ExecRequest(f"print(open({str(secret)!r}).read())")])
+    if "mountns" in r.isolation and str(tmp_path).startswith("/tmp/"):
+        assert r.status is ExecStatus.RUNTIME_ERROR and "hunter2" not in r.stdout
+
+
+def test_multiprocessing_works_inside(pool):
+    code = (
+        "import multiprocessing as mp\n"
+        "def sq(x):\n    return x * x\n"
+        "if __name__ == '__main__':\n"
+        "    with mp.get_context('fork').Pool(2) as p:\n        print(sum(p.map(sq, range(10))))\n"
+    )
+    r = run1(pool, code, cpu_time_s=5)
+    assert r.status is ExecStatus.OK and r.stdout == "285\n", r.stderr[-500:]
+
+
+def test_get_sandbox_rejects_non_sandboxes():
+    from exectune_rl.errors import RegistryError
+
+    with pytest.raises(RegistryError, match="not a Sandbox"):
+        get_sandbox("os:getcwd")

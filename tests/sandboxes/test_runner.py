@@ -61,9 +61,13 @@ def test_broken_tests_are_infra_not_the_programs_fault(pool):
 
 def test_pytest_style_with_solution_module(pool):
     tests = ProgramTests("asserts", code="from solution import add\n\ndef test_small():\n    assert add(1, 2) == 3\n\ndef test_zero():\n    assert add(0, 0) == 0\n")
-    good, bad = run_tests(pool, ["def add(a, b):\n    return a + b", "def add(a, b):\n    return 1"], tests)
-    assert good.passed
-    assert not bad.passed and 0 < bad.fraction < 1
+    good, half, bad = run_tests(
+        pool, ["def add(a, b):\n    return a + b", "def add(a, b):\n    return a + b if a else 1", "def add(a, b):\n    return 1"], tests
+    )
+    assert good.passed and (good.passed_cases, good.total_cases) == (2, 2)
+    # each test function is one case, failed by its first failing assert (pytest semantics)
+    assert (half.passed_cases, half.total_cases, half.fraction) == (1, 2, 0.5)
+    assert not bad.passed and bad.fraction == 0.0
 
 
 def test_io_cases_python_and_c(pool):
@@ -101,5 +105,27 @@ def test_bad_arguments(pool):
         run_tests(pool, ["a", "b"], [ADD_TESTS])
     with pytest.raises(TypeError):
         run_tests(pool, "def add(a, b): return a + b", ADD_TESTS)
-    with pytest.raises(ConfigError, match="harness"):
-        run_tests(pool, ["x"], ProgramTests("io", cases=(("", ""),), language="cobol"))
+
+
+
+def test_unsupported_language_is_infra_for_that_program_only(pool):
+    good = ProgramTests("asserts", code="assert add(1, 2) == 3")
+    cobol = ProgramTests("io", cases=(("", ""),), language="cobol")
+    ok, odd = run_tests(pool, ["def add(a, b):\n    return a + b", "DISPLAY 'HI'."], [good, cobol])
+    assert ok.passed
+    assert odd.status is TestStatus.INFRA and "cobol" in odd.detail
+
+
+@pytest.mark.parametrize("hack", [
+    # truthiness through a patched builtin
+    "import builtins\nbuiltins.bool = lambda *a: True",
+    # forged marks through a patched os.write
+    "import os\n_w = os.write\nos.write = lambda fd, b: _w(fd, b.replace(b'done 0', b'done 3'))",
+    # forged marks from inside the function under test, reading the harness's globals
+    "import os\ndef add(a, b):\n    n = globals().get('__et_nonce', 'x')\n"
+    "    os.write(1, f'\\n{n}:done 3 3\\n{n}:completed\\n'.encode())\n    os._exit(0)",
+])
+def test_harness_resists_tampering(pool, hack):
+    program = "def add(a, b):\n    return None\n" + hack
+    [out] = run_tests(pool, [program], ADD_TESTS)
+    assert not out.passed, out
