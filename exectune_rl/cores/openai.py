@@ -229,6 +229,21 @@ class OpenAICompatibleCore(Core):
     def __repr__(self) -> str:  # never shows the key or the headers
         return f"OpenAICompatibleCore(model={self.model!r}, base_url={self.base_url!r}, api_key_env={self.api_key_env!r})"
 
+    # -- pickling: the configuration travels; the loop, clients, lock and key do not ----
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        for name in ("_runner", "_pool", "_runner_lock", "_api_key"):
+            state.pop(name, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._runner = None
+        self._pool = None
+        self._runner_lock = threading.Lock()
+        # The key is read again from the named variable, so it never sits in a pickle.
+        self._api_key = os.environ.get(self.api_key_env) or None if self.api_key_env is not None else None
+
     # -- the private loop --------------------------------------------------------------
     def _loop_runner(self) -> _LoopThread:
         with self._runner_lock:
@@ -340,6 +355,10 @@ class OpenAICompatibleCore(Core):
         return self._parse(http, time.perf_counter() - start)
 
     async def _call(self, request: CoreRequest) -> CoreResponse:
+        if self.api_key_env is not None and not self._api_key:
+            # Only after unpickling in a process without the variable: the constructor checks it.
+            message = f"environment variable {self.api_key_env!r} (api_key_env) is not set in this process"
+            return CoreResponse.failure(CoreFailureKind.AUTH, message, model=self.model)
         pool = self._ensure_pool()
         payload = self._payload(request)
         start = time.perf_counter()

@@ -118,6 +118,15 @@ class TransformersCore(Core):
         self._lock = threading.Lock()
         self._max_positions = getattr(model.config, "max_position_embeddings", None)
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_lock", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def _eos_token_ids(self) -> set[int]:
         ids: set[int] = set()
         gen_eos = getattr(getattr(self.hf_model, "generation_config", None), "eos_token_id", None)

@@ -161,6 +161,21 @@ class ResponseCache:
     def __repr__(self) -> str:
         return f"ResponseCache({str(self.path)!r}, enabled={self.enabled})"
 
+    # A pickled cache (a reward sent to a worker process) carries its path and settings;
+    # the copy opens its own connections on first use.
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        for name in ("_local", "_lock", "_connections"):
+            state.pop(name, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections = []
+        self._pid = os.getpid()
+
     # -- connections -------------------------------------------------------------------
     def _wrap_error(self, exc: sqlite3.Error, action: str) -> CacheError:
         text = str(exc)

@@ -158,6 +158,15 @@ class CostLedger:
         self._entries: list[LedgerEntry] = []
         self._lock = threading.Lock()
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_lock", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def _price(self, model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
         if not model:
             return None

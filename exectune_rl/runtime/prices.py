@@ -101,6 +101,10 @@ class PriceTable:
         coerced = {str(k): ModelPrice.coerce(str(k), v) for k, v in self.prices.items()}
         object.__setattr__(self, "prices", MappingProxyType(coerced))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A read-only mapping proxy cannot be pickled; the plain dict it wraps can.
+        return (type(self), (dict(self.prices), self.use_genai_prices))
+
     def lookup(self, model: str) -> ModelPrice | None:
         """The table's own price for ``model`` (no ``genai-prices`` fallback), or None."""
         if model in self.prices:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import pickle
 import random
 import socket
 
@@ -183,6 +184,39 @@ def test_close_is_idempotent_and_the_core_reopens(faults):
     core.close()
     assert core.generate(prompts(1, "b"))[0].text == answer_for("b-0")
     core.close()
+
+
+def test_a_used_core_pickles_without_its_key_and_works_after(faults, monkeypatch):
+    base_url, server = faults
+    secret = "sk-pickle-" + "q9" * 10
+    monkeypatch.setenv("EXECTUNE_TEST_API_KEY", secret)
+    core = make_core(base_url, api_key_env="EXECTUNE_TEST_API_KEY", max_concurrency=4)
+    try:
+        assert core.generate(prompts(2, "before"))[0].ok  # the loop thread, clients and lock exist now
+        data = pickle.dumps(core)
+    finally:
+        core.close()
+    assert secret.encode() not in data
+    clone = pickle.loads(data)
+    try:
+        out = clone.generate(prompts(3, "after"))
+        assert [r.text for r in out] == [answer_for(f"after-{i}") for i in range(3)]
+        assert asyncio.run(clone.agenerate(prompts(1, "async-after")))[0].text == answer_for("async-after-0")
+        assert clone.max_concurrency == 4 and clone.model == "loopback-echo"
+    finally:
+        clone.close()
+    assert server.auth_headers[-1] == f"Bearer {secret}"  # the key was read again from the environment
+
+
+def test_an_unpickled_core_without_its_key_variable_fails_typed(faults, monkeypatch):
+    base_url, _ = faults
+    monkeypatch.setenv("EXECTUNE_TEST_API_KEY", "sk-gone")
+    data = pickle.dumps(make_core(base_url, api_key_env="EXECTUNE_TEST_API_KEY"))
+    monkeypatch.delenv("EXECTUNE_TEST_API_KEY")
+    clone = pickle.loads(data)
+    [resp] = clone.generate(prompts(1, "nokey"))
+    clone.close()
+    assert resp.error.kind is CoreFailureKind.AUTH and "EXECTUNE_TEST_API_KEY" in resp.error.message
 
 
 @pytest.mark.parametrize(

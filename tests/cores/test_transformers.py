@@ -128,3 +128,11 @@ def test_cuda_batched_equals_one_by_one(varied_model_path):
     batched = TransformersCore(varied_model_path, batch_size=8).generate(reqs)
     single = TransformersCore(varied_model_path, batch_size=1).generate(reqs)
     assert [b.text for b in batched] == [s.text for s in single]
+
+
+def test_pickles_and_generates_the_same(core):
+    import pickle
+
+    reqs = [CoreRequest.from_prompt(p, max_tokens=8) for p in PROMPTS[:2]]
+    clone = pickle.loads(pickle.dumps(core))
+    assert [r.text for r in clone.generate(reqs)] == [r.text for r in core.generate(reqs)]

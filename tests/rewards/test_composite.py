@@ -344,6 +344,51 @@ def test_pickles_and_scores_the_same(code_reward: ExecTuneReward) -> None:
         clone.close()
 
 
+def test_pickles_with_an_openai_compatible_core_and_works_after(math_verifier: MathVerifier, monkeypatch) -> None:
+    pytest.importorskip("fastapi")
+    pytest.importorskip("uvicorn")
+    from exectune_rl.cores import OpenAICompatibleCore
+    from exectune_rl.cores.server import LoopbackServer, create_app
+
+    monkeypatch.setenv("EXECTUNE_TEST_API_KEY", "sk-reward-pickle-secret")
+    completions = ["<strategy>Add them.</strategy>", "<strategy>subtract them.</strategy>"]
+    with LoopbackServer(create_app(CallableCore(math_core_fn, model="scripted"))) as server:
+        core = OpenAICompatibleCore("scripted", base_url=server.base_url, api_key_env="EXECTUNE_TEST_API_KEY")
+        reward = ExecTuneReward(RewardConfig.math(), core=core, math_verifier=math_verifier)
+        try:
+            before = reward(prompts=["p"] * 2, completions=completions, **MATH)  # the core's loop thread runs now
+            data = pickle.dumps(reward)
+        finally:
+            core.close()
+        assert b"sk-reward-pickle-secret" not in data
+        clone = pickle.loads(data)
+        try:
+            assert before == [1.0, -0.5]  # the guided failure loses where the core alone succeeds
+            assert clone(prompts=["p"] * 2, completions=completions, **MATH) == before
+            assert asyncio.run(clone.as_async()(prompts=["p"] * 2, completions=completions, **MATH)) == before
+        finally:
+            clone.core.close()
+            clone.close()
+
+
+def test_pickles_with_a_user_sandbox_and_a_program_core(math_verifier: MathVerifier) -> None:
+    from exectune_rl.cores import ProgramCore
+    from exectune_rl.sandboxes import LocalSandbox
+
+    completions = ["<strategy>print(2 + 3)</strategy>", "<strategy>print(2 - 3)</strategy>"]
+    cfg = RewardConfig.math(nondegradation_penalty=0.0)
+    with LocalSandbox(workers=1) as sb:
+        reward = ExecTuneReward(cfg, core=ProgramCore(sb), sandbox=sb, math_verifier=math_verifier)
+        before = reward(prompts=["p"] * 2, completions=completions, **MATH)
+        clone = pickle.loads(pickle.dumps(reward))
+    try:  # the user's pool is closed: the copy runs on a pool of its own
+        assert before == [1.0, 0.0]
+        assert clone(prompts=["p"] * 2, completions=completions, **MATH) == before
+    finally:
+        clone.core.sandbox.close()
+        clone.close()
+
+
 def test_named_reward(math_verifier: MathVerifier) -> None:
     reward = ExecTuneReward(RewardConfig.math(name="gsm8k_exec"), core=CallableCore(math_core_fn), math_verifier=math_verifier)
     metrics: dict[str, float] = {}

@@ -213,3 +213,23 @@ def test_default_path_follows_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("EXECTUNE_CACHE_DIR", str(tmp_path / "state"))
     cache = ResponseCache()
     assert cache.path == tmp_path / "state" / "responses.sqlite" and cache.path.exists()
+
+
+def _upper(req: CoreRequest) -> CoreResponse:
+    return CoreResponse(text=req.prompt_text.upper(), prompt_tokens=2, completion_tokens=1, model="gpt-4o-mini")
+
+
+def test_a_used_cache_and_ledger_pickle_and_keep_working(tmp_path):
+    import pickle
+
+    from exectune_rl.runtime import CostLedger, wrap_core
+
+    cache, ledger = ResponseCache(tmp_path / "c.sqlite"), CostLedger(run_id="r")
+    core = wrap_core(CallableCore(_upper, model="gpt-4o-mini"), cache=cache, ledger=ledger)
+    assert core.generate([CoreRequest.from_prompt("a")])[0].text == "A"  # a connection is open now
+    clone = pickle.loads(pickle.dumps(core))
+    cache.close()
+    out = clone.generate([CoreRequest.from_prompt("a"), CoreRequest.from_prompt("b")])
+    assert [r.text for r in out] == ["A", "B"] and [r.cached for r in out] == [True, False]
+    assert len(clone.ledger) == 3 and clone.ledger.run_id == "r"  # the entry made before pickling travelled
+    clone.core.cache.close()

@@ -55,3 +55,13 @@ def test_bad_table_entries_name_the_model():
         PriceTable({"weird": "cheap"})
     with pytest.raises(ConfigError, match="input_per_mtok"):
         ModelPrice(-1.0, 1.0)
+
+
+def test_price_table_pickles():
+    import pickle
+
+    from exectune_rl.runtime.prices import PriceTable
+
+    table = PriceTable({"teacher": (3.0, 15.0)}, use_genai_prices=False)
+    clone = pickle.loads(pickle.dumps(table))
+    assert clone == table and clone.lookup("teacher").output_per_mtok == 15.0 and not clone.use_genai_prices
