@@ -161,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)  # before the long run, not after it
 
     main_row = measure_concurrency(args.latency, args.calls, args.concurrency, args.repeats)
     sweep = [measure_concurrency(float(x), args.calls, args.concurrency, args.repeats) for x in args.sweep.split(",") if x.strip()]
@@ -186,7 +188,6 @@ def main(argv: list[str] | None = None) -> int:
                     "load_avg_1m": os.getloadavg()[0]},  # fmt: skip
     }
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2))
         print(f"wrote {args.json}")
     return 0 if (all(meets.values()) or not args.strict) else 1

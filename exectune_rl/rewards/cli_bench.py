@@ -42,6 +42,12 @@ def run(args: argparse.Namespace) -> int:
     if args.completions < 1 or args.workers < 1 or args.batch_size < 1:
         print("error: --completions, --workers and --batch-size must be >= 1", file=sys.stderr)
         return 2
+    if args.json:
+        try:  # before the long run, so a bad path fails now and not after it
+            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            print(f"error: cannot create the folder of --json {args.json!r}: {exc.strerror}", file=sys.stderr)
+            return 2
     try:
         items = load_workload(args.input, args.completions) if args.input else None
         result = run_benchmark(

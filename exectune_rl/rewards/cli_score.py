@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import functools
 import gzip
+import inspect
 import io
 import json
 import logging
@@ -196,6 +197,75 @@ def build_config(args: argparse.Namespace) -> Any:
     return RewardConfig.from_dict({**cfg.to_dict(), **fields})
 
 
+# Spellings users reach for first, mapped to the constructor's parameter names.
+_CORE_OPTION_ALIASES = {"TransformersCore": {"model": "model_or_path", "path": "model_or_path"}}
+
+
+def _accepted(factory: Any) -> list[str]:
+    try:
+        params = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name != "self"]
+
+
+def make_core(name: str, options: dict[str, Any], config: Any) -> tuple[Any, Any]:
+    """The core named by ``--core`` (and the sandbox made for it, or None).
+
+    ``program`` gets a sandbox (``config.sandbox`` with ``config.sandbox_workers``, or the
+    sandbox registry name given as ``--core-option sandbox=NAME``), shared with the reward's
+    code execution; ``transformers`` accepts ``model=`` for ``model_or_path=``. Options the
+    core's constructor does not take give a one-line error naming those it does.
+
+    Raises:
+        ConfigError: unknown or missing options, or a core that cannot be made from them.
+    """
+    from exectune_rl.registry import core_registry
+
+    factory = core_registry.resolve(name)
+    options = dict(options)
+    for alias, real in _CORE_OPTION_ALIASES.get(getattr(factory, "__name__", ""), {}).items():
+        if alias in options and real not in options:
+            options[real] = options.pop(alias)
+    accepted = _accepted(factory)
+    sandbox = None
+    if "sandbox" in accepted and not hasattr(options.get("sandbox"), "run"):
+        from exectune_rl.sandboxes import get_sandbox
+
+        sb_name = options.pop("sandbox", None) or config.sandbox
+        workers = {} if config.sandbox_workers is None else {"workers": config.sandbox_workers}
+        sandbox = options["sandbox"] = get_sandbox(str(sb_name), **workers)
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):  # no signature to check (a C callable): the call below decides
+        signature = None
+    if signature is not None:
+        takes_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
+        unknown = [k for k in options if k not in accepted and not takes_any]
+        try:
+            problem = f"unknown option(s) {', '.join(map(repr, unknown))}" if unknown else None
+            signature.bind(**options)
+        except TypeError as exc:
+            problem = problem or str(exc)
+        if problem:
+            _close(sandbox)
+            raise ConfigError(f"core {name!r}: {problem}; accepted --core-option keys: {', '.join(accepted) or 'none'}")
+    try:
+        return factory(**options), sandbox
+    except ExecTuneError:
+        _close(sandbox)
+        raise
+    except (TypeError, ValueError, OSError) as exc:
+        _close(sandbox)
+        reason = " ".join(str(exc).split())[:300]
+        raise ConfigError(f"cannot create core {name!r} from {sorted(options)}: {type(exc).__name__}: {reason}") from None
+
+
+def _close(obj: Any) -> None:
+    if obj is not None:
+        obj.close()
+
+
 def _wrap(rows: list[dict[str, Any]], tag: str) -> list[Any]:
     return [r["completion"] if "completion" in r else f"<{tag}>\n{r['strategy']}\n</{tag}>" for r in rows]
 
@@ -233,27 +303,54 @@ def score_stream(reward: Any, rows: Iterator[dict[str, Any]], batch_size: int, o
     return n
 
 
+def _make_folders(*paths: str | None) -> None:
+    """Create the folders of output paths before the long run, not after it."""
+    for path in paths:
+        if path and path != "-":
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(f"cannot create the folder of {path!r}: {exc.strerror or exc}") from exc
+
+
+def _report(args: argparse.Namespace, config: Any, summary: Any, n: int, elapsed: float) -> None:
+    from exectune_rl.rewards.summary import format_table
+
+    result = summary.result()
+    result["elapsed_s"] = elapsed
+    result["rows_per_s"] = n / elapsed if elapsed > 0 else None
+    extra: dict[str, Any] = {}
+    if config.given_output_model:
+        extra["given outputs priced as"] = config.given_output_model
+    extra.update({"elapsed (s)": elapsed, "rows per second": result["rows_per_s"]})
+    print(format_table(result, extra), file=sys.stderr if args.out == "-" else sys.stdout)
+    if args.summary_json:
+        Path(args.summary_json).write_text(json.dumps(result, indent=2), encoding="utf-8")
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``exectune score``; returns the exit status (2 for bad input or configuration)."""
     from exectune_rl.rewards.composite import ExecTuneReward
-    from exectune_rl.rewards.summary import ScoreSummary, format_table
+    from exectune_rl.rewards.summary import ScoreSummary
 
     if args.batch_size < 1:
         print("error: --batch-size must be >= 1", file=sys.stderr)
         return 2
+    core = core_sandbox = None
     try:
+        _make_folders(args.out, args.summary_json)
         config = build_config(args)
-        core = None
         if args.core:
-            from exectune_rl.registry import core_registry
-
-            core = core_registry.create(args.core, **_pairs(args.core_option, "--core-option"))
-        reward = ExecTuneReward(config, core=core)
+            core, core_sandbox = make_core(args.core, _pairs(args.core_option, "--core-option"), config)
+        elif args.core_option:
+            raise ConfigError("--core-option needs --core")
+        reward = ExecTuneReward(config, core=core, sandbox=core_sandbox)
     except ExecTuneError as exc:
+        _close(core)
+        _close(core_sandbox)
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    source = args.input or "the bundled HumanEval sample (offline)"
-    print(f"scoring {source}", file=sys.stderr)
+    print(f"scoring {args.input or 'the bundled HumanEval sample (offline)'}", file=sys.stderr)
     out: TextIO | None = None
     progress = None
     summary = ScoreSummary()
@@ -265,8 +362,7 @@ def run(args: argparse.Namespace) -> int:
             from tqdm import tqdm
 
             progress = tqdm(total=_count_rows(args.input, args.limit), unit="row", file=sys.stderr, dynamic_ncols=True)
-        rows = read_rows(args.input, args.limit)
-        n = score_stream(reward, rows, args.batch_size, out, summary, progress, args.include_text)
+        n = score_stream(reward, read_rows(args.input, args.limit), args.batch_size, out, summary, progress, args.include_text)
     except ExecTuneError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -276,16 +372,7 @@ def run(args: argparse.Namespace) -> int:
         if out is not None and out is not sys.stdout:
             out.close()
         reward.close()
-    elapsed = time.perf_counter() - start
-    result = summary.result()
-    result["elapsed_s"] = elapsed
-    result["rows_per_s"] = n / elapsed if elapsed > 0 else None
-    extra: dict[str, Any] = {}
-    if config.given_output_model:
-        extra["given outputs priced as"] = config.given_output_model
-    extra.update({"elapsed (s)": elapsed, "rows per second": result["rows_per_s"]})
-    table = format_table(result, extra)
-    print(table, file=sys.stderr if args.out == "-" else sys.stdout)
-    if args.summary_json:
-        Path(args.summary_json).write_text(json.dumps(result, indent=2), encoding="utf-8")
+        _close(core)
+        _close(core_sandbox)
+    _report(args, config, summary, n, time.perf_counter() - start)
     return 0

@@ -44,10 +44,32 @@ def test_bench_on_user_rows(tmp_path: Path) -> None:
     )
     [item] = load_workload(str(rows))
     assert item.output == "#### 5" and item.task.kind.value == "math"
-    assert main(["bench", "--input", str(rows), "--math", "0", "--json", str(tmp_path / "b.json")]) == 0
-    assert "format_per_s" in json.loads((tmp_path / "b.json").read_text())
+    out = tmp_path / "new" / "dir" / "b.json"  # parent folders are created
+    assert main(["bench", "--input", str(rows), "--math", "0", "--json", str(out)]) == 0
+    assert "format_per_s" in json.loads(out.read_text())
 
 
 def test_bad_arguments(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "--workers", "0"]) == 2
     assert "must be >= 1" in capsys.readouterr().err
+
+
+def test_an_unusable_json_path_fails_before_the_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["bench", "-n", "4", "--math", "0", "--json", str(blocker / "sub" / "b.json")]) == 2
+    captured = capsys.readouterr()
+    assert "cannot create the folder" in captured.err and "composite_per_s" not in captured.out
+
+
+def test_bench_cores_creates_the_json_folder(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    pytest.importorskip("fastapi")
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_cores.py"
+    out = tmp_path / "a" / "b" / "cores.json"
+    args = ["--calls", "8", "--concurrency", "4", "--latency", "0.01", "--repeats", "1", "--lookups", "20", "--json", str(out)]
+    proc = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(out.read_text())["calls"] == 8

@@ -148,6 +148,62 @@ def test_score_calls_a_core_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert [json.loads(x)["reward"] for x in out.read_text().splitlines()] == [1.0, 1.0, 1.0]
 
 
+def test_score_with_the_program_core(tmp_path: Path) -> None:
+    # The program core runs each strategy in a sandbox the command makes for it.
+    rows = [{"kind": "math", "problem": "What is 2+3?", "answer": "5", "strategy": f"print({expr})"} for expr in ("2 + 3", "2 - 3")]
+    src = tmp_path / "rows.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "o.jsonl"
+    args = ["score", str(src), "--core", "program", "--preset", "math", "--workers", "1", "--set", "math_workers=0",
+            "--set", "nondegradation_penalty=0", "--out", str(out), "--no-progress"]  # fmt: skip
+    assert main(args) == 0
+    assert [json.loads(x)["reward"] for x in out.read_text().splitlines()] == [1.0, 0.0]
+
+
+def test_score_with_the_transformers_core_named_by_model(tmp_path: Path, tiny_model_path: Path) -> None:
+    pytest.importorskip("transformers")
+    src = tmp_path / "rows.jsonl"
+    src.write_text(json.dumps({"kind": "math", "problem": "What is 2+3?", "answer": "5", "strategy": "Add."}) + "\n")
+    out = tmp_path / "o.jsonl"
+    args = ["score", str(src), "--core", "transformers", "--core-option", f"model={tiny_model_path}", "--core-option", "device=cpu",
+            "--preset", "math", "--set", "math_workers=0", "--set", "core_max_tokens=4", "--out", str(out), "--no-progress"]  # fmt: skip
+    assert main(args) == 0
+    [record] = [json.loads(x) for x in out.read_text().splitlines()]
+    assert record["status"] == "scored" and record["runs"][0]["status"] != "infra"
+
+
+@pytest.mark.parametrize(
+    ("core", "option", "message"),
+    [
+        ("program", "cpu_time=1", "unknown option(s) 'cpu_time'; accepted --core-option keys: sandbox, cpu_time_s,"),
+        ("openai", "bogus=1", "unknown option(s) 'bogus'; accepted --core-option keys: model, base_url,"),
+        ("openai", "timeout_s=5", "missing a required argument: 'model'"),
+    ],
+)
+def test_bad_core_options_are_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], core: str, option: str, message: str) -> None:
+    src = tmp_path / "rows.jsonl"
+    src.write_text(json.dumps({"kind": "math", "problem": "2+3?", "answer": "5", "strategy": "Add."}) + "\n")
+    assert main(["score", str(src), "--core", core, "--core-option", option, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_out_and_summary_folders_are_created(tmp_path: Path) -> None:
+    src = tmp_path / "rows.jsonl"
+    src.write_text(json.dumps({"kind": "math", "problem": "2+3?", "answer": "5", "strategy": "Add.", "core_output": "#### 5"}) + "\n")
+    out, summary = tmp_path / "missing" / "dir" / "o.jsonl", tmp_path / "other" / "s.json"
+    args = ["score", str(src), "--out", str(out), "--summary-json", str(summary), "--preset", "math", "--set", "math_workers=0", "--no-progress"]
+    assert main(args) == 0
+    assert json.loads(out.read_text())["reward"] is not None and json.loads(summary.read_text())["rows"] == 1
+
+
+def test_an_unusable_out_folder_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["score", "--out", str(blocker / "sub" / "o.jsonl"), "--no-progress", "--limit", "1"]) == 2
+    assert "cannot create the folder" in capsys.readouterr().err
+
+
 def test_rows_may_nest_the_task_or_name_a_humaneval_task(tmp_path: Path) -> None:
     from exectune_rl.rewards.sample import variant_output
     from exectune_rl.tasks.loaders import load_humaneval
