@@ -40,18 +40,33 @@ TASK_COLUMNS = ("task_id", "kind", "problem", "answer", "tests", "test_format", 
 ALIASES = {"problem": ("question",), "tests": ("test",), "reference": ("canonical_solution", "solution")}
 
 
+def _values(columns: Mapping[str, Any], key: str, n: int) -> list[Any]:
+    values = columns[key]
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        values = [values] * n  # a scalar applies to the whole batch
+    values = list(values)
+    if len(values) != n:
+        raise DataError(f"column {key!r} has {len(values)} values for {n} completions")
+    return values
+
+
 def column(columns: Mapping[str, Any], name: str, n: int) -> list[Any] | None:
-    """The values of column ``name`` (or an alias), checked to have ``n`` entries, or None."""
-    for key in (name, *ALIASES.get(name, ())):
-        if key in columns and columns[key] is not None:
-            values = columns[key]
-            if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
-                values = [values] * n  # a scalar applies to the whole batch
-            values = list(values)
-            if len(values) != n:
-                raise DataError(f"column {key!r} has {len(values)} values for {n} completions")
-            return values
-    return None
+    """The values of column ``name``, checked to have ``n`` entries, or None when it is absent.
+
+    Where a dataset mixes spellings (``problem`` for some rows, ``question`` for others; rows
+    built from different sources leave the other one None), each row takes the first of
+    ``name`` and its aliases that has a value.
+
+    Example:
+        >>> column({"problem": ["a", None], "question": [None, "b"]}, "problem", 2)
+        ['a', 'b']
+    """
+    found = [_values(columns, key, n) for key in (name, *ALIASES.get(name, ())) if columns.get(key) is not None]
+    if not found:
+        return None
+    if len(found) == 1:
+        return found[0]
+    return [next((values[i] for values in found if values[i] is not None), None) for i in range(n)]
 
 
 def _require(columns: Mapping[str, Any], name: str, n: int, why: str) -> list[Any]:
@@ -101,6 +116,11 @@ def tasks_from_columns(
     for i in range(n):
         row = {name: (vals[i] if vals is not None else None) for name, vals in values.items()}
         problem = problems[i] if isinstance(problems[i], str) else ("" if problems[i] is None else str(problems[i]))
+        if not problem.strip():
+            # An empty task would be scored against nothing and share one hash-of-empty id.
+            tasks.append(None)
+            errors.append(f"row {i}: no task text (column 'problem' or 'question' is empty or missing for this row)")
+            continue
         try:
             task = Task(
                 id=_task_id(row["task_id"], problem),
