@@ -34,7 +34,7 @@ from exectune_rl.rewards.syntax import SyntaxChecker, SyntaxResult, SyntaxStatus
 from exectune_rl.rewards.text import extract_code_blocks
 from exectune_rl.tasks.base import Task
 
-__all__ = ["ExecutionStatus", "ExecutionResult", "Grading", "CodeExecutor", "extract_program"]
+__all__ = ["ExecutionStatus", "ExecutionResult", "Grading", "CodeExecutor", "extract_program", "prompt_imports"]
 
 logger = logging.getLogger(__name__)
 
@@ -166,10 +166,55 @@ def extract_program(output: str, task: Task) -> str:
         program = output
     if not program.strip():
         return ""
-    if lang == "python" and task.entry_point and task.problem and _PY_DEF.format(name=task.entry_point) not in program:
-        if _PY_DEF.format(name=task.entry_point) in task.problem:
-            program = task.problem + program
+    if lang == "python" and task.entry_point and task.problem:
+        if _PY_DEF.format(name=task.entry_point) not in program:
+            if _PY_DEF.format(name=task.entry_point) in task.problem:
+                program = task.problem + program
+        else:
+            program = _with_prompt_imports(program, task.problem)
     return program
+
+
+_IMPORT_LINE = re.compile(r"^(?:import\s+\S|from\s+\S+\s+import\s)")
+
+
+def prompt_imports(prompt: str) -> list[str]:
+    """The top-level import statements of a task prompt (``from typing import List``...).
+
+    Example:
+        >>> prompt_imports("from typing import List\nimport math\n\ndef f(x: List[int]):\n    import os\n")
+        ['from typing import List', 'import math']
+    """
+    out: list[str] = []
+    lines = prompt.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i].rstrip()
+        if _IMPORT_LINE.match(line):
+            stmt = [line]
+            # A parenthesised or backslash-continued import spans several lines.
+            while i + 1 < len(lines) and (stmt[-1].endswith("\\") or ("(" in line and ")" not in "".join(stmt))):
+                i += 1
+                stmt.append(lines[i].rstrip())
+            out.append("\n".join(stmt))
+        i += 1
+    return out
+
+
+def _with_prompt_imports(program: str, prompt: str) -> str:
+    """``program`` with the prompt's imports it lacks put in front (a full function written
+    without them, e.g. ``List[float]`` without ``from typing import List``, would not run)."""
+    have = {line.strip() for line in program.splitlines()}
+    missing = [imp for imp in prompt_imports(prompt) if imp.splitlines()[0].strip() not in have]
+    if not missing:
+        return program
+    future = [imp for imp in missing if imp.startswith("from __future__")]
+    rest = "\n".join(imp for imp in missing if not imp.startswith("from __future__"))
+    lines = program.splitlines(keepends=True)
+    # ``from __future__`` imports must stay first: the prompt's others go after the program's.
+    at = max((k + 1 for k, line in enumerate(lines) if line.startswith("from __future__")), default=0)
+    head = "".join(f + "\n" for f in future)
+    return head + "".join(lines[:at]) + (rest + "\n" if rest else "") + "".join(lines[at:])
 
 
 _TEST_STATUS = {

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import pytest
 
 from exectune_rl.errors import ConfigError
-from exectune_rl.rewards.execution import CodeExecutor, ExecutionStatus, Grading, extract_program
+from exectune_rl.rewards.execution import CodeExecutor, ExecutionStatus, Grading, extract_program, prompt_imports
 from exectune_rl.sandboxes.base import ExecRequest, ExecResult, Sandbox
 from exectune_rl.tasks.base import Task
 
@@ -79,6 +79,29 @@ def test_body_only_answers_get_the_prompt(sandbox: Sandbox, he_tasks: list[Task]
     assert program.startswith(task.problem)
     [r] = CodeExecutor(sandbox, cache_size=0).run([task.reference], [task])
     assert r.success
+
+
+def test_a_full_function_without_the_prompts_imports_gets_them(sandbox: Sandbox, he_tasks: list[Task]) -> None:
+    task = he_tasks[0]  # HumanEval/0: `from typing import List`, then has_close_elements(numbers: List[float], ...)
+    assert "from typing import List" in task.problem
+    header = next(line for line in task.problem.splitlines() if line.startswith(f"def {task.entry_point}("))
+    full = f"```python\n{header}\n{task.reference}```"
+    program = extract_program(full, task)
+    assert program.startswith("from typing import List\n") and program.count("from typing import List") == 1
+    with_import = "```python\nfrom typing import List\n\n" + header + "\n" + task.reference + "```"
+    assert extract_program(with_import, task).count("from typing import List") == 1  # not added twice
+    [r] = CodeExecutor(sandbox, cache_size=0).run([full], [task])
+    assert r.success, r.detail
+
+
+def test_prompt_imports_keep_future_imports_first() -> None:
+    prompt = "from __future__ import annotations\nfrom typing import (\n    List,\n    Tuple,\n)\nimport math\n\ndef f(x: List[int]) -> int:\n    import os\n"
+    assert prompt_imports(prompt) == ["from __future__ import annotations", "from typing import (\n    List,\n    Tuple,\n)", "import math"]
+    task = Task("f", "code", prompt, tests="assert f([1]) == 1", test_format="asserts", entry_point="f")
+    program = extract_program("from __future__ import division\ndef f(x: List[int]) -> int:\n    return math.floor(len(x))\n", task)
+    assert program.splitlines()[:3] == ["from __future__ import annotations", "from __future__ import division", "from typing import ("]
+    compile(program, "<program>", "exec")  # __future__ imports still come first
+    assert "    import os" not in program  # only top-level imports are taken
 
 
 def test_program_extraction_prefers_the_block_defining_the_entry_point() -> None:
