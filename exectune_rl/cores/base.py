@@ -155,6 +155,15 @@ class Usage:
     def to_dict(self) -> dict[str, int | None]:
         return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens, "total_tokens": self.total_tokens}
 
+    def __getitem__(self, key: str) -> int | None:
+        """``usage["prompt_tokens"]``, the spelling of OpenAI's JSON usage object."""
+        if key not in _USAGE_KEYS:
+            raise KeyError(f"{key!r}; usage has {', '.join(_USAGE_KEYS)}")
+        return getattr(self, key)
+
+
+_USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
+
 
 @dataclass(frozen=True)
 class CoreResponse:

@@ -134,6 +134,9 @@ def test_response_usage_and_latency_aliases():
     assert resp.usage == Usage(prompt_tokens=10, completion_tokens=2, total_tokens=12)
     assert resp.usage.to_dict() == {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12}
     assert resp.latency == 0.25
+    assert resp.usage["completion_tokens"] == 2 and resp.usage["total_tokens"] == 12
+    with pytest.raises(KeyError, match="usage has prompt_tokens"):
+        resp.usage["tokens"]
     unreported = CoreResponse(text="4").usage
     assert unreported.prompt_tokens is None and unreported.total_tokens is None
     with pytest.raises(AttributeError):
