@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from exectune_rl.cores.base import CallableCore, Core, CoreFailure, CoreFailureKind, CoreRequest, CoreResponse
+from exectune_rl.cores.base import CallableCore, Core, CoreFailure, CoreFailureKind, CoreRequest, CoreResponse, Usage
 
 __all__ = [
     "Core",
@@ -14,6 +14,7 @@ __all__ = [
     "CoreFailure",
     "CoreFailureKind",
     "CallableCore",
+    "Usage",
     "OpenAICompatibleCore",
     "TransformersCore",
     "ProgramCore",
