@@ -12,6 +12,9 @@ from exectune_rl.errors import DataError
 __all__ = ["TaskKind", "Task"]
 
 
+TEST_FORMATS = ("check", "asserts", "io")
+
+
 class TaskKind(str, enum.Enum):
     MATH = "math"
     CODE = "code"
@@ -54,6 +57,10 @@ class Task:
             raise DataError(f"math task {self.id!r} has no gold answer")
         if self.kind is TaskKind.CODE and not self.tests:
             raise DataError(f"code task {self.id!r} has no tests")
+        if self.kind is TaskKind.CODE and self.test_format not in TEST_FORMATS:
+            raise DataError(
+                f"code task {self.id!r}: test_format must be one of {', '.join(TEST_FORMATS)}, got {self.test_format!r}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return {

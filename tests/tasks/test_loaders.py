@@ -194,3 +194,13 @@ def test_jsonl_round_trip_and_errors(tmp_path):
         load_jsonl(tmp_path / "nogold.jsonl")
     with pytest.raises(DataError, match="cannot open"):
         load_jsonl(tmp_path / "missing.jsonl")
+
+
+def test_task_rejects_an_unknown_test_format():
+    import pytest
+
+    from exectune_rl.errors import DataError
+    from exectune_rl.tasks import Task
+
+    with pytest.raises(DataError, match="test_format"):
+        Task("t", "code", "def f():", tests="assert f()", test_format="bogus")
