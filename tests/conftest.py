@@ -37,3 +37,25 @@ def program_reward():
     yield reward
     reward.close()
     sandbox.close()
+
+
+# Packages whose tests train tiny models.
+_TRAINING_PACKAGES = ("training", "evaluation")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread(request: pytest.FixtureRequest):
+    # The tiny models train as fast on one thread as on two, and a second OpenMP thread that
+    # spins while another process holds the other core slows training down many times over.
+    if Path(str(request.node.path)).parent.name not in _TRAINING_PACKAGES:
+        yield
+        return
+    try:
+        import torch
+    except ImportError:  # tests that need torch skip themselves
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
