@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import ctypes
 import os
+import signal
 import sys
 from typing import Any
 
-__all__ = ["setup_worker_isolation", "drop_privileges", "keep_paths", "COVERED_DIRS"]
+__all__ = ["setup_worker_isolation", "drop_privileges", "keep_paths", "claim_uid", "kill_uid", "world_readable", "COVERED_DIRS"]
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
@@ -188,3 +189,52 @@ def drop_privileges(uid: int) -> None:
     os.setgroups([])
     os.setresgid(uid, uid, uid)
     os.setresuid(uid, uid, uid)
+
+
+def claim_uid(base: int, span: int = 4096) -> tuple[int, int]:
+    """Claim an unprivileged uid no other live worker on this machine uses.
+
+    A uid shared by two workers (of two pools) would let their tasks signal each other and
+    share one RLIMIT_NPROC count. Each uid is held by an flock that dies with its worker.
+    """
+    import fcntl
+
+    lock_dir = "/run/exectune-uids" if os.access("/run", os.W_OK) else "/tmp/.exectune-uids"
+    os.makedirs(lock_dir, mode=0o700, exist_ok=True)
+    for uid in range(base, base + span):
+        fd = os.open(os.path.join(lock_dir, str(uid)), os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        return uid, fd
+    raise RuntimeError(f"no free sandbox uid in [{base}, {base + span})")
+
+
+def kill_uid(uid: int) -> None:
+    """Kill every process running as ``uid``: kill(-1) from a child that became ``uid``."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        try:
+            drop_privileges(uid)
+            os.kill(-1, signal.SIGKILL)
+        except OSError:
+            pass
+        os._exit(0)
+    os.waitpid(pid, 0)
+
+
+def world_readable(path: str) -> bool:
+    """Whether any uid can reach ``path``: every ancestor directory must be o+x."""
+    path = os.path.realpath(path)
+    while True:
+        try:
+            if not os.stat(path).st_mode & 0o001:
+                return False
+        except OSError:
+            return False
+        parent = os.path.dirname(path)
+        if parent == path:
+            return True
+        path = parent

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import importlib
 import json
-import math
 import os
 import pickle
-import resource
 import select
 import signal
 import struct
@@ -23,11 +21,14 @@ import time
 import traceback
 from typing import Any
 
-# Workers load this file and _isolation.py by path (see local.py), without the package
+# Workers load this file, _isolation.py and _task.py by path (see local.py), without the package
 # __init__ and its imports: every page a worker maps makes each fork dearer.
 _isolation = sys.modules.get("exectune_sandbox_isolation")
 if _isolation is None:
     from exectune_rl.sandboxes import _isolation
+_task = sys.modules.get("exectune_sandbox_task")
+if _task is None:
+    from exectune_rl.sandboxes import _task
 
 _HEADER = struct.Struct("!I")
 _CHILD_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -85,10 +86,9 @@ class Worker:
     def __init__(self, cfg: dict[str, Any]) -> None:
         self.uid: int | None = None
         if os.geteuid() == 0:
-            self.uid, self._uid_lock = _claim_uid(cfg["uid"])
+            self.uid, self._uid_lock = _isolation.claim_uid(cfg["uid"])
         self.layers: list[str] = ["rlimits", "session", "tmpdir", "env"]
         self.note = ""
-        self.counter = 0
         self.epilogues: dict[str, Any] = {}
         self.shm_private = False
         self.children_file = f"/proc/self/task/{os.getpid()}/children"
@@ -103,13 +103,13 @@ class Worker:
         )
         self.layers += layers
         self.shm_private = "mountns" in layers and os.path.isdir("/dev/shm")
-        if self.uid is not None and "mountns" not in layers and not _world_readable(sys.base_prefix):
+        if self.uid is not None and "mountns" not in layers and not _isolation.world_readable(sys.base_prefix):
             self.note = "; ".join(filter(None, [self.note, (
                 f"the interpreter under {sys.base_prefix} is not readable by the sandbox uid and no mount "
                 "namespace binds it in: tasks can import preloaded modules only")]))
         if self.uid is not None:
             self.layers.append("uid")
-            _kill_uid(self.uid)  # leftovers of a predecessor that died (the uid is this worker's own)
+            _isolation.kill_uid(self.uid)  # leftovers of a predecessor that died (the uid is this worker's own)
         import tempfile
 
         # Private to this worker even where /tmp could not be covered.
@@ -176,7 +176,7 @@ class Worker:
             # Compiling here, before the fork, spares each child the copy-on-write faults of
             # a first compile, and a program that does not compile costs no fork at all.
             try:
-                req["_code"] = _compile(code, "main.py")
+                req["_code"] = _task.compile_source(code, "main.py")
             except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError) as exc:
                 return {"status": "syntax_error", "exit_code": 1, "signal": None, "stdout": "",
                         "stderr": "".join(traceback.format_exception_only(type(exc), exc)),
@@ -193,7 +193,7 @@ class Worker:
         """Compile trusted epilogue code once per worker; forked children inherit the result."""
         code = self.epilogues.pop(text, None)
         if code is None:
-            code = _compile(text, "epilogue.py")
+            code = _task.compile_source(text, "epilogue.py")
             if len(self.epilogues) >= 1024:
                 self.epilogues.pop(next(iter(self.epilogues)))
         self.epilogues[text] = code  # most recently used last
@@ -239,7 +239,7 @@ class Worker:
         except OSError as exc:
             return {"status": "infra", "detail": f"fork failed: {exc}"}
         if pid == 0:  # pragma: no cover - runs in the task child
-            _child(self, req, workdir, argv, in_fd)
+            _task.child(self, req, workdir, argv, in_fd)
         return self._supervise(pid, req, argv is None)
 
     def _supervise(self, pid: int, req: dict[str, Any], is_python: bool) -> dict[str, Any]:
@@ -327,64 +327,6 @@ class Worker:
 _SIGNALS = {s.value for s in signal.Signals}
 
 
-def _claim_uid(base: int, span: int = 4096) -> tuple[int, int]:
-    """Claim an unprivileged uid no other live worker on this machine uses.
-
-    A uid shared by two workers (of two pools) would let their tasks signal each other and
-    share one RLIMIT_NPROC count. Each uid is held by an flock that dies with its worker.
-    """
-    import fcntl
-
-    lock_dir = "/run/exectune-uids" if os.access("/run", os.W_OK) else "/tmp/.exectune-uids"
-    os.makedirs(lock_dir, mode=0o700, exist_ok=True)
-    for uid in range(base, base + span):
-        fd = os.open(os.path.join(lock_dir, str(uid)), os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            continue
-        return uid, fd
-    raise RuntimeError(f"no free sandbox uid in [{base}, {base + span})")
-
-
-def _kill_uid(uid: int) -> None:
-    """Kill every process running as ``uid``: kill(-1) from a child that became ``uid``."""
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - child
-        try:
-            _isolation.drop_privileges(uid)
-            os.kill(-1, signal.SIGKILL)
-        except OSError:
-            pass
-        os._exit(0)
-    os.waitpid(pid, 0)
-
-
-def _world_readable(path: str) -> bool:
-    """Whether any uid can reach ``path``: every ancestor directory must be o+x."""
-    path = os.path.realpath(path)
-    while True:
-        try:
-            if not os.stat(path).st_mode & 0o001:
-                return False
-        except OSError:
-            return False
-        parent = os.path.dirname(path)
-        if parent == path:
-            return True
-        path = parent
-
-
-def _compile(source: str, filename: str) -> Any:
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # SyntaxWarnings would land in the worker's stderr
-        # dont_inherit: this module's own __future__ imports must not leak into programs
-        return compile(source, filename, "exec", dont_inherit=True)
-
-
 def _which(name: str) -> str | None:
     for d in _CHILD_PATH.split(":"):
         path = os.path.join(d, name)
@@ -399,7 +341,11 @@ def _empty_dir(path: str) -> None:
     except OSError:
         return
     for name in names:
-        _rmtree(os.path.join(path, name)) if os.path.isdir(os.path.join(path, name)) else _unlink(os.path.join(path, name))
+        full = os.path.join(path, name)
+        if os.path.isdir(full) and not os.path.islink(full):
+            _rmtree(full)
+        else:
+            _unlink(full)
 
 
 def _unlink(path: str) -> None:
@@ -514,150 +460,6 @@ def _read_status(fd: int) -> dict[str, Any]:
         return json.loads(os.pread(fd, min(size, 4096), 0).splitlines()[0])
     except (ValueError, IndexError):
         return {}
-
-
-# --------------------------------------------------------------------------- the task child
-
-
-def _child(worker: Worker, req: dict[str, Any], workdir: str, argv: list[str] | None, in_fd: int) -> None:
-    """Runs in the forked task child; never returns."""
-    try:
-        os.setsid()
-        os.dup2(in_fd, 0)
-        os.dup2(worker.out_fd, 1)
-        os.dup2(worker.err_fd, 2)
-        os.dup2(worker.status_fd, 3)
-        os.closerange(4, 1 << 16)
-        os.chdir(workdir)
-        _set_limits(req, worker.baseline_vm if argv is None else None, argv)
-        if worker.uid is not None:
-            _isolation.drop_privileges(worker.uid)
-        # After the uid change, which clears it: die with the worker, never outlive it.
-        worker.prctl(_isolation.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        env = worker.child_env  # already the environment: the worker set it on itself
-        if req["env"]:
-            env = {**env, **req["env"]}
-            os.environ.update(req["env"])
-        if argv is not None:
-            # Python ignores SIGPIPE and SIGXFSZ; exec-ed programs get the defaults back.
-            # Python tasks keep the interpreter's usual dispositions (EFBIG, not SIGXFSZ).
-            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGXFSZ):
-                signal.signal(sig, signal.SIG_DFL)
-    except BaseException as exc:  # the sandbox could not be set up: report, never run the code
-        _write_status({"kind": "setup", "exc": type(exc).__name__, "msg": str(exc)})
-        os._exit(125)
-    rc = 124
-    try:
-        if argv is not None:
-            rc = 126
-            os.execve(argv[0], argv, env)
-        rc = _exec_python(req)
-    except BaseException as exc:
-        _write_status({"kind": "setup", "exc": type(exc).__name__, "msg": str(exc)})
-    finally:
-        os._exit(rc)
-
-
-def _set_limits(req: dict[str, Any], baseline_vm: int | None, argv: list[str] | None) -> None:
-    cpu = max(1, math.ceil(float(req["cpu_time_s"])))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu + 1, cpu + 2))
-    if argv is None or not argv[0].endswith("node"):
-        limit = int(req["memory_mb"]) * (1 << 20) + (baseline_vm or 0)
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    cap = int(req["output_limit_bytes"]) + 1
-    resource.setrlimit(resource.RLIMIT_FSIZE, (cap, cap))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (int(req["max_open_files"]),) * 2)
-    resource.setrlimit(resource.RLIMIT_NPROC, (int(req["max_processes"]),) * 2)
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-
-def _write_status(obj: dict[str, Any]) -> None:
-    try:
-        os.write(3, json.dumps(obj).encode() + b"\n")
-    except OSError:
-        pass
-
-
-def _exec_python(req: dict[str, Any]) -> int:
-    import builtins
-
-    # sys.stdin/stdout/stderr already wrap fds 0-2, now the task's; their buffers were
-    # flushed (and stdin never read) in the worker before the fork.
-    sys.argv = ["main.py", *req["args"]]
-    try:
-        code = req.get("_code") or _compile(req["code"], "main.py")
-    except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
-        sys.stderr.write("".join(traceback.format_exception_only(type(exc), exc)))
-        _write_status({"kind": "syntax", "exc": type(exc).__name__})
-        _flush()
-        return 1
-    # A real __main__ module, as for a script: pickle (multiprocessing) finds its functions.
-    main = type(sys)("__main__")
-    main.__file__ = "main.py"
-    main.__builtins__ = builtins  # type: ignore[attr-defined]
-    sys.modules["__main__"] = main
-    namespace = main.__dict__
-    # Taken before the program runs: it may patch the os module or replace sys.stdout.
-    real_write = os.write
-    real_out, real_err = sys.stdout, sys.stderr
-
-    def real_flush() -> None:
-        for stream in (real_out, real_err):
-            try:
-                stream.flush()
-            except BaseException:
-                pass
-
-    rc = 0
-    try:
-        exec(code, namespace)
-        epilogue = req.get("_epilogue_code")
-        if epilogue is not None:
-            # The epilogue (a test harness) sees the program's names, but its own names (the
-            # completion token among them) live in a copy the program's functions, whose
-            # globals are ``namespace``, do not see.
-            harness = dict(namespace)
-            harness.update(req["epilogue_globals"])
-            harness["__et_write"] = real_write
-            harness["__et_flush"] = real_flush
-            exec(epilogue, harness)
-    except SystemExit as exc:
-        rc = _exit_code(exc.code)
-    except BaseException as exc:
-        try:
-            traceback.print_exc()
-        except BaseException:
-            pass
-        status: dict[str, Any] = {"kind": "exception", "exc": type(exc).__name__}
-        if isinstance(exc, OSError) and exc.errno is not None:
-            status["errno"] = exc.errno
-        _write_status(status)
-        rc = 1
-    if not _flush():
-        _write_status({"kind": "exception", "exc": "OSError", "errno": 27})
-    return rc
-
-
-def _exit_code(code: Any) -> int:
-    if code is None:
-        return 0
-    if isinstance(code, int) and not isinstance(code, bool):
-        return code & 0xFF
-    try:
-        print(code, file=sys.stderr)
-    except BaseException:
-        pass
-    return 1
-
-
-def _flush() -> bool:
-    ok = True
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except BaseException:
-            ok = False
-    return ok
 
 
 # --------------------------------------------------------------------------- entry

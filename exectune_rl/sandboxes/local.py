@@ -71,6 +71,7 @@ def load(name, path):
     spec.loader.exec_module(module)
     return module
 load("exectune_sandbox_isolation", {iso!r})
+load("exectune_sandbox_task", {task!r})
 load("exectune_sandbox_worker", {worker!r}).main()
 """
 _RESULT_GRACE_S = 15.0
@@ -107,6 +108,7 @@ class _WorkerProcess:
         code = _BOOTSTRAP.format(
             path=[p for p in sys.path if p],
             iso=os.path.join(here, "_isolation.py"),
+            task=os.path.join(here, "_task.py"),
             worker=os.path.join(here, "_worker.py"),
         )
         self.proc = subprocess.Popen(

@@ -1,0 +1,171 @@
+"""The task child: what runs between the fork and the program, and the program itself.
+
+Everything here runs in a child forked from a sandbox worker (``_worker.py``), except
+:func:`compile_source`, which the worker calls before the fork. Like ``_worker.py`` it is
+loaded by path in workers, without the package's ``__init__``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import resource
+import signal
+import sys
+import traceback
+from typing import Any
+
+_isolation = sys.modules.get("exectune_sandbox_isolation")
+if _isolation is None:
+    from exectune_rl.sandboxes import _isolation
+
+
+def compile_source(source: str, filename: str) -> Any:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # SyntaxWarnings would land in the worker's stderr
+        # dont_inherit: this module's own __future__ imports must not leak into programs
+        return compile(source, filename, "exec", dont_inherit=True)
+
+
+def child(worker: Any, req: dict[str, Any], workdir: str, argv: list[str] | None, in_fd: int) -> None:
+    """Runs in the forked task child; never returns."""
+    try:
+        os.setsid()
+        os.dup2(in_fd, 0)
+        os.dup2(worker.out_fd, 1)
+        os.dup2(worker.err_fd, 2)
+        os.dup2(worker.status_fd, 3)
+        os.closerange(4, 1 << 16)
+        os.chdir(workdir)
+        _set_limits(req, worker.baseline_vm if argv is None else None, argv)
+        if worker.uid is not None:
+            _isolation.drop_privileges(worker.uid)
+        # After the uid change, which clears it: die with the worker, never outlive it.
+        worker.prctl(_isolation.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        env = worker.child_env  # already the environment: the worker set it on itself
+        if req["env"]:
+            env = {**env, **req["env"]}
+            os.environ.update(req["env"])
+        if argv is not None:
+            # Python ignores SIGPIPE and SIGXFSZ; exec-ed programs get the defaults back.
+            # Python tasks keep the interpreter's usual dispositions (EFBIG, not SIGXFSZ).
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGXFSZ):
+                signal.signal(sig, signal.SIG_DFL)
+    except BaseException as exc:  # the sandbox could not be set up: report, never run the code
+        _write_status({"kind": "setup", "exc": type(exc).__name__, "msg": str(exc)})
+        os._exit(125)
+    rc = 124
+    try:
+        if argv is not None:
+            rc = 126
+            os.execve(argv[0], argv, env)
+        rc = _exec_python(req)
+    except BaseException as exc:
+        _write_status({"kind": "setup", "exc": type(exc).__name__, "msg": str(exc)})
+    finally:
+        os._exit(rc)
+
+
+def _set_limits(req: dict[str, Any], baseline_vm: int | None, argv: list[str] | None) -> None:
+    cpu = max(1, math.ceil(float(req["cpu_time_s"])))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu + 1, cpu + 2))
+    if argv is None or not argv[0].endswith("node"):
+        limit = int(req["memory_mb"]) * (1 << 20) + (baseline_vm or 0)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    cap = int(req["output_limit_bytes"]) + 1
+    resource.setrlimit(resource.RLIMIT_FSIZE, (cap, cap))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (int(req["max_open_files"]),) * 2)
+    resource.setrlimit(resource.RLIMIT_NPROC, (int(req["max_processes"]),) * 2)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _write_status(obj: dict[str, Any]) -> None:
+    try:
+        os.write(3, json.dumps(obj).encode() + b"\n")
+    except OSError:
+        pass
+
+
+def _exec_python(req: dict[str, Any]) -> int:
+    import builtins
+
+    # sys.stdin/stdout/stderr already wrap fds 0-2, now the task's; their buffers were
+    # flushed (and stdin never read) in the worker before the fork.
+    sys.argv = ["main.py", *req["args"]]
+    try:
+        code = req.get("_code") or compile_source(req["code"], "main.py")
+    except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
+        sys.stderr.write("".join(traceback.format_exception_only(type(exc), exc)))
+        _write_status({"kind": "syntax", "exc": type(exc).__name__})
+        _flush()
+        return 1
+    # A real __main__ module, as for a script: pickle (multiprocessing) finds its functions.
+    main = type(sys)("__main__")
+    main.__file__ = "main.py"
+    main.__builtins__ = builtins  # type: ignore[attr-defined]
+    sys.modules["__main__"] = main
+    namespace = main.__dict__
+    # Taken before the program runs: it may patch the os module or replace sys.stdout.
+    real_write = os.write
+    real_out, real_err = sys.stdout, sys.stderr
+
+    def real_flush() -> None:
+        for stream in (real_out, real_err):
+            try:
+                stream.flush()
+            except BaseException:
+                pass
+
+    rc = 0
+    try:
+        exec(code, namespace)
+        epilogue = req.get("_epilogue_code")
+        if epilogue is not None:
+            # The epilogue (a test harness) sees the program's names, but its own names (the
+            # completion token among them) live in a copy the program's functions, whose
+            # globals are ``namespace``, do not see.
+            harness = dict(namespace)
+            harness.update(req["epilogue_globals"])
+            harness["__et_write"] = real_write
+            harness["__et_flush"] = real_flush
+            exec(epilogue, harness)
+    except SystemExit as exc:
+        rc = _exit_code(exc.code)
+    except BaseException as exc:
+        try:
+            traceback.print_exc()
+        except BaseException:
+            pass
+        status: dict[str, Any] = {"kind": "exception", "exc": type(exc).__name__}
+        if isinstance(exc, OSError) and exc.errno is not None:
+            status["errno"] = exc.errno
+        _write_status(status)
+        rc = 1
+    if not _flush():
+        _write_status({"kind": "exception", "exc": "OSError", "errno": 27})
+    return rc
+
+
+def _exit_code(code: Any) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int) and not isinstance(code, bool):
+        return code & 0xFF
+    try:
+        print(code, file=sys.stderr)
+    except BaseException:
+        pass
+    return 1
+
+
+def _flush() -> bool:
+    ok = True
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            ok = False
+    return ok
