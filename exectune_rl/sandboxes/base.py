@@ -57,6 +57,9 @@ class ExecStatus(str, enum.Enum):
     OUTPUT_LIMIT_EXCEEDED = "output_limit"
     KILLED = "signaled"
     SIGNAL = "signaled"
+    EXCEPTION = "runtime_error"
+    TIME_LIMIT_EXCEEDED = "timeout"
+    OOM = "memory_limit"
 
     @property
     def is_infra(self) -> bool:
@@ -229,6 +232,9 @@ class ExecResult:
     @property
     def wall_time_s(self) -> float:
         return self.wall_s
+
+    cpu_time = cpu_seconds = cpu_time_s
+    wall_time = wall_seconds = wall_time_s
 
     @property
     def returncode(self) -> int | None:

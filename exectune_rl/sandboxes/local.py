@@ -207,7 +207,15 @@ class LocalSandbox(Sandbox):
         uid_base: int | None = None,
         tmp_size_mb: int = 256,
         retry_on_worker_death: bool = True,
+        **aliases: Any,
     ) -> None:
+        for alias in ("num_workers", "n_workers", "max_workers", "processes"):
+            if alias in aliases:
+                if workers is not None:
+                    raise ConfigError(f"LocalSandbox got both workers and {alias}")
+                workers = aliases.pop(alias)
+        if aliases:
+            raise TypeError(f"LocalSandbox got unexpected arguments: {', '.join(sorted(aliases))}")
         env = settings()
         n = workers if workers is not None else (env.sandbox_workers or os.cpu_count() or 1)
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
