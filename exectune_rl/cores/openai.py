@@ -31,6 +31,7 @@ import time
 from collections.abc import Coroutine, Mapping, Sequence
 from typing import Any, TypeVar
 
+from exectune_rl._pickling import TransientState
 from exectune_rl.cores.base import Core, CoreFailure, CoreFailureKind, CoreRequest, CoreResponse
 from exectune_rl.errors import ConfigError, CoreError, MissingDependencyError
 
@@ -152,7 +153,7 @@ def _snippet(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-class OpenAICompatibleCore(Core):
+class OpenAICompatibleCore(TransientState, Core):
     """A chat-completions core over HTTP, with bounded concurrency and retries.
 
     Args:
@@ -230,14 +231,9 @@ class OpenAICompatibleCore(Core):
         return f"OpenAICompatibleCore(model={self.model!r}, base_url={self.base_url!r}, api_key_env={self.api_key_env!r})"
 
     # -- pickling: the configuration travels; the loop, clients, lock and key do not ----
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        for name in ("_runner", "_pool", "_runner_lock", "_api_key"):
-            state.pop(name, None)
-        return state
+    _transient = ("_runner", "_pool", "_runner_lock", "_api_key")
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+    def _init_transient(self) -> None:
         self._runner = None
         self._pool = None
         self._runner_lock = threading.Lock()

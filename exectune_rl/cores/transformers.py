@@ -22,6 +22,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from exectune_rl._pickling import TransientState
 from exectune_rl.cores.base import Core, CoreFailureKind, CoreRequest, CoreResponse
 from exectune_rl.errors import ConfigError, CoreError, MissingDependencyError
 
@@ -50,7 +51,7 @@ def pick_device(device: str | None = None) -> str:
     return "cuda" if _torch().cuda.is_available() else "cpu"
 
 
-class TransformersCore(Core):
+class TransformersCore(TransientState, Core):
     """A local causal LM that generates batches of chat requests.
 
     Args:
@@ -118,13 +119,9 @@ class TransformersCore(Core):
         self._lock = threading.Lock()
         self._max_positions = getattr(model.config, "max_position_embeddings", None)
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state.pop("_lock", None)
-        return state
+    _transient = ("_lock",)
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+    def _init_transient(self) -> None:
         self._lock = threading.Lock()
 
     def _eos_token_ids(self) -> set[int]:

@@ -7,8 +7,7 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from exectune_rl._lazy import lazy_exports
 
 _EXPORTS = {
     "EvalRecipe": "config", "MethodConfig": "config",
@@ -23,12 +22,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from exectune_rl._pickling import TransientState
 from exectune_rl.cores.base import Core, CoreRequest, CoreResponse
 from exectune_rl.errors import CacheError, ConfigError
 
@@ -112,7 +113,7 @@ class CacheStats:
         return self.hits / self.lookups if self.lookups else 0.0
 
 
-class ResponseCache:
+class ResponseCache(TransientState):
     """A SQLite-backed store of core responses, safe for threads and processes.
 
     Args:
@@ -163,14 +164,9 @@ class ResponseCache:
 
     # A pickled cache (a reward sent to a worker process) carries its path and settings;
     # the copy opens its own connections on first use.
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        for name in ("_local", "_lock", "_connections"):
-            state.pop(name, None)
-        return state
+    _transient = ("_local", "_lock", "_connections")
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+    def _init_transient(self) -> None:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._connections = []

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from exectune_rl._pickling import TransientState
 from exectune_rl.cores.base import Core, CoreRequest, CoreResponse
 from exectune_rl.errors import ConfigError, DataError
 from exectune_rl.runtime.prices import PriceTable, estimate_cost_usd
@@ -129,7 +130,7 @@ class LedgerTotals:
         return cls(calls, ok, failed, cached, estimated, p_tok, c_tok, known, saved, unpriced, tuple(sorted(models)), latency)
 
 
-class CostLedger:
+class CostLedger(TransientState):
     """Records every call's usage and money; thread-safe.
 
     Args:
@@ -158,13 +159,9 @@ class CostLedger:
         self._entries: list[LedgerEntry] = []
         self._lock = threading.Lock()
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state.pop("_lock", None)
-        return state
+    _transient = ("_lock",)
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+    def _init_transient(self) -> None:
         self._lock = threading.Lock()
 
     def _price(self, model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
