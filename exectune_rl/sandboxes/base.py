@@ -18,7 +18,7 @@ from __future__ import annotations
 import abc
 import enum
 import inspect
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -264,7 +264,29 @@ class Sandbox(abc.ABC):
         """Async ``run``: the work happens off the event loop."""
         import asyncio  # kept out of module scope: sandbox workers import this module
 
-        return await asyncio.to_thread(self.run, list(requests))
+        return await asyncio.to_thread(self.run, self.requests_of(requests))
+
+    @staticmethod
+    def requests_of(requests: Iterable[ExecRequest | str]) -> list[ExecRequest]:
+        """The requests of a ``run`` call as a list: code strings become default ``ExecRequest``\ s.
+
+        Sandboxes call this first in ``run``, so every sandbox takes the same inputs.
+
+        Raises:
+            TypeError: ``requests`` is a single request or string rather than a sequence, or an
+                item is neither an ``ExecRequest`` nor a ``str``.
+        """
+        if isinstance(requests, (ExecRequest, str, bytes)):
+            raise TypeError(f"run() takes a sequence of ExecRequest, got a single {type(requests).__name__}; "
+                            "wrap it in a list or call run_one()")
+        out = []
+        for i, r in enumerate(requests):
+            if isinstance(r, str):
+                r = ExecRequest(r)
+            elif not isinstance(r, ExecRequest):
+                raise TypeError(f"requests[{i}] must be an ExecRequest or a code string, got {type(r).__name__}")
+            out.append(r)
+        return out
 
     def run_one(self, request: ExecRequest | str, **kwargs: Any) -> ExecResult:
         """Run a single request (or a code string plus ``ExecRequest`` keyword arguments)."""

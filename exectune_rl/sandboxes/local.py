@@ -276,15 +276,12 @@ class LocalSandbox(Sandbox):
         """Run every request on the pool; results come back in input order.
 
         Raises:
-            TypeError: an item is not an ``ExecRequest``.
+            TypeError: ``requests`` is not a sequence of ``ExecRequest`` (or code strings).
             SandboxClosedError: the sandbox was closed.
         """
         if self._closed:
             raise SandboxClosedError("LocalSandbox is closed")
-        requests = list(requests)
-        for i, r in enumerate(requests):
-            if not isinstance(r, ExecRequest):
-                raise TypeError(f"requests[{i}] must be an ExecRequest, got {type(r).__name__}")
+        requests = self.requests_of(requests)
         if not requests:
             return []
         batch = _Batch(results=[None] * len(requests), left=len(requests))

@@ -142,7 +142,7 @@ class RestrictedSandbox(Sandbox):
         """Compile each request with RestrictedPython and run it in the pool, in order."""
         if self._closed:
             raise SandboxClosedError("RestrictedSandbox is closed")
-        wrapped = [self._wrap(r) for r in requests]
+        wrapped = [self._wrap(r) for r in self.requests_of(requests)]
         results = self._sandbox.run(wrapped)
         return [self._relabel(r) for r in results]
 

@@ -246,8 +246,16 @@ def test_bad_requests_raise_clear_errors(pool):
     with pytest.raises(ConfigError, match="relative"):
         ExecRequest("x", files={"/etc/passwd": "x"})
     with pytest.raises(TypeError, match=r"requests\[1\]"):
-        pool.run([ExecRequest("x=1"), "x=2"])
+        pool.run([ExecRequest("x=1"), 2])
+    for single in ("print(1)", ExecRequest("print(1)")):
+        with pytest.raises(TypeError, match="single"):
+            pool.run(single)
     assert pool.run([]) == []
+
+
+def test_code_strings_and_iterables_are_requests(pool):
+    results = pool.run(code for code in ["print('a')", ExecRequest("print('b')")])
+    assert [(r.status, r.stdout) for r in results] == [(ExecStatus.OK, "a\n"), (ExecStatus.OK, "b\n")]
 
 
 async def test_arun(pool):

@@ -46,3 +46,8 @@ def test_python_only_and_registry():
     with get_sandbox("restricted", workers=1) as sb:
         with pytest.raises(ConfigError, match="Python only"):
             sb.run([ExecRequest("console.log(1)", language="javascript")])
+
+
+def test_code_strings_are_requests(rsb):
+    [res] = rsb.run(["print(6 * 7)"])
+    assert (res.status, res.stdout) == (ExecStatus.OK, "42\n")

@@ -35,7 +35,7 @@ class TemplateSandbox(Sandbox):
             dataclasses.replace(
                 r, cpu_time_s=min(r.cpu_time_s, self.max_cpu_time_s), memory_mb=min(r.memory_mb, self.max_memory_mb)
             )
-            for r in requests
+            for r in self.requests_of(requests)
         ]
         return self._inner.run(capped)
 

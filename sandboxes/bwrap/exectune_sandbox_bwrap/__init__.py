@@ -135,7 +135,7 @@ class BubblewrapSandbox(Sandbox):
     def run(self, requests: Sequence[ExecRequest]) -> list[ExecResult]:
         if self._closed:
             raise SandboxError("BubblewrapSandbox is closed")
-        return list(self._pool.map(self._run_one, list(requests)))
+        return list(self._pool.map(self._run_one, self.requests_of(requests)))
 
     def close(self) -> None:
         if not self._closed:
