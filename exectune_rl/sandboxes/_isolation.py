@@ -14,6 +14,9 @@ What each layer buys:
   (a pyenv prefix in ``/root``, a virtualenv in ``/tmp``) are bound back in read-only. This is
   also what lets a child that dropped privileges import the standard library when the
   interpreter lives in a directory only root can read.
+- ``hidepid``: (root, with ``mountns``) the worker mounts its own ``/proc`` with
+  ``hidepid=invisible``: a task sees its own processes there, not the trainer's, the worker's
+  or other users' (their command lines, environments and open files).
 - ``uid``: task children switch to an unprivileged uid/gid of their own (one per worker), so
   ``RLIMIT_NPROC`` holds, they cannot signal the worker or the trainer, and they cannot read
   files only root may read.
@@ -35,6 +38,7 @@ CLONE_NEWNET = 0x40000000
 MS_RDONLY = 1
 MS_NOSUID = 2
 MS_NODEV = 4
+MS_NOEXEC = 8
 MS_REMOUNT = 32
 MS_BIND = 4096
 MS_REC = 16384
@@ -140,6 +144,17 @@ def _setup_mounts(keep: list[str], tmp_size_mb: int) -> list[str]:
     return covered
 
 
+def _mount_private_proc() -> bool:
+    """A /proc of this mount table's own in which unprivileged tasks see only their processes."""
+    for options in ("hidepid=invisible", "hidepid=2"):  # the name, then the number older kernels know
+        try:
+            _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, options)
+            return True
+        except OSError:
+            continue
+    return False
+
+
 def _enter_userns() -> None:
     uid, gid = os.getuid(), os.getgid()
     _check(_lib().unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET), "unshare(user)")
@@ -177,6 +192,8 @@ def setup_worker_isolation(*, network: bool, mounts: bool, tmp_size_mb: int = 25
             if mounts:
                 _setup_mounts(keep_paths(), tmp_size_mb)
                 layers.append("mountns")
+                if is_root and _mount_private_proc():
+                    layers.append("hidepid")
         except OSError as exc:
             notes.append(f"namespaces unavailable ({exc}); network and filesystem are not isolated")
     if prctl(PR_SET_CHILD_SUBREAPER, 1):

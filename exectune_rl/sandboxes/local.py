@@ -16,7 +16,8 @@ so a loaded machine does not turn correct code into timeouts. When the task ends
 process group and anything that escaped it are killed and reaped.
 
 What holds is reported per result in ``ExecResult.isolation``: ``netns`` (no network),
-``mountns`` (private ``/tmp``, hidden ``/root`` and ``/home``), ``uid`` (privilege drop),
+``mountns`` (private ``/tmp``, hidden ``/root`` and ``/home``), ``hidepid`` (a task sees only its
+own processes in ``/proc``), ``uid`` (privilege drop),
 ``subreaper`` (escaped grandchildren are caught), ``rlimits``, ``session``, ``tmpdir``, ``env``.
 As a non-root user the worker tries an unprivileged user namespace for ``netns``/``mountns``;
 without it, the network is reachable and that is stated in ``isolation`` (and logged once).

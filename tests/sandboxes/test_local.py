@@ -134,9 +134,26 @@ def test_environment_is_scrubbed(pool, monkeypatch):
         r = sb.run([ExecRequest(code)])[0]
     # The worker's own environment was scrubbed when it started, and is unreadable anyway.
     assert "hunter2" not in r.stdout
-    assert r.status is ExecStatus.OK or r.exception == "PermissionError"
+    assert r.status is ExecStatus.OK or r.exception in ("PermissionError", "FileNotFoundError")
     r = run1(pool, "import os; print(os.environ.get('X'))", env={"X": "given"})
     assert r.stdout == "given\n"
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="a private /proc needs root")
+def test_other_processes_are_invisible(pool):
+    code = (
+        "import os\n"
+        "print(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()) == [os.getpid()])\n"
+        "for pid in (1, os.getppid()):\n"
+        "    print(os.path.exists(f'/proc/{pid}/cmdline'))\n"
+        "print(os.path.exists('/proc/self/status'), os.cpu_count() >= 1)\n"
+    )
+    r = run1(pool, code)
+    assert "hidepid" in r.isolation
+    assert r.stdout.split() == ["True", "False", "False", "True", "True"]
+    # The worker still sees its task children there: CPU-time supervision reads /proc/<pid>/stat.
+    r = run1(pool, "while True:\n    pass", cpu_time_s=0.3, wall_time_s=5)
+    assert r.status is ExecStatus.TIMEOUT and r.cpu_s < 1.5
 
 
 @pytest.mark.skipif(not IS_ROOT, reason="hiding /root needs root")
