@@ -10,8 +10,9 @@ import asyncio
 import concurrent.futures
 import dataclasses
 import enum
+import math
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -98,6 +99,26 @@ class CoreFailure:
         return self.kind.is_infra
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
+
+
+def _check_messages(messages: Any) -> tuple[Message, ...]:
+    """Chat messages as a tuple of dicts; a bare string is one user message."""
+    if isinstance(messages, str):
+        return ({"role": "user", "content": messages},)
+    if isinstance(messages, Iterable) and not isinstance(messages, (Mapping, bytes)):
+        messages = list(messages)
+    if not isinstance(messages, list) or not messages:
+        raise ConfigError(f"messages must be a non-empty sequence of {{'role', 'content'}} dicts or a str, got {messages!r}")
+    out = []
+    for m in messages:
+        if not isinstance(m, Mapping) or not isinstance(m.get("role"), str) or not isinstance(m.get("content"), str):
+            raise ConfigError(f"each message needs a str 'role' and a str 'content', got {m!r}")
+        out.append(dict(m))
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class CoreRequest:
     """One call to a core.
@@ -107,6 +128,10 @@ class CoreRequest:
         temperature / top_p / max_tokens / stop: Sampling parameters.
         sample_index: Distinguishes repeated samples of the same request (part of the cache key).
         metadata: Free-form data carried through (task id...); not sent to the model.
+
+    Raises:
+        ConfigError: empty messages, a message without a str role and content, or a
+            sampling parameter out of range (the message names the field and the value).
     """
 
     messages: tuple[Message, ...]
@@ -118,17 +143,30 @@ class CoreRequest:
     metadata: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
-        msgs = self.messages
-        if isinstance(msgs, str):
-            msgs = ({"role": "user", "content": msgs},)
-        msgs = tuple(dict(m) for m in msgs)
-        for m in msgs:
-            if "role" not in m or "content" not in m:
-                raise ConfigError(f"each message needs 'role' and 'content', got {m!r}")
-        object.__setattr__(self, "messages", msgs)
-        object.__setattr__(self, "stop", tuple(self.stop))
-        if self.max_tokens <= 0:
-            raise ConfigError(f"max_tokens must be positive, got {self.max_tokens!r}")
+        object.__setattr__(self, "messages", _check_messages(self.messages))
+        stop: Any = self.stop if self.stop is not None else ()
+        stop = (stop,) if isinstance(stop, str) else tuple(stop) if isinstance(stop, Iterable) else None
+        if stop is None or not all(isinstance(s, str) for s in stop):
+            raise ConfigError(f"stop must be a str or a sequence of strings, got {self.stop!r}")
+        object.__setattr__(self, "stop", stop)
+        for name, low, high in (("temperature", 0.0, None), ("top_p", 0.0, 1.0)):
+            value = getattr(self, name)
+            if not _is_number(value) or value < low or (high is not None and value > high) or math.isinf(value):
+                bounds = f"in [{low:g}, {high:g}]" if high is not None else f">= {low:g}"
+                raise ConfigError(f"{name} must be a finite number {bounds}, got {value!r}")
+        for name, low in (("max_tokens", 1), ("sample_index", 0)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ConfigError(f"{name} must be an int >= {low}, got {value!r}")
+        if self.metadata is None:
+            object.__setattr__(self, "metadata", {})
+        elif not isinstance(self.metadata, Mapping):
+            raise ConfigError(f"metadata must be a mapping, got {type(self.metadata).__name__}")
+
+    def __hash__(self) -> int:
+        # Messages are dicts; hash what the model sees (the fields equality compares).
+        messages = tuple(tuple(sorted(m.items())) for m in self.messages)
+        return hash((messages, self.temperature, self.top_p, self.max_tokens, self.stop, self.sample_index))
 
     @classmethod
     def from_prompt(cls, prompt: str, **kwargs: Any) -> "CoreRequest":
@@ -291,7 +329,7 @@ class CallableCore(Core):
     ) -> None:
         if not callable(fn):
             raise ConfigError(f"CallableCore needs a callable, got {type(fn).__name__}")
-        if max_concurrency < 1:
+        if not isinstance(max_concurrency, int) or isinstance(max_concurrency, bool) or max_concurrency < 1:
             raise ConfigError(f"max_concurrency must be >= 1, got {max_concurrency!r}")
         self.fn = fn
         self.model = model

@@ -23,6 +23,7 @@ import concurrent.futures
 import dataclasses
 import json
 import logging
+import math
 import os
 import random
 import sys
@@ -148,6 +149,13 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
         return None
 
 
+def _token_count(value: Any) -> int | None:
+    """A usage count as reported, or None when it is missing or not a count (never a made-up 0)."""
+    if isinstance(value, float) and value.is_integer():  # some servers send 12.0
+        value = int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
 def _snippet(text: str, limit: int = 300) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit] + "..."
@@ -202,7 +210,9 @@ class OpenAICompatibleCore(TransientState, Core):
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise ConfigError(f"{name} must be an int >= {low}, got {value!r}")
         for name, value in (("timeout_s", timeout_s), ("backoff_base_s", backoff_base_s), ("backoff_max_s", backoff_max_s)):
-            if not isinstance(value, (int, float)) or value < 0 or (name == "timeout_s" and value == 0):
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value < 0 or (
+                name == "timeout_s" and value == 0
+            ):
                 raise ConfigError(f"{name} must be a positive number, got {value!r}")
         if max_tokens_field not in ("max_tokens", "max_completion_tokens"):
             raise ConfigError(f"max_tokens_field must be 'max_tokens' or 'max_completion_tokens', got {max_tokens_field!r}")
@@ -314,15 +324,15 @@ class OpenAICompatibleCore(TransientState, Core):
         if content is not None and not isinstance(content, str):
             return fail(CoreFailureKind.MALFORMED_RESPONSE, f"choices[0].message.content is a {type(content).__name__}")
         usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
-        p_tok, c_tok = usage.get("prompt_tokens"), usage.get("completion_tokens")
+        finish = first.get("finish_reason")
         return _Attempt(
             response=CoreResponse(
                 text=content or "",
-                prompt_tokens=p_tok if isinstance(p_tok, int) else None,
-                completion_tokens=c_tok if isinstance(c_tok, int) else None,
+                prompt_tokens=_token_count(usage.get("prompt_tokens")),
+                completion_tokens=_token_count(usage.get("completion_tokens")),
                 latency_s=latency,
                 model=str(body.get("model") or self.model),
-                finish_reason=first.get("finish_reason"),
+                finish_reason=finish if isinstance(finish, str) else None,
             )
         )
 
