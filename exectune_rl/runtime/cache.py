@@ -86,7 +86,19 @@ def request_key(request: CoreRequest, model: str, namespace: str = "") -> str:
         "sample_index": int(request.sample_index),
     }
     raw = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+    # surrogatepass: a lone surrogate (text decoded with surrogateescape) still gets a key.
+    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _storable(response: CoreResponse) -> bool:
+    """False for text SQLite cannot hold (a lone surrogate): such a response is served, not stored."""
+    try:
+        for text in (response.text, response.model, response.finish_reason or ""):
+            text.encode("utf-8")
+    except UnicodeEncodeError:
+        logger.warning("response of %r holds text that is not valid UTF-8; not cached", response.model)
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -135,7 +147,7 @@ class ResponseCache(TransientState):
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, enabled: bool = True, timeout_s: float = 30.0):
-        if timeout_s <= 0:
+        if not isinstance(timeout_s, (int, float)) or isinstance(timeout_s, bool) or not timeout_s > 0:
             raise ConfigError(f"ResponseCache timeout_s must be positive, got {timeout_s!r}")
         self.enabled = bool(enabled)
         self.path = Path(path) if path is not None else (default_cache_path() if enabled else None)
@@ -259,6 +271,8 @@ class ResponseCache(TransientState):
         """
         if isinstance(request, str):
             return self.get_key(request)
+        if not isinstance(request, CoreRequest):
+            raise ConfigError(f"ResponseCache.get takes a CoreRequest or a key str, got {type(request).__name__}")
         if model is None:
             raise ConfigError("ResponseCache.get(request, model): the model name is part of the key")
         return self.get_key(request_key(request, model, namespace))
@@ -282,7 +296,7 @@ class ResponseCache(TransientState):
                 time.time(),
             )
             for key, resp in items
-            if resp.ok and not resp.cached
+            if resp.ok and not resp.cached and _storable(resp)
         ]
         if not self.enabled or not rows:
             return 0
@@ -314,6 +328,8 @@ class ResponseCache(TransientState):
         """
         if isinstance(request, str):
             key = request
+        elif not isinstance(request, CoreRequest):
+            raise ConfigError(f"ResponseCache.put takes a CoreRequest or a key str, got {type(request).__name__}")
         else:
             key = request_key(request, model if model is not None else response.model, namespace)
         return self.put_many([(key, response)]) == 1

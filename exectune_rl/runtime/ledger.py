@@ -130,6 +130,10 @@ class LedgerTotals:
         return cls(calls, ok, failed, cached, estimated, p_tok, c_tok, known, saved, unpriced, tuple(sorted(models)), latency)
 
 
+def _count_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
 class CostLedger(TransientState):
     """Records every call's usage and money; thread-safe.
 
@@ -180,7 +184,9 @@ class CostLedger(TransientState):
         A failed call that reported no usage is recorded with 0 tokens and 0 dollars (APIs do
         not bill refused calls); a successful one without usage gets an offline estimate.
         """
-        p_tok, c_tok = response.prompt_tokens, response.completion_tokens
+        # A count a core could not have meant (negative, not an int) is treated as unreported:
+        # metering must never throw a failed call's bookkeeping into the trainer.
+        p_tok, c_tok = _count_or_none(response.prompt_tokens), _count_or_none(response.completion_tokens)
         estimated = False
         if p_tok is None or c_tok is None:
             if response.ok and self.estimate_missing_usage:
@@ -225,7 +231,14 @@ class CostLedger(TransientState):
     def record_usage(
         self, model: str, prompt_tokens: int, completion_tokens: int, *, task_id: str | None = None, role: str = "guide"
     ) -> LedgerEntry:
-        """Record tokens spent outside a core call (the guide's own generation, say)."""
+        """Record tokens spent outside a core call (the guide's own generation, say).
+
+        Raises:
+            ConfigError: a token count that is not a non-negative int.
+        """
+        for name, value in (("prompt_tokens", prompt_tokens), ("completion_tokens", completion_tokens)):
+            if _count_or_none(value) is None:
+                raise ConfigError(f"record_usage {name} must be a non-negative int, got {value!r}")
         return self._append(
             LedgerEntry(
                 run_id=self.run_id, task_id=task_id, role=role, model=model,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -45,8 +46,8 @@ class ModelPrice:
     def __post_init__(self) -> None:
         for name in ("input_per_mtok", "output_per_mtok"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-                raise ConfigError(f"ModelPrice.{name} must be a non-negative number, got {value!r}")
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
+                raise ConfigError(f"ModelPrice.{name} must be a finite non-negative number, got {value!r}")
 
     def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
         """Dollars for the given usage."""
@@ -60,15 +61,19 @@ class ModelPrice:
         """
         if isinstance(value, ModelPrice):
             return value
+        pair: Any = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return cls(float(value), float(value))
-        if isinstance(value, (tuple, list)) and len(value) == 2:
-            return cls(float(value[0]), float(value[1]))
-        if isinstance(value, Mapping):
+            pair = (value, value)
+        elif isinstance(value, (tuple, list)) and len(value) == 2:
+            pair = tuple(value)
+        elif isinstance(value, Mapping):
             keys = (("input_per_mtok", "output_per_mtok"), ("input", "output"))
-            for k_in, k_out in keys:
-                if k_in in value and k_out in value:
-                    return cls(float(value[k_in]), float(value[k_out]))
+            pair = next(((value[i], value[o]) for i, o in keys if i in value and o in value), None)
+        if pair is not None:
+            try:
+                return cls(*(float(v) if isinstance(v, (int, float, str)) and not isinstance(v, bool) else v for v in pair))
+            except ValueError as exc:  # float("abc"), or ModelPrice's own check
+                raise ConfigError(f"price for model {model!r} must be finite non-negative dollars per million tokens, got {value!r} ({exc})") from exc
         raise ConfigError(
             f"price for model {model!r} must be a number, (input, output) per million tokens, "
             f"or a mapping with 'input' and 'output'; got {value!r}"
