@@ -35,6 +35,10 @@ class Task:
         reference: A reference solution, when the dataset has one (leakage checks use it).
         language: Programming language of a code task.
         metadata: Anything else the dataset carried.
+
+    Raises:
+        DataError: an unknown kind, a math task without an answer, a code task without tests,
+            or a field of the wrong type (a numeric ``answer`` is kept as its text).
     """
 
     id: str
@@ -46,13 +50,28 @@ class Task:
     entry_point: str | None = None
     reference: str | None = None
     language: str = "python"
-    metadata: Mapping[str, Any] = field(default_factory=dict)
+    metadata: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.id, str) or not self.id:
+            raise DataError(f"task id must be a non-empty str, got {self.id!r}")
         try:
             object.__setattr__(self, "kind", TaskKind(self.kind))
         except ValueError as exc:
             raise DataError(f"task {self.id!r}: kind must be 'math' or 'code', got {self.kind!r}") from exc
+        if isinstance(self.answer, (int, float)) and not isinstance(self.answer, bool):
+            object.__setattr__(self, "answer", str(self.answer))  # a numeric gold answer, as its text
+        for name in ("problem", "language"):
+            if not isinstance(getattr(self, name), str):
+                raise DataError(f"task {self.id!r}: {name} must be a str, got {getattr(self, name)!r}")
+        for name in ("answer", "tests", "entry_point", "reference"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise DataError(f"task {self.id!r}: {name} must be a str or None, got {type(value).__name__} {value!r}")
+        if self.metadata is None:
+            object.__setattr__(self, "metadata", {})
+        elif not isinstance(self.metadata, Mapping):
+            raise DataError(f"task {self.id!r}: metadata must be a mapping, got {type(self.metadata).__name__}")
         if self.kind is TaskKind.MATH and self.answer is None:
             raise DataError(f"math task {self.id!r} has no gold answer")
         if self.kind is TaskKind.CODE and not self.tests:
@@ -77,6 +96,13 @@ class Task:
 
     @classmethod
     def from_dict(cls, row: Mapping[str, Any]) -> "Task":
+        """A task from a :meth:`to_dict` row (``task_id``, ``kind``, ``problem``...).
+
+        Raises:
+            DataError: the row is not a mapping, lacks a required key or is not a valid task.
+        """
+        if not isinstance(row, Mapping):
+            raise DataError(f"a task row must be a mapping, got {type(row).__name__}")
         missing = [k for k in ("task_id", "kind", "problem") if row.get(k) is None]
         if missing:
             raise DataError(f"task row lacks {', '.join(missing)}: {sorted(row)}")
@@ -90,4 +116,5 @@ class Task:
             entry_point=row.get("entry_point"),
             reference=row.get("reference"),
             language=row.get("language") or "python",
+            metadata=dict(row["metadata"]) if isinstance(row.get("metadata"), Mapping) else {},
         )

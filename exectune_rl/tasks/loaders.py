@@ -14,12 +14,10 @@ Example:
 from __future__ import annotations
 
 import ast
-import dataclasses
 import gzip
 import json
 import logging
 import os
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -40,7 +38,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _FORMATS = {".json": "json", ".jsonl": "json", ".parquet": "parquet", ".csv": "csv"}
-_GSM8K_ANSWER = re.compile(r"####\s*(.+?)\s*$", re.S)
 
 
 def _take(rows: Iterable[Task], limit: int | None) -> list[Task]:
@@ -107,6 +104,8 @@ def _load_rows(path_or_name: str | os.PathLike[str], split: str, config: str | N
         raise MissingDependencyError("datasets", "train", "loading GSM8K/KodCode") from exc
     local = Path(path_or_name)
     try:
+        if local.is_file() and local.stat().st_size == 0:
+            return []  # an empty file holds no rows (``datasets`` cannot infer a schema from it)
         if local.is_file():
             builder = _FORMATS.get(local.suffix.lower())
             if builder is None:
@@ -141,10 +140,12 @@ def gsm8k_answer(solution: str) -> str:
         >>> gsm8k_answer("Total: 1,200 dollars\\n#### $1,200")
         '1200'
     """
-    m = _GSM8K_ANSWER.search(solution or "")
-    if not m:
-        raise DataError(f"GSM8K solution has no '#### <answer>' line: {str(solution)[-80:]!r}")
-    answer = m.group(1).strip().replace(",", "").replace("$", "").strip()
+    text = "" if solution is None else str(solution)
+    at = text.rfind("####")  # the last marker: the final answer line
+    if at < 0:
+        raise DataError(f"GSM8K solution has no '#### <answer>' line: {text[-80:]!r}")
+    lines = text[at + 4 :].strip().splitlines()
+    answer = (lines[0] if lines else "").replace(",", "").replace("$", "").strip()
     if not answer:
         raise DataError(f"GSM8K solution has an empty answer after '####': {str(solution)[-80:]!r}")
     return answer
@@ -286,29 +287,39 @@ def load_jsonl(path: str | os.PathLike[str], *, limit: int | None = None) -> lis
     """
     src = Path(path)
     try:
-        fh = src.open(encoding="utf-8")
+        # utf-8-sig: a file saved with a byte-order mark reads the same as one without.
+        fh = src.open(encoding="utf-8-sig")
     except OSError as exc:
         raise DataError(f"cannot open task file {src}: {exc}") from exc
 
     def tasks() -> Iterator[Task]:
         with fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
+            lineno = 0
+            while True:
                 try:
-                    row = json.loads(line)
-                except ValueError as exc:
-                    raise DataError(f"{src}:{lineno}: not valid JSON ({exc})") from exc
-                if not isinstance(row, dict):
-                    raise DataError(f"{src}:{lineno}: expected a JSON object, got {type(row).__name__}")
-                try:
-                    task = Task.from_dict(row)
-                except DataError as exc:
-                    raise DataError(f"{src}:{lineno}: {exc}") from exc
-                meta = row.get("metadata")
-                yield dataclasses.replace(task, metadata=dict(meta)) if isinstance(meta, dict) else task
+                    line = fh.readline()
+                except UnicodeDecodeError as exc:
+                    raise DataError(f"{src}:{lineno + 1}: not UTF-8 text ({exc})") from exc
+                if not line:
+                    return
+                lineno += 1
+                if line.strip():
+                    yield _jsonl_task(line, f"{src}:{lineno}")
 
     return _take(tasks(), limit)
+
+
+def _jsonl_task(line: str, where: str) -> Task:
+    try:
+        row = json.loads(line)
+    except ValueError as exc:
+        raise DataError(f"{where}: not valid JSON ({exc})") from exc
+    if not isinstance(row, dict):
+        raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
+    try:
+        return Task.from_dict(row)
+    except DataError as exc:
+        raise DataError(f"{where}: {exc}") from exc
 
 
 def save_jsonl(tasks: Iterable[Task], path: str | os.PathLike[str]) -> Path:

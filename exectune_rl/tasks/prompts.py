@@ -113,6 +113,8 @@ class PromptTemplates:
     def __post_init__(self) -> None:
         if not isinstance(self.strategy_tag, str) or not _TAG.match(self.strategy_tag):
             raise ConfigError(f"strategy_tag must be a plain tag name such as 'strategy', got {self.strategy_tag!r}")
+        if self.system is not None and not isinstance(self.system, str):
+            raise ConfigError(f"PromptTemplates.system must be a str or None, got {type(self.system).__name__}")
         for f in dataclasses.fields(self):
             if f.name in ("strategy_tag", "system"):
                 continue
@@ -222,7 +224,7 @@ def core_request(task: Task, strategy: str | None, *, templates: PromptTemplates
         templates: Templates to use.
         **sampling: ``CoreRequest`` fields (``temperature``, ``max_tokens``, ``sample_index``...).
     """
-    metadata = {"task_id": task.id, "guided": strategy is not None, **sampling.pop("metadata", {})}
+    metadata = {"task_id": task.id, "guided": strategy is not None, **(sampling.pop("metadata", None) or {})}
     return CoreRequest(messages=core_messages(task, strategy, templates), metadata=metadata, **sampling)
 
 
@@ -236,8 +238,8 @@ def wrap_strategy(strategy: str, tag: str = "strategy") -> str:
     return f"<{tag}>\n{strategy.strip()}\n</{tag}>"
 
 
-def extract_strategy(text: str, tag: str = "strategy") -> str | None:
-    """The inside of the first complete ``<tag>...</tag>`` block, stripped; None when there is none.
+def extract_strategy(text: str | None, tag: str = "strategy") -> str | None:
+    """The inside of the first complete ``<tag>...</tag>`` block, stripped; None when there is none (or no text).
 
     This is the lenient reading a core prompt needs; the reward's format gate is stricter
     (exactly one block).
@@ -248,5 +250,9 @@ def extract_strategy(text: str, tag: str = "strategy") -> str | None:
         >>> extract_strategy("<strategy>unclosed") is None
         True
     """
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        raise ConfigError(f"extract_strategy reads a str, got {type(text).__name__}")
     m = re.search(rf"<{re.escape(tag)}>(.*?)</{re.escape(tag)}>", text, re.S)
     return m.group(1).strip() if m else None
