@@ -50,7 +50,7 @@ def normalize_gold(answer: Any) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
-def _parse_gold(gold: str, timeout_s: int) -> Any:
+def _parse_gold(gold: str, timeout_s: int | None) -> Any:
     from math_verify import parse
 
     parsed = parse(gold, parsing_timeout=timeout_s)
@@ -59,13 +59,18 @@ def _parse_gold(gold: str, timeout_s: int) -> Any:
     return parsed
 
 
-def verify_inline(pairs: Sequence[tuple[str, str]], timeout_s: int = 5) -> list[tuple[str, str]]:
+def verify_inline(pairs: Sequence[tuple[str, str]], timeout_s: int | None = 5) -> list[tuple[str, str]]:
     """Check (answer, gold) pairs in this process; returns (status value, detail) pairs.
 
     Its timeouts only work on the main thread; :class:`MathVerifier` calls it in workers.
+    Off the main thread (``math_workers=0`` under an async reward or a trainer's thread)
+    the checks run without timeouts: math-verify's SIGALRM would otherwise raise, and every
+    answer would be scored as wrong.
     """
     from math_verify import parse, verify
 
+    if threading.current_thread() is not threading.main_thread():
+        timeout_s = None
     out: list[tuple[str, str]] = []
     for answer, gold in pairs:
         try:
