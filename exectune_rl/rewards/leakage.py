@@ -105,7 +105,8 @@ _NUM = re.compile(
     r"\\d?frac\{\s*(-?\d+)\s*\}\{\s*(-?\d+)\s*\}"  # \frac{a}{b}
     r"|(?<![\w.])(-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?)(?:\s*/\s*(\d+(?:\.\d+)?))?(?![\w])"
 )
-_ENUMERATION = re.compile(r"(?im)^\s*(?:step\s*)?(\d+)\s*[.):]|\bstep\s+(\d+)\b")
+# A list item ("2." / "2)" / "Step 2:"), not a decimal at the start of a line ("72.0").
+_ENUMERATION = re.compile(r"(?im)^\s*(?:step\s*)?(\d+)\s*(?:[.)](?!\d)|:)|\bstep\s+(\d+)\b")
 
 
 def _to_fraction(whole: str, denom: str | None = None) -> Fraction | None:
@@ -250,9 +251,16 @@ class EntryPointBodyDetector(LeakageDetector):
 @functools.lru_cache(maxsize=1024)
 def _definition_pattern(name: str) -> re.Pattern[str]:
     """Text that could define ``name`` in any supported language: ``def name(``, ``function
-    name``, ``fn name``, ``func name`` or ``name(...) {`` (C family, Java, Go methods)."""
+    name``, ``fn name``, ``func name``, ``name(...) {`` (C family, Java, Go methods) or a
+    function bound to the name (``name = lambda``, ``const name = (a) =>``)."""
     n = re.escape(name)
-    return re.compile(rf"\b(?:def|function|fn|func)\s+{n}\b|\b{n}\s*\([^()]*\)[^;{{}}]*\{{")
+    bound = rf"\b{n}\s*=\s*(?:lambda\b|function\b|async\b|\([^()]*\)[^;{{}}]*?=>|\w+\s*=>)"  # add = lambda / (a) =>
+    return re.compile(rf"\b(?:def|function|fn|func)\s+{n}\b|\b{n}\s*\([^()]*\)[^;{{}}]*\{{|{bound}")
+
+
+# Assignments that bind a function value to a name: (node type, name field, value field).
+_BINDINGS = {"assignment": ("left", "right"), "variable_declarator": ("name", "value")}
+_FUNCTION_VALUES = {"lambda", "arrow_function", "function_expression", "function"}
 
 
 def _body_statements(root: Any, name: bytes) -> int:
@@ -262,13 +270,27 @@ def _body_statements(root: Any, name: bytes) -> int:
     while stack:
         node = stack.pop()
         ntype = node.type
-        if "function" in ntype or "method" in ntype:
-            if _defines(node, name):
-                body = node.child_by_field_name("body")
-                if body is not None:
-                    best = max(best, _count_real(body))
+        if ("function" in ntype or "method" in ntype) and _defines(node, name):
+            body = node.child_by_field_name("body")
+            if body is not None:
+                best = max(best, _count_real(body))
+        elif ntype in _BINDINGS:
+            target, value = (node.child_by_field_name(f) for f in _BINDINGS[ntype])
+            if target is not None and value is not None and target.text == name and value.type in _FUNCTION_VALUES:
+                best = max(best, _bound_body(value))
         stack.extend(node.named_children)
     return best
+
+
+def _bound_body(function: Any) -> int:
+    """Real statements of a lambda or arrow function: an expression body counts as one."""
+    body = function.child_by_field_name("body")
+    if body is None:
+        return 0
+    if body.type in ("statement_block", "block"):
+        return _count_real(body)
+    text = (body.text or b"").strip()
+    return 0 if text in (b"...", b"None", b"") or b"NotImplementedError" in text else 1
 
 
 def _defines(node: Any, name: bytes) -> bool:
