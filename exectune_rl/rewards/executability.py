@@ -72,6 +72,8 @@ def wilson_interval(successes: float, trials: int, confidence: float = 0.95) -> 
     z = _z(confidence)
     if trials <= 0:
         return Interval(0.0, 1.0, "wilson", confidence)
+    if not 0 <= successes <= trials:  # also rejects NaN
+        raise ConfigError(f"successes must be in [0, trials={trials}], got {successes!r}")
     p = successes / trials
     denom = 1.0 + z * z / trials
     centre = (p + z * z / (2 * trials)) / denom
