@@ -86,6 +86,13 @@ def _task_id(explicit: Any, problem: str) -> str:
     return "sha1:" + hashlib.sha1(problem.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
+def _answer(value: Any) -> str | None:
+    # A blank gold answer is no answer: the row is bad data, not a verifier failure.
+    if value is None or not str(value).strip():
+        return None
+    return str(value)
+
+
 def tasks_from_columns(
     columns: Mapping[str, Any], n: int, task_kind: str | None = None
 ) -> tuple[list[Task | None], list[str | None]]:
@@ -126,7 +133,7 @@ def tasks_from_columns(
                 id=_task_id(row["task_id"], problem),
                 kind=kinds[i],
                 problem=problem,
-                answer=None if row["answer"] is None else str(row["answer"]),
+                answer=_answer(row["answer"]),
                 tests=row["tests"] if row["tests"] is None else str(row["tests"]),
                 test_format=str(row["test_format"] or "check"),
                 entry_point=row["entry_point"] or None,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from exectune_rl.cores.base import CoreFailureKind, CoreRequest, CoreResponse
-from exectune_rl.errors import MissingColumnError
+from exectune_rl.errors import DataError, MissingColumnError
 from exectune_rl.rewards.columns import column, tasks_from_columns
 from exectune_rl.rewards.cost import CoreUsage, TokenSource
 from exectune_rl.rewards.execution import ExecutionResult, ExecutionStatus
@@ -66,7 +66,12 @@ def _outputs(value: Any, m: int) -> list[str] | None:
 def prepare(rw: "ExecTuneReward", prompts: Any, completions: Any, completion_ids: Any, columns: Mapping[str, Any]) -> Batch:
     """Stage 1: completion text, format gate, tasks, leakage, strategy tokens. No I/O."""
     cfg = rw.config
-    completions = list(completions or [])
+    if isinstance(completions, (str, bytes, Mapping)):
+        # A lone completion would otherwise be scored character by character (or key by key).
+        raise DataError(
+            f"completions must be a list with one completion (a string or chat messages) each, got a {type(completions).__name__}"
+        )
+    completions = list(completions if completions is not None else [])
     n = len(completions)
     texts = [completion_text(c) for c in completions]
     formats = [rw.format_gate(t) for t in texts]
