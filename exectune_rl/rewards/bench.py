@@ -186,12 +186,15 @@ class _LookupCore:
         self.core = CallableCore(answer, model="lookup")
 
 
-def _composite_rate(items: list[WorkItem], sandbox: Any, batch_size: int, cache_size: int, kind: str) -> tuple[float, Any]:
+def _composite_rate(
+    items: list[WorkItem], sandbox: Any, batch_size: int, cache_size: int, kind: str | None, workers: int
+) -> tuple[float, Any]:
     from exectune_rl.rewards.columns import rows_to_columns
     from exectune_rl.rewards.composite import ExecTuneReward
     from exectune_rl.rewards.config import RewardConfig
 
-    cfg = RewardConfig.preset(kind, execution_cache_size=cache_size, math_workers=2)
+    options = {"execution_cache_size": cache_size, "math_workers": max(1, workers)}
+    cfg = RewardConfig.preset(kind, **options) if kind else RewardConfig(**options)
     reward = ExecTuneReward(cfg, core=_LookupCore(items).core, sandbox=sandbox)
     batches = [
         (b, rows_to_columns([{k: v for k, v in it.task.to_dict().items() if v is not None} for it in b]))
@@ -241,12 +244,16 @@ def run_benchmark(
     """
     say = progress or (lambda msg: None)
     items = items if items is not None else build_workload(n)
+    if not items:
+        from exectune_rl.errors import DataError
+
+        raise DataError("the benchmark workload has no usable rows")
     code = [it for it in items if it.task.kind is TaskKind.CODE]
     out: dict[str, Any] = {"n_completions": len(items), "sandbox": sandbox_name, "workers": workers,
                            "batch_size": batch_size, "cpu_count": os.cpu_count()}  # fmt: skip
     out.update(_component_rates(items, code, syntax_rounds, say))
-    if code:
-        out.update(_sandbox_rates(code, sandbox_name, workers, batch_size, say))
+    out.setdefault("syntax_vs_ast_ratio", None)  # always a key: None when there is no Python to parse
+    out.update(_sandbox_rates(items, code, sandbox_name, workers, batch_size, say))
     if math_n:
         say("math-verify workers")
         out["math_per_s"] = _math_rate(math_n, workers)
@@ -291,25 +298,31 @@ def _component_rates(items: list[WorkItem], code: list[WorkItem], syntax_rounds:
     return out
 
 
-def _sandbox_rates(code: list[WorkItem], sandbox_name: str, workers: int, batch_size: int, say: Callable[[str], None]) -> dict[str, Any]:
-    """Execution alone, then the composite reward with the execution cache off and on."""
+def _sandbox_rates(
+    items: list[WorkItem], code: list[WorkItem], sandbox_name: str, workers: int, batch_size: int, say: Callable[[str], None]
+) -> dict[str, Any]:
+    """Execution alone (code rows), then the composite reward with the execution cache off and on (every row)."""
     from exectune_rl.rewards.execution import CodeExecutor
     from exectune_rl.sandboxes import get_sandbox
 
     out: dict[str, Any] = {}
-    sandbox = get_sandbox(sandbox_name, workers=workers)
+    kinds = {it.task.kind.value for it in items}
+    kind = kinds.pop() if len(kinds) == 1 else None  # a mixed workload reads each row's kind
+    sandbox = get_sandbox(sandbox_name, workers=workers) if code else None
     try:
-        say("execution in the sandbox")
-        ex = CodeExecutor(sandbox, cache_size=0)
-        ex.run([code[0].output], [code[0].task])  # warm the pool
-        batches = _batches(code, batch_size)
-        out["execution_per_s"] = _rate(len(code), lambda: [ex.run([i.output for i in b], [i.task for i in b]) for b in batches])
+        if code:
+            say("execution in the sandbox")
+            ex = CodeExecutor(sandbox, cache_size=0)
+            ex.run([code[0].output], [code[0].task])  # warm the pool
+            batches = _batches(code, batch_size)
+            out["execution_per_s"] = _rate(len(code), lambda: [ex.run([i.output for i in b], [i.task for i in b]) for b in batches])
         say("composite (execution cache off)")
-        out["composite_per_s"], out["composite_statuses"] = _composite_rate(code, sandbox, batch_size, 0, "code")
+        out["composite_per_s"], out["composite_statuses"] = _composite_rate(items, sandbox, batch_size, 0, kind, workers)
         say("composite (execution cache on)")
-        out["composite_cached_per_s"], _ = _composite_rate(code, sandbox, batch_size, 4096, "code")
+        out["composite_cached_per_s"], _ = _composite_rate(items, sandbox, batch_size, 4096, kind, workers)
     finally:
-        sandbox.close()
+        if sandbox is not None:
+            sandbox.close()
     return out
 
 
@@ -336,7 +349,8 @@ def format_results(result: dict[str, Any]) -> str:
     lines = [f"{'metric':<26}{'value':>12}  target"]
     for name, value in rows:
         target = result.get("targets", {}).get(name)
-        mark = "" if target is None else f">= {target['target']:g} {'PASS' if target['met'] else 'FAIL'}"
+        verdict = "n/a (not measured)" if value is None else ("PASS" if target and target["met"] else "FAIL")
+        mark = "" if target is None else f">= {target['target']:g} {verdict}"
         shown = "-" if value is None else f"{value:12.2f}"
         lines.append(f"{name:<26}{shown:>12}  {mark}")
     lines.append(

@@ -117,7 +117,10 @@ def format_table(summary: dict[str, Any], extra: dict[str, Any] | None = None) -
     lines.append(("core tokens (total, per run)", _fmt(summary["tokens"]["core_total"], 0)))
     usd = summary["usd_total"]
     unknown = summary["usd_unknown_rows"]
-    money = "unknown (no price for the core model)" if usd is None else f"${usd:.6f}"
+    if usd is None:  # no scored row at all is not an unknown price
+        money = "unknown (no price for the core model)" if unknown else "-"
+    else:
+        money = f"${usd:.6f}"
     if usd is not None and unknown:
         money += f" (+{unknown} rows unpriced)"
     lines.append(("money", money))
