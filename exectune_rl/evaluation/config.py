@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exectune_rl.errors import ConfigError
-from exectune_rl.training.config import CacheConfig, CoreConfig, TaskSourceConfig
+from exectune_rl.training.config import CacheConfig, CoreConfig, TaskSourceConfig, check_guide_template
+from exectune_rl.training.recipe import check_fields
 
 __all__ = ["MethodConfig", "EvalRecipe"]
 
@@ -30,6 +31,11 @@ class MethodConfig:
     training_log: str | None = field(default=None, metadata={"help": "folder with training_log.json to plot"})
 
     def __post_init__(self) -> None:
+        check_fields(self)
+        if not self.name.strip():
+            raise ConfigError(f"method name must not be empty, got {self.name!r}")
+        if self.model is not None and not self.model.strip():
+            raise ConfigError(f"method {self.name!r}: model must not be empty")
         if self.model is not None and self.guide is not None:
             raise ConfigError(f"method {self.name!r}: give `model` or `guide`, not both")
 
@@ -54,6 +60,10 @@ class EvalRecipe:
     title: str = "ExecTune evaluation"
 
     def __post_init__(self) -> None:
+        check_fields(self)
+        if not self.output_dir.strip():
+            raise ConfigError("output_dir must not be empty")
+        check_guide_template(self.guide_template)
         if not self.methods:
             raise ConfigError("eval recipe needs at least one entry under `methods`")
         names = [m.name for m in self.methods]
@@ -63,3 +73,8 @@ class EvalRecipe:
             raise ConfigError(f"k must be >= 1, got {self.k}")
         if not 0.0 < self.confidence < 1.0:
             raise ConfigError(f"confidence must be in (0, 1), got {self.confidence}")
+        if self.temperature < 0:
+            raise ConfigError(f"temperature must be >= 0, got {self.temperature}")
+        for name in ("max_new_tokens", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")

@@ -158,14 +158,16 @@ def evaluate_method(
         estimator.add(task.id, outcomes)
     est = estimator.result()
     interval = est.bootstrap
-    executability = Estimate(est.overall, interval.low, interval.high, est.runs, confidence)
+    # No scored run (every guide call or core run failed): unknown, not a guide that never executes.
+    executability = Estimate(est.overall, interval.low, interval.high, est.runs, confidence) if est.runs else None
     money = [_money(guide, resp, rec, prices) for resp, rec in zip(greedy, greedy_records)]
     return _aggregate(name, guide, tasks, greedy, greedy_records, money, per_task, executability, k, m, confidence)
 
 
 def _aggregate(
     name: str, guide: Core, tasks: Sequence[Task], greedy: Sequence[CoreResponse], records: Sequence[Any],
-    money: Sequence[float | None], per_task: dict[str, dict[str, int]], executability: Estimate, k: int, m: int, confidence: float,
+    money: Sequence[float | None], per_task: dict[str, dict[str, int]], executability: Estimate | None, k: int, m: int,
+    confidence: float,
 ) -> MethodResult:
     acc = _Acc()
     rows = []
@@ -187,12 +189,13 @@ def _aggregate(
             s["infra"], g_tokens, int(round(c_tokens)), usd, resp.text[:400],
         ))  # fmt: skip
     sampled_infra = sum(s["infra"] for s in per_task.values())
-    n_strat = max(1, k * len(tasks) - sampled_infra)  # rates over the strategies that were scored
+    n_strat = k * len(tasks) - sampled_infra  # rates over the strategies that were scored
     infra = acc.infra + sampled_infra
     return MethodResult(
-        name=name, accuracy=proportion(acc.successes, acc.runs, confidence), executability=executability,
-        format_rate=sum(s["format_ok"] for s in per_task.values()) / n_strat,
-        leak_rate=sum(s["leaked"] for s in per_task.values()) / n_strat,
+        name=name, accuracy=proportion(acc.successes, acc.runs, confidence) if acc.runs else None,
+        executability=executability,
+        format_rate=sum(s["format_ok"] for s in per_task.values()) / n_strat if n_strat else None,
+        leak_rate=sum(s["leaked"] for s in per_task.values()) / n_strat if n_strat else None,
         guide_tokens_per_task=acc.guide_tokens / len(tasks), core_tokens_per_task=acc.core_tokens / len(tasks),
         cost_usd_per_task=None if acc.usd is None else acc.usd / len(tasks),
         n_tasks=len(tasks), k=k, m=m, infra_failures=infra, guide=getattr(guide, "model", ""), tasks=tuple(rows),
@@ -212,7 +215,8 @@ def evaluate_core_alone(
         prices: A price table on top of ``genai-prices``.
 
     Returns:
-        A :class:`~exectune_rl.evaluation.results.MethodResult` with ``executability=None``.
+        A :class:`~exectune_rl.evaluation.results.MethodResult` with ``executability=None``
+        (and ``accuracy=None`` when no core run could be scored).
     """
     from exectune_rl.runtime.prices import estimate_cost_usd
 
@@ -237,7 +241,8 @@ def evaluate_core_alone(
     rows = tuple(TaskResult(t.id, int(sum(success[t.id])), len(success[t.id]), 0, 0, 0, m - len(success[t.id]), 0, 0, None) for t in tasks)
     total = sum(len(v) for v in success.values())
     return MethodResult(
-        name=name, accuracy=proportion(sum(sum(v) for v in success.values()), total, confidence), executability=None,
+        name=name, accuracy=proportion(sum(sum(v) for v in success.values()), total, confidence) if total else None,
+        executability=None,
         format_rate=None, leak_rate=None, guide_tokens_per_task=0.0, core_tokens_per_task=sum(tokens) / len(tasks) / m,
         cost_usd_per_task=usd, n_tasks=len(tasks), k=0, m=m, infra_failures=len(flat) - total, guide="", tasks=rows,
     )

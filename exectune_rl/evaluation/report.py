@@ -36,6 +36,15 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}"
 
 
+def _estimate(e: Any) -> str:
+    return "n/a" if e is None else e.fmt()
+
+
+def _cell(text: str) -> str:
+    # A '|' would start a new column and a newline a new row.
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
 def _money(x: float | None) -> str:
     if x is None:
         return "n/a"
@@ -51,10 +60,12 @@ def markdown_table(results: Sequence[MethodResult]) -> str:
     Returns:
         The table as a string (header, separator, rows).
     """
-    lines = [_HEADER, "|" + "---|" * 8]
+    levels = [e.confidence for r in results for e in (r.accuracy, r.executability) if e is not None]
+    header = _HEADER.replace("95%", f"{100 * levels[0]:g}%") if levels else _HEADER
+    lines = [header, "|" + "---|" * 8]
     for r in results:
         lines.append(
-            f"| {r.name} | {r.accuracy.fmt()} | {r.executability.fmt() if r.executability else 'n/a'} "
+            f"| {_cell(r.name)} | {_estimate(r.accuracy)} | {_estimate(r.executability)} "
             f"| {_pct(r.format_rate)} | {_pct(r.leak_rate)} | {r.guide_tokens_per_task:.1f} "
             f"| {r.core_tokens_per_task:.1f} | {_money(r.cost_usd_per_task)} |"
         )
@@ -79,6 +90,7 @@ def plot_accuracy_vs_cost(results: Sequence[MethodResult], path: str | Path) -> 
     (guide + core), and the axis says which.
     """
     plt = _pyplot()
+    results = [r for r in results if r.accuracy is not None]  # nothing measured: nothing to place
     use_money = all(r.cost_usd_per_task is not None for r in results) and results
     fig, ax = plt.subplots(figsize=(6, 4))
     for r in results:
@@ -202,11 +214,13 @@ def write_report(
     guided = [r for r in results if r.k > 0]
     if results:
         r0 = guided[0] if guided else results[0]
+        estimates = [e for r in results for e in (r.accuracy, r.executability) if e is not None]
+        confidence = estimates[0].confidence if estimates else 0.95
         parts.append(
             f"{r0.n_tasks} held-out tasks. Accuracy: one greedy strategy per task, m = {r0.m} core run(s) each, "
             f"Wilson interval. Executability: k = {r0.k} sampled strategies per task x m core runs, the reward "
             f"module's estimator (mean of per-task estimates, bootstrap interval over tasks). Intervals are "
-            f"{int(100 * r0.accuracy.confidence)}%. Tokens and money: per task for one strategy and one core run; "
+            f"{int(100 * confidence)}%. Tokens and money: per task for one strategy and one core run; "
             "n/a where a model has no price."
         )
     parts.append("")

@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from exectune_rl.errors import ConfigError
+
 __all__ = ["Estimate", "TaskResult", "MethodResult", "proportion", "save_results", "load_results"]
 
 
@@ -28,12 +30,17 @@ class Estimate:
 def proportion(successes: float, n: int, confidence: float = 0.95) -> Estimate:
     """A proportion with its Wilson interval (the reward module's implementation).
 
+    Raises:
+        ConfigError: ``n < 0`` or ``successes`` outside ``[0, n]``.
+
     Example:
         >>> round(proportion(8, 10).low, 3)
         0.49
     """
     from exectune_rl.rewards.executability import wilson_interval
 
+    if n < 0 or not 0 <= successes <= n:
+        raise ConfigError(f"a proportion needs 0 <= successes <= n, got successes={successes!r}, n={n!r}")
     interval = wilson_interval(successes, n, confidence)
     return Estimate(successes / n if n else 0.0, interval.low, interval.high, n, confidence)
 
@@ -55,8 +62,9 @@ class TaskResult:
     sample_strategy: str = ""
 
     @property
-    def accuracy(self) -> float:
-        return self.successes / self.runs if self.runs else 0.0
+    def accuracy(self) -> float | None:
+        """Share of scored core runs that solved the task; None when none could be scored."""
+        return self.successes / self.runs if self.runs else None
 
 
 @dataclass(frozen=True)
@@ -65,9 +73,11 @@ class MethodResult:
 
     Attributes:
         name: The method's label.
-        accuracy: Share of scored core runs that solved their task, with a Wilson interval.
-        executability: Guide-averaged executability with its interval (None for core alone).
-        format_rate / leak_rate: Shares of strategies that passed the gate / leaked.
+        accuracy: Share of scored core runs that solved their task, with a Wilson interval (None
+            when no run could be scored: infrastructure failures are never counted as wrong).
+        executability: Guide-averaged executability with its interval (None for core alone, or
+            when no sampled strategy could be scored).
+        format_rate / leak_rate: Shares of scored strategies that passed the gate / leaked.
         guide_tokens_per_task / core_tokens_per_task: Mean tokens per task (all k x m runs).
         cost_usd_per_task: Mean money per task, None when a model's price is unknown.
         n_tasks / k / m: Sizes of the evaluation.
@@ -75,7 +85,7 @@ class MethodResult:
     """
 
     name: str
-    accuracy: Estimate
+    accuracy: Estimate | None
     executability: Estimate | None
     format_rate: float | None
     leak_rate: float | None
@@ -95,7 +105,7 @@ class MethodResult:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "MethodResult":
         data = dict(data)
-        data["accuracy"] = Estimate(**data["accuracy"])
+        data["accuracy"] = Estimate(**data["accuracy"]) if data.get("accuracy") else None
         data["executability"] = Estimate(**data["executability"]) if data.get("executability") else None
         data["tasks"] = tuple(TaskResult(**t) for t in data.get("tasks", ()))
         return cls(**data)

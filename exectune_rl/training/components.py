@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import string
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from typing import Any
@@ -32,8 +33,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-
 
 
 def synthetic_problems(cfg: TaskSourceConfig) -> list[Any]:
@@ -186,12 +185,14 @@ def guide_prompt_fn(template: str | None) -> Callable[[Task], str]:
         from exectune_rl.tasks import guide_prompt
 
         return guide_prompt
+    hint = f"guide_template must use {{problem}} and may use {{language}}, {{entry_point}}, {{task_id}}; got {template!r}"
     try:
         template.format(problem="", language="", entry_point="", task_id="")
-    except (KeyError, IndexError, ValueError) as exc:
-        raise ConfigError(
-            f"guide_template may use {{problem}}, {{language}}, {{entry_point}}, {{task_id}}; got {template!r}"
-        ) from exc
+        used = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except (KeyError, IndexError, ValueError, AttributeError) as exc:
+        raise ConfigError(hint) from exc
+    if "problem" not in used:  # the guide would never see the task
+        raise ConfigError(hint)
 
     def prompt(task: Task) -> str:
         return template.format(problem=task.problem, language=task.language, entry_point=task.entry_point or "", task_id=task.id)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exectune_rl.errors import ConfigError
+from exectune_rl.training.recipe import check_fields
 
 __all__ = [
     "TaskSourceConfig",
@@ -29,6 +30,20 @@ __all__ = [
 ]
 
 TASK_SOURCES = ("synthetic", "jsonl", "humaneval", "gsm8k", "kodcode")
+
+
+def check_guide_template(template: str | None) -> None:
+    """Raise ConfigError for a ``guide_template`` that cannot format a guide prompt (None is the default prompt)."""
+    if template is not None:  # fail at parse time, not after the first expensive step
+        from exectune_rl.training.components import guide_prompt_fn
+
+        guide_prompt_fn(template)
+
+
+def _require_text(obj: Any, *names: str) -> None:
+    for name in names:
+        if not getattr(obj, name).strip():
+            raise ConfigError(f"{name} must not be empty, got {getattr(obj, name)!r}")
 
 
 @dataclass
@@ -47,6 +62,7 @@ class TaskSourceConfig:
     seed: int = field(default=0, metadata={"help": "seed of the synthetic generator"})
 
     def __post_init__(self) -> None:
+        check_fields(self)
         if self.source not in TASK_SOURCES:
             raise ConfigError(f"tasks.source must be one of {', '.join(TASK_SOURCES)}, got {self.source!r}")
         if self.source in ("jsonl", "gsm8k", "kodcode") and not self.path:
@@ -72,7 +88,8 @@ class CoreConfig:
     cached: bool = field(default=True, metadata={"help": "answer repeated calls from the response cache"})
 
     def __post_init__(self) -> None:
-        if not self.name:
+        check_fields(self)
+        if not self.name.strip():
             raise ConfigError("core name must not be empty")
 
 
@@ -82,6 +99,9 @@ class CacheConfig:
 
     path: str | None = field(default=None, metadata={"help": "database file; default under EXECTUNE_CACHE_DIR"})
     enabled: bool = field(default=True, metadata={"help": "turn the cache off entirely"})
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
 
 @dataclass
@@ -95,6 +115,9 @@ class TinyModelConfig:
     num_attention_heads: int = 4
     num_key_value_heads: int = 2
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
 
 @dataclass
@@ -115,12 +138,19 @@ class SampleRecipe:
     cache: CacheConfig = field(default_factory=CacheConfig)
 
     def __post_init__(self) -> None:
+        check_fields(self)
+        _require_text(self, "output_dir")
+        check_guide_template(self.guide_template)
         if self.k < 1:
             raise ConfigError(f"k must be >= 1, got {self.k}")
         if self.revision_rounds < 0 or self.keep_per_task < 0:
             raise ConfigError(
                 f"revision_rounds and keep_per_task must be >= 0, got {self.revision_rounds}/{self.keep_per_task}"
             )
+        if self.teacher_temperature < 0:
+            raise ConfigError(f"teacher_temperature must be >= 0, got {self.teacher_temperature}")
+        if self.teacher_max_tokens < 1:
+            raise ConfigError(f"teacher_max_tokens must be >= 1, got {self.teacher_max_tokens}")
 
 
 @dataclass
@@ -132,6 +162,10 @@ class SFTRecipe:
     output_dir: str = field(metadata={"help": "where the trained guide goes"})
     trainer: dict[str, Any] = field(default_factory=dict, metadata={"help": "trl.SFTConfig fields"})
     tiny: TinyModelConfig | None = field(default=None, metadata={"help": "build a tiny guide at `model` first"})
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        _require_text(self, "model", "dataset", "output_dir")
 
 
 @dataclass
@@ -149,5 +183,8 @@ class RLRecipe:
     cache: CacheConfig = field(default_factory=CacheConfig)
 
     def __post_init__(self) -> None:
+        check_fields(self)
+        _require_text(self, "model", "output_dir")
+        check_guide_template(self.guide_template)
         if self.algorithm not in ("grpo", "rloo"):
             raise ConfigError(f"algorithm must be 'grpo' or 'rloo', got {self.algorithm!r}")

@@ -34,6 +34,7 @@ from exectune_rl.errors import ConfigError
 from exectune_rl.evaluation.config import EvalRecipe, MethodConfig
 from exectune_rl.evaluation.results import MethodResult
 from exectune_rl.training.config import CacheConfig, CoreConfig, RLRecipe, SampleRecipe, SFTRecipe, TaskSourceConfig
+from exectune_rl.training.recipe import check_fields
 
 __all__ = ["DemoConfig", "DemoOutcome", "run_demo", "QUICK"]
 
@@ -73,9 +74,23 @@ class DemoConfig:
     torch_threads: int = field(default=1, metadata={"help": "CPU threads for torch (0: leave torch's default)"})
 
     def __post_init__(self) -> None:
-        for name in ("n_train", "n_rl", "n_eval", "teacher_k", "grpo_generations", "grpo_prompts_per_step", "eval_k", "workers"):
+        check_fields(self)
+        counts = ("n_train", "n_rl", "n_eval", "teacher_k", "grpo_generations", "grpo_prompts_per_step", "eval_k",
+                  "workers", "grpo_steps", "max_new_tokens", "sft_batch", "hidden_size", "num_layers")  # fmt: skip
+        for name in counts:
             if getattr(self, name) < 1:
                 raise ConfigError(f"demo {name} must be >= 1, got {getattr(self, name)!r}")
+        for name in ("sft_epochs", "sft_lr", "grpo_lr", "grpo_temperature"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"demo {name} must be > 0, got {getattr(self, name)!r}")
+        for name in ("p_correct", "p_revise"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"demo {name} must be in [0, 1], got {getattr(self, name)!r}")
+        if self.revision_rounds < 0 or self.eval_temperature < 0 or self.torch_threads < 0:
+            raise ConfigError(
+                f"demo revision_rounds, eval_temperature and torch_threads must be >= 0, got "
+                f"{self.revision_rounds!r}, {self.eval_temperature!r}, {self.torch_threads!r}"
+            )
         if self.grpo_generations < 2:
             raise ConfigError(f"grpo_generations must be >= 2 (GRPO compares completions), got {self.grpo_generations}")
 

@@ -100,14 +100,14 @@ def run_grpo(recipe: RLRecipe, *, callbacks: list[Any] | None = None) -> RLResul
     Returns:
         The :class:`~exectune_rl.training.rl.RLResult`.
     """
-    from transformers import AutoTokenizer
+    from exectune_rl.training.trl_utils import load_tokenizer
 
     tasks = load_tasks(recipe.tasks)
+    tokenizer = load_tokenizer(recipe.model)  # before the core: a bad path fails fast
     with ExitStack() as stack:
         cache = open_cache(recipe.cache)
         stack.callback(cache.close)
         core = build_core(recipe.core, stack=stack, cache=cache, namespace="core")
-        tokenizer = AutoTokenizer.from_pretrained(recipe.model)
         reward = build_reward(recipe.reward, core, program_core=recipe.core.name == "program", tokenizer=tokenizer)
         stack.callback(reward.close)
         result = run_rl(recipe, tasks=tasks, reward=reward, guide_prompt=guide_prompt_fn(recipe.guide_template), callbacks=callbacks)

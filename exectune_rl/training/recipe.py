@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import types
 import typing
@@ -27,7 +28,7 @@ from typing import Any, TypeVar
 
 from exectune_rl.errors import ConfigError
 
-__all__ = ["parse_recipe", "parse_recipe_dict", "apply_overrides", "load_yaml", "recipe_to_dict"]
+__all__ = ["parse_recipe", "parse_recipe_dict", "apply_overrides", "load_yaml", "recipe_to_dict", "check_fields"]
 
 T = TypeVar("T")
 
@@ -56,9 +57,13 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
 
     p = Path(path)
     if not p.is_file():
-        raise ConfigError(f"recipe file {str(p)!r} does not exist")
+        raise ConfigError(f"recipe file {str(p)!r} does not exist or is not a file")
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"recipe file {str(p)!r} is not utf-8 text: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"recipe file {str(p)!r} cannot be read: {exc}") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"recipe file {str(p)!r} is not valid YAML: {exc}") from exc
     if data is None:
@@ -99,6 +104,8 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
         if not sep or not key.strip():
             raise ConfigError(f"override must look like key.sub=value, got {item!r}")
         parts = key.strip().split(".")
+        if not all(part.strip() for part in parts):
+            raise ConfigError(f"override {item!r}: empty key segment in {key.strip()!r}")
         node = out
         for part in parts[:-1]:
             child = node.get(part)
@@ -127,6 +134,8 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
             return None
         raise ConfigError(f"{where} may not be null")
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        if isinstance(value, tp):
+            return value
         if not isinstance(value, Mapping):
             raise ConfigError(f"{where} must be a mapping, got {value!r}")
         return parse_recipe_dict(tp, value, where=where)
@@ -150,8 +159,10 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
             raise ConfigError(f"{where} must be a number, got {value!r}")
         try:
             converted = tp(value)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise ConfigError(f"{where} must be {tp.__name__}, got {value!r}") from exc
+        if tp is float and not math.isfinite(converted):
+            raise ConfigError(f"{where} must be a finite number, got {value!r}")
         if tp is int and isinstance(value, float) and value != converted:
             raise ConfigError(f"{where} must be an integer, got {value!r}")
         return converted
@@ -179,7 +190,7 @@ def parse_recipe_dict(cls: type[T], data: Mapping[str, Any], *, where: str = "")
     """
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
-    unknown = sorted(set(data) - set(fields))
+    unknown = sorted(set(data) - set(fields), key=str)  # YAML keys need not be strings
     if unknown:
         prefix = f"{where}: " if where else ""
         raise ConfigError(f"{prefix}unknown key(s) {', '.join(map(repr, unknown))}; known: {', '.join(sorted(fields))}")
@@ -193,6 +204,27 @@ def parse_recipe_dict(cls: type[T], data: Mapping[str, Any], *, where: str = "")
     if missing:
         raise ConfigError(f"{where or cls.__name__}: missing required key(s) {', '.join(missing)}")
     return cls(**kwargs)
+
+
+def check_fields(obj: Any) -> None:
+    """Check (and convert, as a recipe file would be) the fields of a recipe built directly.
+
+    ``RLRecipe(model="m", k="3")`` then behaves like the same values read from YAML: ``"3"``
+    becomes 3, ``"a"`` is a :class:`ConfigError` naming the field instead of a ``TypeError``
+    deep inside a run.
+
+    Args:
+        obj: A dataclass instance; its fields are replaced by their converted values.
+
+    Raises:
+        ConfigError: A value does not fit its field's annotated type.
+    """
+    hints = typing.get_type_hints(type(obj))
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        converted = _convert(value, hints[f.name], f"{type(obj).__name__}.{f.name}")
+        if converted is not value:
+            object.__setattr__(obj, f.name, converted)
 
 
 def parse_recipe(cls: type[T], path: str | Path | None = None, overrides: Sequence[str] = ()) -> T:

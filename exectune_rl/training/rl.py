@@ -24,7 +24,7 @@ from exectune_rl.errors import ConfigError
 from exectune_rl.tasks.base import Task
 from exectune_rl.training.config import RLRecipe
 from exectune_rl.training.sft_data import prompt_messages
-from exectune_rl.training.trl_utils import require_trl, save_log_history, trainer_args
+from exectune_rl.training.trl_utils import load_tokenizer, require_trl, save_log_history, trainer_args
 
 __all__ = ["RLResult", "TrackedReward", "AsyncTrackedReward", "track", "executability_of", "rl_dataset", "run_rl", "build_rl_trainer"]
 
@@ -138,14 +138,7 @@ def build_rl_trainer(
         The trainer.
     """
     trl = require_trl()
-    from transformers import AutoTokenizer
-
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(recipe.model)
-    except OSError as exc:
-        raise ConfigError(f"cannot load guide model {recipe.model!r}: {exc}") from exc
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer = load_tokenizer(recipe.model)
     config_cls, trainer_cls = (
         (trl.GRPOConfig, trl.GRPOTrainer) if recipe.algorithm == "grpo" else (trl.RLOOConfig, trl.RLOOTrainer)
     )

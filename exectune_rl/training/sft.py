@@ -83,7 +83,7 @@ def build_sft_trainer(recipe: SFTRecipe, *, train_dataset: Any = None, callbacks
     try:
         tokenizer = AutoTokenizer.from_pretrained(recipe.model)
         model = AutoModelForCausalLM.from_pretrained(recipe.model)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot load guide model {recipe.model!r}: {exc}") from exc
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

@@ -115,6 +115,26 @@ def write_acceptance_outputs(
     return out
 
 
+def _jsonl_dataset(datasets: Any, path: Path):  # -> datasets.Dataset
+    """Rows of a JSON-lines file (a ``.json`` file may also hold one list of rows)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        if path.suffix == ".json" and text.lstrip().startswith("["):
+            rows = json.loads(text)
+        else:
+            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"SFT dataset {str(path)!r} is not valid JSON lines: {exc}") from exc
+    if not all(isinstance(r, dict) for r in rows):
+        raise DataError(f"SFT dataset {str(path)!r}: every row must be a JSON object")
+    if not rows:
+        raise DataError(f"SFT dataset {str(path)!r} is empty: no strategy was accepted")
+    try:
+        return datasets.Dataset.from_list(rows)
+    except Exception as exc:  # pyarrow cannot type the rows (mixed types in one column)
+        raise DataError(f"SFT dataset {str(path)!r} cannot be loaded: {exc}") from exc
+
+
 def load_sft_dataset(path: str | Path):  # -> datasets.Dataset
     """Load an SFT dataset: an ``exectune sample`` output folder, a saved dataset or a JSONL file.
 
@@ -131,9 +151,9 @@ def load_sft_dataset(path: str | Path):  # -> datasets.Dataset
     elif (p / "dataset_info.json").is_file():
         ds = datasets.load_from_disk(str(p))
     elif p.is_file() and p.suffix in (".jsonl", ".json"):
-        ds = datasets.load_dataset("json", data_files=str(p), split="train")
+        ds = _jsonl_dataset(datasets, p)
     elif (p / "accepted.jsonl").is_file():
-        ds = datasets.load_dataset("json", data_files=str(p / "accepted.jsonl"), split="train")
+        ds = _jsonl_dataset(datasets, p / "accepted.jsonl")
     else:
         raise DataError(f"no SFT dataset at {str(p)!r}: expected an `exectune sample` folder or a .jsonl file")
     missing = {"prompt", "completion"} - set(ds.column_names)

@@ -11,7 +11,7 @@ from typing import Any
 
 from exectune_rl.errors import ConfigError, MissingDependencyError
 
-__all__ = ["require_trl", "trainer_args", "save_log_history", "load_log_history", "LOG_FILE"]
+__all__ = ["require_trl", "load_tokenizer", "trainer_args", "save_log_history", "load_log_history", "LOG_FILE"]
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +25,21 @@ def require_trl():  # -> module trl
     except ImportError as exc:
         raise MissingDependencyError("trl", "train", "training a guide") from exc
     return trl
+
+
+def load_tokenizer(model: str) -> Any:
+    """The guide's tokenizer (pad token set), or a ConfigError naming a model that cannot be loaded."""
+    try:
+        from transformers import AutoTokenizer
+    except ImportError as exc:
+        raise MissingDependencyError("transformers", "train", "training a guide") from exc
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot load guide model {model!r}: {exc}") from exc
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
 
 
 def _cuda() -> bool:
