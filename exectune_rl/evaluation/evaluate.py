@@ -220,6 +220,8 @@ def evaluate_core_alone(
     """
     from exectune_rl.runtime.prices import estimate_cost_usd
 
+    if not tasks:
+        raise ConfigError("no evaluation tasks")
     core: Core = reward.core
     m = reward.config.core_runs
     requests = [

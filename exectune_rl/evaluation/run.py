@@ -95,12 +95,12 @@ def run_eval(recipe: EvalRecipe, *, notes: tuple[str, ...] = ()) -> EvalOutcome:
         An :class:`EvalOutcome`.
     """
     from exectune_rl.training.components import (
-        build_core, build_reward, guide_prompt_fn, load_tasks, open_cache, synthetic_problems,
+        build_core, build_reward, guide_prompt_fn, load_tasks, open_cache, require_tasks, synthetic_problems,
     )  # fmt: skip
 
     start = time.perf_counter()
     check_guides(recipe)
-    tasks = load_tasks(recipe.tasks)
+    tasks = require_tasks(load_tasks(recipe.tasks), recipe.tasks)
     problems = synthetic_problems(recipe.tasks) if recipe.tasks.source == "synthetic" else None
     guide_prompt = guide_prompt_fn(recipe.guide_template)
     results: list[MethodResult] = []

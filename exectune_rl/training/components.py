@@ -24,6 +24,7 @@ from exectune_rl.training.config import CacheConfig, CoreConfig, TaskSourceConfi
 
 __all__ = [
     "load_tasks",
+    "require_tasks",
     "synthetic_problems",
     "open_cache",
     "build_core",
@@ -75,6 +76,15 @@ def load_tasks(cfg: TaskSourceConfig) -> list[Task]:
     else:  # TaskSourceConfig validated the name already
         raise ConfigError(f"unknown task source {cfg.source!r}")
     return _slice(list(loaded), cfg)
+
+
+def require_tasks(tasks: list[Task], cfg: TaskSourceConfig) -> list[Task]:
+    """``tasks`` unchanged, or a ConfigError saying which ``tasks:`` section selected none."""
+    if not tasks:
+        raise ConfigError(
+            f"no tasks: tasks.source={cfg.source!r}, path={cfg.path!r}, offset={cfg.offset}, limit={cfg.limit} select none"
+        )
+    return tasks
 
 
 def open_cache(cfg: CacheConfig):  # -> ResponseCache

@@ -24,6 +24,7 @@ from exectune_rl.training.components import (
     guide_prompt_fn,
     load_tasks,
     open_cache,
+    require_tasks,
     synthetic_problems,
 )
 from exectune_rl.training.config import RLRecipe, SampleRecipe
@@ -66,7 +67,7 @@ def run_sample(recipe: SampleRecipe) -> SampleOutcome:
         A :class:`SampleOutcome` (statistics, rows written, cache hits and misses).
     """
     start = time.perf_counter()
-    tasks = load_tasks(recipe.tasks)
+    tasks = require_tasks(load_tasks(recipe.tasks), recipe.tasks)
     problems = synthetic_problems(recipe.tasks) if recipe.tasks.source == "synthetic" else None
     guide_prompt = guide_prompt_fn(recipe.guide_template)
     with ExitStack() as stack:
@@ -102,7 +103,7 @@ def run_grpo(recipe: RLRecipe, *, callbacks: list[Any] | None = None) -> RLResul
     """
     from exectune_rl.training.trl_utils import load_tokenizer
 
-    tasks = load_tasks(recipe.tasks)
+    tasks = require_tasks(load_tasks(recipe.tasks), recipe.tasks)
     tokenizer = load_tokenizer(recipe.model)  # before the core: a bad path fails fast
     with ExitStack() as stack:
         cache = open_cache(recipe.cache)

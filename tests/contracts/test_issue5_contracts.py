@@ -210,6 +210,28 @@ def test_grpo_with_a_missing_guide_checkpoint_exits_2_naming_it(tmp_path, capsys
     assert str(missing) in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command, config", [("sample", "synthetic_sample.yaml"), ("eval", "synthetic_eval.yaml")])
+def test_a_task_section_that_selects_nothing_exits_2(command, config, tmp_path, capsys):
+    argv = [command, "--config", str(EXAMPLES / config), "--set", "tasks.limit=0", "--set", "cache.enabled=false",
+            "--output-dir", str(tmp_path / "out")]  # fmt: skip
+    if command == "eval":  # the shipped recipe names checkpoints that only exist after training
+        argv += ["--set", "methods=[{name: core alone}]"]
+    assert main(argv) == 2
+    assert "no tasks" in capsys.readouterr().err
+
+
+def test_a_method_that_fails_midway_keeps_the_results_before_it(tmp_path, capsys):
+    recipe = _write_yaml(tmp_path / "eval.yaml", {
+        "output_dir": str(tmp_path / "report"), "tasks": {"source": "synthetic", "limit": 2}, "core": CORE,
+        "reward": REWARD, "k": 1, "cache": {"enabled": False}, "guide_template": TEMPLATE,
+        "methods": [{"name": "core alone"}, {"name": "broken", "guide": {"name": "no-such-core"}}],
+    })  # fmt: skip
+    assert main(["eval", "--config", str(recipe)]) == 2
+    assert "no-such-core" in capsys.readouterr().err
+    saved = json.loads((tmp_path / "report" / "results.json").read_text())
+    assert [r["name"] for r in saved] == ["core alone"]
+
+
 def test_importing_the_recipe_packages_does_not_import_torch():
     code = (
         "import sys, exectune_rl.training, exectune_rl.evaluation, exectune_rl.training.cli, "
@@ -486,6 +508,8 @@ def test_core_alone_with_an_unreachable_core_is_unknown_not_zero():
     finally:
         reward.close()
     assert res.accuracy is None and res.infra_failures == 3
+    with pytest.raises(ConfigError, match="no evaluation tasks"):
+        evaluate_core_alone("alone", [], reward)
 
 
 # ---------------------------------------------------------------- training: SFT loss mask, report_to
