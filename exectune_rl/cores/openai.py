@@ -85,6 +85,8 @@ class _LoopThread:
 # Connections per SDK client. The HTTP pool scans every connection it holds on each request,
 # so one client with 64 connections spends more CPU per call than four clients with 16.
 _CONNECTIONS_PER_CLIENT = 16
+# Each client costs tens of milliseconds to build, so a huge max_concurrency shares a few.
+_MAX_CLIENTS = 8
 
 
 def _sdk_http_module() -> Any:
@@ -98,7 +100,7 @@ class _ClientPool:
     """SDK clients sharded by connection count, and a slot queue that bounds concurrency."""
 
     def __init__(self, make_client: Any, max_concurrency: int) -> None:
-        n = max(1, -(-max_concurrency // _CONNECTIONS_PER_CLIENT))
+        n = min(_MAX_CLIENTS, max(1, -(-max_concurrency // _CONNECTIONS_PER_CLIENT)))
         per_client = -(-max_concurrency // n)
         self.clients = [make_client(per_client) for _ in range(n)]
         self._slots: asyncio.Queue[int] = asyncio.Queue()

@@ -51,6 +51,27 @@ def pick_device(device: str | None = None) -> str:
     return "cuda" if _torch().cuda.is_available() else "cpu"
 
 
+def _checked_source(model_or_path: str | os.PathLike[str]) -> str:
+    """The model source as a string; a path-like source that does not exist is a ConfigError.
+
+    Checked here so a mistyped folder fails at once instead of being looked up on the hub.
+    """
+    source = str(model_or_path)
+    if not source.strip():
+        raise ConfigError("TransformersCore needs a model folder or hub id, got an empty string")
+    looks_local = isinstance(model_or_path, os.PathLike) or source.startswith(("/", "./", "../", "~"))
+    if looks_local and not os.path.exists(os.path.expanduser(source)):
+        raise ConfigError(f"TransformersCore model folder {source!r} does not exist")
+    return os.path.expanduser(source) if looks_local else source
+
+
+def _load(auto_class: Any, source: str, what: str, **kwargs: Any) -> Any:
+    try:
+        return auto_class.from_pretrained(source, **kwargs)
+    except (OSError, ValueError) as exc:  # missing files, no network, an unknown architecture
+        raise CoreError(f"cannot load the {what} of TransformersCore from {source!r}: {exc}") from exc
+
+
 class TransformersCore(TransientState, Core):
     """A local causal LM that generates batches of chat requests.
 
@@ -67,7 +88,8 @@ class TransformersCore(TransientState, Core):
         seed: Seed for sampled (temperature > 0) generation, reset before each batch.
 
     Raises:
-        ConfigError: a bad argument. MissingDependencyError: torch/transformers missing.
+        ConfigError: a bad argument (a model folder that does not exist). CoreError: the model
+            or tokenizer cannot be loaded. MissingDependencyError: torch/transformers missing.
     """
 
     def __init__(
@@ -96,13 +118,13 @@ class TransformersCore(TransientState, Core):
                 if not isinstance(getattr(torch, dtype, None), torch.dtype):
                     raise ConfigError(f"dtype must name a torch dtype such as 'bfloat16', got {dtype!r}")
                 kwargs["dtype"] = getattr(torch, dtype)
-            model = AutoModelForCausalLM.from_pretrained(str(model_or_path), **kwargs)
-            name = str(model_or_path)
+            name = _checked_source(model_or_path)
+            model = _load(AutoModelForCausalLM, name, "model", **kwargs)
         else:
             model = model_or_path
             name = str(getattr(model, "name_or_path", "") or type(model).__name__)
         if tokenizer is None:
-            tokenizer = AutoTokenizer.from_pretrained(str(model_or_path) if isinstance(model_or_path, (str, os.PathLike)) else name)
+            tokenizer = _load(AutoTokenizer, name, "tokenizer")
         self.hf_model = model.to(self.device).eval()
         self.tokenizer = tokenizer
         if tokenizer.pad_token_id is None:
