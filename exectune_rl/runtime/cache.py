@@ -150,7 +150,7 @@ class ResponseCache(TransientState):
         if not isinstance(timeout_s, (int, float)) or isinstance(timeout_s, bool) or not timeout_s > 0:
             raise ConfigError(f"ResponseCache timeout_s must be positive, got {timeout_s!r}")
         self.enabled = bool(enabled)
-        self.path = Path(path) if path is not None else (default_cache_path() if enabled else None)
+        self.path = Path(path).expanduser() if path is not None else (default_cache_path() if enabled else None)
         self.timeout_s = float(timeout_s)
         self._local = threading.local()
         self._lock = threading.Lock()
