@@ -234,6 +234,24 @@ class CoreResponse:
     attempts: int = 1
     metadata: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
+    def __post_init__(self) -> None:
+        # A response is the record the cache, the ledger and the rewards all trust: bad fields
+        # fail here, where they are made (inside a CallableCore's function: a typed failure).
+        if not isinstance(self.text, str) or not isinstance(self.model, str):
+            raise ConfigError(f"CoreResponse text and model must be str, got {self.text!r} and {self.model!r}")
+        for name in ("prompt_tokens", "completion_tokens"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+                raise ConfigError(f"CoreResponse.{name} must be a non-negative int or None (unreported), got {value!r}")
+        if not _is_number(self.latency_s) or self.latency_s < 0:
+            raise ConfigError(f"CoreResponse.latency_s must be a non-negative number, got {self.latency_s!r}")
+        if self.error is not None and not isinstance(self.error, CoreFailure):
+            raise ConfigError(f"CoreResponse.error must be a CoreFailure or None, got {type(self.error).__name__}")
+        if self.finish_reason is not None and not isinstance(self.finish_reason, str):
+            raise ConfigError(f"CoreResponse.finish_reason must be a str or None, got {self.finish_reason!r}")
+        if self.metadata is None:
+            object.__setattr__(self, "metadata", {})
+
     @property
     def ok(self) -> bool:
         return self.error is None

@@ -92,6 +92,16 @@ def test_response_carries_text_usage_latency_model_and_typed_error() -> None:
     assert not bad.ok and bad.error.kind is CoreFailureKind.RATE_LIMITED and bad.is_infra_failure
     assert bad.text == "" and bad.prompt_tokens is None  # unknown usage is None, never 0
     assert CoreResponse(text="x").usage.total_tokens is None
+    for bad in ({"text": None}, {"prompt_tokens": -1}, {"completion_tokens": 1.5}, {"latency_s": -1.0}, {"error": "timeout"}):
+        with pytest.raises(ConfigError):
+            CoreResponse(**bad)
+
+
+def test_a_function_returning_a_broken_response_is_a_typed_failure_through_the_cache(tmp_path: Path) -> None:
+    core = CachedCore(CallableCore(lambda r: CoreResponse(text=None), model="m"), ResponseCache(tmp_path / "c.sqlite"))  # type: ignore[arg-type]
+    [resp] = core.generate([req("x")])
+    assert resp.error is not None and resp.error.kind is CoreFailureKind.INTERNAL
+    assert len(core.cache) == 0
 
 
 @pytest.mark.parametrize(
@@ -665,9 +675,9 @@ def test_ledger_survives_bogus_usage_and_failed_calls() -> None:
     ledger = CostLedger(prices={"m": 1})
     bogus = CallableCore(lambda r: CoreResponse(text="abc", prompt_tokens=-3, completion_tokens=True, model="m"), model="m")
     [resp] = MeteredCore(bogus, ledger).generate([req("hello")])
-    assert resp.text == "abc"
+    assert resp.error is not None and resp.error.kind is CoreFailureKind.INTERNAL and "prompt_tokens" in resp.error.message
     entry = ledger.entries[0]
-    assert entry.tokens_estimated and entry.prompt_tokens >= 0 and entry.completion_tokens >= 0
+    assert not entry.ok and entry.cost_usd == 0.0 and entry.prompt_tokens == 0
     failed = ledger.record(req("x"), CoreResponse.failure("timeout", "no answer", model="unknown-zz"))
     assert failed.cost_usd == 0.0 and not failed.ok and failed.failure == "timeout"
     with pytest.raises(ConfigError):
