@@ -18,7 +18,7 @@ import gzip
 import json
 import logging
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -124,10 +124,14 @@ def _load_rows(path_or_name: str | os.PathLike[str], split: str, config: str | N
         ) from exc
 
 
-def _need(row: Mapping[str, Any], columns: Iterable[str], source: str) -> None:
+def _need(row: Mapping[str, Any], columns: Sequence[str], source: str, where: str = "", text: Sequence[str] = ()) -> None:
+    """Every column is present, and the ``text`` ones hold text (a null or empty cell is a bad row, named)."""
     missing = [c for c in columns if c not in row]
     if missing:
         raise DataError(f"{source}: rows lack column(s) {', '.join(missing)}; present: {sorted(row)}")
+    empty = [c for c in text if not isinstance(row[c], str) or not row[c].strip()]
+    if empty:
+        raise DataError(f"{source}: {where or 'a row'} has no text in column(s) {', '.join(empty)}")
 
 
 def gsm8k_answer(solution: str) -> str:
@@ -180,7 +184,7 @@ def load_gsm8k(
 
     def tasks() -> Iterator[Task]:
         for i, row in enumerate(ds):
-            _need(row, ("question", "answer"), source)
+            _need(row, ("question", "answer"), source, f"row {i}", text=("question", "answer"))
             yield Task(
                 id=f"gsm8k/{split}/{i}", kind=TaskKind.MATH, problem=str(row["question"]).strip(),
                 answer=gsm8k_answer(row["answer"]), reference=row["answer"],
@@ -243,8 +247,9 @@ def load_kodcode(
     dropped = {"subset": 0, "fixtures": 0}
 
     def tasks() -> Iterator[Task]:
-        for row in ds:
-            _need(row, ("question_id", "question", "solution", "test"), source)
+        for i, row in enumerate(ds):
+            where = f"row {i} ({row.get('question_id')!r})"
+            _need(row, ("question_id", "question", "solution", "test"), source, where, text=("question", "test"))
             if keep is not None and row.get("subset") not in keep:
                 dropped["subset"] += 1
                 continue

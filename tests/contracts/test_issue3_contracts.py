@@ -722,6 +722,10 @@ def test_gsm8k_from_a_local_file_of_the_hub_format(tmp_path: Path) -> None:
         load_gsm8k(tmp_path / "nope.jsonl", cache_dir=str(tmp_path / "hf"))
     (tmp_path / "empty.jsonl").write_text("")
     assert load_gsm8k(tmp_path / "empty.jsonl", cache_dir=str(tmp_path / "hf")) == []
+    null = tmp_path / "null.jsonl"
+    null.write_text(json.dumps({"question": "ok?", "answer": "#### 1"}) + "\n" + json.dumps({"question": None, "answer": "#### 2"}) + "\n")
+    with pytest.raises(DataError, match="row 1"):
+        load_gsm8k(null, cache_dir=str(tmp_path / "hf"))
 
 
 def test_gsm8k_answer() -> None:
@@ -754,6 +758,14 @@ def test_kodcode_from_a_local_parquet_file_of_the_hub_format(tmp_path: Path) -> 
     assert t.kind is TaskKind.CODE and t.entry_point == "add" and "assert add(1, 2) == 3" in t.tests
     assert t.test_format == "asserts" and t.language == "python" and t.reference.startswith("def add")
     assert [x.id for x in load_kodcode(path, drop_fixture_tests=False, subsets=["Apps"], cache_dir=str(tmp_path / "hf"))] == ["kodcode/Apps_2"]
+    no_test = tmp_path / "no_test.jsonl"
+    no_test.write_text(json.dumps({"question_id": "X_9", "question": "q", "solution": "s", "test": None}) + "\n")
+    with pytest.raises(DataError, match="X_9"):
+        load_kodcode(no_test, cache_dir=str(tmp_path / "hf"))
+    cols = tmp_path / "cols.jsonl"
+    cols.write_text(json.dumps({"question": "q"}) + "\n")
+    with pytest.raises(DataError, match="question_id"):
+        load_kodcode(cols, cache_dir=str(tmp_path / "hf"))
 
 
 def test_jsonl_round_trip_and_errors_name_the_line(tmp_path: Path) -> None:
