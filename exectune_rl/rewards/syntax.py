@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import enum
 import importlib
+import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -48,6 +49,23 @@ class GrammarSpec:
     module: str
     function: str
     package: str
+    wide_chars_safe: bool = True
+    """False where the grammar's external scanner hands any code point to ``isalpha``-style
+    ctype functions, which are undefined past 255 (tree-sitter-bash reads out of bounds and
+    can crash the process). Such a grammar parses a copy in which every character above U+00FF
+    is ASCII of the same UTF-8 length: byte offsets, lines and columns are unchanged."""
+
+
+_WIDE_CHAR = re.compile("[^\x00-\xff]")
+
+
+def _source_bytes(code: str, spec: GrammarSpec) -> tuple[bytes, bytes]:
+    """The bytes to parse and the original bytes (error snippets are cut from the latter)."""
+    data = code.encode("utf-8", "surrogatepass")
+    if spec.wide_chars_safe or code.isascii():
+        return data, data
+    masked = _WIDE_CHAR.sub(lambda m: "x" * len(m.group().encode("utf-8", "surrogatepass")), code)
+    return masked.encode("utf-8"), data
 
 
 GRAMMARS: dict[str, GrammarSpec] = {
@@ -60,7 +78,7 @@ GRAMMARS: dict[str, GrammarSpec] = {
     "java": GrammarSpec("tree_sitter_java", "language", "tree-sitter-java"),
     "go": GrammarSpec("tree_sitter_go", "language", "tree-sitter-go"),
     "rust": GrammarSpec("tree_sitter_rust", "language", "tree-sitter-rust"),
-    "bash": GrammarSpec("tree_sitter_bash", "language", "tree-sitter-bash"),
+    "bash": GrammarSpec("tree_sitter_bash", "language", "tree-sitter-bash", wide_chars_safe=False),
 }
 
 _ALIASES = {
@@ -238,7 +256,8 @@ class SyntaxChecker:
 
     def parse(self, code: str, language: str = "python") -> Any:
         """The tree-sitter tree of ``code`` (for detectors that inspect structure)."""
-        return self.parser(language).parse(code.encode("utf-8", "surrogatepass"))
+        parser = self.parser(language)
+        return parser.parse(_source_bytes(code, GRAMMARS[normalize_language(language)])[0])
 
     def check(self, code: str, language: str = "python") -> SyntaxResult:
         """Check one piece of code.
@@ -258,8 +277,8 @@ class SyntaxChecker:
         parser = self.parser(language)
         if not isinstance(code, str) or not code.strip():
             return SyntaxResult(SyntaxStatus.EMPTY, canon or str(language), blocks=0)
-        data = code.encode("utf-8", "surrogatepass")
-        root = parser.parse(data).root_node
+        parsed, data = _source_bytes(code, GRAMMARS[canon])
+        root = parser.parse(parsed).root_node
         if not root.has_error:
             return SyntaxResult(SyntaxStatus.OK, canon or language)
         return SyntaxResult(SyntaxStatus.ERROR, canon or language, tuple(self._errors(root, data)))
