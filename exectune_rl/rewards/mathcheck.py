@@ -28,6 +28,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from exectune_rl._subprocess import kill_and_reap
 from exectune_rl.errors import ConfigError
 from exectune_rl.rewards.execution import ExecutionResult, ExecutionStatus, Grading
 
@@ -122,20 +123,7 @@ class _Worker:
         return True
 
     def kill(self) -> None:
-        try:
-            self.proc.kill()
-        except OSError:
-            pass
-        for stream in (self.proc.stdin, self.proc.stdout):
-            try:
-                if stream is not None:
-                    stream.close()
-            except OSError:
-                pass
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:  # pragma: no cover - a killed process always exits
-            pass
+        kill_and_reap(self.proc, timeout_s=5)
 
 
 class MathVerifier:

@@ -45,6 +45,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from exectune_rl._subprocess import kill_and_reap
 from exectune_rl.env import settings
 from exectune_rl.errors import ConfigError, SandboxClosedError, SandboxError
 from exectune_rl.sandboxes import _worker
@@ -141,18 +142,7 @@ class _WorkerProcess:
             return None
 
     def kill(self) -> None:
-        try:
-            self.proc.kill()
-        except OSError:
-            pass
-        for stream in (self.proc.stdin, self.proc.stdout):
-            try:
-                stream.close()  # type: ignore[union-attr]
-            except OSError:
-                pass
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
+        if not kill_and_reap(self.proc, timeout_s=10):
             logger.error("sandbox worker %d did not exit after SIGKILL", self.proc.pid)
 
     def stop(self) -> None:
