@@ -98,9 +98,7 @@ def run_local(problems: dict, runs: list[Run], workers: int, timeout: float) -> 
         start = time.perf_counter()
         outcomes = run_tests(sb, programs, suites, cpu_time_s=timeout)
         elapsed = time.perf_counter() - start
-        pids = [os.getpid(), *sb.worker_pids]
         rss = sum(psutil.Process(p).memory_info().rss for p in sb.worker_pids) / 2**20
-    del pids
     return [o.passed for o in outcomes], elapsed, rss
 
 

@@ -122,6 +122,7 @@ class Worker:
         os.environ.update(self.child_env)
         self.prctl = _isolation.prctl_function()
         self.baseline_vm = _vm_size()
+        self.isolation = tuple(self.layers)  # what every result reports
 
     # -- one task ---------------------------------------------------------------------
 
@@ -142,7 +143,7 @@ class Worker:
             if self.shm_private:
                 _empty_dir("/dev/shm")
         res["wall_s"] = time.monotonic() - start
-        res["isolation"] = tuple(self.layers)
+        res["isolation"] = self.isolation
         return res
 
     def _make_workdir(self, files: dict[str, bytes]) -> str:
