@@ -32,6 +32,7 @@ from exectune_rl.cores.base import Core, CoreRequest, CoreResponse
 from exectune_rl.errors import ConfigError
 from exectune_rl.evaluation.results import Estimate, MethodResult, TaskResult, proportion
 from exectune_rl.tasks.base import Task, TaskKind
+from exectune_rl.training.judge import run_outcomes, task_columns
 
 __all__ = ["evaluate_method", "evaluate_core_alone", "generate_strategies"]
 
@@ -56,24 +57,6 @@ def generate_strategies(
     return [responses[j * k : (j + 1) * k] for j in range(len(tasks))]
 
 
-def _columns(tasks: Sequence[Task]) -> dict[str, list[Any]]:
-    from exectune_rl.training.judge import task_columns
-
-    return task_columns(tasks)
-
-
-def _run_outcomes(record: Any, m: int) -> list[float] | None:
-    """Executed (1.0) or not per core run; None when the infrastructure could not score it."""
-    from exectune_rl.rewards.records import RewardStatus
-
-    if record.status in (RewardStatus.INFRA, RewardStatus.BAD_TASK):
-        return None
-    if record.status in (RewardStatus.FORMAT_FAILED, RewardStatus.LEAKED):
-        return [0.0] * m
-    runs = [float(bool(r.execution.success)) for r in record.runs if not r.error and not r.execution.is_infra]
-    return runs or None
-
-
 def _money(guide: Core, resp: CoreResponse, record: Any, prices: Any) -> float | None:
     """Guide call + mean core run in dollars, or None when either model has no price."""
     from exectune_rl.runtime.prices import estimate_cost_usd
@@ -91,7 +74,7 @@ def _money(guide: Core, resp: CoreResponse, record: Any, prices: Any) -> float |
 def _score(reward: Any, tasks: Sequence[Task], responses: Sequence[CoreResponse]) -> list[Any]:
     # A failed guide call is scored as an empty completion and then left out as infrastructure.
     texts = [r.text if r.ok else "" for r in responses]
-    return reward.score(prompts=None, completions=texts, **_columns(tasks))
+    return reward.score(prompts=None, completions=texts, **task_columns(tasks))
 
 
 @dataclass
@@ -147,7 +130,7 @@ def evaluate_method(
     estimator = ExecutabilityEstimator(confidence=confidence)
     per_task: dict[str, dict[str, int]] = {t.id: {"executed": 0, "format_ok": 0, "leaked": 0, "infra": 0} for t in tasks}
     for task, resp, rec in zip(flat_tasks, flat_responses, sampled_records):
-        outcomes = _run_outcomes(rec, m) if resp.ok else None
+        outcomes = run_outcomes(rec, m) if resp.ok else None
         slot = per_task[task.id]
         if outcomes is None:
             slot["infra"] += 1
@@ -172,7 +155,7 @@ def _aggregate(
     acc = _Acc()
     rows = []
     for task, resp, rec, usd in zip(tasks, greedy, records, money):
-        outcomes = _run_outcomes(rec, m) if resp.ok else None
+        outcomes = run_outcomes(rec, m) if resp.ok else None
         g_tokens = resp.completion_tokens if resp.completion_tokens is not None else (rec.cost.strategy_tokens if rec.cost else 0)
         c_tokens = (rec.cost.core_prompt_tokens + rec.cost.core_completion_tokens) if rec.cost and rec.runs else 0.0
         acc.guide_tokens += g_tokens

@@ -51,6 +51,11 @@ def _money(x: float | None) -> str:
     return f"{x:.6f}" if x < 0.01 else f"{x:.4f}"
 
 
+def _confidence(results: Sequence[MethodResult]) -> float | None:
+    """The interval level of the first estimate in ``results`` (None when there is none)."""
+    return next((e.confidence for r in results for e in (r.accuracy, r.executability) if e is not None), None)
+
+
 def markdown_table(results: Sequence[MethodResult]) -> str:
     """The results as a markdown table (one row per method, in order).
 
@@ -60,8 +65,8 @@ def markdown_table(results: Sequence[MethodResult]) -> str:
     Returns:
         The table as a string (header, separator, rows).
     """
-    levels = [e.confidence for r in results for e in (r.accuracy, r.executability) if e is not None]
-    header = _HEADER.replace("95%", f"{100 * levels[0]:g}%") if levels else _HEADER
+    level = _confidence(results)
+    header = _HEADER if level is None else _HEADER.replace("95%", f"{100 * level:g}%")
     lines = [header, "|" + "---|" * 8]
     for r in results:
         lines.append(
@@ -81,6 +86,14 @@ def _pyplot():
     except ImportError as exc:
         raise MissingDependencyError("matplotlib", "train", "plotting the report") from exc
     return plt
+
+
+def _save(plt: Any, fig: Any, path: str | Path) -> Path:
+    fig.tight_layout()
+    out = Path(path)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
 
 
 def plot_accuracy_vs_cost(results: Sequence[MethodResult], path: str | Path) -> Path:
@@ -105,11 +118,7 @@ def plot_accuracy_vs_cost(results: Sequence[MethodResult], path: str | Path) -> 
     ax.grid(alpha=0.3)
     if results:
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    out = Path(path)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return _save(plt, fig, path)
 
 
 _EXEC_KEY = re.compile(r"execut", re.IGNORECASE)
@@ -181,11 +190,7 @@ def plot_training_curves(logs: Mapping[str, Sequence[Mapping[str, Any]]], path: 
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
-    fig.tight_layout()
-    out = Path(path)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return _save(plt, fig, path)
 
 
 def write_report(
@@ -214,8 +219,8 @@ def write_report(
     guided = [r for r in results if r.k > 0]
     if results:
         r0 = guided[0] if guided else results[0]
-        estimates = [e for r in results for e in (r.accuracy, r.executability) if e is not None]
-        confidence = estimates[0].confidence if estimates else 0.95
+        level = _confidence(results)
+        confidence = 0.95 if level is None else level
         parts.append(
             f"{r0.n_tasks} held-out tasks. Accuracy: one greedy strategy per task, m = {r0.m} core run(s) each, "
             f"Wilson interval. Executability: k = {r0.k} sampled strategies per task x m core runs, the reward "

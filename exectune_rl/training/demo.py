@@ -35,12 +35,13 @@ from exectune_rl.evaluation.config import EvalRecipe, MethodConfig
 from exectune_rl.evaluation.results import MethodResult
 from exectune_rl.training.config import CacheConfig, CoreConfig, RLRecipe, SampleRecipe, SFTRecipe, TaskSourceConfig
 from exectune_rl.training.recipe import check_fields
+from exectune_rl.training.synthetic import GUIDE_INSTRUCTION
 
 __all__ = ["DemoConfig", "DemoOutcome", "run_demo", "QUICK"]
 
 logger = logging.getLogger(__name__)
 
-GUIDE_TEMPLATE = "Write a Python strategy that prints the answer.\n{problem}"
+GUIDE_TEMPLATE = GUIDE_INSTRUCTION + "\n{problem}"
 
 
 @dataclass

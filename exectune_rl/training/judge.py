@@ -12,16 +12,36 @@ from collections.abc import Sequence
 from typing import Any
 
 from exectune_rl.errors import ConfigError
+from exectune_rl.rewards.columns import rows_to_columns
 from exectune_rl.tasks.base import Task
 from exectune_rl.training.sampling import Verdict
 
-__all__ = ["RewardJudge", "task_columns", "verdict_from_record"]
+__all__ = ["RewardJudge", "task_columns", "verdict_from_record", "run_outcomes"]
 
 
 def task_columns(tasks: Sequence[Task]) -> dict[str, list[Any]]:
     """Tasks as the column lists TRL would pass to a reward (names of ``Task.to_dict``)."""
-    rows = [t.to_dict() for t in tasks]
-    return {key: [r[key] for r in rows] for key in (rows[0] if rows else {})}
+    return rows_to_columns([t.to_dict() for t in tasks])
+
+
+def run_outcomes(record: Any, m: int) -> list[float] | None:
+    """Executed (1.0) or not per core run of one ``RewardRecord``; None when nothing could be scored.
+
+    A strategy that failed the format gate or leaked counts as ``m`` failed runs; runs the
+    infrastructure lost (core call failed, sandbox INFRA) are left out, never counted as failures.
+
+    Args:
+        record: From ``ExecTuneReward.score``.
+        m: Core runs per strategy.
+    """
+    from exectune_rl.rewards.records import RewardStatus
+
+    if record.status in (RewardStatus.INFRA, RewardStatus.BAD_TASK):
+        return None
+    if record.status in (RewardStatus.FORMAT_FAILED, RewardStatus.LEAKED):
+        return [0.0] * m
+    runs = [float(bool(r.execution.success)) for r in record.runs if not r.error and not r.execution.is_infra]
+    return runs or None
 
 
 def _feedback(record: Any) -> str:

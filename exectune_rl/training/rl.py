@@ -23,6 +23,7 @@ from typing import Any
 from exectune_rl.errors import ConfigError
 from exectune_rl.tasks.base import Task
 from exectune_rl.training.config import RLRecipe
+from exectune_rl.training.judge import run_outcomes
 from exectune_rl.training.sft_data import prompt_messages
 from exectune_rl.training.trl_utils import load_tokenizer, require_trl, save_log_history, trainer_args
 
@@ -45,17 +46,11 @@ class RLResult:
 
 
 def executability_of(records: Sequence[Any]) -> float | None:
-    """Share of scored core runs that executed a well-formed, non-leaking strategy successfully."""
-    from exectune_rl.rewards.records import RewardStatus
+    """Share of scored core runs that executed a well-formed, non-leaking strategy successfully.
 
-    runs: list[float] = []
-    for rec in records:
-        if rec.status in (RewardStatus.INFRA, RewardStatus.BAD_TASK):
-            continue
-        if rec.status in (RewardStatus.FORMAT_FAILED, RewardStatus.LEAKED):
-            runs.append(0.0)
-        else:
-            runs.extend(float(bool(r.execution.success)) for r in rec.runs if not r.error)
+    A rejected strategy (format gate, leak) counts once; runs lost to the infrastructure not at all.
+    """
+    runs = [x for rec in records for x in run_outcomes(rec, 1) or ()]
     return sum(runs) / len(runs) if runs else None
 
 

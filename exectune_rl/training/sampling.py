@@ -212,10 +212,10 @@ def _run_round(
         verdict = by_idx.get(i)
         if verdict is None:  # the teacher call itself failed: infrastructure, not a bad strategy
             verdict = Verdict(False, False, False, infra=True, feedback=resp.error.message if resp.error else "")
-        cand = Candidate(slot.task.id, slot.sample_index, rnd, resp.text, verdict, resp.model or teacher.model, _teacher_tokens(resp))
-        if resp.error is not None:
-            cand = Candidate(slot.task.id, slot.sample_index, rnd, "", verdict, teacher.model, None)
-        out.append(cand)
+            text, model, tokens = "", teacher.model, None
+        else:
+            text, model, tokens = resp.text, resp.model or teacher.model, _teacher_tokens(resp)
+        out.append(Candidate(slot.task.id, slot.sample_index, rnd, text, verdict, model, tokens))
     return out
 
 
@@ -262,7 +262,7 @@ def acceptance_sample(
             _Slot(s.task, s.sample_index, [*s.messages, {"role": "assistant", "content": c.completion},
                                            {"role": "user", "content": feedback_message(c.verdict)}])
             for s, c in zip(slots, results)
-            if not c.verdict.accepted and c.verdict.rejection not in (Rejection.INFRA, Rejection.TEACHER_ERROR)
+            if not c.verdict.accepted and not c.verdict.infra  # nobody's mistake: nothing to revise
         ]
     return AcceptanceResult(tuple(candidates), _stats(tasks, candidates, k, revision_rounds))
 

@@ -22,7 +22,7 @@ from typing import Any
 from exectune_rl.errors import ConfigError
 from exectune_rl.training.config import SFTRecipe, TinyModelConfig
 from exectune_rl.training.sft_data import load_sft_dataset
-from exectune_rl.training.trl_utils import require_trl, save_log_history, trainer_args
+from exectune_rl.training.trl_utils import load_tokenizer, require_trl, save_log_history, trainer_args
 
 __all__ = ["SFTResult", "run_sft", "build_sft_trainer", "ensure_tiny_model"]
 
@@ -75,18 +75,16 @@ def build_sft_trainer(recipe: SFTRecipe, *, train_dataset: Any = None, callbacks
         The trainer.
     """
     trl = require_trl()
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     dataset = train_dataset if train_dataset is not None else load_sft_dataset(recipe.dataset)
     if recipe.tiny is not None:
         ensure_tiny_model(recipe.model, recipe.tiny, _corpus_from(dataset))
+    tokenizer = load_tokenizer(recipe.model)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(recipe.model)
         model = AutoModelForCausalLM.from_pretrained(recipe.model)
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot load guide model {recipe.model!r}: {exc}") from exc
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
     args = trainer_args(trl.SFTConfig, recipe.output_dir, recipe.trainer)
     if args.completion_only_loss is False:
         logger.warning("completion_only_loss=False: the loss also covers the prompt, not only the strategy")

@@ -78,3 +78,23 @@ def test_async_reward_trains_grpo_through_the_async_wrapper(tiny_model_path, pro
     run_rl(recipe, tasks=tasks, reward=async_reward, guide_prompt=_prompt)
     history = json.loads((tmp_path / "async" / "training_log.json").read_text())["log_history"]
     assert any("exectune/executability" in h for h in history)
+
+
+def test_executability_leaves_out_runs_the_infrastructure_lost():
+    from exectune_rl.rewards.execution import ExecutionResult, ExecutionStatus
+    from exectune_rl.rewards.format_gate import FormatResult, FormatStatus
+    from exectune_rl.rewards.records import CoreRun, RewardRecord, RewardStatus
+
+    ok, bad = FormatResult(FormatStatus.OK, "s"), FormatResult(FormatStatus.MISSING)
+    passed = CoreRun("4", ExecutionResult(ExecutionStatus.PASSED, 1.0, success=True))
+    lost = CoreRun("", ExecutionResult.infra("sandbox died"))
+    records = [
+        # one passed run and one the sandbox lost: the lost run is nobody's fault, not a failure
+        RewardRecord(0, "t0", 1.0, RewardStatus.SCORED, "", ok, runs=(passed, lost)),
+        # a strategy that failed the gate counts once as not executed
+        RewardRecord(1, "t1", 0.0, RewardStatus.FORMAT_FAILED, "format", bad),
+        # an unscorable record is left out entirely
+        RewardRecord(2, "t2", None, RewardStatus.INFRA, "core down", ok, runs=(lost,)),
+    ]
+    assert executability_of(records) == 0.5
+    assert executability_of(records[2:]) is None
