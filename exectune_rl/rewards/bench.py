@@ -76,7 +76,9 @@ def load_workload(path: str, n: int | None = None) -> list[WorkItem]:
     from exectune_rl.errors import MissingColumnError
     from exectune_rl.rewards.cli_score import read_rows
     from exectune_rl.rewards.columns import tasks_from_columns
+    from exectune_rl.rewards.format_gate import FormatGate
 
+    gate = FormatGate()
     items = []
     for row in read_rows(path, n):
         if "core_output" not in row:
@@ -86,7 +88,7 @@ def load_workload(path: str, n: int | None = None) -> list[WorkItem]:
             continue
         out = row["core_output"]
         output = out if isinstance(out, str) else (out[0] if out else "")
-        completion = row.get("completion") or f"<strategy>\n{row.get('strategy', '')}\n</strategy>"
+        completion = row.get("completion") or gate.wrap(row.get("strategy", ""))
         items.append(WorkItem(completion, task, output, row.get("core_only_output")))
     return items
 
@@ -146,10 +148,11 @@ def _syntax_section(programs: list[str], rounds: int) -> dict[str, Any]:
     """
     from exectune_rl.rewards.syntax import SyntaxChecker
 
-    valid = [p for p in programs if _ast_ok(p)]
-    broken = [p for p in programs if not _ast_ok(p)]
+    parses = [_ast_ok(p) for p in programs]
+    valid = [p for p, ok in zip(programs, parses) if ok]
+    broken = [p for p, ok in zip(programs, parses) if not ok]
     checker = SyntaxChecker()
-    agree = sum(checker.check(p, "python").ok == _ast_ok(p) for p in programs) / max(1, len(programs))
+    agree = sum(checker.check(p, "python").ok == ok for p, ok in zip(programs, parses)) / max(1, len(programs))
     out: dict[str, Any] = {"syntax_ratio_scope": "valid Python snippets of the workload", "syntax_agreement_with_ast": agree,
                            "syntax_snippets_valid": len(valid), "syntax_snippets_broken": len(broken)}  # fmt: skip
     if valid:

@@ -201,11 +201,10 @@ def build_config(args: argparse.Namespace) -> Any:
 _CORE_OPTION_ALIASES = {"TransformersCore": {"model": "model_or_path", "path": "model_or_path"}}
 
 
-def _accepted(factory: Any) -> list[str]:
-    try:
-        params = inspect.signature(factory).parameters.values()
-    except (TypeError, ValueError):
+def _accepted(signature: inspect.Signature | None) -> list[str]:
+    if signature is None:
         return []
+    params = signature.parameters.values()
     return [p.name for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name != "self"]
 
 
@@ -227,7 +226,11 @@ def make_core(name: str, options: dict[str, Any], config: Any) -> tuple[Any, Any
     for alias, real in _CORE_OPTION_ALIASES.get(getattr(factory, "__name__", ""), {}).items():
         if alias in options and real not in options:
             options[real] = options.pop(alias)
-    accepted = _accepted(factory)
+    try:
+        signature: inspect.Signature | None = inspect.signature(factory)
+    except (TypeError, ValueError):  # no signature to check (a C callable): the call below decides
+        signature = None
+    accepted = _accepted(signature)
     sandbox = None
     if "sandbox" in accepted and not hasattr(options.get("sandbox"), "run"):
         from exectune_rl.sandboxes import get_sandbox
@@ -235,10 +238,6 @@ def make_core(name: str, options: dict[str, Any], config: Any) -> tuple[Any, Any
         sb_name = options.pop("sandbox", None) or config.sandbox
         workers = {} if config.sandbox_workers is None else {"workers": config.sandbox_workers}
         sandbox = options["sandbox"] = get_sandbox(str(sb_name), **workers)
-    try:
-        signature = inspect.signature(factory)
-    except (TypeError, ValueError):  # no signature to check (a C callable): the call below decides
-        signature = None
     if signature is not None:
         takes_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
         unknown = [k for k in options if k not in accepted and not takes_any]
@@ -266,8 +265,8 @@ def _close(obj: Any) -> None:
         obj.close()
 
 
-def _wrap(rows: list[dict[str, Any]], tag: str) -> list[Any]:
-    return [r["completion"] if "completion" in r else f"<{tag}>\n{r['strategy']}\n</{tag}>" for r in rows]
+def _wrap(rows: list[dict[str, Any]], gate: Any) -> list[Any]:
+    return [r["completion"] if "completion" in r else gate.wrap(r["strategy"]) for r in rows]
 
 
 def score_stream(reward: Any, rows: Iterator[dict[str, Any]], batch_size: int, out: TextIO | None, summary: Any,
@@ -281,7 +280,7 @@ def score_stream(reward: Any, rows: Iterator[dict[str, Any]], batch_size: int, o
     def flush() -> None:
         nonlocal n
         columns = rows_to_columns([{k: v for k, v in r.items() if k not in ("completion", "strategy", "_line")} for r in batch])
-        records = reward.score(completions=_wrap(batch, reward.config.strategy_tag), **columns)
+        records = reward.score(completions=_wrap(batch, reward.format_gate), **columns)
         summary.add(records)
         if out is not None:
             for row, rec in zip(batch, records):

@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from exectune_rl._pickling import TransientState
 from exectune_rl.cores.base import CoreFailureKind, CoreResponse
 from exectune_rl.rewards.config import RewardConfig
 from exectune_rl.rewards.cost import CostModel, TokenCounter
@@ -50,7 +51,7 @@ _DETECTOR_OPTIONS = {
 }
 
 
-class ExecTuneReward:
+class ExecTuneReward(TransientState):
     """The composite ExecTune reward for TRL trainers and custom RL loops.
 
     Args:
@@ -119,6 +120,11 @@ class ExecTuneReward:
         self.cost_model = CostModel(cfg.cost_unit, guide_model=cfg.guide_model, prices=prices)
         self.baselines = baselines if baselines is not None else BaselineStore(cfg.baseline_path)
         self.prompt_builder = prompt_builder or core_messages
+        self._init_transient()
+
+    _transient = ("_prompt_cache",)
+
+    def _init_transient(self) -> None:
         self._prompt_cache: dict[str, int] = {}
 
     def _detector(self, d: LeakageDetector | str) -> LeakageDetector:
@@ -191,8 +197,7 @@ class ExecTuneReward:
         self, prompts: Sequence[Any] | None = None, completions: Sequence[Any] | None = None, completion_ids: Any = None, **kwargs: Any
     ) -> list[float | None]:
         """TRL's reward signature: one float (or None for an infrastructure failure) per completion."""
-        log_metric, log_extra = kwargs.pop("log_metric", None), kwargs.pop("log_extra", None)
-        kwargs.pop("trainer_state", None)
+        log_metric, log_extra = _pop_trl_hooks(kwargs)
         records = self.score(prompts, completions, completion_ids, **kwargs)
         self._log(records, log_metric, log_extra)
         return [r.reward for r in records]
@@ -243,11 +248,6 @@ class ExecTuneReward:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["_prompt_cache"] = {}
-        return state
-
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.__name__!r}, kind={self.config.task_kind!r}, core={getattr(self.core, 'model', None)!r})"
 
@@ -258,11 +258,17 @@ class AsyncExecTuneReward(ExecTuneReward):
     async def __call__(  # type: ignore[override]
         self, prompts: Sequence[Any] | None = None, completions: Sequence[Any] | None = None, completion_ids: Any = None, **kwargs: Any
     ) -> list[float | None]:
-        log_metric, log_extra = kwargs.pop("log_metric", None), kwargs.pop("log_extra", None)
-        kwargs.pop("trainer_state", None)
+        log_metric, log_extra = _pop_trl_hooks(kwargs)
         records = await self.ascore(prompts, completions, completion_ids, **kwargs)
         self._log(records, log_metric, log_extra)
         return [r.reward for r in records]
+
+
+def _pop_trl_hooks(kwargs: dict[str, Any]) -> tuple[Any, Any]:
+    """TRL's ``log_metric`` and ``log_extra`` callbacks, taken out of the dataset columns
+    (``trainer_state`` is dropped: it is no column)."""
+    kwargs.pop("trainer_state", None)
+    return kwargs.pop("log_metric", None), kwargs.pop("log_extra", None)
 
 
 def _failed(requests: Sequence[Any], exc: Exception) -> list[CoreResponse]:

@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 import math
 from collections.abc import Mapping, Sequence
@@ -90,7 +91,9 @@ class CostBreakdown:
         return self.strategy_tokens + self.core_prompt_tokens + self.core_completion_tokens
 
 
+@functools.lru_cache(maxsize=1)
 def _fallback_encoding() -> Any:
+    # Loaded once per process: every counter and every breakdown shares it.
     try:
         import tiktoken
 
@@ -115,22 +118,12 @@ class TokenCounter:
 
     def __init__(self, tokenizer: Any | None = None) -> None:
         self.tokenizer = tokenizer
-        self._enc: Any = None
-        self._loaded = False
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"tokenizer": self.tokenizer, "_enc": None, "_loaded": False}
 
     @property
     def source(self) -> TokenSource:
         if self.tokenizer is not None:
             return TokenSource.TOKENIZER
-        return TokenSource.TIKTOKEN if self._encoding() is not None else TokenSource.CHARS
-
-    def _encoding(self) -> Any:
-        if not self._loaded:
-            self._enc, self._loaded = _fallback_encoding(), True
-        return self._enc
+        return TokenSource.TIKTOKEN if _fallback_encoding() is not None else TokenSource.CHARS
 
     def count(self, text: str) -> tuple[int, TokenSource]:
         """Token count of ``text`` and where it came from. Never raises."""
@@ -149,7 +142,7 @@ class TokenCounter:
                 return len(tok(text)), TokenSource.TOKENIZER
             except Exception:  # a tokenizer choking on odd text must not cost the reward
                 logger.debug("guide tokenizer failed; using the offline encoding", exc_info=True)
-        enc = self._encoding()
+        enc = _fallback_encoding()
         if enc is None:
             return math.ceil(len(text) / 4), TokenSource.CHARS
         return len(enc.encode_ordinary(text)), TokenSource.TIKTOKEN
@@ -241,7 +234,7 @@ class CostModel:
         if core_calls and all(c.reported for c in core_calls):
             core_source = TokenSource.REPORTED
         else:
-            core_source = TokenSource.TIKTOKEN if _fallback_ok() else TokenSource.CHARS
+            core_source = TokenSource.TIKTOKEN if _fallback_encoding() is not None else TokenSource.CHARS
         usd: float | None = 0.0
         for c in core_calls:
             call = self.usd(c.model, c.prompt_tokens, c.completion_tokens)
@@ -254,12 +247,3 @@ class CostModel:
         else:
             cost = (strategy_tokens + prompt + completion) / 1000.0
         return CostBreakdown(strategy_tokens, strategy_source, prompt, completion, core_source, usd, cost)
-
-
-_fallback_state: dict[str, bool] = {}
-
-
-def _fallback_ok() -> bool:
-    if "ok" not in _fallback_state:
-        _fallback_state["ok"] = _fallback_encoding() is not None
-    return _fallback_state["ok"]

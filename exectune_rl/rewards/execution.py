@@ -26,9 +26,10 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from exectune_rl._pickling import TransientState
 from exectune_rl.errors import ConfigError
 from exectune_rl.rewards.syntax import SyntaxChecker, SyntaxResult, SyntaxStatus, normalize_language
 from exectune_rl.rewards.text import extract_code_blocks
@@ -182,7 +183,7 @@ def prompt_imports(prompt: str) -> list[str]:
     """The top-level import statements of a task prompt (``from typing import List``...).
 
     Example:
-        >>> prompt_imports("from typing import List\nimport math\n\ndef f(x: List[int]):\n    import os\n")
+        >>> prompt_imports("from typing import List\\nimport math\\n\\ndef f(x: List[int]):\\n    import os\\n")
         ['from typing import List', 'import math']
     """
     out: list[str] = []
@@ -231,7 +232,7 @@ _TEST_STATUS = {
 }
 
 
-class CodeExecutor:
+class CodeExecutor(TransientState):
     """Runs core programs against task tests in a sandbox and grades the outcome.
 
     Args:
@@ -266,6 +267,7 @@ class CodeExecutor:
             raise ConfigError(f"cache_size must be an int >= 0, got {cache_size!r}")
         if cpu_time_s <= 0 or memory_mb <= 0:
             raise ConfigError(f"cpu_time_s and memory_mb must be positive, got {cpu_time_s!r}, {memory_mb!r}")
+        self._init_transient()
         self._sandbox = sandbox
         self._owns_sandbox = sandbox is None
         self.sandbox_name = sandbox_name
@@ -276,19 +278,16 @@ class CodeExecutor:
         self.cache_size = cache_size
         self.syntax_precheck = syntax_precheck
         self.syntax = syntax_checker or SyntaxChecker()
-        self._cache: OrderedDict[str, ExecutionResult] = OrderedDict()
-        self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
     # Live processes do not pickle: a copy recreates its sandbox from the name on first use.
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state.update(_sandbox=None, _owns_sandbox=True, _cache=OrderedDict(), _lock=None)
-        return state
+    _transient = ("_sandbox", "_owns_sandbox", "_cache", "_lock")
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+    def _init_transient(self) -> None:
+        self._sandbox: Any = None
+        self._owns_sandbox = True
+        self._cache: OrderedDict[str, ExecutionResult] = OrderedDict()
         self._lock = threading.Lock()
 
     @property
@@ -442,6 +441,4 @@ def _short(text: Any, limit: int = 300) -> str:
 
 
 def _replace(result: ExecutionResult, **changes: Any) -> ExecutionResult:
-    from dataclasses import replace
-
     return replace(result, **changes)

@@ -145,6 +145,12 @@ def numbers_in(text: str) -> set[Fraction]:
     return found
 
 
+@functools.lru_cache(maxsize=1024)
+def _problem_numbers(problem: str) -> frozenset[Fraction]:
+    # Every completion of a GRPO group is checked against the same problem: scan it once.
+    return frozenset(numbers_in(problem))
+
+
 def _normalise_text(s: str) -> str:
     s = re.sub(r"\\(?:boxed|text|mathrm)\{([^{}]*)\}", r"\1", s)
     return re.sub(r"[\s$\\{}]+", "", s).lower()
@@ -173,7 +179,7 @@ class GoldAnswerDetector(LeakageDetector):
         gold_value = _single_value(gold)
         if gold_value is not None:
             enumerated = {Fraction(g) for m in _ENUMERATION.finditer(strategy) for g in m.groups() if g}
-            mentioned = numbers_in(strategy) - numbers_in(task.problem or "") - enumerated
+            mentioned = numbers_in(strategy) - _problem_numbers(task.problem or "") - enumerated
             if gold_value in mentioned:
                 return LeakageFinding(self.name, True, 1.0, f"gold answer {gold} written in the strategy")
             return LeakageFinding(self.name, False)
@@ -309,7 +315,7 @@ def _defines(node: Any, name: bytes) -> bool:
 def _count_real(body: Any) -> int:
     n = 0
     for child in body.named_children:
-        if child.type in _TRIVIAL_PY or child.type == "comment":
+        if child.type in _TRIVIAL_PY:
             continue
         text = (child.text or b"").strip()
         if child.type == "expression_statement" and (

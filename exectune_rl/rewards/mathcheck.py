@@ -28,6 +28,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from exectune_rl._pickling import TransientState
 from exectune_rl._subprocess import kill_and_reap
 from exectune_rl.errors import ConfigError
 from exectune_rl.rewards.execution import ExecutionResult, ExecutionStatus, Grading
@@ -126,7 +127,7 @@ class _Worker:
         kill_and_reap(self.proc, timeout_s=5)
 
 
-class MathVerifier:
+class MathVerifier(TransientState):
     """Checks final answers against gold answers in a pool of worker processes.
 
     Workers are fresh interpreters (``python -m exectune_rl.rewards._mathworker``), started on
@@ -169,15 +170,13 @@ class MathVerifier:
         self.grading = grading or Grading(graded=False)
         self.startup_timeout_s = startup_timeout_s
         self.backstop_s = backstop_s
+        self._init_transient()
+
+    # Worker processes do not pickle: a copy starts its own on first use.
+    _transient = ("_pool", "_lock")
+
+    def _init_transient(self) -> None:
         self._pool: list[_Worker] = []
-        self._lock = threading.Lock()
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k not in ("_pool", "_lock")}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._pool = []
         self._lock = threading.Lock()
 
     def close(self) -> None:

@@ -18,8 +18,8 @@ import logging
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
+from exectune_rl._pickling import TransientState
 from exectune_rl.errors import ConfigError
 
 __all__ = ["Baseline", "BaselineStore", "NonDegradationResult", "compare"]
@@ -77,7 +77,7 @@ def compare(baseline: Baseline, guided_success: float) -> NonDegradationResult:
     return NonDegradationResult(float(baseline.success_rate), float(guided_success), degradation)
 
 
-class BaselineStore:
+class BaselineStore(TransientState):
     """Thread-safe core-only outcomes keyed by (core model, task id), optionally on disk.
 
     Args:
@@ -92,7 +92,7 @@ class BaselineStore:
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else None
         self._data: dict[tuple[str, str], Baseline] = {}
-        self._lock = threading.Lock()
+        self._init_transient()
         if self.path is not None and self.path.exists():
             self._load(self.path)
 
@@ -109,11 +109,9 @@ class BaselineStore:
                 except (ValueError, KeyError, TypeError) as exc:
                     raise ConfigError(f"{path}:{n}: not a baseline record ({exc})") from exc
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {"path": self.path, "_data": dict(self._data)}
+    _transient = ("_lock",)
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+    def _init_transient(self) -> None:
         self._lock = threading.Lock()
 
     def __len__(self) -> int:

@@ -53,7 +53,7 @@ class Batch:
     baseline_errors: dict[str, str] = field(default_factory=dict)
 
 
-def _outputs(value: Any, m: int) -> list[str] | None:
+def _outputs(value: Any) -> list[str] | None:
     if value is None:
         return None
     if isinstance(value, str):
@@ -104,7 +104,7 @@ def prepare(rw: "ExecTuneReward", prompts: Any, completions: Any, completion_ids
             tokens.append(rw.guide_counter.count(texts[i]))
     batch = Batch(
         n, texts, formats, strategies, tasks, errors, leakage, tokens,
-        [_outputs(given[i], cfg.core_runs) if given else None for i in range(n)],
+        [_outputs(given[i]) if given else None for i in range(n)],
         [given_base[i] if given_base and isinstance(given_base[i], str) else None for i in range(n)],
     )  # fmt: skip
     batch.needs_core = [_needs_core(rw, batch, i) for i in range(n)]

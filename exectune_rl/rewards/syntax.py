@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from exectune_rl._pickling import TransientState
 from exectune_rl.errors import ConfigError, GrammarNotInstalledError
 from exectune_rl.rewards.text import extract_code_blocks
 
@@ -211,7 +212,7 @@ def available_languages() -> list[str]:
     return out
 
 
-class SyntaxChecker:
+class SyntaxChecker(TransientState):
     """Checks code with tree-sitter, reusing one parser per language per thread.
 
     Args:
@@ -226,13 +227,12 @@ class SyntaxChecker:
         if not isinstance(max_errors, int) or max_errors < 1:
             raise ConfigError(f"max_errors must be a positive int, got {max_errors!r}")
         self.max_errors = max_errors
+        self._init_transient()
+
+    _transient = ("_local",)
+
+    def _init_transient(self) -> None:
         self._local = threading.local()
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"max_errors": self.max_errors}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(**state)  # type: ignore[misc]
 
     def parser(self, language: str) -> Any:
         """This thread's parser for ``language`` (a canonical name or an alias).
@@ -324,7 +324,7 @@ class SyntaxChecker:
             if fenced_only:
                 return SyntaxResult(SyntaxStatus.EMPTY, str(language), blocks=0)
             return self._safe_check(text, language, 1)
-        return self._combine([(b.code, b.language or language, b.start_line - 1) for b in blocks], language)
+        return self._combine([(b.code, b.language or language, b.start_line) for b in blocks], language)
 
     def _safe_check(self, code: str, language: str | None, line_offset: int) -> SyntaxResult:
         try:
@@ -340,7 +340,7 @@ class SyntaxChecker:
         return result
 
     def _combine(self, parts: Iterable[tuple[str, str | None, int]], default: str | None) -> SyntaxResult:
-        results = [self._safe_check(code, lang, offset + 1) for code, lang, offset in parts]
+        results = [self._safe_check(code, lang, start_line) for code, lang, start_line in parts]
         checked = [r for r in results if r.status in (SyntaxStatus.OK, SyntaxStatus.ERROR)]
         n = len(results)
         if not checked:
