@@ -18,7 +18,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import multiprocessing as mp
 import os

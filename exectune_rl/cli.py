@@ -1,6 +1,6 @@
 """The ``exectune`` command line: one entry point, one subcommand per job.
 
-Each subcommand lives in its own module exposing ``add_arguments(parser)`` and
+Each subcommand lives in its own module exposing ``add_arguments(parser, command)`` and
 ``run(args) -> int``; modules are imported only when their subcommand runs, so
 ``exectune plugins`` never imports torch.
 """

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from exectune_rl._lazy import lazy_exports
 from exectune_rl.cores.base import CallableCore, Core, CoreFailure, CoreFailureKind, CoreRequest, CoreResponse, Usage
 
 __all__ = [
@@ -21,13 +19,9 @@ __all__ = [
 ]
 
 _LAZY = {
-    "OpenAICompatibleCore": "exectune_rl.cores.openai",
-    "TransformersCore": "exectune_rl.cores.transformers",
-    "ProgramCore": "exectune_rl.cores.program",
+    "OpenAICompatibleCore": "openai",
+    "TransformersCore": "transformers",
+    "ProgramCore": "program",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

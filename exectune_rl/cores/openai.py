@@ -4,8 +4,9 @@ Works with OpenAI, Anthropic's OpenAI-compatible endpoint, vLLM, SGLang, Ollama 
 llama.cpp's server. Calls go through the official ``openai`` SDK (its own retries off) with
 bounded concurrency and our retries, with exponential backoff and full jitter, on 429, 5xx,
 timeouts, dropped connections and malformed or empty payloads. The payload is parsed here,
-not by the SDK, so a malformed body is a typed failure rather than an exception. A call that still fails comes back as a ``CoreResponse`` with a typed
-error; nothing is raised into the caller and no request is lost or answered twice.
+not by the SDK, so a malformed body is a typed failure rather than an exception. A call that
+still fails comes back as a ``CoreResponse`` with a typed error; nothing is raised into the
+caller and no request is lost or answered twice.
 
 The API key is read from the environment variable named by ``api_key_env`` and never logged
 nor shown in ``repr``.
@@ -387,7 +388,7 @@ class OpenAICompatibleCore(TransientState, Core):
                     model=self.model,
                     latency_s=time.perf_counter() - start,
                     attempts=attempt,
-                    error=CoreFailure(failure.kind, failure.message, status_code=failure.status_code, attempts=attempt),
+                    error=dataclasses.replace(failure, attempts=attempt),
                 )
             delay = backoff_delay(attempt, self.backoff_base_s, self.backoff_max_s, outcome.retry_after_s)
             logger.debug("%s: attempt %d failed (%s); retrying in %.2fs", self.model, attempt, failure.kind.value, delay)

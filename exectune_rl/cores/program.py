@@ -211,31 +211,21 @@ class ProgramCore(Core):
                 done[i] = CoreResponse(model=self.model, error=_infra_failure(reason))
         return [r for r in done if r is not None]
 
-    def _crashed(self, done: list[CoreResponse | None], to_run: list[tuple[int, ExecRequest]], exc: BaseException) -> list[CoreResponse]:
-        failure = CoreResponse(model=self.model, error=_infra_failure(f"sandbox raised {type(exc).__name__}: {exc}"))
-        for i, _ in to_run:
-            done[i] = failure
-        return [r for r in done if r is not None]
-
     def generate(self, requests: Sequence[CoreRequest]) -> list[CoreResponse]:
         """Run each request's program; one sandbox ``run`` call for the whole batch."""
         done, to_run = self._plan(list(requests))
-        if not to_run:
-            return [r for r in done if r is not None]
         try:
-            results = self.sandbox.run([r for _, r in to_run])
-        except Exception as exc:  # the sandbox itself broke: every program gets INFRA
-            return self._crashed(done, to_run, exc)
+            results = self.sandbox.run([r for _, r in to_run]) if to_run else []
+        except Exception as exc:
+            results = _sandbox_raised(exc, len(to_run))
         return self._finish(done, to_run, results)
 
     async def agenerate(self, requests: Sequence[CoreRequest]) -> list[CoreResponse]:
         done, to_run = self._plan(list(requests))
-        if not to_run:
-            return [r for r in done if r is not None]
         try:
-            results = await self.sandbox.arun([r for _, r in to_run])
+            results = await self.sandbox.arun([r for _, r in to_run]) if to_run else []
         except Exception as exc:
-            return self._crashed(done, to_run, exc)
+            results = _sandbox_raised(exc, len(to_run))
         return self._finish(done, to_run, results)
 
     def close(self) -> None:
@@ -244,3 +234,8 @@ class ProgramCore(Core):
 
 def _infra_failure(message: str) -> CoreFailure:
     return CoreFailure(CoreFailureKind.INTERNAL, message)
+
+
+def _sandbox_raised(exc: BaseException, n: int) -> list[str]:
+    """The sandbox itself broke: each of the ``n`` programs gets the same infrastructure failure."""
+    return [f"sandbox raised {type(exc).__name__}: {exc}"] * n

@@ -61,11 +61,12 @@ def request_from_body(body: Any) -> CoreRequest:
     if isinstance(stop, str):
         stop = (stop,)
     max_tokens = body.get("max_completion_tokens", body.get("max_tokens", 512))
+    temperature, top_p = body.get("temperature"), body.get("top_p")  # JSON null: the default
     try:
         return CoreRequest(
             messages=tuple({"role": m["role"], "content": m["content"]} for m in messages),
-            temperature=float(body.get("temperature", 0.0) if body.get("temperature") is not None else 0.0),
-            top_p=float(body.get("top_p", 1.0) if body.get("top_p") is not None else 1.0),
+            temperature=0.0 if temperature is None else float(temperature),
+            top_p=1.0 if top_p is None else float(top_p),
             max_tokens=int(max_tokens),
             stop=tuple(str(s) for s in stop),
         )

@@ -165,8 +165,8 @@ class TransformersCore(TransientState, Core):
         return list(self.tokenizer(request.prompt_text, add_special_tokens=True)["input_ids"])
 
     # -- generation --------------------------------------------------------------------
-    def _generate_batch(self, prompts: list[list[int]], request: CoreRequest) -> list[tuple[list[int], int]]:
-        """Generated ids (cut after the first end token) and prompt length, per prompt."""
+    def _generate_batch(self, prompts: list[list[int]], request: CoreRequest) -> list[list[int]]:
+        """Generated ids per prompt, cut after the first end token."""
         torch = _torch()
         width = max(len(p) for p in prompts)
         input_ids = torch.full((len(prompts), width), self._pad_id, dtype=torch.long)
@@ -190,11 +190,10 @@ class TransformersCore(TransientState, Core):
             out = self.hf_model.generate(
                 input_ids=input_ids.to(self.device), attention_mask=attention.to(self.device), **gen_kwargs
             )
-        new = out[:, width:].tolist()
         results = []
-        for row, ids in enumerate(new):
+        for ids in out[:, width:].tolist():
             cut = next((k + 1 for k, t in enumerate(ids) if t in self._eos_ids), len(ids))
-            results.append((ids[:cut], len(prompts[row])))
+            results.append(ids[:cut])
         return results
 
     def _to_response(self, gen_ids: list[int], prompt_len: int, request: CoreRequest, latency: float) -> CoreResponse:
@@ -230,8 +229,8 @@ class TransformersCore(TransientState, Core):
                 out[i] = CoreResponse.failure(CoreFailureKind.INTERNAL, f"{type(exc).__name__}: {exc}", model=self.model)
             return
         latency = time.perf_counter() - start
-        for (i, _), (gen_ids, prompt_len) in zip(chunk, generated):
-            out[i] = self._to_response(gen_ids, prompt_len, request, latency)
+        for (i, prompt), gen_ids in zip(chunk, generated):
+            out[i] = self._to_response(gen_ids, len(prompt), request, latency)
 
     def _prepare(self, requests: Sequence[CoreRequest], out: list[CoreResponse | None]) -> dict[tuple[Any, ...], list[tuple[int, list[int]]]]:
         groups: dict[tuple[Any, ...], list[tuple[int, list[int]]]] = {}
@@ -264,11 +263,8 @@ class TransformersCore(TransientState, Core):
                 first = requests[items[0][0]]
                 for k in range(0, len(items), self.batch_size):
                     self._run_chunk(items[k : k + self.batch_size], first, out)
-        missing = [i for i, r in enumerate(out) if r is None]
-        if missing:  # cannot happen by construction; a hole would lose a result, so fill it
-            for i in missing:
-                out[i] = CoreResponse.failure(CoreFailureKind.INTERNAL, "no response produced", model=self.model)
-        return [r for r in out if r is not None]
+        # Every slot is filled by construction; a hole would lose a result, so it becomes a failure.
+        return [r or CoreResponse.failure(CoreFailureKind.INTERNAL, "no response produced", model=self.model) for r in out]
 
     def close(self) -> None:
         """Free the accelerator memory this core holds. Idempotent."""

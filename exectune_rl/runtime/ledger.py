@@ -31,7 +31,7 @@ from typing import Any
 from exectune_rl._pickling import TransientState
 from exectune_rl.cores.base import Core, CoreRequest, CoreResponse
 from exectune_rl.errors import ConfigError, DataError
-from exectune_rl.runtime.prices import PriceTable, estimate_cost_usd
+from exectune_rl.runtime.prices import PriceTable, _check_tokens, estimate_cost_usd
 from exectune_rl.runtime.tokens import estimate_tokens
 
 __all__ = ["LedgerEntry", "LedgerTotals", "CostLedger", "MeteredCore"]
@@ -130,10 +130,6 @@ class LedgerTotals:
         return cls(calls, ok, failed, cached, estimated, p_tok, c_tok, known, saved, unpriced, tuple(sorted(models)), latency)
 
 
-def _count_or_none(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
-
 class CostLedger(TransientState):
     """Records every call's usage and money; thread-safe.
 
@@ -184,9 +180,8 @@ class CostLedger(TransientState):
         A failed call that reported no usage is recorded with 0 tokens and 0 dollars (APIs do
         not bill refused calls); a successful one without usage gets an offline estimate.
         """
-        # A count a core could not have meant (negative, not an int) is treated as unreported:
-        # metering must never throw a failed call's bookkeeping into the trainer.
-        p_tok, c_tok = _count_or_none(response.prompt_tokens), _count_or_none(response.completion_tokens)
+        # CoreResponse admits only non-negative int counts or None (unreported).
+        p_tok, c_tok = response.prompt_tokens, response.completion_tokens
         estimated = False
         if p_tok is None or c_tok is None:
             if response.ok and self.estimate_missing_usage:
@@ -195,7 +190,7 @@ class CostLedger(TransientState):
                 estimated = True
             else:
                 p_tok, c_tok = p_tok or 0, c_tok or 0
-        model = response.model or ""
+        model = response.model
         if not response.ok and p_tok == 0 and c_tok == 0:
             price: float | None = 0.0
         else:
@@ -236,9 +231,7 @@ class CostLedger(TransientState):
         Raises:
             ConfigError: a token count that is not a non-negative int.
         """
-        for name, value in (("prompt_tokens", prompt_tokens), ("completion_tokens", completion_tokens)):
-            if _count_or_none(value) is None:
-                raise ConfigError(f"record_usage {name} must be a non-negative int, got {value!r}")
+        _check_tokens(prompt_tokens, completion_tokens)
         return self._append(
             LedgerEntry(
                 run_id=self.run_id, task_id=task_id, role=role, model=model,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import gzip
+import itertools
 import json
 import logging
 import os
@@ -43,12 +44,7 @@ _FORMATS = {".json": "json", ".jsonl": "json", ".parquet": "parquet", ".csv": "c
 def _take(rows: Iterable[Task], limit: int | None) -> list[Task]:
     if limit is not None and (not isinstance(limit, int) or limit < 0):
         raise DataError(f"limit must be a non-negative int or None, got {limit!r}")
-    out: list[Task] = []
-    for task in rows:
-        if limit is not None and len(out) >= limit:
-            break
-        out.append(task)
-    return out
+    return list(itertools.islice(rows, limit))
 
 
 # -- HumanEval ---------------------------------------------------------------------------
@@ -314,13 +310,34 @@ def load_jsonl(path: str | os.PathLike[str], *, limit: int | None = None) -> lis
     return _take(tasks(), limit)
 
 
-def _jsonl_task(line: str, where: str) -> Task:
+def parse_json_object(line: str, where: str) -> dict[str, Any]:
+    """One JSONL line as a JSON object.
+
+    Args:
+        line: The line's text.
+        where: Where the line is, for the message (``"tasks.jsonl:3"``, ``"line 3"``).
+
+    Returns:
+        The decoded object.
+
+    Raises:
+        DataError: the line is not JSON, or is JSON but not an object; the message starts with ``where``.
+
+    Example:
+        >>> parse_json_object('{"task_id": "t1"}', "line 1")
+        {'task_id': 't1'}
+    """
     try:
         row = json.loads(line)
     except ValueError as exc:
         raise DataError(f"{where}: not valid JSON ({exc})") from exc
     if not isinstance(row, dict):
         raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
+    return row
+
+
+def _jsonl_task(line: str, where: str) -> Task:
+    row = parse_json_object(line, where)
     try:
         return Task.from_dict(row)
     except DataError as exc:
