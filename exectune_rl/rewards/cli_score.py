@@ -95,6 +95,7 @@ def read_rows(path: str | None, limit: int | None = None) -> Iterator[dict[str, 
         DataError: a line is not a JSON object (the message gives its number).
     """
     from exectune_rl.rewards.sample import SAMPLE_PATH
+    from exectune_rl.tasks.loaders import parse_json_object
 
     fh = _open(str(SAMPLE_PATH) if path is None else path)
     try:
@@ -104,13 +105,7 @@ def read_rows(path: str | None, limit: int | None = None) -> Iterator[dict[str, 
                 continue
             if limit is not None and n >= limit:
                 return
-            try:
-                row = json.loads(line)
-            except ValueError as exc:
-                raise DataError(f"line {lineno}: not valid JSON ({exc})") from exc
-            if not isinstance(row, dict):
-                raise DataError(f"line {lineno}: expected a JSON object, got {type(row).__name__}")
-            row = normalize_row(row)
+            row = normalize_row(parse_json_object(line, f"line {lineno}"))
             if "completion" not in row and "strategy" not in row:
                 raise DataError(f"line {lineno}: a row needs 'completion' (raw guide output) or 'strategy'")
             row["_line"] = lineno

