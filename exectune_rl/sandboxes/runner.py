@@ -42,6 +42,10 @@ from exectune_rl.sandboxes.base import ExecRequest, ExecResult, ExecStatus, Sand
 __all__ = ["ProgramTests", "TestStatus", "TestOutcome", "TestHarness", "run_tests", "arun_tests", "register_harness"]
 
 
+TEST_FORMATS = ("check", "asserts", "io")
+"""The test formats the runner understands (see ``ProgramTests``)."""
+
+
 class TestStatus(str, enum.Enum):
     """The verdict of a program against its tests."""
 
@@ -91,7 +95,7 @@ class ProgramTests:
     language: str = "python"
 
     def __post_init__(self) -> None:
-        if self.format not in ("check", "asserts", "io"):
+        if self.format not in TEST_FORMATS:
             raise ConfigError(f"ProgramTests.format must be 'check', 'asserts' or 'io', got {self.format!r}")
         if self.format == "check" and not (self.code and self.entry_point):
             raise ConfigError("ProgramTests(format='check') needs test code and an entry_point")

@@ -8,11 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exectune_rl.errors import DataError
+from exectune_rl.sandboxes.runner import TEST_FORMATS
 
 __all__ = ["TaskKind", "Task"]
-
-
-TEST_FORMATS = ("check", "asserts", "io")
 
 
 class TaskKind(str, enum.Enum):
