@@ -2,7 +2,8 @@
 
 Each subcommand lives in its own module exposing ``add_arguments(parser, command)`` and
 ``run(args) -> int``; modules are imported only when their subcommand runs, so
-``exectune plugins`` never imports torch.
+``exectune plugins`` never imports torch. An ``ExecTuneError`` a subcommand raises becomes a
+one-line message and exit status 2.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+
+from exectune_rl.errors import ExecTuneError
 
 __all__ = ["main", "SUBCOMMANDS"]
 
@@ -26,6 +29,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("exectune_rl.evaluation.cli", "evaluate methods and write the paper-style report"),
     "demo": ("exectune_rl.training.cli", "the offline end-to-end synthetic recipe (CPU, a few minutes)"),
 }
+# Long jobs report their steps at INFO, which the default level would hide.
+_PROGRESS_AT_INFO = {"sample", "sft", "grpo", "eval", "demo"}
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -65,8 +70,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.WARNING - 10 * min(args.verbose, 2),
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose and known.command in _PROGRESS_AT_INFO:
+        logging.getLogger("exectune_rl").setLevel(logging.INFO)
     try:
         return int(module.run(args) or 0)
+    except ExecTuneError as exc:  # bad input or configuration: one line, exit status 2
+        print(f"exectune {known.command}: error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 

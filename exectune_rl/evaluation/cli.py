@@ -7,10 +7,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-import logging
-import sys
-
-from exectune_rl.errors import ExecTuneError
 
 __all__ = ["add_arguments", "run"]
 
@@ -24,20 +20,14 @@ def add_arguments(parser: argparse.ArgumentParser, command: str = "eval") -> Non
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the evaluation; prints the markdown table. Recipe errors exit with status 2."""
+    """Run the evaluation; prints the markdown table (recipe errors: exit 2, through ``cli.main``)."""
     from exectune_rl.evaluation.config import EvalRecipe
     from exectune_rl.evaluation.report import markdown_table
     from exectune_rl.evaluation.run import run_eval
     from exectune_rl.training.recipe import parse_recipe
 
-    if not args.verbose:
-        logging.getLogger("exectune_rl").setLevel(logging.INFO)
     overrides = list(args.overrides) + ([f"output_dir={args.output_dir}"] if args.output_dir else [])
-    try:
-        outcome = run_eval(parse_recipe(EvalRecipe, args.config, overrides))
-    except ExecTuneError as exc:
-        print(f"exectune eval: error: {exc}", file=sys.stderr)
-        return 2
+    outcome = run_eval(parse_recipe(EvalRecipe, args.config, overrides))
     print(markdown_table(outcome.results))
     print(f"report: {outcome.report_path} ({outcome.runtime_s:.1f}s)")
     return 0

@@ -16,7 +16,6 @@ import json
 import sys
 from pathlib import Path
 
-from exectune_rl.errors import ExecTuneError
 
 __all__ = ["add_arguments", "run"]
 
@@ -48,15 +47,11 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"error: cannot create the folder of --json {args.json!r}: {exc.strerror}", file=sys.stderr)
             return 2
-    try:
-        items = load_workload(args.input, args.completions) if args.input else None
-        result = run_benchmark(
-            args.completions, workers=args.workers, sandbox_name=args.sandbox, batch_size=args.batch_size,
-            items=items, math_n=args.math, progress=lambda msg: print(f"... {msg}", file=sys.stderr),
-        )  # fmt: skip
-    except ExecTuneError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    items = load_workload(args.input, args.completions) if args.input else None
+    result = run_benchmark(
+        args.completions, workers=args.workers, sandbox_name=args.sandbox, batch_size=args.batch_size,
+        items=items, math_n=args.math, progress=lambda msg: print(f"... {msg}", file=sys.stderr),
+    )  # fmt: skip
     print(format_results(result))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2), encoding="utf-8")

@@ -13,11 +13,7 @@ Example:
 from __future__ import annotations
 
 import argparse
-import logging
-import sys
 from typing import Any
-
-from exectune_rl.errors import ExecTuneError
 
 __all__ = ["add_arguments", "run"]
 
@@ -100,12 +96,5 @@ _COMMANDS = {"sample": _sample, "sft": _sft, "grpo": _grpo, "demo": _demo}
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the subcommand in ``args.command``; errors in the recipe exit with status 2."""
-    if not args.verbose:
-        # Long steps report progress at INFO; the CLI default level hides it.
-        logging.getLogger("exectune_rl").setLevel(logging.INFO)
-    try:
-        return _COMMANDS[args.command](args)
-    except ExecTuneError as exc:
-        print(f"exectune {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    """Run the subcommand in ``args.command`` (recipe errors: exit 2, through ``cli.main``)."""
+    return _COMMANDS[args.command](args)
