@@ -200,7 +200,7 @@ def _composite_rate(
     cfg = RewardConfig.preset(kind, **options) if kind else RewardConfig(**options)
     reward = ExecTuneReward(cfg, core=_LookupCore(items).core, sandbox=sandbox)
     batches = [
-        (b, rows_to_columns([{k: v for k, v in it.task.to_dict().items() if v is not None} for it in b]))
+        (b, rows_to_columns([it.task.to_dict(drop_none=True) for it in b]))
         for b in _batches(items, batch_size)
     ]
     warm = items[: min(8, len(items))]

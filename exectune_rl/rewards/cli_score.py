@@ -120,7 +120,7 @@ def read_rows(path: str | None, limit: int | None = None) -> Iterator[dict[str, 
 def _humaneval_by_id() -> dict[str, dict[str, Any]]:
     from exectune_rl.tasks.loaders import load_humaneval
 
-    return {t.id: {k: v for k, v in t.to_dict().items() if v is not None} for t in load_humaneval()}
+    return {t.id: t.to_dict(drop_none=True) for t in load_humaneval()}
 
 
 def normalize_row(row: dict[str, Any]) -> dict[str, Any]:

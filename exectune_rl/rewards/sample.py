@@ -98,7 +98,7 @@ def build_sample(limit: int | None = None) -> list[dict[str, Any]]:
     """
     rows: list[dict[str, Any]] = []
     for n, task in enumerate(humaneval_tasks(limit)):
-        base = {k: v for k, v in task.to_dict().items() if v is not None}
+        base = task.to_dict(drop_none=True)
         broken = VARIANTS[1 + n % 3]
         alone = variant_output(task, "canonical" if n % 2 == 0 else broken)
         good = f"<strategy>\n{_good_strategy(task)}\n</strategy>"

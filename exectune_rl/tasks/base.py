@@ -79,8 +79,9 @@ class Task:
                 f"code task {self.id!r}: test_format must be one of {', '.join(TEST_FORMATS)}, got {self.test_format!r}"
             )
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    def to_dict(self, *, drop_none: bool = False) -> dict[str, Any]:
+        """The task as a row (the JSONL and dataset-column names); ``drop_none`` leaves out unset fields."""
+        row = {
             "task_id": self.id,
             "kind": self.kind.value,
             "problem": self.problem,
@@ -91,6 +92,7 @@ class Task:
             "reference": self.reference,
             "language": self.language,
         }
+        return {k: v for k, v in row.items() if v is not None} if drop_none else row
 
     @classmethod
     def from_dict(cls, row: Mapping[str, Any]) -> "Task":
