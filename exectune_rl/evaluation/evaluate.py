@@ -31,7 +31,7 @@ from typing import Any
 from exectune_rl.cores.base import Core, CoreRequest, CoreResponse
 from exectune_rl.errors import ConfigError
 from exectune_rl.evaluation.results import Estimate, MethodResult, TaskResult, proportion
-from exectune_rl.tasks.base import Task, TaskKind
+from exectune_rl.tasks.base import Task
 from exectune_rl.training.judge import run_outcomes, task_columns
 
 __all__ = ["evaluate_method", "evaluate_core_alone", "generate_strategies"]
@@ -207,15 +207,11 @@ def evaluate_core_alone(
         raise ConfigError("no evaluation tasks")
     core: Core = reward.core
     m = reward.config.core_runs
-    requests = [
-        CoreRequest(messages=tuple(reward.prompt_builder(t, None)), temperature=reward.config.core_temperature,
-                    max_tokens=reward.config.core_max_tokens, sample_index=i, metadata={"task_id": t.id})
-        for t in tasks for i in range(m)
-    ]  # fmt: skip
+    requests = [reward.core_request(t, None, i) for t in tasks for i in range(m)]
     responses = core.generate(requests)
     flat = [t for t in tasks for _ in range(m)]
     ok = [(t, r) for t, r in zip(flat, responses) if r.ok]
-    graded = _grade(reward, [t for t, _ in ok], [r.text for _, r in ok])
+    graded = reward.execute([r.text for _, r in ok], [t for t, _ in ok])
     success: dict[str, list[float]] = {t.id: [] for t in tasks}
     for (t, _), g in zip(ok, graded):
         if not g.is_infra:
@@ -231,13 +227,3 @@ def evaluate_core_alone(
         format_rate=None, leak_rate=None, guide_tokens_per_task=0.0, core_tokens_per_task=sum(tokens) / len(tasks) / m,
         cost_usd_per_task=usd, n_tasks=len(tasks), k=0, m=m, infra_failures=len(flat) - total, guide="", tasks=rows,
     )
-
-
-def _grade(reward: Any, tasks: Sequence[Task], outputs: Sequence[str]) -> list[Any]:
-    out: list[Any] = [None] * len(tasks)
-    for kind, runner in ((TaskKind.MATH, reward.run_math), (TaskKind.CODE, reward.run_code)):
-        idx = [i for i, t in enumerate(tasks) if t.kind is kind]
-        if idx:
-            for i, res in zip(idx, runner([outputs[i] for i in idx], [tasks[i] for i in idx])):
-                out[i] = res
-    return out

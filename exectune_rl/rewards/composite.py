@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from exectune_rl._pickling import TransientState
-from exectune_rl.cores.base import CoreFailureKind, CoreResponse
+from exectune_rl.cores.base import CoreFailureKind, CoreRequest, CoreResponse
 from exectune_rl.rewards.config import RewardConfig
 from exectune_rl.rewards.cost import CostModel, TokenCounter
 from exectune_rl.rewards.execution import CodeExecutor, ExecutionResult, Grading
@@ -38,7 +38,7 @@ from exectune_rl.rewards.nondegradation import BaselineStore
 from exectune_rl.rewards.pipeline import build_requests, finish, prepare
 from exectune_rl.rewards.records import COMPONENTS, RewardRecord, RewardStatus
 from exectune_rl.rewards.syntax import SyntaxChecker
-from exectune_rl.tasks.base import Task
+from exectune_rl.tasks.base import Task, TaskKind
 from exectune_rl.tasks.prompts import core_messages
 
 __all__ = ["ExecTuneReward", "AsyncExecTuneReward"]
@@ -142,6 +142,28 @@ class ExecTuneReward(TransientState):
     def run_math(self, outputs: Sequence[str], tasks: Sequence[Task]) -> list[ExecutionResult]:
         """Verify core answers against gold answers (math-verify in worker processes)."""
         return self.math_verifier.verify(outputs, [t.answer for t in tasks])
+
+    def execute(self, outputs: Sequence[str], tasks: Sequence[Task]) -> list[ExecutionResult]:
+        """Grade each core output against its task: code tasks in one sandbox batch, math tasks
+        with math-verify. One result per output, in order."""
+        results: list[ExecutionResult | None] = [None] * len(outputs)
+        for kind, runner in ((TaskKind.CODE, self.run_code), (TaskKind.MATH, self.run_math)):
+            idx = [k for k, t in enumerate(tasks) if t.kind is kind]
+            if idx:
+                for k, res in zip(idx, runner([outputs[k] for k in idx], [tasks[k] for k in idx])):
+                    results[k] = res
+        return [r if r is not None else ExecutionResult.infra("not executed") for r in results]
+
+    def core_request(self, task: Task | None, strategy: str | None, sample_index: int = 0) -> CoreRequest:
+        """The request this reward sends its core for ``task`` guided by ``strategy``
+        (``None``: the core alone, as for the non-degradation baseline)."""
+        return CoreRequest(
+            messages=tuple(self.prompt_builder(task, strategy)),
+            temperature=self.config.core_temperature,
+            max_tokens=self.config.core_max_tokens,
+            sample_index=sample_index,
+            metadata={"task_id": task.id if task else ""},
+        )
 
     def _prompt_tokens(self, task: Task, strategy: str) -> int:
         """Estimated core prompt tokens: the task's prompt (counted once per task) plus the strategy."""

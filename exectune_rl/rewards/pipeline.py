@@ -131,9 +131,8 @@ def build_requests(rw: "ExecTuneReward", b: Batch) -> list[CoreRequest]:
     for i in range(b.n):
         if not b.needs_core[i] or b.given_outputs[i] is not None:
             continue
-        msgs = rw.prompt_builder(b.tasks[i], b.strategies[i])
         for j in range(cfg.core_runs):
-            requests.append(_request(rw, msgs, j, b.tasks[i]))
+            requests.append(rw.core_request(b.tasks[i], b.strategies[i], j))
             b.slots.append(("run", i, j))
     if cfg.nondegradation_penalty > 0:
         seen: set[str] = set()
@@ -146,31 +145,10 @@ def build_requests(rw: "ExecTuneReward", b: Batch) -> list[CoreRequest]:
                 continue
             if rw.core is None:
                 continue  # no core and no core_only_output: non-degradation is skipped for this task
-            msgs = rw.prompt_builder(task, None)
             for j in range(cfg.baseline_runs):
-                requests.append(_request(rw, msgs, j, task))
+                requests.append(rw.core_request(task, None, j))
                 b.slots.append(("base", task.id, j))
     return requests
-
-
-def _request(rw: "ExecTuneReward", msgs: Any, j: int, task: Task | None) -> CoreRequest:
-    return CoreRequest(
-        messages=tuple(msgs),
-        temperature=rw.config.core_temperature,
-        max_tokens=rw.config.core_max_tokens,
-        sample_index=j,
-        metadata={"task_id": task.id if task else ""},
-    )
-
-
-def _execute(rw: "ExecTuneReward", outputs: list[str], tasks: list[Task]) -> list[ExecutionResult]:
-    results: list[ExecutionResult | None] = [None] * len(outputs)
-    for kind, runner in ((TaskKind.CODE, rw.run_code), (TaskKind.MATH, rw.run_math)):
-        idx = [k for k, t in enumerate(tasks) if t.kind is kind]
-        if idx:
-            for k, res in zip(idx, runner([outputs[k] for k in idx], [tasks[k] for k in idx])):
-                results[k] = res
-    return [r if r is not None else ExecutionResult.infra("not executed") for r in results]
 
 
 def finish(rw: "ExecTuneReward", b: Batch, responses: Sequence[CoreResponse]) -> list[RewardRecord]:
@@ -206,7 +184,7 @@ def finish(rw: "ExecTuneReward", b: Batch, responses: Sequence[CoreResponse]) ->
                 flat.append((kind, key, j))
                 outputs.append(text)
                 tasks.append(task)
-    executed = dict(zip(flat, _execute(rw, outputs, tasks)))
+    executed = dict(zip(flat, rw.execute(outputs, tasks)))
     _store_baselines(rw, b, bases, executed)
     return [_combine(rw, b, i, runs.get(i, []), executed) for i in range(b.n)]
 
