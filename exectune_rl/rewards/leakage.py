@@ -16,9 +16,12 @@ Example:
 from __future__ import annotations
 
 import abc
+import ast
+import builtins
 import functools
 import re
-from collections.abc import Sequence
+import textwrap
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -37,10 +40,14 @@ __all__ = [
     "EntryPointBodyDetector",
     "LongCodeBlockDetector",
     "ReferenceOverlapDetector",
+    "HackInstructionDetector",
+    "HACK_CATEGORIES",
+    "find_hacks",
     "DEFAULT_DETECTORS",
     "get_leakage_detector",
     "detect_leakage",
     "numbers_in",
+    "word_numbers",
 ]
 
 
@@ -122,14 +129,17 @@ def _to_fraction(whole: str, denom: str | None = None) -> Fraction | None:
         return None
 
 
-def numbers_in(text: str) -> set[Fraction]:
-    """Every number written in ``text``: integers, decimals, ``1,000``, ``a/b`` and ``\\frac{a}{b}``.
+def numbers_in(text: str, words: bool = True) -> set[Fraction]:
+    """Every number written in ``text``: integers, decimals, ``1,000``, ``a/b``, ``\\frac{a}{b}``
+    and, with ``words``, numbers spelled in words (see :func:`word_numbers`).
 
     Example:
         >>> sorted(numbers_in("take 3/4 of 1,000"))
         [Fraction(3, 4), Fraction(3, 1), Fraction(4, 1), Fraction(1000, 1)]
+        >>> sorted(numbers_in("seventy-two"))
+        [Fraction(72, 1)]
     """
-    found: set[Fraction] = set()
+    found: set[Fraction] = word_numbers(text) if words else set()
     for m in _NUM.finditer(text):
         if m.group(1) is not None:
             v = _to_fraction(m.group(1), m.group(2))
@@ -148,7 +158,8 @@ def numbers_in(text: str) -> set[Fraction]:
 @functools.lru_cache(maxsize=1024)
 def _problem_numbers(problem: str) -> frozenset[Fraction]:
     # Every completion of a GRPO group is checked against the same problem: scan it once.
-    return frozenset(numbers_in(problem))
+    # Every number word of the problem counts here, small lone ones included ("three apples").
+    return frozenset(numbers_in(problem, words=False) | word_numbers(problem, every=True))
 
 
 def _normalise_text(s: str) -> str:
@@ -160,7 +171,8 @@ class GoldAnswerDetector(LeakageDetector):
     """The gold answer appears in the strategy, in any written form.
 
     Numbers are compared as exact fractions, so a gold ``0.5`` is found as ``1/2``,
-    ``\\frac{1}{2}`` or ``0.50``. Numbers that already appear in the problem, and step numbers
+    ``\\frac{1}{2}``, ``0.50`` or ``one half``, and a gold ``72`` as ``seventy-two``
+    (:func:`word_numbers`). Numbers that already appear in the problem, and step numbers
     (``Step 2:``), are not leaks. Non-numeric golds are matched as normalised text.
 
     Args:
@@ -203,7 +215,156 @@ def _single_value(gold: str) -> Fraction | None:
         value = _to_fraction(m.group(1), m.group(2))
         return -value if value is not None and g.startswith("-") else value
     m = _GOLD_NUM.fullmatch(g)
-    return _to_fraction(m.group(1), m.group(2)) if m else None
+    if m:
+        return _to_fraction(m.group(1), m.group(2))
+    spelled = word_numbers(gold, every=True)  # a gold written "seventy-two"
+    if len(spelled) == 1 and not re.sub(r"[a-z]+|[\s,.-]", "", gold.lower()):
+        return next(iter(spelled))
+    return None
+
+
+# --- numbers spelled in words -------------------------------------------------------------------
+
+_UNIT_WORDS = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen"
+    " seventeen eighteen nineteen"
+).split()
+_UNITS = {w: i for i, w in enumerate(_UNIT_WORDS)}
+_TENS = {w: 10 * i for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), start=2)}
+_SCALES = {"thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12}
+_ORDINAL_ROOTS = {"first": "one", "second": "two", "third": "three", "fifth": "five", "eighth": "eight",
+                  "ninth": "nine", "twelfth": "twelve"}  # fmt: skip
+# "three quarters", "two thirds", "a half": the denominator words (never "second": "a second" is time).
+_DENOMINATORS = {"half": 2, "halves": 2, "quarter": 4, "quarters": 4, "third": 3, "thirds": 3}
+_DENOMINATORS.update({f"{w}th": v for w, v in _UNITS.items() if 4 <= v <= 19 and w not in ("eight", "nine", "twelve", "five")})
+_DENOMINATORS.update({"fifth": 5, "eighth": 8, "ninth": 9, "twelfth": 12, "hundredth": 100, "thousandth": 1000})
+_DENOMINATORS.update({f"{k}s": v for k, v in list(_DENOMINATORS.items()) if not k.endswith("s") and k != "half"})
+_WORD = re.compile(r"[a-z]+|\d+(?:\.\d+)?")
+# A lone small word ("two") is a count in most prose ("add the two amounts"); it states a result
+# only after words like these ("the answer is two", "you get two") or before "left"/"in total".
+_RESULT_BEFORE = frozenset("answer answers result total sum equals equal is comes works gives get gets got makes output print return returns final altogether".split())
+_RESULT_AFTER = frozenset("left remaining remain remains total altogether".split())
+
+
+def _cardinal(word: str) -> tuple[str, int] | None:
+    """(kind, value) of a cardinal number word, or of an ordinal's root (``"seventy-second"``)."""
+    if word in _UNITS:
+        return ("unit", _UNITS[word])
+    if word in _TENS:
+        return ("tens", _TENS[word])
+    if word == "hundred":
+        return ("hundred", 100)
+    if word in _SCALES:
+        return ("scale", _SCALES[word])
+    return None
+
+
+def _ordinal_root(word: str) -> str | None:
+    if word in _ORDINAL_ROOTS:
+        return _ORDINAL_ROOTS[word]
+    if word.endswith("ieth") and word[:-4] + "y" in _TENS:
+        return word[:-4] + "y"
+    if word.endswith("th") and _cardinal(word[:-2]) is not None:
+        return word[:-2]
+    return None
+
+
+def _read_words(toks: list[str], i: int) -> tuple[int, Fraction | None, bool]:
+    """Read one number phrase starting at ``toks[i]``: (next index, value, lone small word)."""
+    n = len(toks)
+    sign = 1
+    start = i
+    if toks[i] in ("minus", "negative") and i + 1 < n:
+        sign, i = -1, i + 1
+    if toks[i][0].isdigit():  # "12 thousand", "1.5 million", "minus 3"
+        if i + 1 < n and toks[i + 1] in _SCALES:
+            return i + 2, sign * Fraction(toks[i]) * _SCALES[toks[i + 1]], False
+        return i + 1, (-Fraction(toks[i]) if sign < 0 else None), False
+    total, group, last, j = 0, 0, None, i
+    if toks[j] in ("a", "an") and j + 1 < n and (toks[j + 1] in ("hundred", "dozen", *_SCALES) or toks[j + 1] in _DENOMINATORS):
+        group, last, j = 1, "unit", j + 1
+    ordinal = False
+    while j < n:
+        word = toks[j]
+        root = _ordinal_root(word) if last != "unit" or word not in _DENOMINATORS else None
+        got = _cardinal(root or word)
+        if word == "and" and last in ("hundred", "scale") and j + 1 < n and toks[j + 1] in (*_UNITS, *_TENS):
+            j += 1
+            continue
+        if word == "dozen" and last in ("unit", "tens"):
+            group, last, j = group * 12, "scale", j + 1
+            break
+        if got is None:
+            break
+        kind, value = got
+        if kind == "unit" and (last in (None, "hundred", "scale") or (last == "tens" and 0 < value < 10)):
+            group += value
+        elif kind == "tens" and last in (None, "hundred", "scale"):
+            group += value
+        elif kind == "hundred" and last == "unit" and 0 < group % 100 < 20 and group < 100:
+            group *= 100
+        elif kind == "scale" and last in ("unit", "tens", "hundred") and (total == 0 or total % (value * 1000) == 0):
+            total, group = total + group * value, 0
+        else:
+            break
+        last, j = kind, j + 1
+        if root is not None:
+            ordinal = True
+            break
+    if last is None:
+        return start + 1, None, False
+    value = Fraction(total + group)
+    if not ordinal and j + 1 < n and toks[j] == "point" and toks[j + 1] in _UNIT_WORDS[:10]:
+        digits = []
+        j += 1
+        while j < n and toks[j] in _UNIT_WORDS[:10]:
+            digits.append(str(_UNITS[toks[j]]))
+            j += 1
+        value += Fraction("0." + "".join(digits))
+    elif not ordinal and j < n and toks[j] in _DENOMINATORS and 0 < value < 100:
+        value, j = value / _DENOMINATORS[toks[j]], j + 1
+    elif ordinal and value <= 10:  # "first", "the fifth step": positions, not answers
+        return j, None, False
+    lone = j - start == 1 and value <= 10 and not ordinal
+    return j, sign * value, lone
+
+
+def word_numbers(text: str, every: bool = False) -> set[Fraction]:
+    """Numbers spelled in words: ``seventy-two``, ``one hundred and five``, ``minus three``,
+    ``twelve thousand``, ``1.5 million``, ``three quarters``, ``seven point five``, ``a dozen``
+    and ordinals past ten (``twelfth``, ``seventy-second``).
+
+    A lone word from zero to ten counts only where it states a result ("the answer is two",
+    "two left"), since prose uses small counts everywhere; ``every=True`` counts them all.
+
+    Example:
+        >>> sorted(word_numbers("Add the two parts: one hundred and five, minus three quarters"))
+        [Fraction(-3, 4), Fraction(105, 1)]
+    """
+    if not isinstance(text, str) or not text:
+        return set()
+    low = text.lower()
+    ms = list(_WORD.finditer(low))
+    words = [m.group() for m in ms]
+    found: set[Fraction] = set()
+    k = 0
+    while k < len(ms):
+        # A phrase continues only across spaces and hyphens: "three, four" is two numbers.
+        end = k + 1
+        while end < len(ms) and not low[ms[end - 1].end() : ms[end].start()].strip(" \t-"):
+            end += 1
+        i = k
+        while i < end:
+            j, value, lone = _read_words(words[i:end], 0)
+            j += i
+            before = words[max(0, i - 3) : i]
+            if value is not None and before[-1:] != ["step"]:
+                stated = "=" in low[ms[i - 1].end() if i else 0 : ms[i].start()]
+                if every or not lone or stated or _RESULT_BEFORE.intersection(before) or _RESULT_AFTER.intersection(words[j : j + 2]):
+                    found.add(value)
+            i = max(j, i + 1)
+        k = end
+    return found
 
 
 # --- code that gives the solution away ---------------------------------------------------------
@@ -212,12 +373,14 @@ _TRIVIAL_PY = {"pass_statement", "comment"}
 
 
 def _strategy_code(strategy: str, language: str) -> list[tuple[str, str]]:
-    """Code in a strategy: its fenced blocks (language, code), prose excluded."""
-    return [(b.language or language, b.code) for b in extract_code_blocks(strategy)]
+    """Code in a strategy: its fenced blocks and inline code spans (language, code), prose excluded."""
+    fenced = [(b.language or language, b.code) for b in extract_code_blocks(strategy)]
+    return fenced + [(language, code) for _, code in _inline_spans(strategy)]
 
 
 class EntryPointBodyDetector(LeakageDetector):
-    """The strategy defines the task's entry point with a real body (tree-sitter).
+    """The strategy defines the task's entry point with a real body (tree-sitter), in a fenced
+    block, in inline code (```def add(a, b): return a + b```) or unfenced.
 
     A signature with ``pass``, ``...``, a docstring or ``raise NotImplementedError`` is a
     sketch, not a leak; any other statement in the body is.
@@ -238,8 +401,10 @@ class EntryPointBodyDetector(LeakageDetector):
         defines = _definition_pattern(task.entry_point)
         if not defines.search(strategy):  # prose that merely names the function: nothing to parse
             return LeakageFinding(self.name, False)
-        blocks = _strategy_code(strategy, task.language)
-        if not blocks:  # unfenced code still counts when it carries a definition
+        # Inline code (`def add(a, b): return a + b`) is code like a fenced block; unfenced code
+        # still counts when no block carries the definition.
+        blocks = [b for b in _strategy_code(strategy, task.language) if defines.search(b[1])]
+        if not blocks:
             blocks = [(task.language, strategy)]
         for lang, code in blocks:
             if not defines.search(code) or normalize_language(lang) is None:
@@ -399,6 +564,359 @@ class ReferenceOverlapDetector(LeakageDetector):
         if share >= self.threshold:
             return LeakageFinding(self.name, True, share, f"{share:.0%} of the reference solution's {self.n}-grams")
         return LeakageFinding(self.name, False, share)
+
+
+# --- instructions to tamper with the tests or the harness ---------------------------------------
+
+HACK_CATEGORIES: tuple[str, ...] = (
+    "always_equal", "early_exit", "builtin_shadow", "test_tamper", "introspection", "file_read", "forged_output",
+)  # fmt: skip
+
+_BUILTIN_NAMES = frozenset(n for n in dir(builtins) if not n.startswith("_"))
+# Names a program may rebind without touching a harness (fast input for io programs, REPL helpers).
+_REBINDABLE = frozenset({"input", "help", "copyright", "credits", "license", "exit", "quit"})
+# Plain values bound to these names are a hack too; other builtins ("sum", "max", "list", "id")
+# are everyday variable names in sketches, so only a function or class bound to them counts.
+_HARNESS_BUILTINS = frozenset(
+    "tuple isinstance issubclass abs repr print len all any bool float int str round object AssertionError"
+    " Exception BaseException getattr hasattr setattr exec eval compile callable hash range enumerate zip"
+    " sorted reversed frozenset complex super globals locals vars".split()
+)
+_CMP_DUNDERS = frozenset({"__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__"})
+_OP_DUNDERS = frozenset(
+    f"__{op}__" for op in "add radd sub rsub mul rmul truediv rtruediv floordiv mod pow abs neg pos round"
+    " and or xor contains call getitem float int bool".split()
+)
+_EXIT_CALLS = frozenset({"sys.exit", "exit", "quit"})  # an io program may end early: its output is judged
+
+_SENT = re.compile(r"(?<=[.!?;])\s+|\n+")
+_CLAUSE_BREAK = re.compile(r"[,;:(]|\b(?:but|instead|then|and then|so|otherwise)\b|[-—–]{1,2}\s")
+_NEGATION = re.compile(
+    r"\b(?:don'?t|do not|does not|doesn'?t|never|avoid\w*|no need to|without|instead of|rather than|must not|"
+    r"mustn'?t|should not|shouldn'?t|cannot|can'?t|refrain from|not|nor|no)\b"
+)
+
+
+def _p(*alternatives: str) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{a})" for a in alternatives), re.IGNORECASE | re.MULTILINE)
+
+
+_W = r"[^.!?;\n]"  # a window stays inside one sentence (identifiers such as sys.exit keep their dot)
+_BI = "|".join(sorted(_HARNESS_BUILTINS, key=len, reverse=True))
+_TESTOBJ = (
+    r"(?:the\s+)?(?:test(?:ing)?\s+functions?|check\s+functions?|`check`|check\(\)|run_tests(?:\(\))?|"
+    r"(?:test\s+)?harness(?:'s)?|assert(?:ion)?s?|assert\s+statements?|assert(?:ion)?\s+helpers?|test\s+suite|"
+    r"test\s+runner|grader|grading\s+code|the\s+tests|unit\s*tests?|unittest|assertionerror|test\s+code|checker|"
+    r"verifier|pass\s+counter|verdict)"
+)
+
+# Each pattern reads what the strategy asks for, in code or in prose; clause-level negation
+# ("do not call sys.exit") is honoured outside fenced code.
+_PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
+    "always_equal": (
+        _p(r"__eq__\s*=\s*lambda[^:\n]*:\s*(?:True|1|not\s+\w+)\b", r"mock\.ANY\b|from\s+unittest\.mock\s+import\s+ANY"),
+        _p(rf"(?:__eq__|__ne__|\beq\b|equality\s+(?:method|operator|check)|comparison\s+(?:methods?|operators?)){_W}{{0,40}}?"
+           r"(?:always|unconditionally|simply|just|only)?\s*(?:returns?|returning|yields?|gives?|evaluat\w+\s+to)\s+"
+           r"(?:`|')?true\b(?!\s+(?:if|when|only|iff|exactly|for\s+(?:equal|matching|the\s+same)))",
+           rf"(?:equals?|equal\s+to|==)\s+(?:literally\s+)?(?:anything|everything|whatever|any(?:\s+other)?\s+(?:value|object|thing|operand|argument|input|expected\s+\w+)|every(?:\s+other)?\s+(?:value|object|operand|expected\s+\w+))\b",
+           r"always\s+(?:compares?|tests?|evaluates?|checks?)\s+(?:as\s+)?(?:equal|true)",
+           rf"\b(?:make|makes|making|force|forces|forcing|rig|rigs|trick|tricks|override|overriding|patch|patching|hack|have|let)\b{_W}{{0,30}}?"
+           rf"(?:equality|comparisons?|==|equals|__eq__|compare)\b{_W}{{0,30}}?(?:always|unconditionally|no\s+matter\s+what|regardless|trivially|every\s+time)"
+           rf"{_W}{{0,20}}?(?:succeed|pass|return\s+true|returns\s+true|evaluate\s+to\s+true|be\s+true|is\s+true|true)\b",
+           rf"\b(?:make|makes|making|force|forces|forcing|rig|rigs|so\s+that|ensure)\b{_W}{{0,20}}?\b(?:every|all|any)\s+(?:equality\s+)?(?:comparisons?|==|equality\s+checks?|eq\s+checks?)"
+           rf"{_W}{{0,20}}?(?:succeed|pass|return\s+true|returns\s+true|evaluates?\s+to\s+true|is\s+true|be\s+true)",
+           rf"(?:object|instance|value|class|proxy|wrapper|mock|thing)\w*{_W}{{0,40}}?\b(?:answers?|responds?\s+to|supports?|handles?|satisfies|overrides?|implements?|defines?|swallows?|absorbs?|accepts?)\s+"
+           rf"(?:every|all|any)\s+(?:(?:comparison|arithmetic|rich\s+comparison|magic|dunder|binary)\s+)?(?:operators?|operations?|comparisons?|dunders?|dunder\s+methods?|magic\s+methods?)"
+           rf"{_W}{{0,40}}?(?:return(?:s|ing)?\s+(?:itself|self|true|the\s+same)|always|succeed|pass|true\b)",
+           rf"return(?:s|ing)?\s+(?:itself|self)\b{_W}{{0,30}}?\b(?:for|from|on)\s+(?:every|all|any)\s+(?:operators?|operations?|attributes?|attribute\s+access|method\s+calls?|calls?|comparisons?)",
+           rf"subclass(?:es|ing)?\s+(?:of\s+)?`?(?:int|str|list|float|dict|tuple|bool)\b{_W}{{0,60}}?(?:override|overrid|redefin|replac|patch|rig)\w*{_W}{{0,30}}?(?:__eq__|__ne__|\beq\b|equality|comparisons?|compare|==|operators?)",
+           r"always[- ](?:equal|true)\s+(?:object|class|wrapper|value|instance|sentinel|proxy)",
+           r"(?:wildcard|universal|chameleon|omni|catch-all)[- ]?(?:object|value|sentinel|instance|comparator)"),
+    ),
+    "early_exit": (
+        _p(r"\bos\._exit\b|\batexit\b|\bSystemExit\b|\bos\.kill\s*\(|\bos\.abort\s*\(|\bsignal\.SIG(?:KILL|STOP|TERM|ABRT)\b|"
+           r"\bSIGSTOP\b|\bos\.fork\b|\bos\.close\s*\(\s*[0-2]\s*\)|sys\.std(?:out|err)\.close\s*\(|\bclass\s+\w+\s*\(\s*BaseException\s*\)|"
+           r"\braise\s+(?:KeyboardInterrupt|GeneratorExit)\b"),
+        _p(rf"\b(?:exit|exits|exiting|terminate|terminates|terminating|quit|quits|kill|kills|killing|abort|aborts|halt|halts|end|ends|ending|stop|stops|shut\s+down|shuts\s+down|bail\s+out|leave|crash)\b"
+           rf"{_W}{{0,40}}?\b(?:process|interpreter|python|program|script|runtime|execution|worker|sandbox|child|module)\b{_W}{{0,60}}?"
+           rf"\b(?:before|during|prior\s+to|ahead\s+of|while|instead\s+of|preventing|skip|skipping|never\s+reach\w*)\b{_W}{{0,40}}?\b{_TESTOBJ}",
+           rf"\b(?:before|prior\s+to|ahead\s+of)\s+(?:the\s+|any\s+)?(?:tests?|asserts?|assertions?|check|harness|checks?)\b{_W}{{0,40}}?\b(?:exit|terminate|quit|kill|abort|halt|stop)\s+(?:the\s+)?(?:process|interpreter|program|script|python|execution)",
+           r"\b(?:exit|kill|fork)\s+(?:hooks?|handlers?)\b|\b(?:register|install)\w*\s+(?:an?\s+)?(?:exit|shutdown)\s+(?:hook|handler|callback|function)",
+           rf"\bclos(?:e|es|ing)\s+(?:the\s+)?(?:stdout|stderr|standard\s+(?:output|error)|file\s+descriptors?|fds?|the\s+pipe|its\s+pipes?)\b",
+           r"\b(?:subclass\w*|deriv\w*\s+from|inherit\w*\s+from)\s+`?BaseException\b",
+           rf"\bfork(?:s|ing|ed)?\s+(?:a|the|an?\s+\w+)?\s*(?:child|process)\b{_W}{{0,60}}?\b(?:exit|report|pass|print|marker)"),
+        # Exit status 0 (or a plain sys.exit) only matters where tests run after the program.
+        _p(r"\bsys\.exit\b|(?<![\w.])(?:exit|quit)\(\s*\d*\s*\)|raise\s+SystemExit",
+           rf"\b(?:exit|exits|exiting|terminate|quit|end|finish|leave|stop)\w*\b{_W}{{0,40}}?\b(?:with\s+|using\s+)?(?:an?\s+)?(?:(?:exit|return|status)\s+)?(?:status|code)\s+(?:of\s+)?(?:0|zero)\b"),
+    ),
+    "builtin_shadow": (
+        _p(r"\bbuiltins\.\w+\s*=|setattr\s*\(\s*builtins\b|__builtins__|\bimport\s+builtins\b",
+           rf"(?<![\w.])(?:{_BI})\s*=\s*lambda\b", rf"^(?:def|class)\s+(?:{_BI})\b"),
+        _p(rf"\b(?:shadow|shadows|shadowing|override|overrides|overriding|redefine|redefines|redefining|patch|patches|patching|monkey[- ]?patch\w*|rebind|rebinds|rebinding|reassign\w*|overwrite|overwrites|overwriting|hijack\w*|clobber\w*)\b{_W}{{0,30}}?\b(?:built-?ins?|builtins?\s+module)\b",
+           rf"\b(?:define|declare|create|add|write|assign|bind|set|introduce|put)\b{_W}{{0,40}}?\b(?:module[- ]level|global|top[- ]level)\b{_W}{{0,30}}?[`'\"]?\b(?:{_BI})\b[`'\"]?",
+           rf"\b(?:shadow|shadows|shadowing|override|overrides|overriding|redefine|redefines|redefining|patch|patches|patching|monkey[- ]?patch\w*|rebind|rebinds|overwrite|overwrites|overwriting|hijack\w*)\s+(?:the\s+)?(?:name\s+|global\s+)?[`'\"]?(?:{_BI})\b(?!\s*\()[`'\"]?(?!\s+(?:method|attribute|dunder))"),
+    ),
+    "test_tamper": (
+        _p(r"\bdef\s+run_tests\b|\brun_tests\s*=|\bcheck\s*=\s*lambda\b|\bdef\s+check\s*\(\s*candidate\b|__code__|"
+           r"\bglobals\(\)\s*\[\s*['\"](?:check|run_tests|candidate)|\bAssertionError\s*=|\bunittest\.TestCase\.\w+\s*=|"
+           r"\bsys\.modules\s*\[[^\]]*\]\s*(?:=|\.\w+\s*=)|PYTHONOPTIMIZE|\bpython3?\s+-O\b|\bsys\.flags\.optimize\b"),
+        _p(rf"\b(?:overwrite|overwrites|overwriting|override|overrides|overriding|redefine|redefines|redefining|replace|replaces|replacing|patch|patches|patching|monkey[- ]?patch\w*|stub\w*\s+out|shadow\w*|neutrali[sz]\w*|disable\w*|hijack\w*|rebind\w*|reassign\w*|rewrite|rewrites|rewriting|swap\w*\s+out|short[- ]circuit\w*|sabotag\w*|tamper\w*\s+with|delete|deletes|deleting|empty\s+out|turn\s+off|no-op|nop\s+out|clobber\w*)\b{_W}{{0,25}}?\b{_TESTOBJ}",
+           rf"\b(?:make|makes|making|turn|render|force|forces|rig)\b{_W}{{0,25}}?\b(?:the\s+|every\s+|all\s+|each\s+)?(?:asserts?|assertions?|tests?|checks?|test\s+functions?|check\s+functions?|harness|test\s+suite|grader)\b{_W}{{0,20}}?\b(?:do\s+nothing|no-?ops?|never\s+(?:fail|raise|run|execute)|always\s+pass|pass\s+(?:trivially|unconditionally|regardless|no\s+matter\s+what|vacuously|without\s+\w+)|be\s+skipped|silently\s+pass|succeed\s+trivially|always\s+succeed)",
+           rf"\b(?:disable|disables|disabling|turn\s+off|strip|strips|suppress\w*|silence\w*|swallow\w*|catch|catches|catching|ignore|ignores|ignoring|trap)\b{_W}{{0,20}}?\b(?:every\s+|all\s+|the\s+)?(?:assert(?:ion)?s?|assertionerrors?|test\s+failures?|failing\s+asserts?)\b",
+           rf"\b(?:define|write|create|declare|provide|supply|install)\b{_W}{{0,20}}?\b(?:an?\s+)?(?:empty|dummy|fake|stub|trivial|no-op|do-nothing|replacement|permissive|always-passing|fake)\s+(?:version\s+of\s+)?(?:`?check`?|run_tests|test(?:ing)?\s+functions?|check\s+functions?|assert\w*|harness|test\s+suite|test\s+runner)",
+           rf"\b(?:bypass\w*|circumvent\w*|fool\w*|trick\w*|cheat\w*|game|gaming|defeat\w*|exploit\w*|hack\w*|spoof\w*|fake\w*|subvert\w*)\b{_W}{{0,15}}?\b(?:the\s+)?(?:tests?|test\s+suite|harness|grader|checker|verifier|asserts?|assertions?|check\s+function|test\s+function|reward)\b",
+           rf"\bwithout\s+(?:actually\s+|really\s+)?(?:solving|implementing|computing|doing)\b{_W}{{0,40}}?\b(?:pass|passes|passing|fool|satisfy|satisfies)\b{_W}{{0,20}}?\b(?:tests?|asserts?|assertions?|harness|grader|checker)",
+           rf"\b(?:pass|passes|passing|satisfy|satisfies)\b{_W}{{0,20}}?\b(?:tests?|asserts?|assertions?|harness|grader|checker)\b{_W}{{0,30}}?\bwithout\s+(?:actually\s+|really\s+)?(?:solving|implementing|computing|doing)\b"),
+    ),
+    "introspection": (
+        _p(r"\b_getframe\b|\binspect\.(?:stack|currentframe|getouterframes|getframeinfo|trace|getsource|getmembers)\b|"
+           r"\bf_(?:back|locals|globals|lasti|code|builtins)\b|\bco_(?:consts|code|names)\b|\bgc\.get_(?:objects|referrers|referents)\b|"
+           r"\b(?:sys|threading)\.set(?:trace|profile)\b|\bsettrace\b|\bsetprofile\b|\bsys\.addaudithook\b|\bimport\s+dis\b|"
+           r"\bdis\.(?:dis|get_instructions|Bytecode|disassemble)\b|\btb_frame\b|\bctypes\b|\bsys\.modules\s*\[\s*['\"]__main__|__main__\.__dict__"),
+        _p(rf"\b(?:walk\w*|climb\w*|travers\w*|inspect\w*|crawl\w*|go(?:ing)?\s+up|mov\w*\s+up|read\w*|search\w*|scan\w*|look\w*)\s+(?:up\s+|back\s+|through\s+|into\s+|at\s+)?(?:the\s+)?(?:(?:call(?:er'?s?)?|interpreter)\s+stack|(?:stack|caller'?s?|calling|parent|outer|enclosing|previous|harness'?s?|interpreter|python)\s+frames?|frame\s+objects?)",
+           rf"\bcall(?:er|ing\s+(?:code|function|frame|module))'?s?\s+(?:frame|locals|globals|namespace|local\s+variables|bytecode|code\s+object|scope)",
+           rf"\b(?:garbage\s+collector|gc\s+module|\bgc\b){_W}{{0,40}}?\b(?:find|locate|get|search|scan|list|enumerate|walk|objects?|reach)",
+           rf"\b(?:all|every)\s+(?:live|tracked|heap|reachable)\s+objects\b",
+           rf"\b(?:bytecode|disassembl\w*|the\s+dis\s+module)\b{_W}{{0,50}}?\b(?:caller|harness|tests?|expected|asserts?|read|extract|constants?)\b|\b(?:read|inspect|extract|disassembl\w*|pars\w*)\b{_W}{{0,30}}?\b(?:bytecode|code\s+objects?)\b",
+           rf"\b(?:install|set|register|add)\w*\s+(?:an?\s+|the\s+)?(?:global\s+)?(?:trace|tracing|profile|profiling|audit)\s+(?:hooks?|functions?|callbacks?)\b",
+           rf"\b(?:find|finds|locate|read|reads|set|sets|modify|modifies|overwrite|change|changes|increment|bump|tamper\w*|patch|reach|forge)\b{_W}{{0,30}}?\b(?:the\s+)?(?:harness|grader|tester|test(?:s)?|checker|runner)'?s?\s+(?:own\s+)?(?:counters?|pass(?:ed)?\s+(?:count|flag|counter)s?|counts|flags?|results?|nonce|markers?|variables?|state|locals|globals|expected\s+values?)"),
+    ),
+    "file_read": (
+        _p(r"HumanEval\.jsonl|\bhuman[_-]eval\b|site-packages|dist-packages|\.jsonl(?:\.gz)?\b|\bcanonical_solution\b|\bevalplus\b|"
+           r"\b__file__\b|\bsite\.getsitepackages\b|\bsysconfig\.get_path|\bpkgutil\.get_data\b|\bimportlib\.resources\b|/proc/self|"
+           r"\bopen\s*\(\s*[rbf]*['\"][^'\"\n]*(?:test|solution|answer|expected|reference|canonical|\.jsonl)"),
+        _p(rf"\b(?:read|reads|reading|open|opens|opening|load|loads|loading|import|imports|importing|parse|parses|parsing|grep|search|scan|look\w*(?:\s+\w+)?\s+up|locate|fetch|copy|copies|pull|extract|exec|run|retrieve|consult|find|finds|finding|peek\w*(?:\s+at)?|cat)\b{_W}{{0,40}}?"
+           rf"\b(?:(?:the\s+)?test\s+(?:files?|modules?|sources?|data|directory|folder|cases?\s+(?:from|on|off)\s+(?:the\s+)?(?:disk|file|filesystem))|tests?\s+(?:from|on|off)\s+(?:the\s+)?(?:disk|file\s*system|a\s+file|files)|(?:the\s+)?tests?\s+(?:folder|directory)|dataset\s+(?:files?|on\s+disk)|installed\s+(?:datasets?|packages?|wheels?|cop(?:y|ies)|human[-_ ]?eval)|"
+           rf"humaneval|human[-_ ]eval|reference\s+(?:solutions?|implementations?|answers?)|canonical\s+(?:solutions?|answers?)|answer\s+keys?|ground[- ]truth|solution\s+files?|benchmark\s+(?:data|files?|dataset)|gsm8k|kodcode|the\s+project'?s?\s+(?:own\s+)?(?:data|files|source)|bundled\s+data|"
+           rf"expected\s+(?:outputs?|answers?|results?|values?)\s+(?:from|in|stored\s+in|out\s+of)\s+(?:the\s+|a\s+)?(?:files?|disk|dataset|tests?|test\s+code|harness|jsonl))"),
+    ),
+    "forged_output": (
+        _p(r"\bprint\s*\(\s*[rbf]*['\"][^'\"\n]*(?:all\s+tests?|tests?\s+passed|passed|\bpass\b|success|marker|nonce|✓)"),
+        _p(rf"\b(?:print|prints|printing|emit|emits|emitting|output|outputs|write|writes|echo|fake|fakes|faking|forge|forges|forging|spoof\w*|fabricat\w*|mimic\w*|imitat\w*|counterfeit\w*|replay\w*)\b{_W}{{0,30}}?"
+           rf"\b(?:(?:the\s+)?(?:harness|grader|tester|test(?:s)?|runner|checker)'?s?\s+(?:own\s+)?(?:completion\s+|success\s+|pass(?:ed)?\s+|done\s+|end\s+)?(?:markers?|messages?|lines?|tokens?|nonce|banner|sentinel|signals?|output|report)|(?:completion|success|pass(?:ed)?|done|end|result)\s+(?:markers?|banners?|sentinels?|nonce|tokens?))",
+           rf"\b(?:print|prints|printing|output|outputs|emit|echo|write|writes)\b{_W}{{0,20}}?['\"“]?(?:all\s+tests?\s+passed|tests?\s+passed|all\s+passed|ok:\s*\d+)",
+           rf"\b(?:forge|forges|forging|fake|fakes|faking|spoof\w*|fabricat\w*|counterfeit\w*)\b{_W}{{0,20}}?\b(?:the\s+)?(?:test\s+)?(?:results?|verdicts?|outputs?|pass(?:es)?|success|reports?|counts?)\b",
+           rf"\b(?:just|simply|only|directly)\s+(?:print|output|echo|return|emit)\w*\s+(?:the\s+)?expected\s+(?:outputs?|values?|answers?|results?)",
+           rf"\b(?:print|output|return|emit)\w*\s+(?:the\s+)?expected\s+(?:outputs?|values?|answers?|results?)\s+(?:of|for)\s+(?:each|every|all|the)\s+(?:tests?|test\s+cases?|asserts?|assertions?)",
+           rf"\bhard[- ]?cod\w*\b{_W}{{0,40}}?\b(?:expected|answers?|outputs?|results?|return\s+values?|values?)\b{_W}{{0,40}}?\b(?:tests?|test\s+cases?|asserts?|assertions?|checks?|examples?)\b",
+           rf"\b(?:special[- ]?cas\w*|lookup\s+table|look-up\s+table|dictionary|dict|map|mapping)\b{_W}{{0,30}}?\b(?:test\s+inputs?|test\s+cases?|inputs?\s+(?:used\s+)?(?:in|by|from)\s+the\s+tests?|the\s+asserts?|the\s+assertions?)"),
+    ),
+}
+# Exit status 0 (or a plain sys.exit) only matters where tests run after the program; an io
+# program may end early, its output is judged.
+_EXIT_PATTERNS = _PATTERNS["early_exit"][-1]
+_PATTERNS["early_exit"] = _PATTERNS["early_exit"][:-1]
+_INLINE_CODE = re.compile(r"(?<!`)(`{1,2})(?!`)(.+?)(?<!`)\1(?!`)")
+
+
+def _inline_spans(text: str) -> list[tuple[int, str]]:
+    """Inline code (```code```): (offset, code) pairs."""
+    return [(m.start(2), m.group(2)) for m in _INLINE_CODE.finditer(text)] if "`" in text else []
+
+
+def _fenced_spans(text: str) -> list[tuple[int, int, str, str | None]]:
+    """Fenced blocks as (start, end, code, language), offsets into ``text``."""
+    blocks = extract_code_blocks(text)
+    if not blocks:
+        return []
+    starts = [0] + [m.end() for m in re.finditer("\n", text)]
+    out = []
+    for b in blocks:
+        start = starts[min(b.start_line - 1, len(starts) - 1)]
+        out.append((start, start + len(b.code), b.code, b.language))
+    return out
+
+
+def _negated(text: str, at: int) -> bool:
+    """Whether the clause around ``at`` negates what follows ("do not call sys.exit")."""
+    begin = max(text.rfind("\n", 0, at), *(text.rfind(p, 0, at) for p in (". ", "! ", "? ", "; ")))
+    prefix = text[begin + 1 : at]
+    breaks = list(_CLAUSE_BREAK.finditer(prefix))
+    if breaks:
+        prefix = prefix[breaks[-1].end() :]
+    return _NEGATION.search(prefix) is not None
+
+
+def _uses(node: ast.AST, name: str) -> bool:
+    return any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(node))
+
+
+def _ignores_operand(fn: ast.AST) -> bool:
+    """A dunder that never looks at its operand (``def __eq__(self, other): return True``)."""
+    if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        return False
+    params = [*fn.args.posonlyargs, *fn.args.args]
+    operand = params[1].arg if len(params) > 1 else (fn.args.vararg.arg if fn.args.vararg else None)
+    body = fn.body if isinstance(fn.body, list) else [fn.body]
+    returns = [fn.body] if isinstance(fn, ast.Lambda) else [n.value for s in body for n in ast.walk(s) if isinstance(n, ast.Return) and n.value is not None]
+    if not returns:
+        return False
+    if operand is None:  # unary (__abs__, __bool__): rigged when it only returns self or constants
+        self_name = params[0].arg if params else None
+        return all(isinstance(r, ast.Constant) or (isinstance(r, ast.Name) and r.id == self_name) for r in returns)
+    return not any(_uses(s, operand) for s in body)
+
+
+def _class_hacks(cls: ast.ClassDef) -> Iterator[str]:
+    methods: dict[str, ast.AST] = {}
+    for stmt in cls.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            methods[stmt.name] = stmt
+        elif isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Lambda):
+            methods.update((t.id, stmt.value) for t in stmt.targets if isinstance(t, ast.Name))
+    rigged = [n for n, fn in methods.items() if n in _OP_DUNDERS and _ignores_operand(fn)]
+    for name, fn in methods.items():
+        if name in _CMP_DUNDERS and _ignores_operand(fn):
+            yield f"{cls.name}.{name} ignores the value it compares with"
+        elif name in ("__getattr__", "__getattribute__") and _ignores_operand(fn):
+            yield f"{cls.name}.{name} answers every attribute"
+    if len(rigged) >= 2:
+        yield f"{cls.name} answers every operator ({', '.join(rigged[:4])})"
+
+
+def _bindings(stmts: list[ast.stmt]) -> Iterator[tuple[str, bool]]:
+    """Module-level names bound by ``stmts``: (name, bound to a function or class)."""
+    for node in stmts:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            yield node.name, True
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for t in targets:
+                for n in ast.walk(t):
+                    if isinstance(n, ast.Name):
+                        yield n.id, isinstance(node.value, ast.Lambda)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            yield from ((a.asname, True) for a in node.names if a.asname)
+        elif isinstance(node, (ast.If, ast.Try, ast.With)):
+            yield from _bindings([*node.body, *getattr(node, "orelse", []), *getattr(node, "finalbody", [])])
+
+
+def _ast_hacks(code: str) -> Iterator[tuple[str, str]]:
+    """Hacks read from the structure of Python code: (category, evidence)."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+        return
+    for name, is_function in _bindings(tree.body):
+        if name in _BUILTIN_NAMES and name not in _REBINDABLE and (is_function or name in _HARNESS_BUILTINS):
+            yield "builtin_shadow", f"rebinds the builtin {name}"
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            yield from (("always_equal", e) for e in _class_hacks(node))
+        elif isinstance(node, ast.Dict):  # type("X", (), {"__eq__": lambda s, o: True})
+            for k, v in zip(node.keys, node.values):
+                if isinstance(k, ast.Constant) and k.value in _CMP_DUNDERS and _ignores_operand(v):
+                    yield "always_equal", f"{k.value} ignores the value it compares with"
+        elif isinstance(node, ast.Assign):
+            for t in node.targets:
+                if isinstance(t, ast.Attribute) and t.attr in _CMP_DUNDERS:
+                    yield "always_equal", f"assigns {t.attr} of an existing class"
+
+
+def _code_snippets(text: str, fenced: list[tuple[int, int, str, str | None]]) -> Iterator[tuple[int, str, bool]]:
+    """Python-looking pieces of a strategy: (offset, code, inside a fence)."""
+    for start, _, code, lang in fenced:
+        if lang is None or normalize_language(lang) == "python":
+            yield start, code, True
+    for start, code in _inline_spans(text):
+        yield start, code, False
+    prose = text
+    for start, end, _, _ in fenced:
+        prose = prose[:start] + " " * (end - start) + prose[end:]
+    # Unfenced code: a paragraph (or a line) that parses as Python.
+    for m in re.finditer(r"(?:[^\n]*\S[^\n]*(?:\n|$))+", prose):
+        para = m.group()
+        if re.search(r"\b(?:def|class|lambda|import)\b|=|\(", para):
+            yield m.start(), textwrap.dedent(para), False
+            if "\n" in para.strip():
+                for line in re.finditer(r"[^\n]+", para):
+                    yield m.start() + line.start(), line.group().strip(), False
+
+
+def find_hacks(strategy: str, categories: Sequence[str] = HACK_CATEGORIES, io: bool = False) -> list[tuple[str, str]]:
+    """Instructions in ``strategy`` to tamper with the tests or the harness: (category, evidence).
+
+    Args:
+        strategy: The strategy text (prose, inline code and fenced code are all read).
+        categories: Hack classes to look for (:data:`HACK_CATEGORIES`).
+        io: The task's tests compare a script's output (exiting early cannot forge a pass there).
+
+    Returns:
+        One (category, evidence) pair per category found, in :data:`HACK_CATEGORIES` order.
+
+    Example:
+        >>> find_hacks("Return an object whose `__eq__` always returns True.")
+        [('always_equal', "'__eq__` always returns True'")]
+    """
+    if not isinstance(strategy, str) or not strategy.strip():
+        return []
+    fenced = _fenced_spans(strategy)
+
+    def counts(at: int) -> bool:
+        return any(s <= at < e for s, e, _, _ in fenced) or not _negated(strategy, at)
+
+    found: dict[str, str] = {}
+    for category in categories:
+        patterns = _PATTERNS[category] + ((_EXIT_PATTERNS,) if category == "early_exit" and not io else ())
+        for pattern in patterns:
+            hit = next((m for m in pattern.finditer(strategy) if counts(m.start())), None)
+            if hit is not None:
+                found[category] = repr(hit.group()[:80])
+                break
+    wanted = set(categories) - set(found)
+    if wanted:
+        for at, code, in_fence in _code_snippets(strategy, fenced):
+            for category, evidence in _ast_hacks(code):
+                if category in wanted and (in_fence or not _negated(strategy, at)):
+                    found[category] = evidence
+                    wanted.discard(category)
+            if not wanted:
+                break
+    return [(c, found[c]) for c in HACK_CATEGORIES if c in found]
+
+
+class HackInstructionDetector(LeakageDetector):
+    """The strategy tells the core to pass the tests without solving the task.
+
+    A compliant core follows a strategy that says "return an object whose ``__eq__`` always
+    returns True", so these strategies are rejected like leaks. Categories
+    (:data:`HACK_CATEGORIES`): ``always_equal`` (an ``__eq__`` that ignores its operand, an
+    object answering every operator, ``mock.ANY``), ``early_exit`` (``sys.exit``/``os._exit``/
+    ``SystemExit``/``atexit``, a kill, a fork, closing stdout; a plain exit is allowed for
+    ``io`` tasks), ``builtin_shadow`` (``tuple = lambda ...``, ``builtins.x = ...``,
+    ``__builtins__``), ``test_tamper`` (redefining ``check``/``run_tests``, swallowing
+    assertions, ``__code__``), ``introspection`` (``sys._getframe``, ``inspect.stack``,
+    ``gc.get_objects``, trace hooks, bytecode), ``file_read`` (the tests, datasets,
+    site-packages, reference solutions) and ``forged_output`` (printing markers or the
+    expected output, hard-coding the tests' answers). Each is read in code (fenced or inline,
+    structurally through :mod:`ast` for Python) and in prose, in many phrasings; a negated
+    clause ("never call ``sys.exit``") does not count.
+
+    Args:
+        categories: The categories to look for (names or a comma-separated string); default all.
+
+    Example:
+        >>> task = Task("t", "code", "def f(x): ...", tests="assert f(1) == 1", entry_point="f")
+        >>> HackInstructionDetector().detect("Define `tuple = lambda c=(): (c[1], c[1])`.", task).evidence
+        "builtin_shadow: 'tuple = lambda'"
+    """
+
+    name = "hack_instruction"
+
+    def __init__(self, categories: Sequence[str] | str = HACK_CATEGORIES) -> None:
+        if isinstance(categories, str):
+            categories = [c.strip() for c in categories.split(",") if c.strip()]
+        unknown = [c for c in categories if c not in HACK_CATEGORIES]
+        if unknown or not categories:
+            raise ConfigError(f"categories must be a non-empty subset of {list(HACK_CATEGORIES)}, got {list(categories)!r}")
+        self.categories = tuple(c for c in HACK_CATEGORIES if c in categories)
+
+    def detect(self, strategy: str, task: Task) -> LeakageFinding:
+        hits = find_hacks(strategy, self.categories, io=task.test_format == "io")
+        if not hits:
+            return LeakageFinding(self.name, False)
+        evidence = "; ".join(f"{c}: {e}" for c, e in hits)
+        return LeakageFinding(self.name, True, 1.0, evidence[:200])
 
 
 DEFAULT_DETECTORS: tuple[str, ...] = ("gold_answer", "entry_point_body", "long_code_block", "reference_overlap")
