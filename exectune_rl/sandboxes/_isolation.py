@@ -45,6 +45,7 @@ MS_REC = 16384
 MS_PRIVATE = 1 << 18
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 
 COVERED_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/root", "/home")
 
@@ -255,3 +256,8 @@ def world_readable(path: str) -> bool:
         if parent == path:
             return True
         path = parent
+
+
+def enter_mount_namespace(fd: int) -> None:
+    """Switch the calling (single-threaded) task child into the mount namespace ``fd`` names."""
+    _check(_lib().setns(fd, CLONE_NEWNS), "setns(mount)")

@@ -7,6 +7,7 @@ loaded by path in workers, without the package's ``__init__``.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
@@ -19,6 +20,9 @@ from typing import Any
 _isolation = sys.modules.get("exectune_sandbox_isolation")
 if _isolation is None:
     from exectune_rl.sandboxes import _isolation
+_served = sys.modules.get("exectune_sandbox_served")
+if _served is None:
+    from exectune_rl.sandboxes import _served
 
 
 def compile_source(source: str, filename: str) -> Any:
@@ -30,15 +34,29 @@ def compile_source(source: str, filename: str) -> Any:
         return compile(source, filename, "exec", dont_inherit=True)
 
 
-def child(worker: Any, req: dict[str, Any], workdir: str, argv: list[str] | None, in_fd: int) -> None:
-    """Runs in the forked task child; never returns."""
+def child(worker: Any, req: dict[str, Any], workdir: str, argv: list[str] | None, in_fd: int,
+          rpc: tuple[int, int] | None = None) -> None:
+    """Runs in the forked task child; never returns.
+
+    With ``rpc`` (a judged run: the judge's read and write ends) the program is imported as a
+    module and answers the judge's calls on fds 4 and 5 instead of running as a script.
+    """
     try:
         os.setsid()
+        if worker.sealed_ns_fd is not None:
+            _isolation.enter_mount_namespace(worker.sealed_ns_fd)
+        if rpc is not None:
+            rpc = (fcntl.fcntl(rpc[0], fcntl.F_DUPFD, 64), fcntl.fcntl(rpc[1], fcntl.F_DUPFD, 64))
         os.dup2(in_fd, 0)
         os.dup2(worker.out_fd, 1)
         os.dup2(worker.err_fd, 2)
         os.dup2(worker.status_fd, 3)
-        os.closerange(4, 1 << 16)
+        if rpc is not None:
+            os.dup2(rpc[0], 4)
+            os.dup2(rpc[1], 5)
+            os.closerange(6, 1 << 16)
+        else:
+            os.closerange(4, 1 << 16)
         os.chdir(workdir)
         _set_limits(req, worker.baseline_vm if argv is None else None, argv)
         if worker.uid is not None:
@@ -62,7 +80,10 @@ def child(worker: Any, req: dict[str, Any], workdir: str, argv: list[str] | None
         if argv is not None:
             rc = 126
             os.execve(argv[0], argv, env)
-        rc = _exec_python(req)
+        if rpc is not None:
+            rc = _served.serve(req["_code"])
+        else:
+            rc = _exec_python(req)
     except BaseException as exc:
         _write_status({"kind": "setup", "exc": type(exc).__name__, "msg": str(exc)})
     finally:

@@ -13,6 +13,7 @@ import importlib
 import json
 import os
 import pickle
+import resource
 import select
 import signal
 import struct
@@ -29,6 +30,9 @@ if _isolation is None:
 _task = sys.modules.get("exectune_sandbox_task")
 if _task is None:
     from exectune_rl.sandboxes import _task
+_judge = sys.modules.get("exectune_sandbox_judge")
+if _judge is None:
+    from exectune_rl.sandboxes import _judge
 
 _HEADER = struct.Struct("!I")
 _CHILD_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -95,7 +99,10 @@ class Worker:
         self.out_fd = os.memfd_create("stdout")
         self.err_fd = os.memfd_create("stderr")
         self.status_fd = os.memfd_create("status")
+        self.verdict_fd = os.memfd_create("verdict")
         self.in_fd = os.memfd_create("stdin")
+        self.sealed_ns_fd: int | None = None
+        self.judge: _JudgeServer | None = None
         self.devnull = os.open(os.devnull, os.O_RDONLY)
         self.exes = {name: _which(name) for name in ("node", "gcc", "g++", "bash")}
         layers, self.note = _isolation.setup_worker_isolation(
@@ -126,12 +133,15 @@ class Worker:
 
     # -- one task ---------------------------------------------------------------------
 
-    def run_task(self, req: dict[str, Any]) -> dict[str, Any]:
+    def run_task(self, req: dict[str, Any], judge_fd: int | None = None) -> dict[str, Any]:
         start = time.monotonic()
         workdir = self._make_workdir(req["files"])
         try:
             lang = ALIASES.get(req["language"], req["language"])
-            if lang == "python":
+            if judge_fd is not None:
+                res = self._run_judged(req, workdir, judge_fd)
+                judge_fd = None
+            elif lang == "python":
                 res = self._run_python(req, workdir)
             elif lang in LANGUAGES:
                 res = self._run_program(req, workdir, lang)
@@ -139,6 +149,8 @@ class Worker:
                 known = ", ".join(["python", *LANGUAGES])
                 res = {"status": "infra", "detail": f"unsupported language {req['language']!r}; known: {known}"}
         finally:
+            if judge_fd is not None:
+                os.close(judge_fd)
             _rmtree(workdir)
             if self.shm_private:
                 _empty_dir("/dev/shm")
@@ -189,6 +201,153 @@ class Worker:
             except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
                 return {"status": "infra", "detail": f"the epilogue does not compile: {type(exc).__name__}: {exc}"}
         return self._run_step(req, workdir, argv=None)
+
+    def _run_judged(self, req: dict[str, Any], workdir: str, judge_fd: int) -> dict[str, Any]:
+        """The program imported as a module in the task child, its tests in the judge.
+
+        The tests arrive as an fd this worker never reads and go on to the judge process;
+        the worker closes its copy before forking the program, so neither the worker's
+        memory nor the program's ever holds the tests, the expected values or the verdict.
+        """
+        try:
+            req["_code"] = _task.compile_source(req["code"], "solution.py")
+        except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError) as exc:
+            os.close(judge_fd)
+            return {"status": "syntax_error", "exit_code": 1, "signal": None, "stdout": "",
+                    "stderr": "".join(traceback.format_exception_only(type(exc), exc)),
+                    "stdout_truncated": False, "stderr_truncated": False, "cpu_s": 0.0,
+                    "exception": type(exc).__name__, "detail": type(exc).__name__, "verdict": None}
+        for fd in (self.out_fd, self.err_fd, self.status_fd, self.verdict_fd):
+            os.ftruncate(fd, 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+        cpu_limit = float(req["cpu_time_s"])
+        wall_limit = req["wall_time_s"] or max(3 * cpu_limit, cpu_limit + 2)
+        start = time.monotonic()
+        to_prog_r, to_prog_w = os.pipe()
+        to_judge_r, to_judge_w = os.pipe()
+        prog_pid = None
+        try:
+            judge = self._judge_server()
+            header = json.dumps({"deadline_s": max(0.05, wall_limit - 0.25), "workdir": workdir}).encode()
+            socket_mod().send_fds(judge.sock, [header], [judge_fd, to_prog_w, to_judge_r])
+            os.close(judge_fd)
+            judge_fd = -1
+            os.close(to_prog_w)
+            os.close(to_judge_r)
+            to_prog_w = to_judge_r = -1
+            sys.stdout.flush()
+            sys.stderr.flush()
+            prog_pid = os.fork()
+            if prog_pid == 0:  # pragma: no cover - runs in the task child
+                _task.child(self, req, workdir, None, self.devnull, rpc=(to_prog_r, to_judge_w))
+        except OSError as exc:
+            self._stop_judge()
+            return {"status": "infra", "detail": f"could not start the judged run: {exc}"}
+        finally:
+            for fd in (judge_fd, to_prog_r, to_prog_w, to_judge_r, to_judge_w):
+                if fd >= 0:
+                    os.close(fd)
+        reason, judge_end = self._wait_judged(prog_pid, cpu_limit, wall_limit, start)
+        _, status, usage = os.wait4(prog_pid, 0)
+        self._reap_group(prog_pid)
+        res = self._classify(req, status, usage.ru_utime + usage.ru_stime, reason, True)
+        res["verdict"] = _read_verdict(self.verdict_fd) if not judge_end else None
+        if res["verdict"] is None:
+            res["verdict"] = {"v": 1, "harness_error": f"the judge gave no verdict ({judge_end or 'none written'})",
+                              "timed_out": reason == "wall"}
+        return res
+
+    def _judge_server(self) -> "_JudgeServer":
+        """The worker's judge process, started on first use and after it exits."""
+        judge = self.judge
+        if judge is not None and judge.alive():
+            return judge
+        self._stop_judge()
+        mine, theirs = socket_mod().socketpair(socket_mod().AF_UNIX, socket_mod().SOCK_STREAM)
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the judge
+            try:
+                mine.close()
+                os.setpgid(0, 0)
+                self.prctl(_isolation.PR_SET_DUMPABLE, 0, 0, 0, 0)
+                self.prctl(_isolation.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+                import fcntl
+
+                sock_fd = fcntl.fcntl(theirs.fileno(), fcntl.F_DUPFD, 64)
+                verdict_fd = fcntl.fcntl(self.verdict_fd, fcntl.F_DUPFD, 64)
+                null = os.open(os.devnull, os.O_RDWR)
+                for std in (0, 1, 2):
+                    os.dup2(null, std)
+                os.dup2(sock_fd, 3)
+                os.dup2(verdict_fd, 4)
+                os.closerange(5, 1 << 16)
+                limit = max(4 << 30, 4 * self.baseline_vm)
+                resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+                resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            except BaseException:  # noqa: BLE001
+                os._exit(3)
+            _judge.serve(3, 4)
+        theirs.close()
+        self.judge = _JudgeServer(pid, mine)
+        return self.judge
+
+    def _stop_judge(self) -> None:
+        judge, self.judge = self.judge, None
+        if judge is not None:
+            judge.stop()
+
+    def _wait_judged(self, prog: int, cpu_limit: float, wall_limit: float, start: float) -> tuple[str, str]:
+        """Wait for the judge's verdict; hold the program to its CPU budget and both to the wall.
+
+        Returns the program's kill reason (``"cpu"``, ``"wall"`` or ``""``) and, when the
+        judge gave no verdict, how it ended (``""`` when it gave one).
+        """
+        judge = self.judge
+        pfd = os.pidfd_open(prog)
+        reason = judge_end = ""
+        try:
+            poller = select.poll()
+            poller.register(pfd, select.POLLIN)
+            poller.register(judge.sock.fileno(), select.POLLIN)
+            poller.register(judge.pidfd, select.POLLIN)
+            prog_done = False
+            cpu_used = 0.0
+            while True:
+                wall_left = wall_limit + 0.5 - (time.monotonic() - start)
+                if wall_left <= 0:
+                    # The judge's own deadline passed long ago: it is stuck in the tests.
+                    reason = reason or "wall"
+                    judge_end = "it was stopped at the wall-clock limit"
+                    _kill(prog)
+                    self._stop_judge()
+                    break
+                timeout = wall_left if prog_done else min(wall_left, cpu_limit - cpu_used + 0.01)
+                events = dict(poller.poll(max(timeout, 0.001) * 1000))
+                if judge.sock.fileno() in events:
+                    if judge.sock.recv(1) != b"d":
+                        judge_end = "it exited"
+                        self._stop_judge()
+                    break
+                if judge.pidfd in events:
+                    judge_end = "it died"
+                    self._stop_judge()
+                    break
+                if pfd in events and not prog_done:
+                    prog_done = True
+                    poller.unregister(pfd)
+                if not prog_done:
+                    cpu_used = _proc_cpu(prog)
+                    if cpu_used >= cpu_limit:
+                        reason = "cpu"
+                        _kill(prog)
+                if time.monotonic() - start > wall_limit and not prog_done:
+                    reason = "wall"
+                    _kill(prog)
+            if not prog_done and not select.select([pfd], [], [], 0.5)[0]:
+                _kill(prog)  # the judge said goodbye; a program still running hangs
+        finally:
+            os.close(pfd)
+        return reason, judge_end
 
     def _compile_epilogue(self, text: str) -> Any:
         """Compile trusted epilogue code once per worker; forked children inherit the result."""
@@ -277,6 +436,8 @@ class Worker:
                     os.close(fd)
             except OSError:
                 pids = []
+            judge = self.judge.pid if self.judge is not None else None
+            pids = [p for p in pids if p != judge]
             for p in pids:
                 try:
                     os.kill(p, signal.SIGKILL)
@@ -284,10 +445,13 @@ class Worker:
                     pass
             while True:
                 try:
-                    if os.waitpid(-1, os.WNOHANG)[0] == 0:
-                        break
+                    reaped = os.waitpid(-1, os.WNOHANG)[0]
                 except ChildProcessError:
                     break
+                if reaped == 0:
+                    break
+                if reaped == judge:
+                    self.judge.reaped = True  # type: ignore[union-attr]
             if (not group_alive and not pids) or time.monotonic() > deadline:
                 return
             time.sleep(0.0005)
@@ -447,6 +611,56 @@ def _wait_with_limits(pid: int, cpu_limit: float, wall_limit: float) -> str:
     return reason
 
 
+def socket_mod() -> Any:
+    import socket  # imported on first use: plain runs never pay for it
+
+    return socket
+
+
+class _JudgeServer:
+    """The worker's handle on its judge process."""
+
+    def __init__(self, pid: int, sock: Any) -> None:
+        self.pid = pid
+        self.sock = sock
+        self.pidfd = os.pidfd_open(pid)
+        self.reaped = False
+
+    def alive(self) -> bool:
+        return not select.select([self.pidfd], [], [], 0)[0]
+
+    def stop(self) -> None:
+        if not self.reaped:
+            _kill(self.pid)
+            try:
+                os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                pass
+        self.sock.close()
+        os.close(self.pidfd)
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _read_verdict(fd: int) -> dict[str, Any] | None:
+    size = os.fstat(fd).st_size
+    if not size:
+        return None
+    try:
+        verdict = json.loads(os.pread(fd, min(size, 1 << 20), 0))
+    except ValueError:
+        return None
+    return verdict if isinstance(verdict, dict) else None
+
+
 def _read_capped(fd: int, cap: int) -> tuple[str, bool]:
     size = os.fstat(fd).st_size
     data = os.pread(fd, min(size, cap), 0) if size else b""
@@ -468,6 +682,11 @@ def _read_status(fd: int) -> dict[str, Any]:
 
 def main() -> None:
     cfg = json.loads(sys.argv[1])
+    if cfg.get("cpu") is not None:
+        try:
+            os.sched_setaffinity(0, {cfg["cpu"]})
+        except OSError:
+            pass
     proto_in, proto_out = os.dup(0), os.dup(1)
     os.set_inheritable(proto_in, False)
     os.set_inheritable(proto_out, False)
@@ -489,12 +708,32 @@ def main() -> None:
         send(proto_out, {"ready": False, "error": f"{type(exc).__name__}: {exc}"})
         return
     send(proto_out, {"ready": True, "layers": worker.layers, "note": worker.note, "pid": os.getpid(), "uid": worker.uid})
+    fd_socket = None
+    if cfg.get("fd_socket") is not None:
+        fd_socket = socket_mod().socket(fileno=cfg["fd_socket"])
     while True:
         req = recv(proto_in)
         if req is None:
             return
+        judge_fd = None
+        if req.get("judge"):
+            judge_fd = _receive_fd(fd_socket)
+            if judge_fd is None:
+                send(proto_out, {"status": "infra", "detail": "the tests did not reach the worker"})
+                continue
         try:
-            res = worker.run_task(req)
+            res = worker.run_task(req, judge_fd)
         except Exception as exc:  # never let one task take the worker down
             res = {"status": "infra", "detail": f"worker error: {type(exc).__name__}: {exc}"}
         send(proto_out, res)
+
+
+def _receive_fd(sock: Any) -> int | None:
+    """The one fd the parent sent with a judged request (the tests, never read here)."""
+    if sock is None:
+        return None
+    try:
+        _, fds, _, _ = socket_mod().recv_fds(sock, 1, 1)
+    except OSError:
+        return None
+    return fds[0] if fds else None

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exectune_rl.errors import ConfigError
+from exectune_rl.languages import is_python, normalize
 
 __all__ = ["ExecStatus", "ExecRequest", "ExecResult", "Sandbox"]
 
@@ -92,7 +93,9 @@ class ExecRequest:
     Args:
         code: The program text.
         language: ``"python"`` (default) or another language a sandbox supports
-            (``LocalSandbox``: ``"javascript"``/``"node"``, ``"c"``, ``"cpp"``, ``"bash"``).
+            (``LocalSandbox``: ``"javascript"``, ``"c"``, ``"cpp"``, ``"bash"``). Any spelling
+            :mod:`exectune_rl.languages` knows (``"py"``, ``"node"``, ``"c++"``) is stored as
+            its canonical name.
         cpu_time_s: CPU-seconds the program may use (children included).
         memory_mb: Address-space limit in MiB. Runtimes that reserve large virtual areas
             (node, JVMs) get this as their heap limit instead.
@@ -112,6 +115,13 @@ class ExecRequest:
             compilation once. An epilogue that does not compile gives ``INFRA``.
         epilogue_globals: Names bound in the namespace just before the epilogue runs:
             values the program must not see while it runs, such as a completion token.
+        judge: Trusted Python test code run in a separate judge process (sandboxes whose
+            ``supports_judge`` is True; Python programs only). The program is then imported
+            as the module ``solution`` (not run as ``__main__``) in its sandboxed process, and
+            the judge's code sees the program's top-level names as proxies: each call crosses
+            as plain data (see ``exectune_rl.sandboxes._wire``). ``__et_case(fn)`` counts one
+            case there. The program's process never holds this code, its expected values or
+            the verdict, which comes back as ``ExecResult.verdict``.
     """
 
     code: str
@@ -128,12 +138,15 @@ class ExecRequest:
     env: Mapping[str, str] = field(default_factory=dict)
     epilogue: str = ""
     epilogue_globals: Mapping[str, str] = field(default_factory=dict)
+    judge: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.code, str):
             raise ConfigError(f"ExecRequest.code must be a str, got {type(self.code).__name__}")
         if not isinstance(self.language, str) or not self.language:
             raise ConfigError(f"ExecRequest.language must be a non-empty str, got {self.language!r}")
+        # One spelling per language (``"py"`` is ``"python"``), from the one registry.
+        object.__setattr__(self, "language", normalize(self.language))
         for name in ("cpu_time_s", "memory_mb", "output_limit_bytes", "max_processes", "max_open_files"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
@@ -146,8 +159,12 @@ class ExecRequest:
         object.__setattr__(self, "files", _freeze(self.files))
         object.__setattr__(self, "env", _freeze(self.env))
         object.__setattr__(self, "epilogue_globals", _freeze(self.epilogue_globals))
-        if self.epilogue and self.language.lower() not in ("python", "py", "python3"):
+        if self.epilogue and not is_python(self.language):
             raise ConfigError(f"ExecRequest.epilogue is Python code; language is {self.language!r}")
+        if not isinstance(self.judge, str):
+            raise ConfigError(f"ExecRequest.judge must be a str, got {type(self.judge).__name__}")
+        if self.judge and (self.epilogue or not is_python(self.language)):
+            raise ConfigError("ExecRequest.judge tests Python programs and excludes an epilogue")
         object.__setattr__(self, "args", tuple(str(a) for a in self.args))
 
     @property
@@ -200,6 +217,9 @@ class ExecResult:
             ``("rlimits", "session", "uid", "netns", "mountns", "tmpdir", "env")``;
             a layer missing here did not hold.
         retried: True when the task was re-run once after a worker died.
+        verdict: For a request with ``judge`` code, what the judge counted (``passed``,
+            ``seen``, ``completed``, ``ready``, ``program_gone``, ``harness_error``, ``error``,
+            ``import_error``, ``failures``, ``calls``); None otherwise or when no judge ran.
     """
 
     status: ExecStatus
@@ -215,6 +235,7 @@ class ExecResult:
     detail: str = ""
     isolation: tuple[str, ...] = ()
     retried: bool = False
+    verdict: Mapping[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -255,6 +276,8 @@ class Sandbox(abc.ABC):
     """
 
     name: str = "sandbox"
+    supports_judge: bool = False
+    """Whether ``run`` carries out ``ExecRequest.judge`` (tests in a separate trusted process)."""
 
     @abc.abstractmethod
     def run(self, requests: Sequence[ExecRequest]) -> list[ExecResult]:

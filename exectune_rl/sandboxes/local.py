@@ -32,11 +32,14 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import marshal
 import os
 import queue
 import select
+import socket
 import subprocess
 import sys
 import threading
@@ -49,7 +52,7 @@ from exectune_rl._subprocess import kill_and_reap
 from exectune_rl.env import settings
 from exectune_rl.errors import ConfigError, SandboxClosedError, SandboxError
 from exectune_rl.sandboxes import _worker
-from exectune_rl.sandboxes.base import ExecRequest, ExecResult, ExecStatus, Sandbox
+from exectune_rl.sandboxes.base import ExecRequest, ExecResult, ExecStatus, Sandbox, _freeze
 
 __all__ = ["LocalSandbox", "DEFAULT_PRELOAD"]
 
@@ -72,8 +75,11 @@ def load(name, path):
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+load("exectune_sandbox_wire", {wire!r})
 load("exectune_sandbox_isolation", {iso!r})
+load("exectune_sandbox_served", {served!r})
 load("exectune_sandbox_task", {task!r})
+load("exectune_sandbox_judge", {judge!r})
 load("exectune_sandbox_worker", {worker!r}).main()
 """
 _RESULT_GRACE_S = 15.0
@@ -92,10 +98,23 @@ def _request_payload(req: ExecRequest) -> dict[str, Any]:
         "output_limit_bytes": req.output_limit_bytes, "max_processes": req.max_processes,
         "max_open_files": req.max_open_files, "args": list(req.args), "env": dict(req.env),
         "epilogue": req.epilogue, "epilogue_globals": dict(req.epilogue_globals),
+        "judge": bool(req.judge),
     }
 
 
+@functools.lru_cache(maxsize=1024)
+def _judge_blob(judge: str) -> bytes | str:
+    """The judge's code compiled once in this (trusted) process, or why it does not compile."""
+    try:
+        code = compile(judge, "tests.py", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError) as exc:
+        return f"the test code does not compile: {type(exc).__name__}: {exc}"
+    return json.dumps({"v": 1}).encode() + b"\n" + marshal.dumps(code)
+
+
 def _result_from(payload: dict[str, Any], retried: bool) -> ExecResult:
+    if payload.get("verdict") is not None:
+        payload = {**payload, "verdict": _freeze(payload["verdict"])}
     fields = {k: v for k, v in payload.items() if k in ExecResult.__dataclass_fields__ and k != "status"}
     return ExecResult(status=ExecStatus(payload["status"]), retried=retried, **fields)
 
@@ -112,11 +131,21 @@ class _WorkerProcess:
             iso=os.path.join(here, "_isolation.py"),
             task=os.path.join(here, "_task.py"),
             worker=os.path.join(here, "_worker.py"),
+            wire=os.path.join(here, "_wire.py"),
+            served=os.path.join(here, "_served.py"),
+            judge=os.path.join(here, "_judge.py"),
         )
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", code, json.dumps(cfg)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True, cwd="/",
-        )
+        # A second channel that only carries file descriptors: a judged request's tests
+        # travel as a memfd the worker hands to the judge without reading it.
+        self.fd_socket, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", code, json.dumps({**cfg, "fd_socket": theirs.fileno()})],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True, cwd="/",
+                pass_fds=(theirs.fileno(),),
+            )
+        finally:
+            theirs.close()
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.wfd = self.proc.stdin.fileno()
         self.rfd = self.proc.stdout.fileno()
@@ -128,7 +157,14 @@ class _WorkerProcess:
         self.note: str = hello["note"]
         self.uid: int | None = hello.get("uid")
 
-    def send(self, obj: Any) -> None:
+    def send(self, obj: Any, judge: bytes | None = None) -> None:
+        if judge is not None:
+            fd = os.memfd_create("judge", os.MFD_CLOEXEC)
+            try:
+                os.write(fd, judge)
+                socket.send_fds(self.fd_socket, [b"j"], [fd])
+            finally:
+                os.close(fd)
         _worker.send(self.wfd, obj)
 
     def recv(self, deadline: float) -> Any:
@@ -144,6 +180,7 @@ class _WorkerProcess:
     def kill(self) -> None:
         if not kill_and_reap(self.proc, timeout_s=10):
             logger.error("sandbox worker %d did not exit after SIGKILL", self.proc.pid)
+        self.fd_socket.close()
 
     def stop(self) -> None:
         try:
@@ -187,6 +224,7 @@ class LocalSandbox(Sandbox):
     """
 
     name = "local"
+    supports_judge = True
 
     def __init__(
         self,
@@ -220,7 +258,7 @@ class LocalSandbox(Sandbox):
                            "isolate_filesystem": isolate_filesystem, "uid_base": uid_base,
                            "tmp_size_mb": tmp_size_mb, "retry_on_worker_death": retry_on_worker_death}
         self._cfgs = [
-            {"uid": base, "preload": list(preload), "network": bool(network),
+            {"uid": base, "preload": list(preload), "network": bool(network), "cpu": (i % os.cpu_count()) if os.environ.get("ET_PIN") else None,
              "mounts": bool(isolate_filesystem), "tmp_size_mb": int(tmp_size_mb)}
             for i in range(n)
         ]
@@ -278,7 +316,14 @@ class LocalSandbox(Sandbox):
         batch = _Batch(results=[None] * len(requests), left=len(requests))
         for i, r in enumerate(requests):
             budget = r.effective_wall_time_s + (3 * _worker.COMPILE_CPU_S if r.language != "python" else 0)
-            self._jobs.put((batch, i, _request_payload(r), budget))
+            payload = _request_payload(r)
+            if r.judge:
+                blob = _judge_blob(r.judge)
+                if isinstance(blob, str):
+                    batch.put(i, ExecResult.infra(blob))
+                    continue
+                payload["_judge_blob"] = blob
+            self._jobs.put((batch, i, payload, budget))
         batch.done.wait()
         return [r if r is not None else ExecResult.infra("result lost") for r in batch.results]
 
@@ -306,7 +351,7 @@ class LocalSandbox(Sandbox):
                 except SandboxError as exc:
                     return ExecResult.infra(str(exc), retried=attempt > 0)
             try:
-                proc.send(payload)
+                proc.send({k: v for k, v in payload.items() if k != "_judge_blob"}, payload.get("_judge_blob"))
                 reply = proc.recv(deadline=time.monotonic() + budget + _RESULT_GRACE_S)
             except OSError as exc:
                 reply, reason = None, f"pipe error: {exc}"

@@ -30,6 +30,7 @@ from __future__ import annotations
 import ast
 import enum
 import functools
+import logging
 import re
 import secrets
 from collections.abc import Sequence
@@ -40,6 +41,8 @@ from exectune_rl.errors import ConfigError
 from exectune_rl.sandboxes.base import ExecRequest, ExecResult, ExecStatus, Sandbox
 
 __all__ = ["ProgramTests", "TestStatus", "TestOutcome", "TestHarness", "run_tests", "arun_tests", "register_harness"]
+
+logger = logging.getLogger(__name__)
 
 
 TEST_FORMATS = ("check", "asserts", "io")
@@ -144,14 +147,25 @@ class TestOutcome:
     fraction: float | None = None
     detail: str = ""
     results: tuple[ExecResult, ...] = ()
+    harness_mode: str = "out_of_process"
+    """``"out_of_process"``: the tests ran in a trusted judge process (or, for ``io``, the
+    output was compared outside the program's process); ``"inprocess"``: the tests ran inside
+    the program's process (other languages, or a sandbox without ``supports_judge``)."""
 
     @property
     def is_infra(self) -> bool:
         return self.status is TestStatus.INFRA
 
 
+HARNESS_MODES = ("out_of_process", "inprocess")
+
+
 class TestHarness(Protocol):
-    """Turns (program, tests) into sandbox requests and their results into an outcome."""
+    """Turns (program, tests) into sandbox requests and their results into an outcome.
+
+    ``limits`` carries the run limits and ``harness_mode`` (``"out_of_process"`` when the
+    sandbox runs a separate judge, ``"inprocess"`` otherwise).
+    """
 
     def build(self, program: str, tests: ProgramTests, nonce: str, limits: dict[str, Any]) -> list[ExecRequest]: ...
 
@@ -240,12 +254,35 @@ def _python_epilogue(code: str, fmt: str, entry_point: str | None) -> str:
     ])
 
 
+@functools.lru_cache(maxsize=4096)
+def _python_judge(code: str, fmt: str, entry_point: str | None) -> str:
+    """The judge's code: counted tests, then the call that runs them (cached).
+
+    The entry point is looked up on the ``solution`` module, never by a bare name that a
+    builtin of the same name could answer.
+    """
+    counted, _, test_fns = _python_tests(code)
+    if fmt == "check":
+        call = (f"import solution as __et_solution\n"
+                f"if not hasattr(__et_solution, {entry_point!r}):\n"
+                f"    raise NameError('the program defines no {entry_point}')\n"
+                f"check(getattr(__et_solution, {entry_point!r}))")
+    else:
+        call = "\n".join(f"__et_case(lambda: ({fn}(), True)[1])" for fn in test_fns)
+    return counted + "\n" + call + "\n"
+
+
 class PythonHarness:
-    """Program as ``code``, tests as a cached ``epilogue``: a suite compiles once per worker."""
+    """Tests in a trusted judge process (``out_of_process``, the default where the sandbox
+    supports it), or appended to the program as a cached ``epilogue`` (``inprocess``)."""
 
     def build(self, program: str, tests: ProgramTests, nonce: str, limits: dict[str, Any]) -> list[ExecRequest]:
+        limits = dict(limits)
+        mode = limits.pop("harness_mode", "inprocess")
         if tests.format == "io":
             return [ExecRequest(program, stdin=i, **limits) for i, _ in tests.cases]
+        if mode == "out_of_process":
+            return [ExecRequest(program, judge=_python_judge(tests.code, tests.format, tests.entry_point), **limits)]
         files: dict[str, str] = {}
         if re.search(r"^\s*(from\s+solution\s+import|import\s+solution)", tests.code, re.M):
             files["solution.py"] = program
@@ -256,6 +293,8 @@ class PythonHarness:
         if tests.format == "io":
             return _evaluate_io(tests, results)
         [res] = results
+        if nonce.startswith(_JUDGED):
+            return _evaluate_judged(tests, res)
         _, static, test_fns = _python_tests(tests.code)
         if res.status is ExecStatus.SYNTAX_ERROR:
             return TestOutcome(TestStatus.SYNTAX_ERROR, False, False, False,
@@ -278,7 +317,52 @@ class PythonHarness:
             status = _FROM_EXEC.get(res.status, TestStatus.RUNTIME_ERROR)
             detail = res.detail or res.status.value
         return TestOutcome(status, status is TestStatus.PASSED, True, ran, passed_n, total,
-                           fraction, detail, (res,))
+                           fraction, detail, (res,), harness_mode="inprocess")
+
+
+_JUDGED = "judged-"
+"""Nonce prefix of a plan built for the judge (``out_of_process``)."""
+
+
+def _evaluate_judged(tests: ProgramTests, res: ExecResult) -> TestOutcome:
+    """The outcome from what the judge counted and how the program's process ended.
+
+    Only the judge's counts give credit; a pass needs every case passed, the tests run to
+    their end, and the program's process alive and well throughout.
+    """
+    _, static, test_fns = _python_tests(tests.code)
+    expected = static + len(test_fns) if tests.format == "asserts" else static
+    if res.status is ExecStatus.SYNTAX_ERROR:
+        return TestOutcome(TestStatus.SYNTAX_ERROR, False, False, False, 0, expected or None, 0.0 if expected else None,
+                           f"program does not compile: {res.stderr.strip()[-300:]}", (res,))
+    v = res.verdict
+    if res.status is ExecStatus.INFRA or v is None or v.get("harness_error"):
+        why = (v or {}).get("harness_error") or res.detail or "the judge gave no verdict"
+        return TestOutcome(TestStatus.INFRA, False, True, False, detail=why, results=(res,))
+    ready = bool(v.get("ready"))
+    passed_n, seen = int(v.get("passed", 0)), int(v.get("seen", 0))
+    total = max(seen, expected) or None
+    fraction = passed_n / total if total else (0.0 if ready else None)
+    failures = "; ".join(v.get("failures") or ())
+    if v.get("import_error"):
+        status, detail = _FROM_EXEC.get(res.status, TestStatus.RUNTIME_ERROR), f"the program raised on import: {v['import_error']}"
+        if status in (TestStatus.INFRA,):
+            status = TestStatus.RUNTIME_ERROR
+        return TestOutcome(status, False, True, False, 0, expected or None, 0.0, detail, (res,))
+    if res.status is not ExecStatus.OK:
+        status = _FROM_EXEC.get(res.status, TestStatus.RUNTIME_ERROR)
+        detail = res.detail or res.status.value
+    elif v.get("program_gone"):
+        status, detail = TestStatus.EARLY_EXIT, f"the program exited before its tests finished ({v['program_gone']})"
+    elif v.get("error"):
+        status, detail = TestStatus.RUNTIME_ERROR, f"the tests stopped: {v['error']}"
+    elif v.get("completed"):
+        ok = bool(total) and passed_n == total
+        status = TestStatus.PASSED if ok else TestStatus.FAILED
+        detail = "" if ok else f"{passed_n}/{total} cases passed" + (f" ({failures})" if failures else "")
+    else:
+        status, detail = TestStatus.RUNTIME_ERROR, "the tests did not finish"
+    return TestOutcome(status, status is TestStatus.PASSED, True, ready, passed_n, total, fraction, detail, (res,))
 
 
 def _indent(code: str) -> str:
@@ -335,6 +419,7 @@ class ScriptHarness:
         self.mark = mark
 
     def build(self, program: str, tests: ProgramTests, nonce: str, limits: dict[str, Any]) -> list[ExecRequest]:
+        limits = {k: v for k, v in limits.items() if k != "harness_mode"}
         if tests.format == "io":
             return [ExecRequest(program, language=self.language, stdin=i, **limits) for i, _ in tests.cases]
         call = f"\n{tests.entry_point and tests.format == 'check' and f'check({tests.entry_point});' or ''}\n"
@@ -354,7 +439,8 @@ class ScriptHarness:
             status = _FROM_EXEC.get(res.status, TestStatus.RUNTIME_ERROR)
         passed = status is TestStatus.PASSED
         parses = status not in (TestStatus.SYNTAX_ERROR, TestStatus.INFRA)
-        return TestOutcome(status, passed, parses, ran, int(passed), 1, float(passed), res.detail, (res,))
+        return TestOutcome(status, passed, parses, ran, int(passed), 1, float(passed), res.detail, (res,),
+                           harness_mode="inprocess")
 
 
 class _Unsupported:
@@ -400,8 +486,9 @@ def _plan(programs: Sequence[str], tests: Sequence[ProgramTests] | ProgramTests,
                    if harness is None else f"{suite.language} programs are tested with format='io' only")
             plan.append((_Unsupported(why), str(program), suite, "", len(requests), 0))
             continue
-        nonce = secrets.token_hex(8)
-        reqs = harness.build(str(program), suite, nonce, limits)
+        nonce = (_JUDGED if limits.get("harness_mode") == "out_of_process" else "") + secrets.token_hex(8)
+        own = isinstance(harness, (PythonHarness, ScriptHarness))
+        reqs = harness.build(str(program), suite, nonce, limits if own else {k: v for k, v in limits.items() if k != "harness_mode"})
         plan.append((harness, str(program), suite, nonce, len(requests), len(reqs)))
         requests.extend(reqs)
     return plan, requests
@@ -409,6 +496,27 @@ def _plan(programs: Sequence[str], tests: Sequence[ProgramTests] | ProgramTests,
 
 def _finish(plan: list[Any], results: list[ExecResult]) -> list[TestOutcome]:
     return [h.evaluate(p, s, n, results[i : i + k]) for h, p, s, n, i, k in plan]
+
+
+_warned_inprocess: set[str] = set()
+
+
+def _limits(sandbox: Sandbox, cpu_time_s: float, memory_mb: int, wall_time_s: float | None,
+            harness_mode: str | None) -> dict[str, Any]:
+    supported = bool(getattr(sandbox, "supports_judge", False))
+    if harness_mode is None:
+        harness_mode = "out_of_process" if supported else "inprocess"
+        name = type(sandbox).__name__
+        if not supported and name not in _warned_inprocess:
+            _warned_inprocess.add(name)
+            logger.warning("%s runs no separate judge: Python check/asserts tests run inside the program's "
+                           "process (harness_mode='inprocess'), where a program can tamper with them", name)
+    elif harness_mode not in HARNESS_MODES:
+        raise ConfigError(f"harness_mode must be one of {', '.join(HARNESS_MODES)}, got {harness_mode!r}")
+    elif harness_mode == "out_of_process" and not supported:
+        raise ConfigError(f"{type(sandbox).__name__} cannot run tests out of process (supports_judge is False); "
+                          "use harness_mode='inprocess' or a sandbox such as LocalSandbox")
+    return {"cpu_time_s": cpu_time_s, "memory_mb": memory_mb, "wall_time_s": wall_time_s, "harness_mode": harness_mode}
 
 
 def run_tests(
@@ -419,6 +527,7 @@ def run_tests(
     cpu_time_s: float = 5.0,
     memory_mb: int = 512,
     wall_time_s: float | None = None,
+    harness_mode: str | None = None,
 ) -> list[TestOutcome]:
     """Run each program against its tests in one sandbox batch.
 
@@ -427,11 +536,15 @@ def run_tests(
         programs: Program texts (for HumanEval: prompt + completion).
         tests: One ``ProgramTests`` per program, or one shared by all.
         cpu_time_s / memory_mb / wall_time_s: Limits per run.
+        harness_mode: ``"out_of_process"`` (Python ``check``/``asserts`` tests run in a
+            trusted judge process the program cannot reach; the default where the sandbox
+            supports it), or ``"inprocess"`` (tests appended to the program, which can tamper
+            with them: kept for sandboxes without a judge and for comparison).
 
     Returns:
         One ``TestOutcome`` per program, in order.
     """
-    limits = {"cpu_time_s": cpu_time_s, "memory_mb": memory_mb, "wall_time_s": wall_time_s}
+    limits = _limits(sandbox, cpu_time_s, memory_mb, wall_time_s, harness_mode)
     plan, requests = _plan(programs, tests, limits)
     return _finish(plan, sandbox.run(requests))
 
@@ -444,8 +557,9 @@ async def arun_tests(
     cpu_time_s: float = 5.0,
     memory_mb: int = 512,
     wall_time_s: float | None = None,
+    harness_mode: str | None = None,
 ) -> list[TestOutcome]:
     """Async :func:`run_tests`."""
-    limits = {"cpu_time_s": cpu_time_s, "memory_mb": memory_mb, "wall_time_s": wall_time_s}
+    limits = _limits(sandbox, cpu_time_s, memory_mb, wall_time_s, harness_mode)
     plan, requests = _plan(programs, tests, limits)
     return _finish(plan, await sandbox.arun(requests))

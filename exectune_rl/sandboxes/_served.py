@@ -1,0 +1,240 @@
+"""The program's side of a judged run: import the program as a module, then answer calls.
+
+Runs in the sandboxed task child (after its limits, privilege drop and file view are in
+place). The program is executed as the module ``solution`` (``__name__ == "solution"``, so a
+``if __name__ == "__main__":`` block does not run), its top-level names are announced to the
+judge, and then every message from the judge is one operation on one of its objects. Nothing
+here is trusted by the judge: the program can patch any of it, and all it can gain is to
+answer with data, which it could have returned anyway.
+
+Loaded by path in sandbox workers (stdlib only).
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import sys
+import traceback
+import types
+from typing import Any
+
+_wire = sys.modules.get("exectune_sandbox_wire")
+if _wire is None:
+    from exectune_rl.sandboxes import _wire
+
+FROM_JUDGE = 4
+TO_JUDGE = 5
+_MUTABLE = (list, dict, set, bytearray)
+
+
+class _Server:
+    def __init__(self, module: types.ModuleType) -> None:
+        self.module = module
+        self.objects: dict[int, Any] = {}
+        self.ids: dict[int, int] = {}
+        self.codec = _wire.Codec("program", handle_of=self.handle_of, resolve_handle=self.resolve,
+                                 make_callback=self.make_callback)
+        self.next_cb_call = 1
+        self.reader = _wire.Reader(FROM_JUDGE)
+
+    def handle_of(self, obj: Any) -> int:
+        hid = self.ids.get(id(obj))
+        if hid is None:
+            hid = len(self.objects) + 1
+            self.objects[hid] = obj
+            self.ids[id(obj)] = hid
+        return hid
+
+    def resolve(self, hid: int) -> Any:
+        try:
+            return self.objects[hid]
+        except KeyError:
+            raise _wire.WireError(f"no program object {hid}") from None
+
+    def make_callback(self, cb_id: int) -> Any:
+        server = self
+
+        def callback(*args: Any, **kwargs: Any) -> Any:
+            return server.call_back(cb_id, args, kwargs)
+
+        callback.__name__ = callback.__qualname__ = f"test_callback_{cb_id}"
+        return callback
+
+    # -- the judge's calls ------------------------------------------------------------
+
+    def manifest(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, value in list(vars(self.module).items()):
+            if name.startswith("__"):
+                continue
+            if isinstance(value, types.ModuleType):
+                out[name] = ["m", value.__name__]
+                continue
+            try:
+                out[name] = ["v", self.codec.encode(value, allow_handle=True)]
+            except (_wire.WireError, RecursionError, Exception):
+                continue
+        return out
+
+    def serve(self) -> None:
+        while True:
+            msg = self.reader.read()
+            if not self.handle(msg):
+                return
+
+    def handle(self, msg: Any) -> bool:
+        """Answer one message; False when the judge said goodbye."""
+        if type(msg) is not list or not msg:
+            return False
+        if msg[0] == "bye":
+            return False
+        if msg[0] != "op" or len(msg) != 6:
+            return True
+        _, call_id, hid, name, raw_args, raw_kwargs = msg
+        try:
+            target = self.resolve(hid)
+            args = self.codec.decode(raw_args)
+            kwargs = self.codec.decode(raw_kwargs)
+        except _wire.WireError as exc:
+            _wire.write_message(TO_JUDGE, ["bad", call_id, f"bad call: {exc}"])
+            return True
+        try:
+            value, any_handle = _perform(target, name, args, kwargs)
+        except SystemExit as exc:
+            _exit(exc.code)
+        except Exception as exc:
+            _wire.write_message(TO_JUDGE, ["err", call_id, _mro(exc), _text(exc)])
+            return True
+        except BaseException as exc:  # noqa: BLE001 - KeyboardInterrupt, GeneratorExit, custom
+            _wire.write_message(TO_JUDGE, ["err", call_id, _mro(exc), _text(exc)])
+            return True
+        try:
+            reply = ["ret", call_id, self.codec.encode(value, allow_handle=any_handle), self._write_back(raw_args, args, raw_kwargs, kwargs)]
+            _wire.write_message(TO_JUDGE, reply)
+        except _wire.WireError as exc:
+            _wire.write_message(TO_JUDGE, ["bad", call_id, str(exc)])
+        return True
+
+    def _write_back(self, raw_args: Any, args: list[Any], raw_kwargs: Any, kwargs: dict[str, Any]) -> Any:
+        changes = []
+        for i, a in enumerate(args):
+            if type(a) in _MUTABLE:
+                new = self.codec.encode(a, allow_handle=False)
+                if new != raw_args[i]:
+                    changes.append([i, new])
+        for k, a in kwargs.items():
+            if type(a) in _MUTABLE:
+                new = self.codec.encode(a, allow_handle=False)
+                if new != raw_kwargs["d"][[p[0] for p in raw_kwargs["d"]].index(k)][1]:
+                    changes.append([k, new])
+        return changes or None
+
+    def call_back(self, cb_id: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Call a function of the tests: a message to the judge, answered by its result."""
+        call = self.next_cb_call
+        self.next_cb_call += 1
+        _wire.write_message(TO_JUDGE, ["cb", call, cb_id, self.codec.encode(list(args)), self.codec.encode(dict(kwargs))])
+        while True:
+            msg = self.reader.read()
+            if type(msg) is list and len(msg) == 4 and msg[0] == "cbret" and msg[1] == call:
+                if msg[2] is True:
+                    return self.codec.decode(msg[3])
+                name, text = msg[3]
+                cls = getattr(builtins, name, None)
+                if not (isinstance(cls, type) and issubclass(cls, Exception)):
+                    cls = RuntimeError
+                raise cls(text)
+            if not self.handle(msg):
+                _exit(0)
+
+
+def _perform(target: Any, name: str, args: list[Any], kwargs: dict[str, Any]) -> tuple[Any, bool]:
+    """Do one operation; the flag says whether any object may come back as a handle."""
+    if name == "call":
+        return target(*args, **kwargs), isinstance(target, type)
+    if name == "getattr":
+        return getattr(target, args[0]), True
+    if name == "setattr":
+        setattr(target, args[0], args[1])
+        return None, False
+    if name == "delattr":
+        delattr(target, args[0])
+        return None, False
+    if name == "len":
+        return len(target), False
+    if name == "getitem":
+        return target[args[0]], False
+    if name == "setitem":
+        target[args[0]] = args[1]
+        return None, False
+    if name == "delitem":
+        del target[args[0]]
+        return None, False
+    if name == "contains":
+        return args[0] in target, False
+    if name == "iter":
+        return iter(target), True
+    if name == "next":
+        return next(target), False
+    if name == "str":
+        return str(target), False
+    raise TypeError(f"unsupported operation {name!r}")
+
+
+def _mro(exc: BaseException) -> list[str]:
+    try:
+        return [c.__name__ for c in type(exc).__mro__][:32]
+    except BaseException:  # noqa: BLE001
+        return ["Exception"]
+
+
+def _text(exc: BaseException) -> str:
+    try:
+        return str(exc)[:500]
+    except BaseException:  # noqa: BLE001
+        return ""
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001
+            pass
+
+
+def _exit(code: Any) -> None:
+    _flush()
+    os._exit(code & 0xFF if isinstance(code, int) and not isinstance(code, bool) else (0 if code is None else 1))
+
+
+def serve(code: Any) -> int:
+    """Import the program (a compiled code object) as ``solution`` and answer the judge."""
+    module = types.ModuleType("solution")
+    module.__file__ = os.path.join(os.getcwd(), "solution.py")
+    module.__builtins__ = builtins  # type: ignore[attr-defined]
+    sys.modules["solution"] = module
+    try:
+        exec(code, module.__dict__)
+    except SystemExit as exc:
+        _exit(exc.code)
+    except BaseException as exc:  # noqa: BLE001 - the import failed: tell the judge, then stop
+        try:
+            traceback.print_exc()
+        except BaseException:  # noqa: BLE001
+            pass
+        _flush()
+        try:
+            _wire.write_message(TO_JUDGE, ["import_error", _mro(exc), _text(exc)])
+        except BaseException:  # noqa: BLE001
+            pass
+        return 1
+    server = _Server(module)
+    try:
+        _wire.write_message(TO_JUDGE, ["ready", server.manifest()])
+        server.serve()
+    except (_wire.WireClosed, _wire.WireError, OSError):
+        pass
+    _flush()
+    return 0

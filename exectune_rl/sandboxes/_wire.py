@@ -1,0 +1,406 @@
+"""The data-only wire between the judge (trusted) and the program's process (untrusted).
+
+Every value that crosses is plain data, encoded as JSON with a few one-key tags: nothing is
+ever unpickled, ``eval``-ed or ``marshal``-ed. Decoding builds exact builtin types only, so an
+object with a forged ``__eq__`` (or a subclass of ``int``/``str``/``list``) cannot cross.
+
+Plain data: ``None``, ``bool``, ``int``, ``float``, ``complex``, ``str``, ``bytes``,
+``bytearray``, ``list``, ``tuple``, ``dict``, ``set``, ``frozenset``, nested.
+
+The program's side converts a few well-known value types to data before sending (only their
+exact types, never a subclass): numpy scalars to their Python value and numpy arrays to an
+array rebuilt by the judge (or a nested list where numpy is missing there);
+``collections.Counter``/``OrderedDict``/``defaultdict`` to ``dict``; ``deque`` to ``list``;
+named tuples to ``tuple``; ``range`` to ``range``; ``fractions.Fraction``,
+``decimal.Decimal`` and ``datetime`` values to the same type; generators and other iterators
+it drains (bounded) to an iterator over the items. Functions, classes and (where allowed)
+other objects of the program cross as *handles*: the judge can call them or read their
+attributes, each a new call into the program, but a handle equals only itself and has no
+truth value.
+
+Limits on what the judge accepts: a message is at most ``MAX_MESSAGE_BYTES``; nesting deeper
+than ``MAX_DEPTH`` or more than ``MAX_ITEMS`` elements fails the call. A reply must carry the
+id of the call it answers. Loaded by path in sandbox workers (stdlib only).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import select
+import struct
+import time
+from typing import Any
+
+MAX_MESSAGE_BYTES = 16 << 20
+MAX_DEPTH = 200
+MAX_ITEMS = 1_000_000
+MAX_DRAIN = 100_000
+"""How many items of a returned generator/iterator the program's side drains."""
+_HEAD = struct.Struct("!I")
+_DATA_TYPES = (bool, int, float, complex, str, bytes, bytearray, list, tuple, dict, set, frozenset)
+_BIG = 1 << 62
+
+
+class WireError(Exception):
+    """A message that is not valid data: too big, too deep, malformed, or of a wrong type."""
+
+
+class WireClosed(Exception):
+    """The other side closed the channel (it exited or was killed)."""
+
+
+class WireTimeout(Exception):
+    """No complete message arrived before the deadline."""
+
+
+# --------------------------------------------------------------------------- framing
+
+
+def write_message(fd: int, obj: Any, deadline: float | None = None) -> None:
+    """Send one message; with a deadline the fd must be non-blocking (the judge's side)."""
+    data = json.dumps(obj, separators=(",", ":"), check_circular=False).encode("ascii")
+    if len(data) > MAX_MESSAGE_BYTES:
+        raise WireError(f"message of {len(data)} bytes is over the {MAX_MESSAGE_BYTES}-byte limit")
+    buf = memoryview(_HEAD.pack(len(data)) + data)
+    while buf:
+        try:
+            n = os.write(fd, buf)
+        except BlockingIOError:
+            _wait(fd, select.POLLOUT, deadline)
+            continue
+        except BrokenPipeError as exc:
+            raise WireClosed("the other side closed the channel") from exc
+        buf = buf[n:]
+
+
+def _wait(fd: int, event: int, deadline: float | None) -> None:
+    poller = select.poll()
+    poller.register(fd, event)
+    left = None if deadline is None else deadline - time.monotonic()
+    if left is not None and left <= 0:
+        raise WireTimeout("deadline passed")
+    if not poller.poll(None if left is None else left * 1000):
+        raise WireTimeout("deadline passed")
+
+
+class Reader:
+    """Buffered reads of whole messages from one fd (one ``read`` per message when it fits)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buf = b""
+        self.poller = select.poll()
+        self.poller.register(fd, select.POLLIN)
+
+    def _fill(self, need: int, deadline: float | None) -> None:
+        while len(self.buf) < need:
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self.poller.poll(left * 1000):
+                    raise WireTimeout("deadline passed")
+            try:
+                chunk = os.read(self.fd, max(need - len(self.buf), 65536))
+            except BlockingIOError:
+                continue
+            except OSError as exc:
+                raise WireClosed(str(exc)) from exc
+            if not chunk:
+                raise WireClosed("the other side closed the channel")
+            self.buf += chunk
+
+    def read(self, deadline: float | None = None) -> Any:
+        """Receive one message as parsed JSON (tags not yet decoded)."""
+        self._fill(_HEAD.size, deadline)
+        (size,) = _HEAD.unpack_from(self.buf)
+        if size > MAX_MESSAGE_BYTES:
+            raise WireError(f"message of {size} bytes is over the {MAX_MESSAGE_BYTES}-byte limit")
+        end = _HEAD.size + size
+        self._fill(end, deadline)
+        body, self.buf = self.buf[_HEAD.size:end], self.buf[end:]
+        try:
+            return json.loads(body)
+        except (ValueError, RecursionError, MemoryError) as exc:
+            raise WireError(f"malformed message: {type(exc).__name__}") from exc
+
+
+# --------------------------------------------------------------------------- values
+
+
+class Codec:
+    """Encodes and decodes values for one side of the wire.
+
+    Args:
+        side: ``"judge"`` or ``"program"``.
+        handle_of: (program side) called with an object that is not data; returns a handle
+            id, or raises ``WireError``.
+        resolve_handle: (program side) a handle id back to its object.
+        make_handle: (judge side) builds the judge's proxy for ``(id, type name, callable)``.
+        callback_of: (judge side) registers a callable of the tests, returns its id.
+        make_callback: (program side) builds the program's stub for a callback id.
+    """
+
+    def __init__(self, side: str, *, handle_of=None, resolve_handle=None, make_handle=None,
+                 callback_of=None, make_callback=None) -> None:
+        self.side = side
+        self.handle_of = handle_of
+        self.resolve_handle = resolve_handle
+        self.make_handle = make_handle
+        self.callback_of = callback_of
+        self.make_callback = make_callback
+        self._items = 0
+
+    # -- encoding ---------------------------------------------------------------------
+
+    def encode(self, value: Any, allow_handle: bool = True) -> Any:
+        self._items = 0
+        return self._enc(value, 0, allow_handle)
+
+    def _enc(self, v: Any, depth: int, allow_handle: bool) -> Any:
+        if depth > MAX_DEPTH:
+            raise WireError(f"value nested deeper than {MAX_DEPTH} levels")
+        self._items += 1
+        if self._items > MAX_ITEMS:
+            raise WireError(f"value has more than {MAX_ITEMS} elements")
+        t = type(v)
+        if v is None or t is bool or t is str:
+            return v
+        if t is int:
+            return v if -_BIG < v < _BIG else {"x": format(v, "x")}
+        if t is float:
+            return v if math.isfinite(v) else {"fl": repr(v)}
+        d = depth + 1
+        if t is list:
+            return [self._enc(x, d, allow_handle) for x in v]
+        if t is tuple:
+            return {"t": [self._enc(x, d, allow_handle) for x in v]}
+        if t is dict:
+            return {"d": [[self._enc(k, d, allow_handle), self._enc(x, d, allow_handle)] for k, x in v.items()]}
+        if t is set:
+            return {"s": [self._enc(x, d, allow_handle) for x in v]}
+        if t is frozenset:
+            return {"f": [self._enc(x, d, allow_handle) for x in v]}
+        if t is bytes:
+            return {"b": v.decode("latin-1")}
+        if t is bytearray:
+            return {"y": v.decode("latin-1")}
+        if t is complex:
+            return {"c": [self._enc(v.real, d, False), self._enc(v.imag, d, False)]}
+        if self.side == "judge":
+            return self._enc_judge(v, d)
+        return self._enc_program(v, d, allow_handle)
+
+    def _enc_judge(self, v: Any, d: int) -> Any:
+        hid = getattr(type(v), "_et_handle_id", None)
+        if hid is not None:  # one of the judge's proxies of a program object
+            return {"h": object.__getattribute__(v, "_id")}
+        if callable(v) and self.callback_of is not None:
+            return {"cb": self.callback_of(v)}
+        known = _known_value(v, self, d)
+        if known is not None:
+            return known
+        raise WireError(f"the tests pass an object of type {type(v).__name__}, which cannot cross to the program")
+
+    def _enc_program(self, v: Any, d: int, allow_handle: bool) -> Any:
+        known = _known_value(v, self, d)
+        if known is not None:
+            return known
+        base = next((b.__name__ for b in _DATA_TYPES if isinstance(v, b)), None)
+        if base is not None:  # pretends to be data: never a handle
+            raise WireError(f"returned an object of type {type(v).__name__} (a subclass of {base}): only plain data crosses")
+        if self.handle_of is not None and (allow_handle or callable(v) or type(v).__module__ == "solution"):
+            return {"h": self.handle_of(v), "k": str(type(v).__name__)[:100], "c": callable(v)}
+        raise WireError(f"returned an object of type {type(v).__name__}: only plain data crosses")
+
+    # -- decoding ---------------------------------------------------------------------
+
+    def decode(self, raw: Any) -> Any:
+        try:
+            return self._dec(raw, 0)
+        except WireError:
+            raise
+        except (TypeError, ValueError, KeyError, IndexError, OverflowError, RecursionError, MemoryError) as exc:
+            raise WireError(f"malformed value: {type(exc).__name__}: {str(exc)[:200]}") from exc
+
+    def _dec(self, v: Any, depth: int) -> Any:
+        if depth > MAX_DEPTH:
+            raise WireError(f"value nested deeper than {MAX_DEPTH} levels")
+        t = type(v)
+        if v is None or t is bool or t is str or t is int or t is float:
+            return v
+        d = depth + 1
+        if t is list:
+            return [self._dec(x, d) for x in v]
+        if t is not dict or len(v) < 1:
+            raise WireError(f"unexpected {t.__name__} on the wire")
+        if "h" in v:
+            hid = v["h"]
+            if type(hid) is not int:
+                raise WireError("bad handle")
+            if self.side == "program":
+                return self.resolve_handle(hid)
+            name, is_callable = v.get("k", "object"), v.get("c", False)
+            if type(name) is not str or type(is_callable) is not bool or len(v) != 3:
+                raise WireError("bad handle")
+            return self.make_handle(hid, name[:100], is_callable)
+        if len(v) != 1:
+            raise WireError("a tag must have exactly one key")
+        (tag, x), = v.items()
+        if tag == "t":
+            return tuple(self._dec_list(x, d))
+        if tag == "d":
+            if type(x) is not list:
+                raise WireError("bad dict")
+            out = {}
+            for pair in x:
+                if type(pair) is not list or len(pair) != 2:
+                    raise WireError("bad dict entry")
+                out[self._dec(pair[0], d)] = self._dec(pair[1], d)
+            return out
+        if tag == "s":
+            return set(self._dec_list(x, d))
+        if tag == "f":
+            return frozenset(self._dec_list(x, d))
+        if tag in ("b", "y"):
+            if type(x) is not str:
+                raise WireError("bad bytes")
+            data = x.encode("latin-1")
+            return data if tag == "b" else bytearray(data)
+        if tag == "x":
+            if type(x) is not str or len(x) > 4_000_000:
+                raise WireError("bad int")
+            return int(x, 16)
+        if tag == "fl":
+            if x not in ("nan", "inf", "-inf"):
+                raise WireError("bad float")
+            return float(x)
+        if tag == "c":
+            re_, im = self._dec_list(x, d)
+            if type(re_) is not float or type(im) is not float:
+                raise WireError("bad complex")
+            return complex(re_, im)
+        if tag == "cb" and self.side == "program" and type(x) is int:
+            return self.make_callback(x)
+        if tag == "i":
+            return iter(self._dec_list(x, d))
+        return _decode_known(tag, x, self, d)
+
+    def _dec_list(self, x: Any, d: int) -> list[Any]:
+        if type(x) is not list:
+            raise WireError("expected a list")
+        return [self._dec(i, d) for i in x]
+
+
+# --------------------------------------------------------------------------- well-known types
+
+
+def _known_value(v: Any, codec: Codec, d: int) -> Any:
+    """Data for an exact well-known value type, or None."""
+    t = type(v)
+    mod = t.__module__
+    if mod == "numpy":
+        return _numpy_value(v, codec, d)
+    if mod == "collections":
+        name = t.__name__
+        if name in ("Counter", "OrderedDict", "defaultdict"):
+            return codec._enc(dict(v), d, False)
+        if name == "deque":
+            return codec._enc(list(v), d, False)
+    if t is range:
+        return {"r": [v.start, v.stop, v.step]}
+    if mod == "fractions" and t.__name__ == "Fraction":
+        return {"q": [codec._enc(v.numerator, d, False), codec._enc(v.denominator, d, False)]}
+    if mod == "decimal" and t.__name__ == "Decimal":
+        return {"dec": str(v)}
+    if mod == "datetime" and t.__name__ in ("datetime", "date", "time", "timedelta"):
+        if t.__name__ == "timedelta":
+            return {"td": [v.days, v.seconds, v.microseconds]}
+        return {"dt": [t.__name__, v.isoformat()]}
+    if t.__bases__ == (tuple,) and hasattr(t, "_fields") and hasattr(t, "_make"):
+        return {"t": [codec._enc(x, d, False) for x in tuple.__iter__(v)]}  # a named tuple
+    if codec.side == "program" and mod == "builtins" and t.__name__ in _ITERATOR_TYPES:
+        items = []
+        for item in v:
+            items.append(codec._enc(item, d, False))
+            if len(items) > MAX_DRAIN:
+                raise WireError(f"returned an iterator of more than {MAX_DRAIN} items")
+        return {"i": items}
+    return None
+
+
+_ITERATOR_TYPES = frozenset({
+    "generator", "map", "filter", "zip", "enumerate", "reversed", "list_iterator", "tuple_iterator",
+    "range_iterator", "set_iterator", "str_iterator", "dict_keyiterator", "dict_valueiterator",
+    "dict_itemiterator", "dict_keys", "dict_values", "dict_items",
+})
+
+
+def _numpy_value(v: Any, codec: Codec, d: int) -> Any:
+    import numpy as np  # only reached when the value is a numpy object
+
+    t = type(v)
+    if t is np.ndarray:
+        if v.dtype.kind not in "biufcUS":
+            return None
+        return {"n": [v.dtype.str, list(v.shape), codec._enc(v.ravel().tolist(), d, False)]}
+    if isinstance(v, np.generic) and t.__module__ == "numpy" and v.dtype.kind in "biufcUS":
+        return codec._enc(v.item(), d, False)
+    return None
+
+
+def _decode_known(tag: str, x: Any, codec: Codec, d: int) -> Any:
+    if tag == "r":
+        start, stop, step = x
+        if not all(type(i) is int for i in (start, stop, step)):
+            raise WireError("bad range")
+        return range(start, stop, step)
+    if tag == "q":
+        from fractions import Fraction
+
+        num, den = (codec._dec(i, d) for i in x)
+        if type(num) is not int or type(den) is not int:
+            raise WireError("bad fraction")
+        return Fraction(num, den)
+    if tag == "dec":
+        from decimal import Decimal
+
+        if type(x) is not str or len(x) > 10_000:
+            raise WireError("bad decimal")
+        return Decimal(x)
+    if tag == "td":
+        import datetime
+
+        if not all(type(i) is int for i in x):
+            raise WireError("bad timedelta")
+        return datetime.timedelta(*x)
+    if tag == "dt":
+        import datetime
+
+        name, text = x
+        if name not in ("datetime", "date", "time") or type(text) is not str or len(text) > 64:
+            raise WireError("bad datetime")
+        return getattr(datetime, name).fromisoformat(text)
+    if tag == "n":
+        dtype, shape, flat = x
+        if type(dtype) is not str or len(dtype) > 16 or type(shape) is not list or not all(type(i) is int and i >= 0 for i in shape):
+            raise WireError("bad array")
+        items = codec._dec_list(flat, d)
+        if math.prod(shape) != len(items):
+            raise WireError("bad array shape")
+        try:
+            import numpy as np
+        except ImportError:
+            return _nest(items, shape)
+        dt = np.dtype(dtype)
+        if dt.kind not in "biufcUS":
+            raise WireError("bad array dtype")
+        return np.array(items, dtype=dt).reshape(shape)
+    raise WireError(f"unknown tag {tag!r}")
+
+
+def _nest(items: list[Any], shape: list[int]) -> Any:
+    if len(shape) <= 1:
+        return items
+    step = len(items) // shape[0] if shape[0] else 0
+    return [_nest(items[i * step:(i + 1) * step], shape[1:]) for i in range(shape[0])]
