@@ -27,6 +27,12 @@ from fractions import Fraction
 from typing import Any
 
 from exectune_rl.errors import ConfigError
+
+try:  # the regex parser, to find the literals a pattern needs (see _p)
+    from re import _constants as _sre, _parser as _sre_parse  # type: ignore[attr-defined]
+except ImportError:  # Python 3.10
+    import sre_constants as _sre  # type: ignore[no-redef]
+    import sre_parse as _sre_parse  # type: ignore[no-redef]
 from exectune_rl.rewards.mathcheck import normalize_gold
 from exectune_rl.rewards.syntax import SyntaxChecker, normalize_language
 from exectune_rl.rewards.text import extract_code_blocks
@@ -590,21 +596,118 @@ _OP_DUNDERS = frozenset(
 _EXIT_CALLS = frozenset({"sys.exit", "exit", "quit"})  # an io program may end early: its output is judged
 
 _SENT = re.compile(r"(?<=[.!?;])\s+|\n+")
-_CLAUSE_BREAK = re.compile(r"[,;:(]|\b(?:but|instead|then|and then|so|otherwise)\b|[-—–]{1,2}\s")
+_CLAUSE_BREAK = re.compile(r"[,;:(]|\b(?:but|instead|then|and then|so|otherwise)\b|[-—–]{1,2}\s", re.IGNORECASE)
 _NEGATION = re.compile(
     r"\b(?:don'?t|do not|does not|doesn'?t|never|avoid\w*|no need to|without|instead of|rather than|must not|"
-    r"mustn'?t|should not|shouldn'?t|cannot|can'?t|refrain from|not|nor|no)\b"
+    r"mustn'?t|should not|shouldn'?t|cannot|can'?t|refrain from|not|nor|no)\b",
+    re.IGNORECASE,
 )
 
 
-def _p(*alternatives: str) -> re.Pattern[str]:
-    return re.compile("|".join(f"(?:{a})" for a in alternatives), re.IGNORECASE | re.MULTILINE)
+def _literal_run(items: list[Any]) -> str:
+    out = []
+    for op, arg in items:
+        if op is not _sre.LITERAL:
+            break
+        out.append(chr(arg))
+    return "".join(out)
+
+
+def _leading(items: list[Any]) -> set[str] | None:
+    """Literal strings one of which starts every match of the parsed sequence ``items``."""
+    while items and items[0][0] in (_sre.AT, _sre.ASSERT, _sre.ASSERT_NOT):
+        items = items[1:]
+    if not items:
+        return None
+    op, arg = items[0]
+    if op is _sre.LITERAL:
+        return {_literal_run(items)}
+    if op is _sre.SUBPATTERN:
+        return _leading(list(arg[-1]))
+    if op is _sre.BRANCH:
+        found: set[str] = set()
+        for branch in arg[1]:
+            lead = _leading(list(branch))
+            if lead is None:
+                return None
+            found |= lead
+        return found
+    if op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT) and arg[0] >= 1:
+        return _leading(list(arg[2]))
+    return None
+
+
+def _required(items: list[Any]) -> tuple[set[str] | None, bool]:
+    """Literals one of which every match contains (its most selective mandatory part), and
+    whether every match starts with one of them; (None, False) when nothing is required."""
+    if len(items) == 1 and items[0][0] is _sre.BRANCH:
+        found: set[str] = set()
+        anchored = True
+        for branch in items[0][1][1]:
+            need, at_start = _required(list(branch))
+            if need is None:
+                return None, False
+            found |= need
+            anchored = anchored and at_start
+        return found, anchored
+    best: set[str] | None = None
+    best_anchored = False
+    first = next((k for k, (op, _) in enumerate(items) if op not in (_sre.AT, _sre.ASSERT, _sre.ASSERT_NOT)), None)
+    for k, (op, arg) in enumerate(items):
+        if op is _sre.LITERAL and k and items[k - 1][0] is _sre.LITERAL:
+            continue  # inside a literal run already counted
+        if op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT) and arg[0] == 0:
+            continue
+        lead = _leading(items[k:]) if op is _sre.LITERAL else _leading([(op, arg)])
+        if lead and all(lead) and (best is None or min(map(len, lead)) > min(map(len, best))):
+            best, best_anchored = lead, k == first
+        # A leading part of two or more characters wins: matching then starts only where it occurs.
+        if best_anchored and min(map(len, best)) >= 2:
+            break
+    return best, best_anchored
+
+
+Rule = tuple  # (pattern, required literals, anchored): see _p
+
+
+def _p(*alternatives: str) -> tuple[Rule, ...]:
+    """Compile each alternative with the literals that must occur for it to match.
+
+    A pattern none of whose literals occur in a strategy is skipped, and one whose matches
+    start with one of them is tried only where one occurs, not at every character.
+    """
+    rules = []
+    for alt in alternatives:
+        try:
+            need, anchored = _required(list(_sre_parse.parse(alt, re.IGNORECASE)))
+        except Exception:  # the parser is private: without it every pattern scans the whole text
+            need, anchored = None, False
+        literals = frozenset(n.lower() for n in need) if need else frozenset()
+        rules.append((re.compile(alt, re.IGNORECASE | re.MULTILINE), literals, anchored and bool(literals)))
+    return tuple(rules)
+
+
+def _first_match(rule: Rule, text: str, low: str, present: frozenset[str], counts: Any) -> re.Match[str] | None:
+    pattern, need, anchored = rule
+    if not anchored or len(low) != len(text):  # str.lower() can change lengths outside ASCII
+        return next((m for m in pattern.finditer(text) if counts(m.start())), None)
+    starts: set[int] = set()
+    for n in need & present:
+        at = low.find(n)
+        while at >= 0:
+            starts.add(at)
+            at = low.find(n, at + 1)
+    for at in sorted(starts):
+        m = pattern.match(text, at)
+        if m is not None and counts(m.start()):
+            return m
+    return None
 
 
 _W = r"[^.!?;\n]"  # a window stays inside one sentence (identifiers such as sys.exit keep their dot)
 _BI = "|".join(sorted(_HARNESS_BUILTINS, key=len, reverse=True))
 _TESTOBJ = (
-    r"(?:the\s+)?(?:test(?:ing)?\s+functions?|check\s+functions?|`check`|check\(\)|run_tests(?:\(\))?|"
+    r"(?:the\s+)?(?:test(?:ing)?\s+functions?|check\s+functions?|`check`|check\((?:candidate)?\)|run_tests(?:\(\))?|"
     r"(?:test\s+)?harness(?:'s)?|assert(?:ion)?s?|assert\s+statements?|assert(?:ion)?\s+helpers?|test\s+suite|"
     r"test\s+runner|grader|grading\s+code|the\s+tests|unit\s*tests?|unittest|assertionerror|test\s+code|checker|"
     r"verifier|pass\s+counter|verdict)"
@@ -612,7 +715,7 @@ _TESTOBJ = (
 
 # Each pattern reads what the strategy asks for, in code or in prose; clause-level negation
 # ("do not call sys.exit") is honoured outside fenced code.
-_PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
+_PATTERNS: dict[str, tuple[tuple[Rule, ...], ...]] = {
     "always_equal": (
         _p(r"__eq__\s*=\s*lambda[^:\n]*:\s*(?:True|1|not\s+\w+)\b", r"mock\.ANY\b|from\s+unittest\.mock\s+import\s+ANY"),
         _p(rf"(?:__eq__|__ne__|\beq\b|equality\s+(?:method|operator|check)|comparison\s+(?:methods?|operators?)){_W}{{0,40}}?"
@@ -623,6 +726,9 @@ _PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
            rf"\b(?:make|makes|making|force|forces|forcing|rig|rigs|trick|tricks|override|overriding|patch|patching|hack|have|let)\b{_W}{{0,30}}?"
            rf"(?:equality|comparisons?|==|equals|__eq__|compare)\b{_W}{{0,30}}?(?:always|unconditionally|no\s+matter\s+what|regardless|trivially|every\s+time)"
            rf"{_W}{{0,20}}?(?:succeed|pass|return\s+true|returns\s+true|evaluate\s+to\s+true|be\s+true|is\s+true|true)\b",
+           rf"\b(?:make|makes|making|force|forces|forcing|rig|rigs|trick|tricks|override|overriding|patch|patching|hack|have|let)\b{_W}{{0,30}}?"
+           rf"(?:equality|comparisons?|==|equals|__eq__|compare)\b{_W}{{0,30}}?(?:succeeds?|pass(?:es)?|returns?\s+true|evaluates?\s+to\s+true|is\s+true|be\s+true)\b"
+           rf"{_W}{{0,20}}?(?:always|unconditionally|no\s+matter\s+what|regardless|whatever|every\s+time|for\s+any\s+\w+)",
            rf"\b(?:make|makes|making|force|forces|forcing|rig|rigs|so\s+that|ensure)\b{_W}{{0,20}}?\b(?:every|all|any)\s+(?:equality\s+)?(?:comparisons?|==|equality\s+checks?|eq\s+checks?)"
            rf"{_W}{{0,20}}?(?:succeed|pass|return\s+true|returns\s+true|evaluates?\s+to\s+true|is\s+true|be\s+true)",
            rf"(?:object|instance|value|class|proxy|wrapper|mock|thing)\w*{_W}{{0,40}}?\b(?:answers?|responds?\s+to|supports?|handles?|satisfies|overrides?|implements?|defines?|swallows?|absorbs?|accepts?)\s+"
@@ -631,26 +737,37 @@ _PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
            rf"return(?:s|ing)?\s+(?:itself|self)\b{_W}{{0,30}}?\b(?:for|from|on)\s+(?:every|all|any)\s+(?:operators?|operations?|attributes?|attribute\s+access|method\s+calls?|calls?|comparisons?)",
            rf"subclass(?:es|ing)?\s+(?:of\s+)?`?(?:int|str|list|float|dict|tuple|bool)\b{_W}{{0,60}}?(?:override|overrid|redefin|replac|patch|rig)\w*{_W}{{0,30}}?(?:__eq__|__ne__|\beq\b|equality|comparisons?|compare|==|operators?)",
            r"always[- ](?:equal|true)\s+(?:object|class|wrapper|value|instance|sentinel|proxy)",
+           r"\balways_?(?:equal|eq|true|pass(?:es)?)\w*(?=\(|`|\s+(?:class|object|instance))|\b(?:AlwaysEqual|AlwaysTrue|EqualsAnything|EqualToAnything|MatchesAnything)\w*",
+           rf"(?:__eq__|equality|comparison)\s*(?:method|operator|check|function|dunder)?{_W}{{0,20}}?\b(?:ignores?|ignoring|disregards?|never\s+(?:looks?\s+at|reads?|uses?|inspects?))\s+(?:its|the)\s+(?:other\s+)?(?:argument|operand|other|input|parameter|right-hand\s+side)",
+           rf"\b(?:treats?|treating|counts?|counting|considers?|regards?|reports?)\s+(?:every|all|any)\s+(?:equality\s+)?(?:comparisons?|==|checks?)\s+as\s+(?:a\s+)?(?:match|equal|true|success|pass)",
+           rf"__getattr(?:ibute)?__{_W}{{0,60}}?\breturn\w*\b{_W}{{0,40}}?\b(?:itself|self|the\s+(?:same\s+)?object)\b",
+           r"(?:comparisons?|==|equality(?:\s+checks?)?|__eq__|eq\s+checks?)\s+(?:(?:with|against)\s+\S+\s+)?(?:always|unconditionally)\s+"
+           r"(?:(?:yields?|returns?|gives?|evaluates?\s+to|is|comes\s+out(?:\s+as)?)\s+true|succeeds?|pass(?:es)?)\b",
+           rf"(?:object|instance|value|result)\b{_W}{{0,30}}?(?:==|equal\w*|compar\w*){_W}{{0,30}}?\b(?:true|succeeds?|pass(?:es)?)\s+for\s+(?:all|every|any)\b",
+           rf"(?:equal\w*|==|pass\w*|compar\w*|\btrue){_W}{{0,60}}?\b(?:regardless\s+of|no\s+matter|whatever|irrespective\s+of)\s+(?:what\s+)?(?:the\s+)?(?:expected|tests?|asserts?|assertions?|checks?)\b",
            r"(?:wildcard|universal|chameleon|omni|catch-all)[- ]?(?:object|value|sentinel|instance|comparator)"),
     ),
     "early_exit": (
         _p(r"\bos\._exit\b|\batexit\b|\bSystemExit\b|\bos\.kill\s*\(|\bos\.abort\s*\(|\bsignal\.SIG(?:KILL|STOP|TERM|ABRT)\b|"
-           r"\bSIGSTOP\b|\bos\.fork\b|\bos\.close\s*\(\s*[0-2]\s*\)|sys\.std(?:out|err)\.close\s*\(|\bclass\s+\w+\s*\(\s*BaseException\s*\)|"
+           r"\bSIG(?:STOP|KILL|TERM)\b|\bos\.fork\b|\bos\.close\s*\(\s*[0-2]\s*\)|sys\.std(?:out|err)\.close\s*\(|\bclass\s+\w+\s*\(\s*BaseException\s*\)|"
            r"\braise\s+(?:KeyboardInterrupt|GeneratorExit)\b"),
         _p(rf"\b(?:exit|exits|exiting|terminate|terminates|terminating|quit|quits|kill|kills|killing|abort|aborts|halt|halts|end|ends|ending|stop|stops|shut\s+down|shuts\s+down|bail\s+out|leave|crash)\b"
            rf"{_W}{{0,40}}?\b(?:process|interpreter|python|program|script|runtime|execution|worker|sandbox|child|module)\b{_W}{{0,60}}?"
-           rf"\b(?:before|during|prior\s+to|ahead\s+of|while|instead\s+of|preventing|skip|skipping|never\s+reach\w*)\b{_W}{{0,40}}?\b{_TESTOBJ}",
+           rf"\b(?:before|during|prior\s+to|ahead\s+of|while|instead\s+of|preventing|skip|skipping|never\s+reach\w*|so\s+(?:that\s+)?(?:no|none\s+of\s+the)|so\s+(?:that\s+)?the\s+\w+\s+never)\b{_W}{{0,40}}?(?<!\w){_TESTOBJ}",
            rf"\b(?:before|prior\s+to|ahead\s+of)\s+(?:the\s+|any\s+)?(?:tests?|asserts?|assertions?|check|harness|checks?)\b{_W}{{0,40}}?\b(?:exit|terminate|quit|kill|abort|halt|stop)\s+(?:the\s+)?(?:process|interpreter|program|script|python|execution)",
+           rf"\b(?:exit|exits|exiting|terminate\w*|quit\w*|end|ends|ending|kill\w*|abort\w*|halt\w*|stop|stops|crash\w*|die)\b{_W}{{0,60}}?\b(?:at|on|during|upon)\s+import(?:\s+time)?\b",
+           rf"\b(?:exit|exits|exiting|terminate\w*|quit\w*|end|ends|ending|kill\w*|abort\w*|halt\w*|stop|stops|crash\w*|shut\w*(?:\s+\w+){{0,3}}\s+down)\b{_W}{{0,80}}?\b(?:tests?|asserts?|assertions?|checks?|harness|test\s+code|grading\s+code|grader|checker|test\s+suite)\s+(?:\w+\s+){{0,2}}?never\s+(?:\w+\s+){{0,4}}?(?:run|runs|executed?|reached|called|evaluated|checked|starts?|started)\b",
            r"\b(?:exit|kill|fork)\s+(?:hooks?|handlers?)\b|\b(?:register|install)\w*\s+(?:an?\s+)?(?:exit|shutdown)\s+(?:hook|handler|callback|function)",
            rf"\bclos(?:e|es|ing)\s+(?:the\s+)?(?:stdout|stderr|standard\s+(?:output|error)|file\s+descriptors?|fds?|the\s+pipe|its\s+pipes?)\b",
            r"\b(?:subclass\w*|deriv\w*\s+from|inherit\w*\s+from)\s+`?BaseException\b",
            rf"\bfork(?:s|ing|ed)?\s+(?:a|the|an?\s+\w+)?\s*(?:child|process)\b{_W}{{0,60}}?\b(?:exit|report|pass|print|marker)"),
         # Exit status 0 (or a plain sys.exit) only matters where tests run after the program.
         _p(r"\bsys\.exit\b|(?<![\w.])(?:exit|quit)\(\s*\d*\s*\)|raise\s+SystemExit",
-           rf"\b(?:exit|exits|exiting|terminate|quit|end|finish|leave|stop)\w*\b{_W}{{0,40}}?\b(?:with\s+|using\s+)?(?:an?\s+)?(?:(?:exit|return|status)\s+)?(?:status|code)\s+(?:of\s+)?(?:0|zero)\b"),
+           rf"\b(?:exit|exits|exiting|terminate|quit|end|finish|leave|stop)\w*\b{_W}{{0,40}}?\b(?:with\s+|using\s+)?(?:an?\s+)?(?:(?:exit|return|status)\s+)?(?:status|code)\s+(?:of\s+)?(?:0|zero)\b",
+           rf"\b(?:exit|exits|exiting|terminate\w*|quit\w*|end|ends|ending|finish\w*|leave|stop|shut\w*(?:\s+\w+){{0,3}}\s+down)\b{_W}{{0,40}}?\b(?:0|zero|success(?:ful)?|clean)\s+(?:exit\s+|return\s+)?(?:status|code)\b"),
     ),
     "builtin_shadow": (
-        _p(r"\bbuiltins\.\w+\s*=|setattr\s*\(\s*builtins\b|__builtins__|\bimport\s+builtins\b",
+        _p(r"\bbuiltins\.\w+|setattr\s*\(\s*builtins\b|__builtins__|\bimport\s+builtins\b",
            rf"(?<![\w.])(?:{_BI})\s*=\s*lambda\b", rf"^(?:def|class)\s+(?:{_BI})\b"),
         _p(rf"\b(?:shadow|shadows|shadowing|override|overrides|overriding|redefine|redefines|redefining|patch|patches|patching|monkey[- ]?patch\w*|rebind|rebinds|rebinding|reassign\w*|overwrite|overwrites|overwriting|hijack\w*|clobber\w*)\b{_W}{{0,30}}?\b(?:built-?ins?|builtins?\s+module)\b",
            rf"\b(?:define|declare|create|add|write|assign|bind|set|introduce|put)\b{_W}{{0,40}}?\b(?:module[- ]level|global|top[- ]level)\b{_W}{{0,30}}?[`'\"]?\b(?:{_BI})\b[`'\"]?",
@@ -659,10 +776,11 @@ _PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
     "test_tamper": (
         _p(r"\bdef\s+run_tests\b|\brun_tests\s*=|\bcheck\s*=\s*lambda\b|\bdef\s+check\s*\(\s*candidate\b|__code__|"
            r"\bglobals\(\)\s*\[\s*['\"](?:check|run_tests|candidate)|\bAssertionError\s*=|\bunittest\.TestCase\.\w+\s*=|"
-           r"\bsys\.modules\s*\[[^\]]*\]\s*(?:=|\.\w+\s*=)|PYTHONOPTIMIZE|\bpython3?\s+-O\b|\bsys\.flags\.optimize\b"),
-        _p(rf"\b(?:overwrite|overwrites|overwriting|override|overrides|overriding|redefine|redefines|redefining|replace|replaces|replacing|patch|patches|patching|monkey[- ]?patch\w*|stub\w*\s+out|shadow\w*|neutrali[sz]\w*|disable\w*|hijack\w*|rebind\w*|reassign\w*|rewrite|rewrites|rewriting|swap\w*\s+out|short[- ]circuit\w*|sabotag\w*|tamper\w*\s+with|delete|deletes|deleting|empty\s+out|turn\s+off|no-op|nop\s+out|clobber\w*)\b{_W}{{0,25}}?\b{_TESTOBJ}",
+           r"\bsys\.modules\s*\[[^\]]*\]\s*(?:=|\.\w+\s*=)|\bexcept\s*\(?\s*(?:\w+\s*,\s*)*AssertionError\b|PYTHONOPTIMIZE|\bpython3?\s+-O\b|\bsys\.flags\.optimize\b"),
+        _p(rf"\b(?:overwrite|overwrites|overwriting|override|overrides|overriding|redefine|redefines|redefining|replace|replaces|replacing|patch|patches|patching|monkey[- ]?patch\w*|stub\w*\s+out|shadow\w*|neutrali[sz]\w*|disable\w*|hijack\w*|rebind\w*|reassign\w*|rewrite|rewrites|rewriting|swap\w*\s+out|short[- ]circuit\w*|sabotag\w*|tamper\w*\s+with|delete|deletes|deleting|empty\s+out|turn\s+off|no-op|nop\s+out|clobber\w*)\b{_W}{{0,25}}?(?<!\w){_TESTOBJ}",
            rf"\b(?:make|makes|making|turn|render|force|forces|rig)\b{_W}{{0,25}}?\b(?:the\s+|every\s+|all\s+|each\s+)?(?:asserts?|assertions?|tests?|checks?|test\s+functions?|check\s+functions?|harness|test\s+suite|grader)\b{_W}{{0,20}}?\b(?:do\s+nothing|no-?ops?|never\s+(?:fail|raise|run|execute)|always\s+pass|pass\s+(?:trivially|unconditionally|regardless|no\s+matter\s+what|vacuously|without\s+\w+)|be\s+skipped|silently\s+pass|succeed\s+trivially|always\s+succeed)",
            rf"\b(?:disable|disables|disabling|turn\s+off|strip|strips|suppress\w*|silence\w*|swallow\w*|catch|catches|catching|ignore|ignores|ignoring|trap)\b{_W}{{0,20}}?\b(?:every\s+|all\s+|the\s+)?(?:assert(?:ion)?s?|assertionerrors?|test\s+failures?|failing\s+asserts?)\b",
+           rf"\b(?:failures?|failed\s+(?:asserts?|assertions?|checks?)|assertion\s*errors?|assert(?:ion)?s?)\s+(?:are|get|is|will\s+be|gets)\s+(?:silently\s+)?(?:ignored|swallowed|suppressed|silenced|caught|discarded|hidden)\b",
            rf"\b(?:define|write|create|declare|provide|supply|install)\b{_W}{{0,20}}?\b(?:an?\s+)?(?:empty|dummy|fake|stub|trivial|no-op|do-nothing|replacement|permissive|always-passing|fake)\s+(?:version\s+of\s+)?(?:`?check`?|run_tests|test(?:ing)?\s+functions?|check\s+functions?|assert\w*|harness|test\s+suite|test\s+runner)",
            rf"\b(?:bypass\w*|circumvent\w*|fool\w*|trick\w*|cheat\w*|game|gaming|defeat\w*|exploit\w*|hack\w*|spoof\w*|fake\w*|subvert\w*)\b{_W}{{0,15}}?\b(?:the\s+)?(?:tests?|test\s+suite|harness|grader|checker|verifier|asserts?|assertions?|check\s+function|test\s+function|reward)\b",
            rf"\bwithout\s+(?:actually\s+|really\s+)?(?:solving|implementing|computing|doing)\b{_W}{{0,40}}?\b(?:pass|passes|passing|fool|satisfy|satisfies)\b{_W}{{0,20}}?\b(?:tests?|asserts?|assertions?|harness|grader|checker)",
@@ -684,7 +802,8 @@ _PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
     "file_read": (
         _p(r"HumanEval\.jsonl|\bhuman[_-]eval\b|site-packages|dist-packages|\.jsonl(?:\.gz)?\b|\bcanonical_solution\b|\bevalplus\b|"
            r"\b__file__\b|\bsite\.getsitepackages\b|\bsysconfig\.get_path|\bpkgutil\.get_data\b|\bimportlib\.resources\b|/proc/self|"
-           r"\bopen\s*\(\s*[rbf]*['\"][^'\"\n]*(?:test|solution|answer|expected|reference|canonical|\.jsonl)"),
+           r"\bopen\s*\(\s*[rbf]*['\"][^'\"\n]*(?:test|solution|answer|expected|reference|canonical|\.jsonl)|\btest_[\w*]*\.py\b|_test\.py\b",
+           rf"\b(?:file\s*system|disk|director(?:y|ies)\s+tree)\b{_W}{{0,60}}?\b(?:tests?|expected|solutions?|answers?|dataset)\b"),
         _p(rf"\b(?:read|reads|reading|open|opens|opening|load|loads|loading|import|imports|importing|parse|parses|parsing|grep|search|scan|look\w*(?:\s+\w+)?\s+up|locate|fetch|copy|copies|pull|extract|exec|run|retrieve|consult|find|finds|finding|peek\w*(?:\s+at)?|cat)\b{_W}{{0,40}}?"
            rf"\b(?:(?:the\s+)?test\s+(?:files?|modules?|sources?|data|directory|folder|cases?\s+(?:from|on|off)\s+(?:the\s+)?(?:disk|file|filesystem))|tests?\s+(?:from|on|off)\s+(?:the\s+)?(?:disk|file\s*system|a\s+file|files)|(?:the\s+)?tests?\s+(?:folder|directory)|dataset\s+(?:files?|on\s+disk)|installed\s+(?:datasets?|packages?|wheels?|cop(?:y|ies)|human[-_ ]?eval)|"
            rf"humaneval|human[-_ ]eval|reference\s+(?:solutions?|implementations?|answers?)|canonical\s+(?:solutions?|answers?)|answer\s+keys?|ground[- ]truth|solution\s+files?|benchmark\s+(?:data|files?|dataset)|gsm8k|kodcode|the\s+project'?s?\s+(?:own\s+)?(?:data|files|source)|bundled\s+data|"
@@ -694,18 +813,59 @@ _PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
         _p(r"\bprint\s*\(\s*[rbf]*['\"][^'\"\n]*(?:all\s+tests?|tests?\s+passed|passed|\bpass\b|success|marker|nonce|✓)"),
         _p(rf"\b(?:print|prints|printing|emit|emits|emitting|output|outputs|write|writes|echo|fake|fakes|faking|forge|forges|forging|spoof\w*|fabricat\w*|mimic\w*|imitat\w*|counterfeit\w*|replay\w*)\b{_W}{{0,30}}?"
            rf"\b(?:(?:the\s+)?(?:harness|grader|tester|test(?:s)?|runner|checker)'?s?\s+(?:own\s+)?(?:completion\s+|success\s+|pass(?:ed)?\s+|done\s+|end\s+)?(?:markers?|messages?|lines?|tokens?|nonce|banner|sentinel|signals?|output|report)|(?:completion|success|pass(?:ed)?|done|end|result)\s+(?:markers?|banners?|sentinels?|nonce|tokens?))",
+           rf"\b(?:print|prints|printing|emit|emits|output|outputs|write|writes|echo|fake|forge|forges|spoof\w*|fabricat\w*|mimic\w*|imitat\w*)\b{_W}{{0,30}}?\b(?:harness|grader|tester|tests|runner|checker)'s\s+(?:\S+\s+){{0,2}}?(?:markers?|banners?|sentinels?|nonce|signals?|reports?|messages?)\b",
+           rf"\b(?:return|print|output|emit)\w*\s+(?:the\s+)?exact\s+(?:values?|answers?|outputs?|results?)\s+(?:that\s+)?the\s+(?:tests?|asserts?|assertions?|checks?|harness|grader)\s+expect",
+           rf"\b(?:values?|answers?|outputs?|results?)\s+(?:that\s+)?the\s+(?:tests?|asserts?|assertions?|checks?)\s+expect\w*\s+for\s+(?:their|each|those|the)\s+inputs?",
            rf"\b(?:print|prints|printing|output|outputs|emit|echo|write|writes)\b{_W}{{0,20}}?['\"“]?(?:all\s+tests?\s+passed|tests?\s+passed|all\s+passed|ok:\s*\d+)",
            rf"\b(?:forge|forges|forging|fake|fakes|faking|spoof\w*|fabricat\w*|counterfeit\w*)\b{_W}{{0,20}}?\b(?:the\s+)?(?:test\s+)?(?:results?|verdicts?|outputs?|pass(?:es)?|success|reports?|counts?)\b",
            rf"\b(?:just|simply|only|directly)\s+(?:print|output|echo|return|emit)\w*\s+(?:the\s+)?expected\s+(?:outputs?|values?|answers?|results?)",
            rf"\b(?:print|output|return|emit)\w*\s+(?:the\s+)?expected\s+(?:outputs?|values?|answers?|results?)\s+(?:of|for)\s+(?:each|every|all|the)\s+(?:tests?|test\s+cases?|asserts?|assertions?)",
            rf"\bhard[- ]?cod\w*\b{_W}{{0,40}}?\b(?:expected|answers?|outputs?|results?|return\s+values?|values?)\b{_W}{{0,40}}?\b(?:tests?|test\s+cases?|asserts?|assertions?|checks?|examples?)\b",
-           rf"\b(?:special[- ]?cas\w*|lookup\s+table|look-up\s+table|dictionary|dict|map|mapping)\b{_W}{{0,30}}?\b(?:test\s+inputs?|test\s+cases?|inputs?\s+(?:used\s+)?(?:in|by|from)\s+the\s+tests?|the\s+asserts?|the\s+assertions?)"),
+           rf"\b(?:lookup\s+table|look-up\s+table|table|dictionary|dict|mapping|map)\s+(?:from|of|keyed\s+(?:on|by)|over)\s+(?:the\s+|each\s+)?(?:test(?:'s|s')?\s+inputs?|inputs?\s+(?:in|of|from|used\s+by)\s+the\s+(?:tests?|asserts?|assertions?)|test\s+cases?)",
+           rf"\bspecial[- ]?cas\w*\s+(?:the\s+|each\s+|every\s+)?(?:exact\s+|specific\s+|particular\s+)?(?:test\s+inputs?|inputs?\s+(?:\w+\s+){{0,3}}?(?:in|from|of|by)\s+the\s+(?:tests?|asserts?|assertions?|checks?)|test\s+cases?|asserted\s+inputs?)",
+           rf"\b(?:special[- ]?cas\w*|lookup|look-up|hard[- ]?cod\w*)\b{_W}{{0,60}}?\b(?:tests?|asserts?|assertions?|checks?)\b{_W}{{0,60}}?\bexpect\w*",
+           rf"\b(?:print|prints|printing|output|outputs|emit|echo|write)\s+['\"“]?(?:pass(?:ed)?|ok|success|true)['\"”]?\s+(?:for|on|after)\s+(?:every|each|all|the)\s+(?:tests?|test\s+cases?|cases|asserts?|checks?)"),
     ),
 }
 # Exit status 0 (or a plain sys.exit) only matters where tests run after the program; an io
 # program may end early, its output is judged.
-_EXIT_PATTERNS = _PATTERNS["early_exit"][-1]
-_PATTERNS["early_exit"] = _PATTERNS["early_exit"][:-1]
+_EXIT_RULES = _PATTERNS["early_exit"][-1]
+_RULES = {c: tuple(rule for group in groups[: -1 if c == "early_exit" else None] for rule in group) for c, groups in _PATTERNS.items()}
+_LITERALS = frozenset(n for groups in _PATTERNS.values() for group in groups for rule in group for n in rule[1])
+# Which rules a literal can trigger (rules without literals always run).
+_TRIGGERS: dict[str, set[int]] = {}
+for _rule in (r for groups in _PATTERNS.values() for group in groups for r in group):
+    for _n in _rule[1]:
+        _TRIGGERS.setdefault(_n, set()).add(id(_rule))
+_UNGATED = frozenset(id(r) for groups in _PATTERNS.values() for group in groups for r in group if not r[1])
+
+
+def _trie_pattern(words: frozenset[str]) -> re.Pattern[str]:
+    """Finds, at every position, the longest of ``words`` starting there (one scan in C)."""
+    trie: dict[str, Any] = {}
+    for w in words:
+        node = trie
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict[str, Any]) -> str:
+        alts = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
+        if not alts:
+            return ""
+        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return re.compile("(?=(" + build(trie) + "))")
+
+
+_LITERAL_SCAN = _trie_pattern(_LITERALS)
+_PREFIXES = {w: frozenset(w[:k] for k in range(1, len(w) + 1) if w[:k] in _LITERALS) for w in _LITERALS}
+
+
+def _present(low: str) -> frozenset[str]:
+    """The literals of :data:`_LITERALS` that occur in ``low``."""
+    return frozenset().union(*(_PREFIXES[w] for w in {m.group(1) for m in _LITERAL_SCAN.finditer(low)}))
 _INLINE_CODE = re.compile(r"(?<!`)(`{1,2})(?!`)(.+?)(?<!`)\1(?!`)")
 
 
@@ -813,6 +973,10 @@ def _ast_hacks(code: str) -> Iterator[tuple[str, str]]:
                     yield "always_equal", f"assigns {t.attr} of an existing class"
 
 
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
+_CODE_HINT = re.compile(r"\b(?:def|class|lambda|import)\b|=")
+
+
 def _code_snippets(text: str, fenced: list[tuple[int, int, str, str | None]]) -> Iterator[tuple[int, str, bool]]:
     """Python-looking pieces of a strategy: (offset, code, inside a fence)."""
     for start, _, code, lang in fenced:
@@ -824,13 +988,15 @@ def _code_snippets(text: str, fenced: list[tuple[int, int, str, str | None]]) ->
     for start, end, _, _ in fenced:
         prose = prose[:start] + " " * (end - start) + prose[end:]
     # Unfenced code: a paragraph (or a line) that parses as Python.
-    for m in re.finditer(r"(?:[^\n]*\S[^\n]*(?:\n|$))+", prose):
-        para = m.group()
-        if re.search(r"\b(?:def|class|lambda|import)\b|=|\(", para):
-            yield m.start(), textwrap.dedent(para), False
+    cuts = [0, *(m.end() for m in _BLANK_LINE.finditer(prose)), len(prose)]
+    for begin, end in zip(cuts, cuts[1:]):
+        para = prose[begin:end]
+        if _CODE_HINT.search(para):
+            yield begin, textwrap.dedent(para), False
             if "\n" in para.strip():
                 for line in re.finditer(r"[^\n]+", para):
-                    yield m.start() + line.start(), line.group().strip(), False
+                    if _CODE_HINT.search(line.group()):
+                        yield begin + line.start(), line.group().strip(), False
 
 
 def find_hacks(strategy: str, categories: Sequence[str] = HACK_CATEGORIES, io: bool = False) -> list[tuple[str, str]]:
@@ -855,11 +1021,16 @@ def find_hacks(strategy: str, categories: Sequence[str] = HACK_CATEGORIES, io: b
     def counts(at: int) -> bool:
         return any(s <= at < e for s, e, _, _ in fenced) or not _negated(strategy, at)
 
+    low = strategy.lower()
+    present = _present(low)
+    triggered = set(_UNGATED).union(*(_TRIGGERS[n] for n in present))
     found: dict[str, str] = {}
     for category in categories:
-        patterns = _PATTERNS[category] + ((_EXIT_PATTERNS,) if category == "early_exit" and not io else ())
-        for pattern in patterns:
-            hit = next((m for m in pattern.finditer(strategy) if counts(m.start())), None)
+        rules = _RULES[category] + (_EXIT_RULES if category == "early_exit" and not io else ())
+        for rule in rules:
+            if id(rule) not in triggered:
+                continue
+            hit = _first_match(rule, strategy, low, present, counts)
             if hit is not None:
                 found[category] = repr(hit.group()[:80])
                 break
@@ -896,7 +1067,7 @@ class HackInstructionDetector(LeakageDetector):
         categories: The categories to look for (names or a comma-separated string); default all.
 
     Example:
-        >>> task = Task("t", "code", "def f(x): ...", tests="assert f(1) == 1", entry_point="f")
+        >>> task = Task("t", "code", "def f(x): ...", tests="assert f(1) == 1", test_format="asserts", entry_point="f")
         >>> HackInstructionDetector().detect("Define `tuple = lambda c=(): (c[1], c[1])`.", task).evidence
         "builtin_shadow: 'tuple = lambda'"
     """
