@@ -30,7 +30,8 @@ import signal
 import sys
 from typing import Any
 
-__all__ = ["setup_worker_isolation", "drop_privileges", "keep_paths", "claim_uid", "kill_uid", "world_readable", "COVERED_DIRS"]
+__all__ = ["setup_worker_isolation", "drop_privileges", "keep_paths", "claim_uid", "kill_uid", "world_readable", "COVERED_DIRS",
+           "build_sealed_view", "enter_mount_namespace", "DEFAULT_ALLOWED_PACKAGES"]
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
@@ -261,3 +262,168 @@ def world_readable(path: str) -> bool:
 def enter_mount_namespace(fd: int) -> None:
     """Switch the calling (single-threaded) task child into the mount namespace ``fd`` names."""
     _check(_lib().setns(fd, CLONE_NEWNS), "setns(mount)")
+
+
+# --------------------------------------------------------------------------- the sealed view
+
+DEFAULT_ALLOWED_PACKAGES: tuple[str, ...] = (
+    "numpy", "scipy", "sympy", "mpmath", "pandas", "dateutil", "pytz", "tzdata", "six", "networkx",
+    "sortedcontainers", "more_itertools", "regex",
+)
+"""Third-party packages a task child may import (each only where installed)."""
+
+_TOP_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+MNT_DETACH = 2
+_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "arm64": 41, "ppc64le": 203, "s390x": 217, "riscv64": 41}
+
+
+def package_dirs() -> list[str]:
+    """Every directory third-party Python packages are installed in, as real paths."""
+    import glob
+    import site
+
+    cands = [p for p in sys.path if p and ("site-packages" in p or "dist-packages" in p)]
+    try:
+        cands += site.getsitepackages() + [site.getusersitepackages()]
+    except AttributeError:  # a virtualenv's old site module
+        pass
+    for pattern in ("/usr/lib/python3*/dist-packages", "/usr/lib/python3*/site-packages",
+                    "/usr/local/lib/python3*/dist-packages", "/usr/local/lib/python3*/site-packages",
+                    "/usr/lib/python3/dist-packages"):
+        cands += glob.glob(pattern)
+    out: list[str] = []
+    for p in sorted({os.path.realpath(c) for c in cands if os.path.isdir(c)}, key=len):
+        if not any(_under(p, q) for q in out):
+            out.append(p)
+    return out
+
+
+def allowed_paths(names: tuple[str, ...], hidden: list[str]) -> list[str]:
+    """The files and folders of the allowed packages that lie in a hidden directory."""
+    import glob
+    import importlib.util
+
+    out: set[str] = set()
+    for name in names:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is None:
+            continue
+        locations = list(spec.submodule_search_locations or ()) or ([spec.origin] if spec.origin else [])
+        for loc in locations:
+            loc = os.path.realpath(loc)
+            top = next((h for h in hidden if _under(loc, h)), None)
+            if top is None:
+                continue
+            rel = os.path.relpath(loc, top).split(os.sep)[0]
+            base = os.path.join(top, rel)
+            out.add(base)
+            stem = rel.split(".")[0] if not os.path.isdir(base) else rel
+            norm = stem.replace("-", "_").lower()
+            for extra in glob.glob(os.path.join(top, "*")):
+                leaf = os.path.basename(extra)
+                head = leaf.split("-")[0].replace("-", "_").lower()
+                if leaf == f"{stem}.libs" or (leaf.endswith((".dist-info", ".egg-info")) and head == norm):
+                    out.add(os.path.realpath(extra))
+    return sorted(out)
+
+
+def _bind(src: str, dst: str, readonly: bool) -> None:
+    if os.path.isdir(src):
+        os.makedirs(dst, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        if not os.path.exists(dst):
+            with open(dst, "w"):
+                pass
+    _mount(src, dst, None, MS_BIND | MS_REC)
+    if readonly:
+        try:
+            _mount(None, dst, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID)
+        except OSError:
+            pass
+
+
+def _build_sealed_root(root: str, writable: list[str], allowed: tuple[str, ...]) -> None:
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    os.makedirs(root, exist_ok=True)
+    _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=4m")
+    for top in _TOP_DIRS:
+        if os.path.islink(top):
+            os.symlink(os.readlink(top), root + top)
+        elif os.path.isdir(top):
+            _bind(top, root + top, readonly=True)
+    for d in keep_paths():  # the interpreter, wherever it lives (a pyenv under /root, a venv)
+        if not any(_under(d, t) for t in _TOP_DIRS if not os.path.islink(t)):
+            _bind(d, root + d, readonly=True)
+    for d in ("/dev", "/proc"):
+        _bind(d, root + d, readonly=False)
+    for d in writable:
+        _bind(d, root + d, readonly=False)
+    for d in ("/tmp", "/var/tmp", "/run"):
+        os.makedirs(root + d, exist_ok=True)
+    hidden = package_dirs()
+    keep = allowed_paths(allowed, hidden)
+    for h in hidden:
+        target = root + h
+        if not os.path.isdir(target):
+            continue
+        _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m")
+        for p in keep:
+            if _under(p, h):
+                _bind(p, root + p, readonly=True)
+        _mount(None, target, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "mode=0755,size=1m")
+    old = root + "/.old"
+    os.makedirs(old, exist_ok=True)
+    number = _PIVOT_ROOT.get(os.uname().machine)
+    if number is None:
+        raise OSError(0, f"pivot_root: unknown syscall number on {os.uname().machine}")
+    _check(_lib().syscall(number, root.encode(), old.encode()), "pivot_root")
+    os.chdir("/")
+    _check(_lib().umount2(b"/.old", MNT_DETACH), "umount /.old")
+    os.rmdir("/.old")
+    _mount(None, "/", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "mode=0755,size=4m")
+
+
+def build_sealed_view(writable: list[str], allowed: tuple[str, ...]) -> int:
+    """A mount namespace that shows the system, the interpreter and its standard library,
+    the allowed packages and ``writable`` (the work dirs), and hides every other installed
+    package, the project's files and anything outside the usual system folders.
+
+    Built once by a short-lived child of the (single-threaded) worker; returns an fd for the
+    namespace, which task children enter with :func:`enter_mount_namespace`.
+
+    Raises:
+        OSError: the kernel refused a step (no mount namespaces, no pivot_root).
+    """
+    ready_r, ready_w = os.pipe()
+    hold_r, hold_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the builder child
+        os.close(ready_r)
+        os.close(hold_w)
+        try:
+            _check(_lib().unshare(CLONE_NEWNS), "unshare(mount)")
+            _build_sealed_root("/tmp/.exectune-sealed-root", writable, allowed)
+            os.write(ready_w, b"ok")
+            os.read(hold_r, 1)  # held until the worker has opened the namespace
+            os._exit(0)
+        except BaseException as exc:  # noqa: BLE001
+            try:
+                os.write(ready_w, f"{type(exc).__name__}: {exc}".encode()[:1000])
+            finally:
+                os._exit(1)
+    os.close(ready_w)
+    os.close(hold_r)
+    try:
+        answer = os.read(ready_r, 1000)
+        if answer != b"ok":
+            raise OSError(0, answer.decode("utf-8", "replace") or "the builder died")
+        fd = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+    finally:
+        os.close(ready_r)
+        os.close(hold_w)
+        os.waitpid(pid, 0)
+    return fd

@@ -123,6 +123,12 @@ class Worker:
         self.work_root = tempfile.mkdtemp(prefix="exectune-work-")
         os.chmod(self.work_root, 0o711)
         self.workdir = os.path.join(self.work_root, "task")
+        if cfg.get("seal", True) and "mountns" in layers:
+            try:
+                self.sealed_ns_fd = _isolation.build_sealed_view([self.work_root], tuple(cfg.get("allowed_packages") or ()))
+                self.layers.append("sealed")
+            except OSError as exc:
+                self.note = "; ".join(filter(None, [self.note, f"no sealed file view ({exc}): tasks see every installed package"]))
         self.child_env = {"PATH": _CHILD_PATH, "HOME": self.workdir, "TMPDIR": self.workdir,
                           "LANG": "C.UTF-8", "PWD": self.workdir}
         os.environ.clear()
@@ -682,11 +688,6 @@ def _read_status(fd: int) -> dict[str, Any]:
 
 def main() -> None:
     cfg = json.loads(sys.argv[1])
-    if cfg.get("cpu") is not None:
-        try:
-            os.sched_setaffinity(0, {cfg["cpu"]})
-        except OSError:
-            pass
     proto_in, proto_out = os.dup(0), os.dup(1)
     os.set_inheritable(proto_in, False)
     os.set_inheritable(proto_out, False)

