@@ -27,7 +27,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "sft": ("exectune_rl.training.cli", "SFT warm start of a guide"),
     "grpo": ("exectune_rl.training.cli", "GRPO/RLOO training of a guide with ExecTuneReward"),
     "eval": ("exectune_rl.evaluation.cli", "evaluate methods and write the paper-style report"),
-    "demo": ("exectune_rl.training.cli", "the offline end-to-end synthetic recipe (CPU, a few minutes)"),
+    "demo": ("exectune_rl.evaluation.cli", "the offline end-to-end synthetic recipe (CPU, a few minutes)"),
 }
 # Long jobs report their steps at INFO, which the default level would hide.
 _PROGRESS_AT_INFO = {"sample", "sft", "grpo", "eval", "demo"}

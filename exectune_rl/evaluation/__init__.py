@@ -17,6 +17,7 @@ _EXPORTS = {
     "markdown_table": "report", "write_report": "report", "plot_accuracy_vs_cost": "report",
     "plot_training_curves": "report", "training_series": "report",
     "EvalOutcome": "run", "run_eval": "run",
+    "DemoConfig": "demo", "DemoOutcome": "demo", "run_demo": "demo",
 }  # fmt: skip
 
 __all__ = sorted(_EXPORTS)

@@ -8,8 +8,9 @@ For a guide, two passes:
   a failure: it would be rejected, not trusted.
 * **guide-averaged executability**: k strategies per task sampled at ``temperature``, m core
   runs each; a run counts as executed when its strategy passed the format gate, did not leak
-  and the core's output solved the task. Estimated by the reward module's
-  ``ExecutabilityEstimator`` (mean of per-task estimates, bootstrap interval over tasks).
+  and the core's output solved the task. The number is the one
+  :mod:`exectune_rl.rewards.metrics` defines for ``exectune score`` and the trainer logs
+  (mean of per-task estimates, bootstrap interval over tasks); a failed guide call is left out.
 
 Tokens and money per task come from the accuracy pass: the guide's strategy tokens (as the
 guide reported them) and the core's tokens per run; money is None where a price is unknown.
@@ -32,7 +33,8 @@ from exectune_rl.cores.base import Core, CoreRequest, CoreResponse
 from exectune_rl.errors import ConfigError
 from exectune_rl.evaluation.results import Estimate, MethodResult, TaskResult, proportion
 from exectune_rl.tasks.base import Task
-from exectune_rl.training.judge import run_outcomes, task_columns
+from exectune_rl.rewards.metrics import MetricAccumulator, strategy_outcomes
+from exectune_rl.training.judge import task_columns
 
 __all__ = ["evaluate_method", "evaluate_core_alone", "generate_strategies"]
 
@@ -116,8 +118,6 @@ def evaluate_method(
     Returns:
         A :class:`~exectune_rl.evaluation.results.MethodResult`.
     """
-    from exectune_rl.rewards.executability import ExecutabilityEstimator
-
     if not tasks:
         raise ConfigError("no evaluation tasks")
     m = reward.config.core_runs
@@ -127,10 +127,11 @@ def evaluate_method(
     flat_tasks = [t for t in tasks for _ in range(k)]
     flat_responses = [r for row in sampled for r in row]
     sampled_records = _score(reward, flat_tasks, flat_responses)
-    estimator = ExecutabilityEstimator(confidence=confidence)
+    counted = [rec for resp, rec in zip(flat_responses, sampled_records) if resp.ok]  # a failed guide call is infra
+    metrics = MetricAccumulator(m, confidence).add(counted)
     per_task: dict[str, dict[str, int]] = {t.id: {"executed": 0, "format_ok": 0, "leaked": 0, "infra": 0} for t in tasks}
     for task, resp, rec in zip(flat_tasks, flat_responses, sampled_records):
-        outcomes = run_outcomes(rec, m) if resp.ok else None
+        outcomes = strategy_outcomes(rec, m) if resp.ok else None
         slot = per_task[task.id]
         if outcomes is None:
             slot["infra"] += 1
@@ -138,8 +139,7 @@ def evaluate_method(
         slot["format_ok"] += int(rec.format.passed)
         slot["leaked"] += int(rec.status.value == "leaked")
         slot["executed"] += int(sum(outcomes))
-        estimator.add(task.id, outcomes)
-    est = estimator.result()
+    est = metrics.estimate()
     interval = est.bootstrap
     # No scored run (every guide call or core run failed): unknown, not a guide that never executes.
     executability = Estimate(est.overall, interval.low, interval.high, est.runs, confidence) if est.runs else None
@@ -155,7 +155,7 @@ def _aggregate(
     acc = _Acc()
     rows = []
     for task, resp, rec, usd in zip(tasks, greedy, records, money):
-        outcomes = run_outcomes(rec, m) if resp.ok else None
+        outcomes = strategy_outcomes(rec, m) if resp.ok else None
         g_tokens = resp.completion_tokens if resp.completion_tokens is not None else (rec.cost.strategy_tokens if rec.cost else 0)
         c_tokens = (rec.cost.core_prompt_tokens + rec.cost.core_completion_tokens) if rec.cost and rec.runs else 0.0
         acc.guide_tokens += g_tokens

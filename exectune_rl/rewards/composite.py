@@ -20,28 +20,26 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from exectune_rl._pickling import TransientState
-from exectune_rl.cores.base import CoreFailureKind, CoreRequest, CoreResponse
 from exectune_rl.rewards.config import RewardConfig
 from exectune_rl.rewards.cost import CostModel, TokenCounter
 from exectune_rl.rewards.execution import CodeExecutor, ExecutionResult, Grading
 from exectune_rl.rewards.format_gate import FormatGate
 from exectune_rl.rewards.leakage import LeakageDetector, get_leakage_detector
 from exectune_rl.rewards.mathcheck import MathVerifier
+from exectune_rl.rewards.metrics import batch_metrics, log_metrics
 from exectune_rl.rewards.nondegradation import BaselineStore
-from exectune_rl.rewards.pipeline import build_requests, finish, prepare
-from exectune_rl.rewards.records import COMPONENTS, RewardRecord, RewardStatus
+from exectune_rl.rewards.pipeline import RewardPipeline
+from exectune_rl.rewards.records import RewardRecord
 from exectune_rl.rewards.syntax import SyntaxChecker
-from exectune_rl.tasks.base import Task, TaskKind
+from exectune_rl.tasks.base import Task
 from exectune_rl.tasks.prompts import core_messages
 
-__all__ = ["ExecTuneReward", "AsyncExecTuneReward"]
+__all__ = ["ExecTuneReward", "AsyncExecTuneReward", "batch_means", "build_pipeline"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +49,65 @@ _DETECTOR_OPTIONS = {
 }
 
 
-class ExecTuneReward(TransientState):
+def _detector(d: LeakageDetector | str, cfg: RewardConfig) -> LeakageDetector:
+    if not isinstance(d, str):
+        return d
+    return get_leakage_detector(d, **_DETECTOR_OPTIONS.get(d, lambda cfg: {})(cfg))
+
+
+def build_pipeline(
+    config: RewardConfig,
+    *,
+    core: Any | None = None,
+    sandbox: Any | None = None,
+    detectors: Sequence[LeakageDetector | str] | None = None,
+    tokenizer: Any | None = None,
+    prices: Mapping[str, Any] | Any | None = None,
+    baselines: BaselineStore | None = None,
+    prompt_builder: Callable[[Task, str | None], Sequence[Mapping[str, str]]] | None = None,
+    math_verifier: MathVerifier | None = None,
+) -> RewardPipeline:
+    """The :class:`RewardPipeline` a configuration describes (arguments as for :class:`ExecTuneReward`)."""
+    cfg = config
+    syntax = SyntaxChecker()
+    executor = CodeExecutor(
+        sandbox,
+        sandbox_name=cfg.sandbox,
+        workers=cfg.sandbox_workers,
+        cpu_time_s=cfg.cpu_time_s,
+        memory_mb=cfg.memory_mb,
+        grading=Grading(cfg.graded_execution, cfg.parse_credit, cfg.run_credit),
+        cache_size=cfg.execution_cache_size,
+        syntax_precheck=cfg.syntax_precheck,
+        syntax_checker=syntax,
+    )
+    names = cfg.leakage_detectors if detectors is None else detectors
+    # A core may say how it wants to be prompted (a program core runs the strategy itself).
+    builder = prompt_builder or getattr(core, "prompt_builder", None) or core_messages
+    return RewardPipeline(
+        cfg,
+        core=core,
+        format_gate=FormatGate(cfg.strategy_tag, max_chars=cfg.max_strategy_chars),
+        detectors=[] if cfg.leakage == "off" else [_detector(d, cfg) for d in names],
+        executor=executor,
+        math_verifier=math_verifier or MathVerifier(
+            cfg.math_workers, timeout_s=cfg.math_timeout_s, grading=Grading(cfg.graded_execution, cfg.parse_credit, 0.0)
+        ),
+        syntax=syntax,
+        guide_counter=TokenCounter(tokenizer),
+        core_counter=TokenCounter(None),
+        cost_model=CostModel(cfg.cost_unit, guide_model=cfg.guide_model, prices=prices),
+        baselines=baselines if baselines is not None else BaselineStore(cfg.baseline_path),
+        prompt_builder=builder,
+    )
+
+
+class ExecTuneReward:
     """The composite ExecTune reward for TRL trainers and custom RL loops.
+
+    A thin adapter: the work is done by its :class:`~exectune_rl.rewards.pipeline.RewardPipeline`
+    (``reward.pipeline``); this class speaks TRL's reward signature and logs every metric of
+    :mod:`exectune_rl.rewards.metrics` (``<name>/executability`` among them) each batch.
 
     Args:
         config: The reward's configuration (default ``RewardConfig()``).
@@ -65,7 +120,8 @@ class ExecTuneReward(TransientState):
         prices: A price table (model -> dollars per million tokens) for ``cost_unit="usd"``.
         baselines: A store of core-only outcomes to share or persist (default: from
             ``config.baseline_path``, else in memory).
-        prompt_builder: ``(task, strategy | None) -> messages`` for core calls (default:
+        prompt_builder: ``(task, strategy | None) -> messages`` for core calls (default: the
+            core's own ``prompt_builder`` when it has one, else
             :func:`exectune_rl.tasks.core_messages`; ``None`` asks for the core-only prompt).
         math_verifier: A math verifier to share (default: one with ``config.math_workers``).
 
@@ -89,92 +145,48 @@ class ExecTuneReward(TransientState):
         baselines: BaselineStore | None = None,
         prompt_builder: Callable[[Task, str | None], Sequence[Mapping[str, str]]] | None = None,
         math_verifier: MathVerifier | None = None,
+        pipeline: RewardPipeline | None = None,
     ) -> None:
-        cfg = config if config is not None else RewardConfig()
-        if not isinstance(cfg, RewardConfig):
-            raise TypeError(f"config must be a RewardConfig, got {type(cfg).__name__}")
-        self.config = cfg
-        self.__name__ = cfg.name
-        self.core = core
-        self.format_gate = FormatGate(cfg.strategy_tag, max_chars=cfg.max_strategy_chars)
-        self.syntax = SyntaxChecker()
-        grading = Grading(cfg.graded_execution, cfg.parse_credit, cfg.run_credit)
-        self.executor = CodeExecutor(
-            sandbox,
-            sandbox_name=cfg.sandbox,
-            workers=cfg.sandbox_workers,
-            cpu_time_s=cfg.cpu_time_s,
-            memory_mb=cfg.memory_mb,
-            grading=grading,
-            cache_size=cfg.execution_cache_size,
-            syntax_precheck=cfg.syntax_precheck,
-            syntax_checker=self.syntax,
-        )
-        self.math_verifier = math_verifier or MathVerifier(
-            cfg.math_workers, timeout_s=cfg.math_timeout_s, grading=Grading(cfg.graded_execution, cfg.parse_credit, 0.0)
-        )
-        names = cfg.leakage_detectors if detectors is None else detectors
-        self.detectors = [] if cfg.leakage == "off" else [self._detector(d) for d in names]
-        self.guide_counter = TokenCounter(tokenizer)
-        self.core_counter = TokenCounter(None)
-        self.cost_model = CostModel(cfg.cost_unit, guide_model=cfg.guide_model, prices=prices)
-        self.baselines = baselines if baselines is not None else BaselineStore(cfg.baseline_path)
-        self.prompt_builder = prompt_builder or core_messages
-        self._init_transient()
+        if pipeline is None:
+            cfg = config if config is not None else RewardConfig()
+            if not isinstance(cfg, RewardConfig):
+                raise TypeError(f"config must be a RewardConfig, got {type(cfg).__name__}")
+            pipeline = build_pipeline(
+                cfg, core=core, sandbox=sandbox, detectors=detectors, tokenizer=tokenizer, prices=prices,
+                baselines=baselines, prompt_builder=prompt_builder, math_verifier=math_verifier,
+            )  # fmt: skip
+        self.pipeline = pipeline
+        self.__name__ = pipeline.config.name
 
-    _transient = ("_prompt_cache",)
+    # The collaborators, read through the pipeline (one object holds them).
+    config = property(lambda self: self.pipeline.config)
+    core = property(lambda self: self.pipeline.core)
+    format_gate = property(lambda self: self.pipeline.format_gate)
+    syntax = property(lambda self: self.pipeline.syntax)
+    executor = property(lambda self: self.pipeline.executor)
+    math_verifier = property(lambda self: self.pipeline.math_verifier)
+    detectors = property(lambda self: self.pipeline.detectors)
+    guide_counter = property(lambda self: self.pipeline.guide_counter)
+    core_counter = property(lambda self: self.pipeline.core_counter)
+    cost_model = property(lambda self: self.pipeline.cost_model)
+    prompt_builder = property(lambda self: self.pipeline.prompt_builder)
 
-    def _init_transient(self) -> None:
-        self._prompt_cache: dict[str, int] = {}
+    @property
+    def baselines(self) -> BaselineStore:
+        return self.pipeline.baselines
 
-    def _detector(self, d: LeakageDetector | str) -> LeakageDetector:
-        if not isinstance(d, str):
-            return d
-        options = _DETECTOR_OPTIONS.get(d, lambda cfg: {})(self.config)
-        return get_leakage_detector(d, **options)
-
-    # --- components the pipeline calls ---------------------------------------------------------
-
-    def run_code(self, outputs: Sequence[str], tasks: Sequence[Task]) -> list[ExecutionResult]:
-        """Grade core programs against their tasks' tests (one sandbox batch)."""
-        return self.executor.run(outputs, tasks)
-
-    def run_math(self, outputs: Sequence[str], tasks: Sequence[Task]) -> list[ExecutionResult]:
-        """Verify core answers against gold answers (math-verify in worker processes)."""
-        return self.math_verifier.verify(outputs, [t.answer for t in tasks])
+    @baselines.setter
+    def baselines(self, store: BaselineStore) -> None:
+        self.pipeline.baselines = store
 
     def execute(self, outputs: Sequence[str], tasks: Sequence[Task]) -> list[ExecutionResult]:
-        """Grade each core output against its task: code tasks in one sandbox batch, math tasks
-        with math-verify. One result per output, in order."""
-        results: list[ExecutionResult | None] = [None] * len(outputs)
-        for kind, runner in ((TaskKind.CODE, self.run_code), (TaskKind.MATH, self.run_math)):
-            idx = [k for k, t in enumerate(tasks) if t.kind is kind]
-            if idx:
-                for k, res in zip(idx, runner([outputs[k] for k in idx], [tasks[k] for k in idx])):
-                    results[k] = res
-        return [r if r is not None else ExecutionResult.infra("not executed") for r in results]
+        """Grade each core output against its task (see :meth:`RewardPipeline.execute`)."""
+        return self.pipeline.execute(outputs, tasks)
 
-    def core_request(self, task: Task | None, strategy: str | None, sample_index: int = 0) -> CoreRequest:
+    def core_request(self, task: Task | None, strategy: str | None, sample_index: int = 0) -> Any:
         """The request this reward sends its core for ``task`` guided by ``strategy``
         (``None``: the core alone, as for the non-degradation baseline)."""
-        return CoreRequest(
-            messages=tuple(self.prompt_builder(task, strategy)),
-            temperature=self.config.core_temperature,
-            max_tokens=self.config.core_max_tokens,
-            sample_index=sample_index,
-            metadata={"task_id": task.id if task else ""},
-        )
-
-    def _prompt_tokens(self, task: Task, strategy: str) -> int:
-        """Estimated core prompt tokens: the task's prompt (counted once per task) plus the strategy."""
-        base = self._prompt_cache.get(task.id)
-        if base is None:
-            text = "\n".join(m.get("content", "") for m in self.prompt_builder(task, ""))
-            base, _ = self.core_counter.count(text)
-            if len(self._prompt_cache) > 100_000:
-                self._prompt_cache.clear()
-            self._prompt_cache[task.id] = base
-        return base + self.core_counter.count(strategy)[0]
+        return self.pipeline.core_request(task, strategy, sample_index)
 
     # --- entry points ---------------------------------------------------------------------------
 
@@ -195,25 +207,13 @@ class ExecTuneReward(TransientState):
         Raises:
             MissingColumnError: a needed column is absent.
         """
-        batch = prepare(self, prompts, completions, completion_ids, columns)
-        requests = build_requests(self, batch)
-        try:
-            responses = self.core.generate(requests) if requests else []
-        except Exception as exc:  # a core must not raise; if one does, it is infrastructure
-            responses = _failed(requests, exc)
-        return finish(self, batch, responses)
+        return self.pipeline.score(prompts, completions, completion_ids, columns)
 
     async def ascore(
         self, prompts: Sequence[Any] | None = None, completions: Sequence[Any] | None = None, completion_ids: Any = None, **columns: Any
     ) -> list[RewardRecord]:
         """Async :meth:`score`: core calls are awaited together, CPU work runs off the loop."""
-        batch = await asyncio.to_thread(prepare, self, prompts, completions, completion_ids, columns)
-        requests = build_requests(self, batch)
-        try:
-            responses = await self.core.agenerate(requests) if requests else []
-        except Exception as exc:  # a core must not raise; if one does, it is infrastructure
-            responses = _failed(requests, exc)
-        return await asyncio.to_thread(finish, self, batch, responses)
+        return await self.pipeline.ascore(prompts, completions, completion_ids, columns)
 
     def __call__(
         self, prompts: Sequence[Any] | None = None, completions: Sequence[Any] | None = None, completion_ids: Any = None, **kwargs: Any
@@ -221,21 +221,22 @@ class ExecTuneReward(TransientState):
         """TRL's reward signature: one float (or None for an infrastructure failure) per completion."""
         log_metric, log_extra = _pop_trl_hooks(kwargs)
         records = self.score(prompts, completions, completion_ids, **kwargs)
-        self._log(records, log_metric, log_extra)
+        self.log(records, log_metric, log_extra)
         return [r.reward for r in records]
 
     def as_async(self) -> "AsyncExecTuneReward":
-        """An async twin sharing this reward's sandbox, core, caches and baselines.
+        """An async twin sharing this reward's pipeline (sandbox, core, caches and baselines).
 
         TRL awaits async reward functions together, so core calls overlap other rewards.
         """
-        twin = AsyncExecTuneReward.__new__(AsyncExecTuneReward)
-        twin.__dict__ = self.__dict__
-        return twin
+        return AsyncExecTuneReward(pipeline=self.pipeline)
 
     # --- logging ---------------------------------------------------------------------------------
 
-    def _log(self, records: list[RewardRecord], log_metric: Any, log_extra: Any) -> None:
+    def log(self, records: Sequence[RewardRecord], log_metric: Any = None, log_extra: Any = None) -> None:
+        """Log a batch: unscored completions as a warning, every measured metric through
+        ``log_metric`` (``<name>/<metric>``; a metric with nothing to average is not sent),
+        statuses and execution values through ``log_extra``."""
         unscored = [r for r in records if r.reward is None]
         if unscored:
             reasons = Counter(r.reason.split(":")[0] for r in unscored).most_common(3)
@@ -245,24 +246,18 @@ class ExecTuneReward(TransientState):
             )  # fmt: skip
         if not self.config.log_components or not records:
             return
-        if callable(log_metric):
-            for name, value in batch_means(records).items():
-                log_metric(f"{self.__name__}/{name}", value)
+        log_metrics(self.__name__, records, log_metric, self.config.core_runs)
         if callable(log_extra):
             log_extra(f"{self.__name__}/status", [r.status.value for r in records])
             log_extra(f"{self.__name__}/execution", [r.execution for r in records])
+
+    _log = log  # the name before it was public
 
     # --- lifecycle -------------------------------------------------------------------------------
 
     def close(self) -> None:
         """Stop worker processes and the sandbox this reward created. Idempotent."""
-        self.executor.close()
-        self.math_verifier.close()
-        for d in self.detectors:
-            try:
-                d.close()
-            except Exception:  # a plugin failing to close must not hide the others
-                logger.debug("detector close failed", exc_info=True)
+        self.pipeline.close()
 
     def __enter__(self) -> "ExecTuneReward":
         return self
@@ -275,14 +270,18 @@ class ExecTuneReward(TransientState):
 
 
 class AsyncExecTuneReward(ExecTuneReward):
-    """``ExecTuneReward`` with an ``async`` ``__call__`` (TRL awaits these together)."""
+    """``ExecTuneReward`` with an ``async`` ``__call__`` (TRL awaits these together).
+
+    Built like :class:`ExecTuneReward` (same arguments), or by :meth:`ExecTuneReward.as_async`
+    to share an existing reward's pipeline.
+    """
 
     async def __call__(  # type: ignore[override]
         self, prompts: Sequence[Any] | None = None, completions: Sequence[Any] | None = None, completion_ids: Any = None, **kwargs: Any
     ) -> list[float | None]:
         log_metric, log_extra = _pop_trl_hooks(kwargs)
         records = await self.ascore(prompts, completions, completion_ids, **kwargs)
-        self._log(records, log_metric, log_extra)
+        self.log(records, log_metric, log_extra)
         return [r.reward for r in records]
 
 
@@ -293,40 +292,14 @@ def _pop_trl_hooks(kwargs: dict[str, Any]) -> tuple[Any, Any]:
     return kwargs.pop("log_metric", None), kwargs.pop("log_extra", None)
 
 
-def _failed(requests: Sequence[Any], exc: Exception) -> list[CoreResponse]:
-    logger.warning("the core raised instead of returning failed responses: %s: %s", type(exc).__name__, exc)
-    return [CoreResponse.failure(CoreFailureKind.INTERNAL, f"core raised {type(exc).__name__}: {exc}") for _ in requests]
+def batch_means(records: Sequence[RewardRecord], core_runs: int = 1) -> dict[str, float | None]:
+    """Every metric's batch value (:func:`exectune_rl.rewards.metrics.batch_metrics`).
 
-
-# Components measured in tokens or money: averaged over the completions that have them.
-_MEASURED = frozenset({"cost", "strategy_tokens", "core_tokens", "usd"})
-
-
-def batch_means(records: Sequence[RewardRecord]) -> dict[str, float]:
-    """Every component's batch mean, plus the reward's mean and status shares.
-
-    Every key of :data:`COMPONENTS` is present for a non-empty batch, so trainer logs show each
-    component at every step. Value components (format, execution, leakage...) average over the
-    scored completions, a completion stopped before the core (format gate, gated leak) counting
-    0; unscored completions (reward None) count only where they carry a value. Token and money
-    components average over the completions where they were measured, 0.0 when none was.
+    Each metric averages over its stated denominator (``metrics.DENOMINATORS``); one with
+    nothing to average (no priced model for ``usd``) is None, never 0.
 
     Example:
-        >>> batch_means([])
-        {}
+        >>> batch_means([])["executability"] is None
+        True
     """
-    out: dict[str, float] = {}
-    if not records:
-        return out
-    comps = [(r.reward is not None, r.components) for r in records]
-    for name in COMPONENTS:
-        if name in _MEASURED:
-            got = [c[name] for _, c in comps if c[name] is not None]
-        else:
-            got = [c[name] or 0.0 for scored, c in comps if scored or c[name] is not None]
-        out[name] = float(sum(got) / len(got)) if got else 0.0  # type: ignore[arg-type]
-    scored = [r.reward for r in records if r.reward is not None]
-    out["reward"] = sum(scored) / len(scored) if scored else 0.0
-    out["infra"] = sum(r.status in (RewardStatus.INFRA, RewardStatus.BAD_TASK) for r in records) / len(records)
-    out["leaked"] = sum(r.status is RewardStatus.LEAKED for r in records) / len(records)
-    return out
+    return batch_metrics(records, core_runs)

@@ -2,13 +2,26 @@
 
 The reward of a completion is, in order:
 
-1. the **format gate** multiplies: a completion without exactly one well-formed strategy
-   block scores ``format_fail_reward`` (0 by default);
+1. the **format gate**: a completion without exactly one well-formed strategy block scores
+   ``format_fail_reward``;
 2. a **leak** found by the detectors scores ``leakage_reward`` in ``"gate"`` mode, or costs
    ``leakage_penalty`` in ``"penalty"`` mode;
 3. otherwise ``execution_weight * V + syntax_weight * S + format_bonus
-   - nondegradation_penalty * degradation - cost_lambda * cost``, where V is the mean graded
-   execution value over ``core_runs`` core runs (J = V - lambda * cost).
+   - nondegradation_penalty * degradation - cost_lambda * min(cost, max_cost)``, where V is the
+   mean graded execution value over ``core_runs`` core runs (J = V - lambda * cost).
+
+**Outcome ordering.** A passing program earns V = 1, a partial one less (a program that does
+not pass always earns strictly less than one that passes), a wrong one 0; a gated completion
+(format failure, gated leak) never scores above the worst well-formed one, so breaking the
+format or leaking never beats being wrong, with or without cost:
+
+    pass > partial > wrong >= gated
+
+The gated rewards default to that floor, :attr:`RewardConfig.gated_floor`
+(``min(0, format_bonus) - nondegradation_penalty - cost_lambda * max_cost``, minus
+``leakage_penalty`` in penalty mode): 0 when no penalty or cost applies. A value set above it
+is a ConfigError. (Without the floor, a cost-aware GRPO run learns to stop writing well-formed
+strategies: a format failure paid no cost while a wrong strategy paid ``-lambda * cost``.)
 
 Plain types only, so ``HfArgumentParser``/``TrlParser`` and YAML can fill it; objects (a
 core, a sandbox, a price table, a tokenizer) are passed to ``ExecTuneReward`` directly.
@@ -30,6 +43,7 @@ from exectune_rl.errors import ConfigError
 __all__ = ["RewardConfig", "PRESETS"]
 
 _LEAKAGE_MODES = ("gate", "penalty", "off")
+_DEFAULT_MAX_COST = {"ktokens": 8.0, "usd": 0.05}
 _KINDS = ("math", "code")
 
 
@@ -49,7 +63,9 @@ class RewardConfig:
     format_gate: bool = field(default=True, metadata=_help("Require one <tag>...</tag> block; False uses the whole completion."))
     strategy_tag: str = field(default="strategy", metadata=_help("Tag name of the strategy block."))
     max_strategy_chars: int = field(default=4000, metadata=_help("Longest strategy block (characters)."))
-    format_fail_reward: float = field(default=0.0, metadata=_help("Reward of a completion that fails the format gate."))
+    format_fail_reward: float | None = field(
+        default=None, metadata=_help("Reward of a completion that fails the format gate (None: gated_floor; never above it).")
+    )
     format_bonus: float = field(default=0.0, metadata=_help("Added to every well-formed, non-leaking strategy's reward."))
     # execution
     execution_weight: float = field(default=1.0, metadata=_help("Weight of the graded execution value V."))
@@ -70,7 +86,9 @@ class RewardConfig:
     math_timeout_s: int = field(default=5, metadata=_help("math-verify timeout per answer (whole seconds)."))
     # leakage
     leakage: str = field(default="gate", metadata=_help("'gate' (a leak scores leakage_reward), 'penalty' or 'off'."))
-    leakage_reward: float = field(default=0.0, metadata=_help("Reward of a leaking strategy in gate mode."))
+    leakage_reward: float | None = field(
+        default=None, metadata=_help("Reward of a leaking strategy in gate mode (None: gated_floor; never above it).")
+    )
     leakage_penalty: float = field(default=1.0, metadata=_help("Subtracted from a leaking strategy's reward in penalty mode."))
     leakage_detectors: list[str] = field(
         default_factory=lambda: ["gold_answer", "entry_point_body", "long_code_block", "reference_overlap"],
@@ -87,6 +105,10 @@ class RewardConfig:
     # cost
     cost_lambda: float = field(default=0.0, metadata=_help("lambda in J = V - lambda * cost."))
     cost_unit: str = field(default="ktokens", metadata=_help("'ktokens' (guide + core tokens / 1000) or 'usd'."))
+    max_cost: float | None = field(
+        default=None,
+        metadata=_help("Cost where the cost term saturates, so the gated floor is finite (None: 8 ktokens, or $0.05 in usd mode)."),
+    )
     guide_model: str | None = field(default=None, metadata=_help("Guide model name, to price its tokens in usd mode."))
     given_output_model: str | None = field(
         default=None, metadata=_help("Model name that prices 'core_output' columns given in the data (None: unpriced).")
@@ -108,12 +130,25 @@ class RewardConfig:
             self._check_int("sandbox_workers", minimum=1)
         for name in ("parse_credit", "run_credit", "overlap_threshold"):
             self._check_number(name, 0.0, 1.0)
-        if self.parse_credit + self.run_credit > 1.0:
-            raise ConfigError(f"parse_credit + run_credit must be <= 1, got {self.parse_credit} + {self.run_credit}")
+        if self.parse_credit + self.run_credit >= 1.0:
+            raise ConfigError(f"parse_credit + run_credit must be < 1 (a failing program must earn less than a pass), got {self.parse_credit} + {self.run_credit}")
         for name in ("execution_weight", "syntax_weight", "leakage_penalty", "nondegradation_penalty", "cost_lambda", "cpu_time_s", "core_temperature"):
             self._check_number(name, 0.0, None)
-        for name in ("format_fail_reward", "format_bonus", "leakage_reward"):
-            self._check_number(name, None, None)
+        self._check_number("format_bonus", None, None)
+        if self.max_cost is not None:
+            self._check_number("max_cost", 0.0, None)
+            if self.max_cost <= 0:
+                raise ConfigError(f"RewardConfig.max_cost must be positive, got {self.max_cost!r}")
+        for name in ("format_fail_reward", "leakage_reward"):
+            if getattr(self, name) is not None:
+                self._check_number(name, None, None)
+                if getattr(self, name) > self.gated_floor:
+                    raise ConfigError(
+                        f"RewardConfig.{name}={getattr(self, name)!r} is above the worst reward a well-formed strategy can get "
+                        f"({self.gated_floor!r}: min(0, format_bonus) - nondegradation_penalty - cost_lambda * max_cost"
+                        f"{' - leakage_penalty' if self.leakage == 'penalty' else ''}), so breaking the format or leaking "
+                        f"would beat a wrong answer; use a value <= {self.gated_floor!r} or leave it unset"
+                    )
         if self.cpu_time_s <= 0:
             raise ConfigError(f"RewardConfig.cpu_time_s must be positive, got {self.cpu_time_s!r}")
         if not isinstance(self.strategy_tag, str) or not self.strategy_tag.replace("_", "").replace("-", "").isalnum():
@@ -124,6 +159,44 @@ class RewardConfig:
         bad = [d for d in self.leakage_detectors if not isinstance(d, str) or not d]
         if bad:
             raise ConfigError(f"RewardConfig.leakage_detectors must be names, got {bad!r}")
+
+    @property
+    def cost_cap(self) -> float:
+        """The cost where the cost term saturates (``max_cost``, or the unit's default)."""
+        if self.max_cost is not None:
+            return float(self.max_cost)
+        return _DEFAULT_MAX_COST[self.cost_unit]
+
+    @property
+    def gated_floor(self) -> float:
+        """The worst reward a well-formed strategy can get; gated completions score at most this."""
+        floor = min(0.0, float(self.format_bonus)) - self.nondegradation_penalty - self.cost_lambda * self.cost_cap
+        if self.leakage == "penalty":
+            floor -= self.leakage_penalty
+        return floor
+
+    @property
+    def format_fail_value(self) -> float:
+        """The reward of a completion that fails the format gate."""
+        return self.gated_floor if self.format_fail_reward is None else float(self.format_fail_reward)
+
+    @property
+    def leakage_value(self) -> float:
+        """The reward of a gated leak."""
+        return self.gated_floor if self.leakage_reward is None else float(self.leakage_reward)
+
+    def scored_reward(self, value: float, syntax: float | None, degradation: float, cost: float | None) -> float:
+        """The reward of a well-formed, scored strategy (step 3 of the module docstring).
+
+        Example:
+            >>> RewardConfig(cost_lambda=0.125).scored_reward(1.0, None, 0.0, 100.0)   # cost saturates at 8
+            0.0
+        """
+        reward = self.execution_weight * value + self.syntax_weight * (syntax or 0.0) + self.format_bonus
+        reward -= self.nondegradation_penalty * degradation
+        if self.cost_lambda:
+            reward -= self.cost_lambda * min(cost or 0.0, self.cost_cap)
+        return reward
 
     def _check_choice(self, name: str, value: Any, choices: tuple[Any, ...]) -> None:
         if value not in choices:

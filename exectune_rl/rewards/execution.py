@@ -32,38 +32,58 @@ from typing import Any
 from exectune_rl._pickling import TransientState
 from exectune_rl.errors import ConfigError
 from exectune_rl.rewards.syntax import SyntaxChecker, SyntaxResult, SyntaxStatus, normalize_language
+from exectune_rl.sandboxes.runner import ProgramTests, TestStatus, run_tests
 from exectune_rl.rewards.text import extract_code_blocks
 from exectune_rl.tasks.base import Task
 
-__all__ = ["ExecutionStatus", "ExecutionResult", "Grading", "CodeExecutor", "extract_program", "prompt_imports"]
+__all__ = ["ExecutionStatus", "ExecutionResult", "Grading", "CodeExecutor", "case_fraction", "extract_program", "prompt_imports"]
 
 logger = logging.getLogger(__name__)
 
 
-class ExecutionStatus(str, enum.Enum):
-    """How the core's output fared. Code statuses mirror the sandbox runner's test statuses."""
+# The verdict vocabulary of execution: the runner's test verdicts (one member per
+# :class:`~exectune_rl.sandboxes.runner.TestStatus`, same names and values) plus the
+# outcomes only a reward sees. Derived, never re-listed, so the two cannot drift apart.
+_REWARD_ONLY = {
+    "NO_CODE": "no_code",  # the output holds no program
+    "CORRECT": "correct",  # math: the final answer equals the gold answer
+    "WRONG": "wrong",  # math: an answer was found and it is wrong
+    "NO_ANSWER": "no_answer",  # math: no parsable final answer
+}
+ExecutionStatus = enum.Enum(  # type: ignore[misc]
+    "ExecutionStatus",
+    [(m.name, m.value) for m in TestStatus] + list(_REWARD_ONLY.items()),
+    type=str,
+    module=__name__,
+    qualname="ExecutionStatus",
+)
+ExecutionStatus.__doc__ = """How the core's output fared: every ``TestStatus`` verdict (``PASSED``, ``FAILED``,
+``SYNTAX_ERROR``, ``RUNTIME_ERROR``, ``TIMEOUT``, ``MEMORY_LIMIT``, ``OUTPUT_LIMIT``, ``SIGNALED``,
+``EARLY_EXIT``, ``INFRA``) plus ``NO_CODE`` (no program in the output) and the math outcomes
+``CORRECT``, ``WRONG`` and ``NO_ANSWER``. ``ExecutionStatus(test_status.value)`` converts."""
 
-    PASSED = "passed"
-    FAILED = "failed"
-    """Ran, but a test failed."""
-    NO_CODE = "no_code"
-    """The output holds no program."""
-    SYNTAX_ERROR = "syntax_error"
-    RUNTIME_ERROR = "runtime_error"
-    TIMEOUT = "timeout"
-    MEMORY_LIMIT = "memory_limit"
-    OUTPUT_LIMIT = "output_limit"
-    SIGNALED = "signaled"
-    EARLY_EXIT = "early_exit"
-    """The program exited before its tests ran (``sys.exit(0)`` does not pass)."""
-    CORRECT = "correct"
-    """Math: the final answer equals the gold answer."""
-    WRONG = "wrong"
-    """Math: an answer was found and it is wrong."""
-    NO_ANSWER = "no_answer"
-    """Math: no parsable final answer."""
-    INFRA = "infra"
-    """The sandbox or verifier failed, not the output: no reward can be given."""
+
+def case_fraction(outcome: Any) -> float:
+    """The share of test cases a program passed, from ``passed_cases / total_cases`` only.
+
+    A program that does not pass earns strictly less than one that passes: when every counted
+    case passed but the verdict is not PASSED (the harness failed after the last assert, the
+    program exited early), reaching the end of the tests counts as one more case it failed.
+
+    Example:
+        >>> from types import SimpleNamespace as O
+        >>> case_fraction(O(passed=False, passed_cases=3, total_cases=3))
+        0.75
+    """
+    passed, total = getattr(outcome, "passed_cases", None), getattr(outcome, "total_cases", None)
+    if getattr(outcome, "passed", False):
+        return 1.0
+    if not passed or not total or passed < 0:
+        return 0.0
+    return passed / total if passed < total else total / (total + 1)
+
+
+_BELOW_ONE = 1.0 - 1e-6  # a failure's share of cases never reaches a pass, whoever computed it
 
 
 @dataclass(frozen=True)
@@ -72,7 +92,8 @@ class Grading:
 
     With ``graded=False`` the value is 1 for success and 0 otherwise. With ``graded=True``
     a failing program earns ``parse_credit`` for parsing, ``run_credit`` for running and the
-    remaining share times the fraction of tests passed; success is always 1.
+    remaining share times the fraction of tests passed (:func:`case_fraction`, always below 1
+    for a failure); success is always 1, and a failure always earns strictly less.
     """
 
     graded: bool = True
@@ -84,16 +105,19 @@ class Grading:
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
                 raise ConfigError(f"{name} must be in [0, 1], got {v!r}")
-        if self.parse_credit + self.run_credit > 1.0:
-            raise ConfigError(f"parse_credit + run_credit must be <= 1, got {self.parse_credit + self.run_credit}")
+        if self.parse_credit + self.run_credit >= 1.0:
+            # With nothing left for the tests, a failing program that runs would tie a pass.
+            raise ConfigError(f"parse_credit + run_credit must be < 1, got {self.parse_credit + self.run_credit}")
 
     def value(self, success: bool, parses: bool, runs: bool, fraction: float | None) -> float:
+        """The value of one outcome; ``fraction`` is the passed share of cases (for failures < 1)."""
         if success:
             return 1.0
         if not self.graded:
             return 0.0
         rest = 1.0 - self.parse_credit - self.run_credit
-        return self.parse_credit * parses + self.run_credit * runs + rest * float(fraction or 0.0)
+        share = min(max(float(fraction or 0.0), 0.0), _BELOW_ONE)
+        return self.parse_credit * parses + self.run_credit * runs + rest * share
 
 
 @dataclass(frozen=True)
@@ -216,20 +240,6 @@ def _with_prompt_imports(program: str, prompt: str) -> str:
     at = max((k + 1 for k, line in enumerate(lines) if line.startswith("from __future__")), default=0)
     head = "".join(f + "\n" for f in future)
     return head + "".join(lines[:at]) + (rest + "\n" if rest else "") + "".join(lines[at:])
-
-
-_TEST_STATUS = {
-    "PASSED": ExecutionStatus.PASSED,
-    "FAILED": ExecutionStatus.FAILED,
-    "SYNTAX_ERROR": ExecutionStatus.SYNTAX_ERROR,
-    "RUNTIME_ERROR": ExecutionStatus.RUNTIME_ERROR,
-    "TIMEOUT": ExecutionStatus.TIMEOUT,
-    "MEMORY_LIMIT": ExecutionStatus.MEMORY_LIMIT,
-    "OUTPUT_LIMIT": ExecutionStatus.OUTPUT_LIMIT,
-    "SIGNALED": ExecutionStatus.SIGNALED,
-    "EARLY_EXIT": ExecutionStatus.EARLY_EXIT,
-    "INFRA": ExecutionStatus.INFRA,
-}
 
 
 class CodeExecutor(TransientState):
@@ -400,30 +410,38 @@ class CodeExecutor(TransientState):
         return [r if r is not None else ExecutionResult.infra("no result") for r in results]
 
     def _execute(self, items: list[tuple[str, Task]]) -> list[ExecutionResult]:
-        try:
-            from exectune_rl.sandboxes.runner import ProgramTests, run_tests
+        results: list[ExecutionResult | None] = [None] * len(items)
+        runnable: list[int] = []
+        tests: list[ProgramTests] = []
+        for k, (_, task) in enumerate(items):
+            try:  # a task whose tests cannot be built fails alone, never its neighbours
+                tests.append(ProgramTests.from_task(task))
+                runnable.append(k)
+            except (ConfigError, ValueError, TypeError) as exc:
+                results[k] = ExecutionResult.infra(f"bad tests for task {task.id!r}: {exc}")
+        if runnable:
+            for k, res in zip(runnable, self._run_tests([items[k][0] for k in runnable], tests)):
+                results[k] = res
+        return [r if r is not None else ExecutionResult.infra("no result") for r in results]
 
-            tests = [ProgramTests.from_task(task) for _, task in items]
-            outcomes = run_tests(
-                self.sandbox, [p for p, _ in items], tests, cpu_time_s=self.cpu_time_s, memory_mb=self.memory_mb
-            )
+    def _run_tests(self, programs: list[str], tests: list[ProgramTests]) -> list[ExecutionResult]:
+        try:
+            outcomes = run_tests(self.sandbox, programs, tests, cpu_time_s=self.cpu_time_s, memory_mb=self.memory_mb)
+        except ConfigError:
+            raise  # a sandbox that cannot serve these tests is a configuration to fix, not a flaky run
         except Exception as exc:  # the sandbox failing is infrastructure, never the program's fault
-            logger.warning("sandbox run failed for %d programs: %s: %s", len(items), type(exc).__name__, exc)
-            return [ExecutionResult.infra(f"sandbox failed: {type(exc).__name__}: {exc}") for _ in items]
-        if len(outcomes) != len(items):
-            return [ExecutionResult.infra(f"sandbox returned {len(outcomes)} results for {len(items)}") for _ in items]
+            logger.warning("sandbox run failed for %d programs: %s: %s", len(programs), type(exc).__name__, exc)
+            return [ExecutionResult.infra(f"sandbox failed: {type(exc).__name__}: {exc}") for _ in programs]
+        if len(outcomes) != len(programs):
+            return [ExecutionResult.infra(f"sandbox returned {len(outcomes)} results for {len(programs)}") for _ in programs]
         return [self._from_outcome(o) for o in outcomes]
 
     def _from_outcome(self, outcome: Any) -> ExecutionResult:
-        name = getattr(outcome.status, "name", str(outcome.status)).upper()
-        status = _TEST_STATUS.get(name, ExecutionStatus.INFRA if getattr(outcome, "is_infra", False) else ExecutionStatus.FAILED)
+        status = ExecutionStatus(outcome.status.value)
         if status is ExecutionStatus.INFRA:
             return ExecutionResult.infra(_short(outcome.detail) or "sandbox infrastructure failure")
-        passed = bool(outcome.passed)
-        fraction = outcome.fraction
-        if fraction is None:
-            fraction = 1.0 if passed else 0.0
-        value = self.grading.value(passed, bool(outcome.parses), bool(outcome.runs), fraction)
+        passed = status is ExecutionStatus.PASSED and bool(outcome.passed)
+        value = self.grading.value(passed, bool(outcome.parses), bool(outcome.runs), case_fraction(outcome))
         return ExecutionResult(
             status,
             value,

@@ -11,11 +11,10 @@ Example:
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from exectune_rl.rewards.executability import ExecutabilityEstimator
+from exectune_rl.rewards.metrics import DENOMINATORS, MetricAccumulator
 from exectune_rl.rewards.records import COMPONENTS, RewardRecord
 
 __all__ = ["ScoreSummary", "format_table"]
@@ -24,54 +23,41 @@ __all__ = ["ScoreSummary", "format_table"]
 class ScoreSummary:
     """Accumulates :class:`~exectune_rl.rewards.records.RewardRecord` batches.
 
-    Guide-averaged executability is estimated over the strategies the core actually ran
-    (format failures and gated leaks have no core runs), counting a run as executed when it
-    fully succeeded.
+    Every number is the one :mod:`exectune_rl.rewards.metrics` defines (the trainer logs the
+    same): guide-averaged executability counts every sampled strategy, a format failure or a
+    gated leak as not executed, and leaves infrastructure failures out.
 
     Args:
         confidence: Coverage of the executability intervals.
+        core_runs: m, core runs per strategy (``RewardConfig.core_runs``).
     """
 
-    def __init__(self, confidence: float = 0.95) -> None:
-        self.rows = 0
-        self.status: Counter[str] = Counter()
-        self.sums: dict[str, float] = dict.fromkeys(COMPONENTS, 0.0)
-        self.counts: dict[str, int] = dict.fromkeys(COMPONENTS, 0)
-        self.reward_sum = 0.0
-        self.reward_n = 0
-        self.usd_unknown = 0
-        self.executability = ExecutabilityEstimator(confidence)
+    def __init__(self, confidence: float = 0.95, core_runs: int = 1) -> None:
+        self.metrics = MetricAccumulator(core_runs, confidence)
+
+    @property
+    def rows(self) -> int:
+        return self.metrics.rows
 
     def add(self, records: Iterable[RewardRecord]) -> None:
         """Fold a batch of records in."""
-        for rec in records:
-            self.rows += 1
-            self.status[rec.status.value] += 1
-            if rec.reward is not None:
-                self.reward_sum += rec.reward
-                self.reward_n += 1
-            for name, value in rec.components.items():
-                if value is not None:
-                    self.sums[name] += value
-                    self.counts[name] += 1
-            if rec.cost is not None and rec.cost.usd is None:
-                self.usd_unknown += 1
-            runs = [r.execution.success for r in rec.runs if not r.execution.is_infra]
-            if runs:
-                self.executability.add(rec.task_id, runs)
+        self.metrics.add(records)
 
     def result(self) -> dict[str, Any]:
         """The summary as a JSON-ready dict."""
-        means = {name: (self.sums[name] / self.counts[name] if self.counts[name] else None) for name in COMPONENTS}
-        est = self.executability.result()
+        acc = self.metrics
+        means = acc.means()
+        est = acc.estimate()
         return {
-            "rows": self.rows,
-            "status": dict(self.status),
-            "reward_mean": self.reward_sum / self.reward_n if self.reward_n else None,
-            "unscored": self.rows - self.reward_n,
-            "components": means,
+            "rows": acc.rows,
+            "status": dict(acc.status),
+            "reward_mean": means["reward"],
+            "unscored": acc.rows - acc.counts["reward"],
+            "components": {name: means[name] for name in COMPONENTS},
+            "counts": {name: acc.counts[name] for name in COMPONENTS},
+            "denominators": {name: DENOMINATORS[name] for name in ("reward", *COMPONENTS, "executability")},
             "executability": {
-                "alpha": est.overall if est.tasks else None,
+                "alpha": means["executability"],
                 "wilson": [est.wilson.low, est.wilson.high],
                 "bootstrap": [est.bootstrap.low, est.bootstrap.high],
                 "confidence": est.wilson.confidence,
@@ -80,11 +66,11 @@ class ScoreSummary:
                 "runs": est.runs,
             },
             "tokens": {
-                "strategy_total": self.sums["strategy_tokens"],
-                "core_total": self.sums["core_tokens"],
+                "strategy_total": acc.sums["strategy_tokens"],
+                "core_total": acc.sums["core_tokens"],
             },
-            "usd_total": self.sums["usd"] if self.counts["usd"] else None,
-            "usd_unknown_rows": self.usd_unknown,
+            "usd_total": acc.sums["usd"] if acc.counts["usd"] else None,
+            "usd_unknown_rows": acc.usd_unknown,
         }
 
 
@@ -96,20 +82,31 @@ def _fmt(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
+# Short denominators for the table (the full text is metrics.DENOMINATORS and the JSON's "denominators").
+_SHORT = {
+    "format": "completions", "leakage": "strategies checked", "execution": "strategies, gated = 0",
+    "success": "strategies, gated = 0", "syntax": "strategies with code", "nondegradation": "strategies with a baseline",
+    "cost": "strategies the core ran", "strategy_tokens": "strategies the core ran", "core_tokens": "strategies the core ran",
+    "usd": "strategies priced",
+}
+
+
 def format_table(summary: dict[str, Any], extra: dict[str, Any] | None = None) -> str:
     """A plain-text table of a :meth:`ScoreSummary.result` (and extra rows such as throughput)."""
     lines: list[tuple[str, str]] = [("rows", str(summary["rows"]))]
     lines.append(("reward (mean of scored)", _fmt(summary["reward_mean"])))
     lines.append(("unscored (None)", str(summary["unscored"])))
+    counts = summary.get("counts", {})
     for name, value in summary["components"].items():
         if name not in ("usd",):
-            lines.append((f"  {name}", _fmt(value)))
+            n = counts.get(name)
+            lines.append((f"  {name}", _fmt(value) + (f"  (n={n}: {_SHORT[name]})" if n is not None else "")))
     for status, count in sorted(summary["status"].items()):
         lines.append((f"  status {status}", str(count)))
     ex = summary["executability"]
     if ex["alpha"] is not None:
         pct = int(round(ex["confidence"] * 100))
-        lines.append(("executability alpha", _fmt(ex["alpha"])))
+        lines.append(("executability alpha", _fmt(ex["alpha"]) + "  (mean over tasks; every sampled strategy, gated = 0, infra left out)"))
         lines.append((f"  wilson {pct}% CI", f"[{ex['wilson'][0]:.4f}, {ex['wilson'][1]:.4f}]"))
         lines.append((f"  bootstrap {pct}% CI", f"[{ex['bootstrap'][0]:.4f}, {ex['bootstrap'][1]:.4f}]"))
         lines.append(("  tasks / strategies / runs", f"{ex['tasks']} / {ex['strategies']} / {ex['runs']}"))

@@ -28,6 +28,7 @@ from typing import Any
 
 from exectune_rl._pickling import TransientState
 from exectune_rl.errors import ConfigError, GrammarNotInstalledError
+from exectune_rl.languages import canonical
 from exectune_rl.rewards.text import extract_code_blocks
 
 __all__ = [
@@ -82,29 +83,16 @@ GRAMMARS: dict[str, GrammarSpec] = {
     "bash": GrammarSpec("tree_sitter_bash", "language", "tree-sitter-bash", wide_chars_safe=False),
 }
 
-_ALIASES = {
-    "py": "python", "python3": "python", "py3": "python",
-    "js": "javascript", "node": "javascript", "nodejs": "javascript", "jsx": "javascript", "mjs": "javascript",
-    "ts": "typescript",
-    "h": "c",
-    "c++": "cpp", "cc": "cpp", "cxx": "cpp", "hpp": "cpp",
-    "golang": "go",
-    "rs": "rust",
-    "sh": "bash", "shell": "bash", "zsh": "bash",
-}  # fmt: skip
-
-
 def normalize_language(name: str | None) -> str | None:
     """The canonical grammar name for a language name or alias, or None when unknown.
+
+    Names resolve through the one registry, :mod:`exectune_rl.languages`.
 
     Example:
         >>> normalize_language("C++"), normalize_language("cobol")
         ('cpp', None)
     """
-    if not isinstance(name, str):
-        return None
-    key = name.strip().lower()
-    key = _ALIASES.get(key, key)
+    key = canonical(name)
     return key if key in GRAMMARS else None
 
 

@@ -10,7 +10,7 @@ unprivileged children: the two layers together.
 What restricted code may use:
 
 - builtins: RestrictedPython's ``safe_builtins`` (``abs``, ``bool``, ``int``, ``len``,
-  ``range``, ``str``, the exception types, ...) plus ``all any dict enumerate filter
+  ``range``, ``str``, the exception types, ...) plus ``all any bin dict enumerate filter
   frozenset iter list map max min next reversed set sorted sum tuple zip`` and ``print``;
 - imports of the modules in ``allowed_modules`` only (default: ``math``, ``re``, ``string``,
   ``itertools``, ``functools``, ``collections``, ``heapq``, ``bisect``, ``fractions``,
@@ -20,6 +20,12 @@ What restricted code may use:
 
 A compile error gives ``SYNTAX_ERROR``; a policy violation found at compile time gives
 ``RUNTIME_ERROR`` with ``exception="PolicyViolation"`` and the reasons in ``stderr``.
+
+Through :func:`~exectune_rl.sandboxes.runner.run_tests`: the ``check``, module-level
+``asserts`` and ``io`` formats work (the trusted harness calls the restricted program's
+functions); tests that import the program as a module (``from solution import ...``) are
+refused with a :class:`~exectune_rl.errors.ConfigError`, since importing it would run it
+unrestricted.
 
 Example:
     >>> from exectune_rl.sandboxes import RestrictedSandbox, ExecRequest
@@ -35,6 +41,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from exectune_rl.errors import ConfigError, SandboxClosedError
+from exectune_rl.languages import is_python
 from exectune_rl.sandboxes.base import ExecRequest, ExecResult, ExecStatus, Sandbox
 
 __all__ = ["RestrictedSandbox", "DEFAULT_ALLOWED_MODULES"]
@@ -82,7 +89,7 @@ _INPLACE = {{"+=": _op.iadd, "-=": _op.isub, "*=": _op.imul, "/=": _op.itruediv,
             "^=": _op.ixor, "|=": _op.ior, "@=": _op.imatmul}}
 
 _builtins = dict(_safe)
-for _name in ("all", "any", "dict", "enumerate", "filter", "frozenset", "iter", "list", "map", "max", "min",
+for _name in ("all", "any", "bin", "dict", "enumerate", "filter", "frozenset", "iter", "list", "map", "max", "min",
               "next", "reversed", "set", "sorted", "sum", "tuple", "zip", "print", "isinstance", "type"):
     _builtins[_name] = getattr(__builtins__, _name) if hasattr(__builtins__, _name) else __builtins__[_name]
 _builtins.pop("type")
@@ -95,6 +102,12 @@ _globals = {{
     "_apply_": lambda f, *a, **k: f(*a, **k),
 }}
 exec(_result.code, _globals)
+# A test harness (an epilogue: trusted code run after the program) calls the program's
+# functions by name: hand it the program's public names. Those functions keep the restricted
+# builtins and guards of ``_globals``; restricted code cannot define ``_`` names.
+for _name, _value in list(_globals.items()):
+    if not _name.startswith("_"):
+        globals()[_name] = _value
 '''
 
 
@@ -133,8 +146,17 @@ class RestrictedSandbox(Sandbox):
         self._closed = False
 
     def _wrap(self, req: ExecRequest) -> ExecRequest:
-        if req.language.lower() not in ("python", "py", "python3"):
+        if not is_python(req.language):
             raise ConfigError(f"RestrictedSandbox runs Python only, got language {req.language!r}")
+        modules = sorted(p for p in req.files if p.endswith(".py"))
+        if modules:
+            # Tests that import the program as a module (``from solution import f``) would run
+            # it without the restrictions: refuse the combination instead.
+            raise ConfigError(
+                f"RestrictedSandbox cannot run a request whose files include Python modules ({', '.join(modules)}): "
+                "tests that import the program (`from solution import ...`) bypass RestrictedPython; "
+                "use test_format='check', module-level asserts or 'io' cases, or sandbox='local'"
+            )
         code = _RUNTIME.format(source=req.code, allowed=sorted(self.allowed_modules))
         return dataclasses.replace(req, code=code)
 

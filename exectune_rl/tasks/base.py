@@ -3,14 +3,31 @@
 from __future__ import annotations
 
 import enum
+import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from exectune_rl.errors import DataError
+from exectune_rl.languages import is_python, normalize
 from exectune_rl.sandboxes.runner import TEST_FORMATS
 
 __all__ = ["TaskKind", "Task"]
+
+
+_DEFINES_CHECK = re.compile(r"^\s*(?:async\s+)?def\s+check\s*\(", re.MULTILINE)
+
+
+def _io_cases(task_id: str, tests: str | None) -> list[Any]:
+    """The ``(stdin, expected)`` pairs of an ``io`` task's tests (a JSON list), or a DataError."""
+    try:
+        cases = json.loads(tests or "")
+    except ValueError as exc:
+        raise DataError(f"code task {task_id!r}: column 'tests' must be a JSON list of [stdin, expected] pairs for test_format 'io' ({exc})") from None
+    if not isinstance(cases, list) or not cases or not all(isinstance(c, (list, tuple)) and len(c) == 2 for c in cases):
+        raise DataError(f"code task {task_id!r}: column 'tests' must be a non-empty JSON list of [stdin, expected] pairs for test_format 'io'")
+    return cases
 
 
 class TaskKind(str, enum.Enum):
@@ -74,10 +91,25 @@ class Task:
             raise DataError(f"math task {self.id!r} has no gold answer")
         if self.kind is TaskKind.CODE and not self.tests:
             raise DataError(f"code task {self.id!r} has no tests")
-        if self.kind is TaskKind.CODE and self.test_format not in TEST_FORMATS:
-            raise DataError(
-                f"code task {self.id!r}: test_format must be one of {', '.join(TEST_FORMATS)}, got {self.test_format!r}"
-            )
+        object.__setattr__(self, "language", normalize(self.language) or "python")
+        if self.kind is TaskKind.CODE:
+            self._check_tests()
+
+    def _check_tests(self) -> None:
+        """A code task whose tests cannot run as declared is bad data, named by its column."""
+        where = f"code task {self.id!r}"
+        if self.test_format not in TEST_FORMATS:
+            raise DataError(f"{where}: column 'test_format' must be one of {', '.join(TEST_FORMATS)}, got {self.test_format!r}")
+        if self.test_format == "check":
+            if not self.entry_point:
+                raise DataError(f"{where}: column 'entry_point' is empty, and test_format 'check' calls check(entry_point)")
+            if is_python(self.language) and not _DEFINES_CHECK.search(self.tests or ""):
+                raise DataError(
+                    f"{where}: column 'tests' defines no check(candidate) function, but test_format is 'check' "
+                    "(the default when column 'test_format' is empty); assert-style tests need test_format='asserts'"
+                )
+        elif self.test_format == "io":
+            _io_cases(self.id, self.tests)
 
     def to_dict(self, *, drop_none: bool = False) -> dict[str, Any]:
         """The task as a row (the JSONL and dataset-column names); ``drop_none`` leaves out unset fields."""

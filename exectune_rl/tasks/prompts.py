@@ -25,6 +25,7 @@ import dataclasses
 import re
 import string
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from exectune_rl.cores.base import CoreRequest
@@ -32,6 +33,7 @@ from exectune_rl.errors import ConfigError
 from exectune_rl.tasks.base import Task, TaskKind
 
 __all__ = [
+    "guide_prompt_fn",
     "PromptTemplates",
     "DEFAULT_TEMPLATES",
     "guide_prompt",
@@ -256,3 +258,35 @@ def extract_strategy(text: str | None, tag: str = "strategy") -> str | None:
         raise ConfigError(f"extract_strategy reads a str, got {type(text).__name__}")
     m = re.search(rf"<{re.escape(tag)}>(.*?)</{re.escape(tag)}>", text, re.S)
     return m.group(1).strip() if m else None
+
+
+def guide_prompt_fn(template: str | None) -> Callable[[Task], str]:
+    """The guide's prompt for a task.
+
+    Args:
+        template: A ``str.format`` string over ``{problem}``, ``{language}``, ``{entry_point}``
+            and ``{task_id}``; None uses :func:`exectune_rl.tasks.guide_prompt` (math or code
+            template by task kind).
+
+    Returns:
+        A function ``task -> prompt text``.
+
+    Example:
+        >>> guide_prompt_fn("Plan: {problem}")(Task("t", "math", "1+1?", answer="2"))
+        'Plan: 1+1?'
+    """
+    if template is None:
+        return guide_prompt
+    hint = f"guide_template must use {{problem}} and may use {{language}}, {{entry_point}}, {{task_id}}; got {template!r}"
+    try:
+        template.format(problem="", language="", entry_point="", task_id="")
+        used = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except (KeyError, IndexError, ValueError, AttributeError) as exc:
+        raise ConfigError(hint) from exc
+    if "problem" not in used:  # the guide would never see the task
+        raise ConfigError(hint)
+
+    def prompt(task: Task) -> str:
+        return template.format(problem=task.problem, language=task.language, entry_point=task.entry_point or "", task_id=task.id)
+
+    return prompt

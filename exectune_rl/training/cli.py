@@ -1,31 +1,26 @@
-"""``exectune sample | sft | grpo | demo``: the training recipe steps from the command line.
+"""``exectune sample | sft | grpo``: the training recipe steps from the command line.
 
-``sample``, ``sft`` and ``grpo`` read a YAML recipe (``--config``, see ``examples/``); any field
-can be overridden with ``--set key.sub=value`` (repeatable). ``demo`` runs the offline
-synthetic end-to-end recipe and prints its report.
+They read a YAML recipe (``--config``, see ``examples/``); any field can be overridden with
+``--set key.sub=value`` (repeatable). ``exectune demo`` lives with the evaluation
+(:mod:`exectune_rl.evaluation.cli`): it ends in one.
 
 Example:
     $ exectune sample --config examples/synthetic_sample.yaml
     $ exectune grpo --config examples/synthetic_grpo.yaml --set trainer.max_steps=10
-    $ exectune demo --output-dir outputs/demo
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
-    """Add the arguments of ``command`` (sample, sft, grpo or demo) to ``parser``."""
+    """Add the arguments of ``command`` (sample, sft or grpo) to ``parser``."""
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a recipe field, e.g. trainer.max_steps=10 (repeatable)")  # fmt: skip
     parser.add_argument("--output-dir", default=None, help="override the recipe's output_dir")
-    if command == "demo":
-        parser.add_argument("--quick", action="store_true", help="the shortened run the test suite uses (about a minute)")
-        return
     parser.add_argument("--config", required=True, help="YAML recipe (see examples/)")
     if command == "grpo":
         parser.add_argument("--algorithm", choices=("grpo", "rloo"), default=None, help="override the recipe's algorithm")
@@ -78,21 +73,7 @@ def _grpo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _demo(args: argparse.Namespace) -> int:
-    from exectune_rl.training.demo import QUICK, DemoConfig, run_demo
-    from exectune_rl.training.recipe import apply_overrides, parse_recipe_dict
-
-    base: dict[str, Any] = dict(QUICK) if args.quick else {}
-    if args.output_dir:
-        base["output_dir"] = args.output_dir
-    cfg = parse_recipe_dict(DemoConfig, apply_overrides(base, args.overrides))
-    out = run_demo(cfg)
-    print(out.report_path.read_text())
-    print(f"report: {out.report_path}; step timings (s): {out.timings_s}")
-    return 0
-
-
-_COMMANDS = {"sample": _sample, "sft": _sft, "grpo": _grpo, "demo": _demo}
+_COMMANDS = {"sample": _sample, "sft": _sft, "grpo": _grpo}
 
 
 def run(args: argparse.Namespace) -> int:

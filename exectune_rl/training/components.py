@@ -12,14 +12,14 @@ Example:
 from __future__ import annotations
 
 import logging
-import string
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import ExitStack
 from typing import Any
 
 from exectune_rl.cores.base import Core
 from exectune_rl.errors import ConfigError
 from exectune_rl.tasks.base import Task
+from exectune_rl.tasks.prompts import guide_prompt_fn
 from exectune_rl.training.config import CacheConfig, CoreConfig, TaskSourceConfig
 
 __all__ = [
@@ -174,37 +174,3 @@ def build_reward(
         config, core=core, tokenizer=tokenizer, prices=prices,
         prompt_builder=program_prompt_builder if program_core else None,
     )
-
-
-def guide_prompt_fn(template: str | None) -> Callable[[Task], str]:
-    """The guide's prompt for a task.
-
-    Args:
-        template: A ``str.format`` string over ``{problem}``, ``{language}``, ``{entry_point}``
-            and ``{task_id}``; None uses :func:`exectune_rl.tasks.guide_prompt` (math or code
-            template by task kind).
-
-    Returns:
-        A function ``task -> prompt text``.
-
-    Example:
-        >>> guide_prompt_fn("Plan: {problem}")(Task("t", "math", "1+1?", answer="2"))
-        'Plan: 1+1?'
-    """
-    if template is None:
-        from exectune_rl.tasks import guide_prompt
-
-        return guide_prompt
-    hint = f"guide_template must use {{problem}} and may use {{language}}, {{entry_point}}, {{task_id}}; got {template!r}"
-    try:
-        template.format(problem="", language="", entry_point="", task_id="")
-        used = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
-    except (KeyError, IndexError, ValueError, AttributeError) as exc:
-        raise ConfigError(hint) from exc
-    if "problem" not in used:  # the guide would never see the task
-        raise ConfigError(hint)
-
-    def prompt(task: Task) -> str:
-        return template.format(problem=task.problem, language=task.language, entry_point=task.entry_point or "", task_id=task.id)
-
-    return prompt

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exectune_rl.errors import ConfigError
+from exectune_rl.tasks.prompts import guide_prompt_fn
 from exectune_rl.training.recipe import check_fields
 
 __all__ = [
@@ -35,8 +36,6 @@ TASK_SOURCES = ("synthetic", "jsonl", "humaneval", "gsm8k", "kodcode")
 def check_guide_template(template: str | None) -> None:
     """Raise ConfigError for a ``guide_template`` that cannot format a guide prompt (None is the default prompt)."""
     if template is not None:  # fail at parse time, not after the first expensive step
-        from exectune_rl.training.components import guide_prompt_fn
-
         guide_prompt_fn(template)
 
 

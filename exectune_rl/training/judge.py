@@ -13,6 +13,7 @@ from typing import Any
 
 from exectune_rl.errors import ConfigError
 from exectune_rl.rewards.columns import rows_to_columns
+from exectune_rl.rewards.metrics import strategy_outcomes
 from exectune_rl.tasks.base import Task
 from exectune_rl.training.sampling import Verdict
 
@@ -25,23 +26,8 @@ def task_columns(tasks: Sequence[Task]) -> dict[str, list[Any]]:
 
 
 def run_outcomes(record: Any, m: int) -> list[float] | None:
-    """Executed (1.0) or not per core run of one ``RewardRecord``; None when nothing could be scored.
-
-    A strategy that failed the format gate or leaked counts as ``m`` failed runs; runs the
-    infrastructure lost (core call failed, sandbox INFRA) are left out, never counted as failures.
-
-    Args:
-        record: From ``ExecTuneReward.score``.
-        m: Core runs per strategy.
-    """
-    from exectune_rl.rewards.records import RewardStatus
-
-    if record.status in (RewardStatus.INFRA, RewardStatus.BAD_TASK):
-        return None
-    if record.status in (RewardStatus.FORMAT_FAILED, RewardStatus.LEAKED):
-        return [0.0] * m
-    runs = [float(bool(r.execution.success)) for r in record.runs if not r.error and not r.execution.is_infra]
-    return runs or None
+    """Deprecated name of :func:`exectune_rl.rewards.metrics.strategy_outcomes`."""
+    return strategy_outcomes(record, m)
 
 
 def _feedback(record: Any) -> str:

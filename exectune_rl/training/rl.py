@@ -3,8 +3,9 @@
 The training set is one conversational prompt per task plus the task columns
 (:meth:`exectune_rl.tasks.base.Task.to_dict`); TRL passes those columns to the reward with each
 completion, so the reward knows which task a strategy is for. The trained guide and its
-training log (``training_log.json``: reward, executability and every reward component per
-step, as the reward logged them) go to the output folder.
+training log (``training_log.json``: reward, executability and every reward metric per step,
+as :class:`~exectune_rl.rewards.ExecTuneReward` logged them through ``log_metric``) go to the
+output folder.
 
 Example:
     >>> result = run_rl(RLRecipe(model="outputs/sft", algorithm="grpo",            # doctest: +SKIP
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +25,6 @@ from typing import Any
 from exectune_rl.errors import ConfigError
 from exectune_rl.tasks.base import Task
 from exectune_rl.training.config import RLRecipe
-from exectune_rl.training.judge import run_outcomes
 from exectune_rl.training.sft_data import prompt_messages
 from exectune_rl.training.trl_utils import load_tokenizer, require_trl, save_log_history, trainer_args
 
@@ -45,68 +46,29 @@ class RLResult:
     last_reward: float | None
 
 
-def executability_of(records: Sequence[Any]) -> float | None:
-    """Share of scored core runs that executed a well-formed, non-leaking strategy successfully.
+def executability_of(records: Sequence[Any], core_runs: int = 1) -> float | None:
+    """Guide-averaged executability of a batch (:func:`exectune_rl.rewards.metrics.executability`).
 
-    A rejected strategy (format gate, leak) counts once; runs lost to the infrastructure not at all.
+    Every sampled strategy counts, a rejected one (format gate, leak) as not executed; runs lost
+    to the infrastructure are left out. None when no strategy counts.
     """
-    runs = [x for rec in records for x in run_outcomes(rec, 1) or ()]
-    return sum(runs) / len(runs) if runs else None
+    from exectune_rl.rewards.metrics import batch_metrics
 
-
-class TrackedReward:
-    """An ``ExecTuneReward`` that also logs the batch's executability to the trainer.
-
-    TRL logs what a reward passes to ``log_metric``; the composite logs its components, and
-    this adds ``<name>/executability`` so executability over training steps is in the logs
-    (and in ``exectune eval``'s plots). Same name, same rewards, picklable.
-
-    Args:
-        reward: The ``ExecTuneReward``.
-    """
-
-    def __init__(self, reward: Any) -> None:
-        self.reward = reward
-        self.__name__ = reward.__name__
-
-    def _log(self, records: Sequence[Any], log_metric: Any, log_extra: Any) -> list[float | None]:
-        from exectune_rl.rewards.composite import batch_means
-
-        if callable(log_metric):
-            for key, value in batch_means(records).items():
-                log_metric(f"{self.__name__}/{key}", value)
-            rate = executability_of(records)
-            if rate is not None:
-                log_metric(f"{self.__name__}/executability", rate)
-        if callable(log_extra):
-            log_extra(f"{self.__name__}/status", [r.status.value for r in records])
-        return [r.reward for r in records]
-
-    def __call__(self, prompts: Any = None, completions: Any = None, completion_ids: Any = None, **kwargs: Any) -> list[float | None]:
-        log_metric, log_extra = kwargs.pop("log_metric", None), kwargs.pop("log_extra", None)
-        kwargs.pop("trainer_state", None)
-        return self._log(self.reward.score(prompts, completions, completion_ids, **kwargs), log_metric, log_extra)
-
-
-class AsyncTrackedReward(TrackedReward):
-    """:class:`TrackedReward` for an ``AsyncExecTuneReward``: TRL awaits it with other async rewards."""
-
-    async def __call__(  # type: ignore[override]
-        self, prompts: Any = None, completions: Any = None, completion_ids: Any = None, **kwargs: Any
-    ) -> list[float | None]:
-        log_metric, log_extra = kwargs.pop("log_metric", None), kwargs.pop("log_extra", None)
-        kwargs.pop("trainer_state", None)
-        records = await self.reward.ascore(prompts, completions, completion_ids, **kwargs)
-        return self._log(records, log_metric, log_extra)
+    return batch_metrics(records, core_runs)["executability"]
 
 
 def track(reward: Any) -> Any:
-    """Wrap an ``ExecTuneReward`` (sync or async) so it also logs executability; others pass through."""
-    if not (hasattr(reward, "score") and hasattr(reward, "config")):
-        return reward
-    import inspect
+    """Deprecated: ``ExecTuneReward`` logs ``<name>/executability`` itself; returns ``reward`` unchanged."""
+    warnings.warn("track() is no longer needed: ExecTuneReward logs executability itself", DeprecationWarning, stacklevel=2)
+    return reward
 
-    return AsyncTrackedReward(reward) if inspect.iscoroutinefunction(type(reward).__call__) else TrackedReward(reward)
+
+def TrackedReward(reward: Any) -> Any:  # noqa: N802 - the deprecated class name
+    """Deprecated alias of :func:`track` (the wrapper that re-logged executability is gone)."""
+    return track(reward)
+
+
+AsyncTrackedReward = TrackedReward
 
 
 def rl_dataset(tasks: Sequence[Task], guide_prompt: Callable[[Task], str]):  # -> datasets.Dataset
@@ -169,8 +131,7 @@ def run_rl(
         An :class:`RLResult`; the guide is saved in ``recipe.output_dir``.
     """
     dataset = rl_dataset(tasks, guide_prompt)
-    funcs = list(reward) if isinstance(reward, (list, tuple)) else [reward]
-    reward_funcs = [track(f) for f in funcs]
+    reward_funcs = list(reward) if isinstance(reward, (list, tuple)) else [reward]
     trainer = build_rl_trainer(recipe, dataset, reward_funcs, callbacks=callbacks)
     start = time.perf_counter()
     trainer.train()

@@ -80,10 +80,11 @@ def test_code_components(code_reward: ExecTuneReward) -> None:
     # a - b passes add(0, 0) only: graded 0.1 + 0.1 + 0.8 / 3, minus 0.5 for losing the success.
     assert wrong.execution == pytest.approx(0.2 + 0.8 / 3) and wrong.reward == pytest.approx(0.2 + 0.8 / 3 - 0.5)
     assert crash.syntax == 0.0 and crash.execution == 0.0
-    assert leak.status is RewardStatus.LEAKED and leak.reward == 0.0 and leak.runs == ()
+    # A gated leak scores the floor (the worst a well-formed strategy can get: -0.5 here), never more.
+    assert leak.status is RewardStatus.LEAKED and leak.reward == code_reward.config.gated_floor == -0.5 and leak.runs == ()
 
 
-def test_format_failures_score_zero_without_core_calls(math_verifier: MathVerifier) -> None:
+def test_format_failures_score_the_floor_without_core_calls(math_verifier: MathVerifier) -> None:
     calls = Counter()
 
     def counting(req: CoreRequest) -> str:
@@ -92,7 +93,8 @@ def test_format_failures_score_zero_without_core_calls(math_verifier: MathVerifi
 
     reward = ExecTuneReward(RewardConfig.math(), core=CallableCore(counting), math_verifier=math_verifier)
     recs = reward.score(completions=["<strategy>a</strategy><strategy>b</strategy>", "<strategy>open"], **MATH)
-    assert [r.status for r in recs] == [RewardStatus.FORMAT_FAILED] * 2 and [r.reward for r in recs] == [0.0, 0.0]
+    # -0.5: losing the core-only success costs a well-formed strategy at most 0.5, so a broken format scores that.
+    assert [r.status for r in recs] == [RewardStatus.FORMAT_FAILED] * 2 and [r.reward for r in recs] == [-0.5, -0.5]
     assert calls["n"] == 0
 
 
@@ -251,8 +253,8 @@ def test_components_are_logged_through_trl_hooks(math_reward: ExecTuneReward) ->
         log_extra=lambda k, v: extra.__setitem__(k, v),
         **MATH,
     )
-    assert out == [1.0, 0.0]
-    for name in ("format", "execution", "success", "nondegradation", "cost", "strategy_tokens", "core_tokens", "infra"):
+    assert out == [1.0, -0.5]
+    for name in ("format", "execution", "success", "nondegradation", "cost", "strategy_tokens", "core_tokens", "infra", "executability"):
         assert f"exectune/{name}" in metrics
     assert metrics["exectune/format"] == 0.5
     assert extra["exectune/status"] == ["scored", "format_failed"]
@@ -266,11 +268,14 @@ def test_every_component_is_logged_when_no_completion_passes_the_gate(math_rewar
         prompts=["p"] * 3, completions=["garbage", "no tags at all", ""],
         log_metric=lambda k, v: metrics.__setitem__(k, v), problem=MATH["problem"][:1] * 3, answer=["5"] * 3,
     )  # fmt: skip
-    assert out == [0.0, 0.0, 0.0]
-    for name in (*COMPONENTS, "reward", "infra", "leaked"):
+    assert out == [-0.5, -0.5, -0.5]
+    for name in ("format", "execution", "success", "executability", "reward", "infra", "leaked"):
         assert f"exectune/{name}" in metrics, sorted(metrics)
-    assert metrics["exectune/format"] == 0.0 and metrics["exectune/execution"] == 0.0
-    assert metrics["exectune/strategy_tokens"] == 0.0 and metrics["exectune/core_tokens"] == 0.0
+    assert metrics["exectune/format"] == 0.0 and metrics["exectune/execution"] == 0.0 and metrics["exectune/executability"] == 0.0
+    # Nothing reached the core: tokens, cost and money were not measured, so they are absent, never a made-up 0.
+    for name in ("cost", "strategy_tokens", "core_tokens", "usd", "nondegradation", "leakage"):
+        assert f"exectune/{name}" not in metrics
+    assert set(COMPONENTS) <= {"format", "execution", "success", "syntax", "cost", "strategy_tokens", "core_tokens", "usd", "nondegradation", "leakage"}
 
 
 def test_gated_completions_count_zero_in_value_components(math_reward: ExecTuneReward) -> None:

@@ -22,7 +22,7 @@ from exectune_rl.tasks import (
 )
 
 MATH = Task("gsm8k/test/0", "math", "Tom has 3 apples and buys {2} more. How many?", answer="5")
-CODE = Task("HumanEval/0", "code", "def add(a, b):\n    '''Add.'''\n", tests="assert add(1, 2) == 3", entry_point="add")
+CODE = Task("HumanEval/0", "code", "def add(a, b):\n    '''Add.'''\n", tests="assert add(1, 2) == 3", test_format="asserts", entry_point="add")
 
 
 def test_package_all_matches():

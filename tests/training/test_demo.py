@@ -10,7 +10,7 @@ pytest.importorskip("trl")
 
 from exectune_rl.cli import main  # noqa: E402
 from exectune_rl.errors import ConfigError  # noqa: E402
-from exectune_rl.training.demo import DemoConfig, run_demo  # noqa: E402
+from exectune_rl.evaluation.demo import DemoConfig, run_demo  # noqa: E402
 
 
 def _by_name(results):

@@ -40,25 +40,26 @@ def test_training_logs_reward_components_and_executability(algorithm, tiny_model
     assert (tmp_path / algorithm / "config.json").is_file()
 
 
-def test_tracked_reward_matches_the_reward_and_pickles(program_reward, tasks):
+def test_reward_logs_guide_averaged_executability(program_reward, tasks):
     problem = make_arith_problems(8, seed=11)
     completions = [correct_strategy(problem[0]), "no tags here", f"<strategy>\nprint({problem[1].answer})\n</strategy>"]
     cols = {k: [t.to_dict()[k] for t in tasks[:3]] for k in ("task_id", "kind", "problem", "answer")}
     cols_first = {k: [v[0], v[0], v[1]] for k, v in cols.items()}
     logged = {}
-    tracked = TrackedReward(program_reward)
-    values = tracked(prompts=None, completions=completions, log_metric=lambda k, v: logged.__setitem__(k, v), **cols_first)
-    assert values == program_reward(prompts=None, completions=completions, **cols_first) == [1.0, 0.0, 0.0]
-    assert logged["exectune/executability"] == pytest.approx(1 / 3) and logged["exectune/format"] == pytest.approx(2 / 3)
-    assert tracked.__name__ == "exectune"
+    values = program_reward(prompts=None, completions=completions, log_metric=lambda k, v: logged.__setitem__(k, v), **cols_first)
+    assert values == [1.0, 0.0, 0.0]
+    # Mean over tasks: task 0 executed one of its two strategies (0.5), task 1 none (its only one leaks).
+    assert logged["exectune/executability"] == pytest.approx(0.25) and logged["exectune/format"] == pytest.approx(2 / 3)
+    with pytest.deprecated_call():
+        assert TrackedReward(program_reward) is program_reward  # the wrapper is gone; the name stays
 
 
-def test_tracked_reward_pickles():
+def test_reward_pickles():
     # TRL may pickle reward functions (multiprocessing); a reward without live resources must survive it.
     from exectune_rl.rewards import ExecTuneReward, RewardConfig
 
-    tracked = TrackedReward(ExecTuneReward(RewardConfig.math(math_workers=0)))
-    assert pickle.loads(pickle.dumps(tracked)).__name__ == "exectune"
+    reward = ExecTuneReward(RewardConfig.math(math_workers=0))
+    assert pickle.loads(pickle.dumps(reward)).__name__ == "exectune"
 
 
 def test_dataset_carries_prompt_and_task_columns(tasks):
@@ -70,10 +71,8 @@ def test_dataset_carries_prompt_and_task_columns(tasks):
 
 def test_async_reward_trains_grpo_through_the_async_wrapper(tiny_model_path, program_reward, tasks, tmp_path):
     # TRL awaits async reward functions together; the async twin shares the reward's core and sandbox.
-    from exectune_rl.training.rl import AsyncTrackedReward, track
-
     async_reward = program_reward.as_async()
-    assert isinstance(track(async_reward), AsyncTrackedReward) and not isinstance(track(program_reward), AsyncTrackedReward)
+    assert async_reward.pipeline is program_reward.pipeline  # one pipeline, two call styles
     recipe = RLRecipe(model=str(tiny_model_path), output_dir=str(tmp_path / "async"), trainer={**TRAINER, "max_steps": 1})
     run_rl(recipe, tasks=tasks, reward=async_reward, guide_prompt=_prompt)
     history = json.loads((tmp_path / "async" / "training_log.json").read_text())["log_history"]
@@ -91,7 +90,7 @@ def test_executability_leaves_out_runs_the_infrastructure_lost():
     records = [
         # one passed run and one the sandbox lost: the lost run is nobody's fault, not a failure
         RewardRecord(0, "t0", 1.0, RewardStatus.SCORED, "", ok, runs=(passed, lost)),
-        # a strategy that failed the gate counts once as not executed
+        # a strategy that failed the gate counts as not executed
         RewardRecord(1, "t1", 0.0, RewardStatus.FORMAT_FAILED, "format", bad),
         # an unscorable record is left out entirely
         RewardRecord(2, "t2", None, RewardStatus.INFRA, "core down", ok, runs=(lost,)),
