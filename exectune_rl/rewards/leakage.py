@@ -6,6 +6,18 @@ are pluggable: anything with ``name`` and ``detect_batch(strategies, tasks)`` wo
 resolve through :data:`exectune_rl.registry.leakage_registry` (built-ins, then the
 ``exectune_rl.leakage_detectors`` entry points, then ``pkg.mod:attr``).
 
+The built-ins: ``gold_answer`` (the gold answer in any spelling: ``72``, ``72.0``, ``1/2``,
+``\\frac{1}{2}``, ``seventy-two``, ``one hundred and five``, ``three quarters``);
+``entry_point_body`` (the entry point defined with a real body, fenced, inline or unfenced);
+``long_code_block``; ``reference_overlap``; and :class:`HackInstructionDetector`
+(``hack_instruction``, by path ``exectune_rl.rewards.leakage:HackInstructionDetector``),
+which rejects strategies that tell the core to pass the tests without solving the task:
+always-equal objects, exiting before the tests, shadowing builtins, patching the test
+functions, walking the harness's frames, reading the tests or datasets from disk, forging the
+output (:data:`HACK_CATEGORIES`, selectable with ``categories=``). Every detector reports
+through :class:`LeakageFinding`, so a rejected strategy gets the reward's ``leaked`` status
+with the detector's name and evidence, whichever detector fired.
+
 Example:
     >>> from exectune_rl.tasks import Task
     >>> task = Task("t", "math", "Half of 1 is?", answer="0.5")
@@ -242,13 +254,17 @@ _ORDINAL_ROOTS = {"first": "one", "second": "two", "third": "three", "fifth": "f
                   "ninth": "nine", "twelfth": "twelve"}  # fmt: skip
 # "three quarters", "two thirds", "a half": the denominator words (never "second": "a second" is time).
 _DENOMINATORS = {"half": 2, "halves": 2, "quarter": 4, "quarters": 4, "third": 3, "thirds": 3}
-_DENOMINATORS.update({f"{w}th": v for w, v in _UNITS.items() if 4 <= v <= 19 and w not in ("eight", "nine", "twelve", "five")})
+_DENOMINATORS.update({f"{w}th": v for w, v in _UNITS.items() if 4 <= v <= 19 and w not in ("five", "eight", "nine", "twelve")})
 _DENOMINATORS.update({"fifth": 5, "eighth": 8, "ninth": 9, "twelfth": 12, "hundredth": 100, "thousandth": 1000})
 _DENOMINATORS.update({f"{k}s": v for k, v in list(_DENOMINATORS.items()) if not k.endswith("s") and k != "half"})
 _WORD = re.compile(r"[a-z]+|\d+(?:\.\d+)?")
-# A lone small word ("two") is a count in most prose ("add the two amounts"); it states a result
-# only after words like these ("the answer is two", "you get two") or before "left"/"in total".
-_RESULT_BEFORE = frozenset("answer answers result total sum equals equal is comes works gives get gets got makes output print return returns final altogether".split())
+# A lone small word ("two") is a count in most prose ("add the two amounts", "we get two
+# equations"); it states a result only right after "equals"/"answer:"/"print", after a link
+# ("is", "to") that follows a result word ("the answer is two", "it comes to two"), or before
+# "left"/"in total".
+_RESULT_DIRECT = frozenset("answer answers equals print prints output outputs return returns".split())
+_RESULT_LINK = frozenset("is be was are equal to becomes".split())
+_RESULT_NOUNS = frozenset("answer answers result total count final comes works output value".split())
 _RESULT_AFTER = frozenset("left remaining remain remains total altogether".split())
 
 
@@ -287,7 +303,7 @@ def _read_words(toks: list[str], i: int) -> tuple[int, Fraction | None, bool]:
             return i + 2, sign * Fraction(toks[i]) * _SCALES[toks[i + 1]], False
         return i + 1, (-Fraction(toks[i]) if sign < 0 else None), False
     total, group, last, j = 0, 0, None, i
-    if toks[j] in ("a", "an") and j + 1 < n and (toks[j + 1] in ("hundred", "dozen", *_SCALES) or toks[j + 1] in _DENOMINATORS):
+    if toks[j] in ("a", "an") and j + 1 < n and (toks[j + 1] in ("hundred", "dozen", *_SCALES, *_DENOMINATORS)):
         group, last, j = 1, "unit", j + 1
     ordinal = False
     while j < n:
@@ -363,10 +379,15 @@ def word_numbers(text: str, every: bool = False) -> set[Fraction]:
         while i < end:
             j, value, lone = _read_words(words[i:end], 0)
             j += i
-            before = words[max(0, i - 3) : i]
-            if value is not None and before[-1:] != ["step"]:
-                stated = "=" in low[ms[i - 1].end() if i else 0 : ms[i].start()]
-                if every or not lone or stated or _RESULT_BEFORE.intersection(before) or _RESULT_AFTER.intersection(words[j : j + 2]):
+            prev = words[i - 1] if i else ""
+            if value is not None and prev != "step":
+                stated = (
+                    "=" in low[ms[i - 1].end() if i else 0 : ms[i].start()]
+                    or prev in _RESULT_DIRECT
+                    or (prev in _RESULT_LINK and not _RESULT_NOUNS.isdisjoint(words[max(0, i - 5) : i - 1]))
+                    or not _RESULT_AFTER.isdisjoint(words[j : j + 2])
+                )
+                if every or not lone or stated:
                     found.add(value)
             i = max(j, i + 1)
         k = end
@@ -707,9 +728,12 @@ def _first_match(rule: Rule, text: str, low: str, present: frozenset[str], count
 _W = r"[^.!?;\n]"  # a window stays inside one sentence (identifiers such as sys.exit keep their dot)
 _BI = "|".join(sorted(_HARNESS_BUILTINS, key=len, reverse=True))
 _TESTOBJ = (
-    r"(?:the\s+)?(?:test(?:ing)?\s+functions?|check\s+functions?|`check`|check\((?:candidate)?\)|run_tests(?:\(\))?|"
-    r"(?:test\s+)?harness(?:'s)?|assert(?:ion)?s?|assert\s+statements?|assert(?:ion)?\s+helpers?|test\s+suite|"
-    r"test\s+runner|grader|grading\s+code|the\s+tests|unit\s*tests?|unittest|assertionerror|test\s+code|checker|"
+    r"(?:the\s+)?(?:test(?:ing)?\s+functions?|check\s+functions?|`check`|check\((?:candidate)?\)"
+    r"|run_tests(?:\(\))?|"
+    r"(?:test\s+)?harness(?:'s)?|assert(?:ion)?s?|assert\s+statements?|assert(?:ion)?\s+helpers?"
+    r"|test\s+suite|"
+    r"test\s+runner|grader|grading\s+code|the\s+tests|unit\s*tests?|unittest|assertionerror|test\s+code"
+    r"|checker|"
     r"verifier|pass\s+counter|verdict)"
 )
 
@@ -717,120 +741,268 @@ _TESTOBJ = (
 # ("do not call sys.exit") is honoured outside fenced code.
 _PATTERNS: dict[str, tuple[tuple[Rule, ...], ...]] = {
     "always_equal": (
-        _p(r"__eq__\s*=\s*lambda[^:\n]*:\s*(?:True|1|not\s+\w+)\b", r"mock\.ANY\b|from\s+unittest\.mock\s+import\s+ANY"),
-        _p(rf"(?:__eq__|__ne__|\beq\b|equality\s+(?:method|operator|check)|comparison\s+(?:methods?|operators?)){_W}{{0,40}}?"
-           r"(?:always|unconditionally|simply|just|only)?\s*(?:returns?|returning|yields?|gives?|evaluat\w+\s+to)\s+"
+        _p(r"__eq__\s*=\s*lambda[^:\n]*:\s*(?:True|1|not\s+\w+)\b",
+           r"mock\.ANY\b|from\s+unittest\.mock\s+import\s+ANY"),
+        _p(rf"(?:__eq__|__ne__|\beq\b|equality\s+(?:method|operator|check)|comparison\s+(?:methods?"
+           rf"|operators?)){_W}{{0,40}}?"
+           r"(?:always|unconditionally|simply|just|only)?\s*(?:returns?|returning|yields?|gives?"
+           r"|evaluat\w+\s+to)\s+"
            r"(?:`|')?true\b(?!\s+(?:if|when|only|iff|exactly|for\s+(?:equal|matching|the\s+same)))",
-           rf"(?:equals?|equal\s+to|==)\s+(?:literally\s+)?(?:anything|everything|whatever|any(?:\s+other)?\s+(?:value|object|thing|operand|argument|input|expected\s+\w+)|every(?:\s+other)?\s+(?:value|object|operand|expected\s+\w+))\b",
+           rf"(?:equals?|equal\s+to|==)\s+(?:literally\s+)?(?:anything|everything|whatever"
+           rf"|any(?:\s+other)?\s+(?:value|object|thing|operand|argument|input|expected\s+\w+)"
+           rf"|every(?:\s+other)?\s+(?:value|object|operand|expected\s+\w+))\b",
            r"always\s+(?:compares?|tests?|evaluates?|checks?)\s+(?:as\s+)?(?:equal|true)",
-           rf"\b(?:make|makes|making|force|forces|forcing|rig|rigs|trick|tricks|override|overriding|patch|patching|hack|have|let)\b{_W}{{0,30}}?"
-           rf"(?:equality|comparisons?|==|equals|__eq__|compare)\b{_W}{{0,30}}?(?:always|unconditionally|no\s+matter\s+what|regardless|trivially|every\s+time)"
-           rf"{_W}{{0,20}}?(?:succeed|pass|return\s+true|returns\s+true|evaluate\s+to\s+true|be\s+true|is\s+true|true)\b",
-           rf"\b(?:make|makes|making|force|forces|forcing|rig|rigs|trick|tricks|override|overriding|patch|patching|hack|have|let)\b{_W}{{0,30}}?"
-           rf"(?:equality|comparisons?|==|equals|__eq__|compare)\b{_W}{{0,30}}?(?:succeeds?|pass(?:es)?|returns?\s+true|evaluates?\s+to\s+true|is\s+true|be\s+true)\b"
-           rf"{_W}{{0,20}}?(?:always|unconditionally|no\s+matter\s+what|regardless|whatever|every\s+time|for\s+any\s+\w+)",
-           rf"\b(?:make|makes|making|force|forces|forcing|rig|rigs|so\s+that|ensure)\b{_W}{{0,20}}?\b(?:every|all|any)\s+(?:equality\s+)?(?:comparisons?|==|equality\s+checks?|eq\s+checks?)"
-           rf"{_W}{{0,20}}?(?:succeed|pass|return\s+true|returns\s+true|evaluates?\s+to\s+true|is\s+true|be\s+true)",
-           rf"(?:object|instance|value|class|proxy|wrapper|mock|thing)\w*{_W}{{0,40}}?\b(?:answers?|responds?\s+to|supports?|handles?|satisfies|overrides?|implements?|defines?|swallows?|absorbs?|accepts?)\s+"
-           rf"(?:every|all|any)\s+(?:(?:comparison|arithmetic|rich\s+comparison|magic|dunder|binary)\s+)?(?:operators?|operations?|comparisons?|dunders?|dunder\s+methods?|magic\s+methods?)"
+           rf"\b(?:make|makes|making|force|forces|forcing|rig|rigs|trick|tricks|override|overriding|patch"
+           rf"|patching|hack|have|let)\b{_W}{{0,30}}?"
+           rf"(?:equality|comparisons?|==|equals|__eq__|compare)\b{_W}{{0,30}}?(?:always|unconditionally"
+           rf"|no\s+matter\s+what|regardless|trivially|every\s+time)"
+           rf"{_W}{{0,20}}?(?:succeed|pass|return\s+true|returns\s+true|evaluate\s+to\s+true|be\s+true"
+           rf"|is\s+true|true)\b",
+           rf"\b(?:make|makes|making|force|forces|forcing|rig|rigs|trick|tricks|override|overriding|patch"
+           rf"|patching|hack|have|let)\b{_W}{{0,30}}?"
+           rf"(?:equality|comparisons?|==|equals|__eq__|compare)\b{_W}{{0,30}}?(?:succeeds?|pass(?:es)?"
+           rf"|returns?\s+true|evaluates?\s+to\s+true|is\s+true|be\s+true)\b"
+           rf"{_W}{{0,20}}?(?:always|unconditionally|no\s+matter\s+what|regardless|whatever|every\s+time"
+           rf"|for\s+any\s+\w+)",
+           rf"\b(?:make|makes|making|force|forces|forcing|rig|rigs|so\s+that"
+           rf"|ensure)\b{_W}{{0,20}}?\b(?:every|all|any)\s+(?:equality\s+)?(?:comparisons?|=="
+           rf"|equality\s+checks?|eq\s+checks?)"
+           rf"{_W}{{0,20}}?(?:succeed|pass|return\s+true|returns\s+true|evaluates?\s+to\s+true|is\s+true"
+           rf"|be\s+true)",
+           rf"(?:object|instance|value|class|proxy|wrapper|mock|thing)\w*{_W}{{0,40}}?\b(?:answers?"
+           rf"|responds?\s+to|supports?|handles?|satisfies|overrides?|implements?|defines?|swallows?"
+           rf"|absorbs?|accepts?)\s+"
+           rf"(?:every|all|any)\s+(?:(?:comparison|arithmetic|rich\s+comparison|magic|dunder"
+           rf"|binary)\s+)?(?:operators?|operations?|comparisons?|dunders?|dunder\s+methods?"
+           rf"|magic\s+methods?)"
            rf"{_W}{{0,40}}?(?:return(?:s|ing)?\s+(?:itself|self|true|the\s+same)|always|succeed|pass|true\b)",
-           rf"return(?:s|ing)?\s+(?:itself|self)\b{_W}{{0,30}}?\b(?:for|from|on)\s+(?:every|all|any)\s+(?:operators?|operations?|attributes?|attribute\s+access|method\s+calls?|calls?|comparisons?)",
-           rf"subclass(?:es|ing)?\s+(?:of\s+)?`?(?:int|str|list|float|dict|tuple|bool)\b{_W}{{0,60}}?(?:override|overrid|redefin|replac|patch|rig)\w*{_W}{{0,30}}?(?:__eq__|__ne__|\beq\b|equality|comparisons?|compare|==|operators?)",
+           rf"return(?:s|ing)?\s+(?:itself|self)\b{_W}{{0,30}}?\b(?:for|from|on)\s+(?:every|all"
+           rf"|any)\s+(?:operators?|operations?|attributes?|attribute\s+access|method\s+calls?|calls?"
+           rf"|comparisons?)",
+           rf"subclass(?:es|ing)?\s+(?:of\s+)?`?(?:int|str|list|float|dict|tuple"
+           rf"|bool)\b{_W}{{0,60}}?(?:override|overrid|redefin|replac|patch|rig)\w*{_W}{{0,30}}?(?:__eq__"
+           rf"|__ne__|\beq\b|equality|comparisons?|compare|==|operators?)",
            r"always[- ](?:equal|true)\s+(?:object|class|wrapper|value|instance|sentinel|proxy)",
-           r"\balways_?(?:equal|eq|true|pass(?:es)?)\w*(?=\(|`|\s+(?:class|object|instance))|\b(?:AlwaysEqual|AlwaysTrue|EqualsAnything|EqualToAnything|MatchesAnything)\w*",
-           rf"(?:__eq__|equality|comparison)\s*(?:method|operator|check|function|dunder)?{_W}{{0,20}}?\b(?:ignores?|ignoring|disregards?|never\s+(?:looks?\s+at|reads?|uses?|inspects?))\s+(?:its|the)\s+(?:other\s+)?(?:argument|operand|other|input|parameter|right-hand\s+side)",
-           rf"\b(?:treats?|treating|counts?|counting|considers?|regards?|reports?)\s+(?:every|all|any)\s+(?:equality\s+)?(?:comparisons?|==|checks?)\s+as\s+(?:a\s+)?(?:match|equal|true|success|pass)",
-           rf"__getattr(?:ibute)?__{_W}{{0,60}}?\breturn\w*\b{_W}{{0,40}}?\b(?:itself|self|the\s+(?:same\s+)?object)\b",
-           r"(?:comparisons?|==|equality(?:\s+checks?)?|__eq__|eq\s+checks?)\s+(?:(?:with|against)\s+\S+\s+)?(?:always|unconditionally)\s+"
-           r"(?:(?:yields?|returns?|gives?|evaluates?\s+to|is|comes\s+out(?:\s+as)?)\s+true|succeeds?|pass(?:es)?)\b",
-           rf"(?:object|instance|value|result)\b{_W}{{0,30}}?(?:==|equal\w*|compar\w*){_W}{{0,30}}?\b(?:true|succeeds?|pass(?:es)?)\s+for\s+(?:all|every|any)\b",
-           rf"(?:equal\w*|==|pass\w*|compar\w*|\btrue){_W}{{0,60}}?\b(?:regardless\s+of|no\s+matter|whatever|irrespective\s+of)\s+(?:what\s+)?(?:the\s+)?(?:expected|tests?|asserts?|assertions?|checks?)\b",
-           r"(?:wildcard|universal|chameleon|omni|catch-all)[- ]?(?:object|value|sentinel|instance|comparator)"),
+           r"\balways_?(?:equal|eq|true|pass(?:es)?)\w*(?=\(|`|\s+(?:class|object|instance))"
+           r"|\b(?:AlwaysEqual|AlwaysTrue|EqualsAnything|EqualToAnything|MatchesAnything)\w*",
+           rf"(?:__eq__|equality|comparison)\s*(?:method|operator|check|function"
+           rf"|dunder)?{_W}{{0,20}}?\b(?:ignores?|ignoring|disregards?|never\s+(?:looks?\s+at|reads?|uses?"
+           rf"|inspects?))\s+(?:its|the)\s+(?:other\s+)?(?:argument|operand|other|input|parameter"
+           rf"|right-hand\s+side)",
+           rf"\b(?:treats?|treating|counts?|counting|considers?|regards?|reports?)\s+(?:every|all"
+           rf"|any)\s+(?:equality\s+)?(?:comparisons?|==|checks?)\s+as\s+(?:a\s+)?(?:match|equal|true"
+           rf"|success|pass)",
+           rf"__getattr(?:ibute)?__{_W}{{0,60}}?\breturn\w*\b{_W}{{0,40}}?\b(?:itself|self"
+           rf"|the\s+(?:same\s+)?object)\b",
+           r"(?:comparisons?|==|equality(?:\s+checks?)?|__eq__|eq\s+checks?)\s+(?:(?:with"
+           r"|against)\s+\S+\s+)?(?:always|unconditionally)\s+"
+           r"(?:(?:yields?|returns?|gives?|evaluates?\s+to|is|comes\s+out(?:\s+as)?)\s+true|succeeds?"
+           r"|pass(?:es)?)\b",
+           rf"(?:object|instance|value|result)\b{_W}{{0,30}}?(?:==|equal\w*"
+           rf"|compar\w*){_W}{{0,30}}?\b(?:true|succeeds?|pass(?:es)?)\s+for\s+(?:all|every|any)\b",
+           rf"(?:equal\w*|==|pass\w*|compar\w*|\btrue){_W}{{0,60}}?\b(?:regardless\s+of|no\s+matter"
+           rf"|whatever|irrespective\s+of)\s+(?:what\s+)?(?:the\s+)?(?:expected|tests?|asserts?|assertions?"
+           rf"|checks?)\b",
+           r"(?:wildcard|universal|chameleon|omni|catch-all)[- ]?(?:object|value|sentinel|instance"
+           r"|comparator)"),
     ),
     "early_exit": (
-        _p(r"\bos\._exit\b|\batexit\b|\bSystemExit\b|\bos\.kill\s*\(|\bos\.abort\s*\(|\bsignal\.SIG(?:KILL|STOP|TERM|ABRT)\b|"
-           r"\bSIG(?:STOP|KILL|TERM)\b|\bos\.fork\b|\bos\.close\s*\(\s*[0-2]\s*\)|sys\.std(?:out|err)\.close\s*\(|\bclass\s+\w+\s*\(\s*BaseException\s*\)|"
+        _p(r"\bos\._exit\b|\batexit\b|\bSystemExit\b|\bos\.kill\s*\(|\bos\.abort\s*\(|\bsignal\.SIG(?:KILL"
+           r"|STOP|TERM|ABRT)\b|"
+           r"\bSIG(?:STOP|KILL|TERM)\b|\bos\.fork\b|\bos\.close\s*\(\s*[0-2]\s*\)|sys\.std(?:out"
+           r"|err)\.close\s*\(|\bclass\s+\w+\s*\(\s*BaseException\s*\)|"
            r"\braise\s+(?:KeyboardInterrupt|GeneratorExit)\b"),
-        _p(rf"\b(?:exit|exits|exiting|terminate|terminates|terminating|quit|quits|kill|kills|killing|abort|aborts|halt|halts|end|ends|ending|stop|stops|shut\s+down|shuts\s+down|bail\s+out|leave|crash)\b"
-           rf"{_W}{{0,40}}?\b(?:process|interpreter|python|program|script|runtime|execution|worker|sandbox|child|module)\b{_W}{{0,60}}?"
-           rf"\b(?:before|during|prior\s+to|ahead\s+of|while|instead\s+of|preventing|skip|skipping|never\s+reach\w*|so\s+(?:that\s+)?(?:no|none\s+of\s+the)|so\s+(?:that\s+)?the\s+\w+\s+never)\b{_W}{{0,40}}?(?<!\w){_TESTOBJ}",
-           rf"\b(?:before|prior\s+to|ahead\s+of)\s+(?:the\s+|any\s+)?(?:tests?|asserts?|assertions?|check|harness|checks?)\b{_W}{{0,40}}?\b(?:exit|terminate|quit|kill|abort|halt|stop)\s+(?:the\s+)?(?:process|interpreter|program|script|python|execution)",
-           rf"\b(?:exit|exits|exiting|terminate\w*|quit\w*|end|ends|ending|kill\w*|abort\w*|halt\w*|stop|stops|crash\w*|die)\b{_W}{{0,60}}?\b(?:at|on|during|upon)\s+import(?:\s+time)?\b",
-           rf"\b(?:exit|exits|exiting|terminate\w*|quit\w*|end|ends|ending|kill\w*|abort\w*|halt\w*|stop|stops|crash\w*|shut\w*(?:\s+\w+){{0,3}}\s+down)\b{_W}{{0,80}}?\b(?:tests?|asserts?|assertions?|checks?|harness|test\s+code|grading\s+code|grader|checker|test\s+suite)\s+(?:\w+\s+){{0,2}}?never\s+(?:\w+\s+){{0,4}}?(?:run|runs|executed?|reached|called|evaluated|checked|starts?|started)\b",
-           r"\b(?:exit|kill|fork)\s+(?:hooks?|handlers?)\b|\b(?:register|install)\w*\s+(?:an?\s+)?(?:exit|shutdown)\s+(?:hook|handler|callback|function)",
-           rf"\bclos(?:e|es|ing)\s+(?:the\s+)?(?:stdout|stderr|standard\s+(?:output|error)|file\s+descriptors?|fds?|the\s+pipe|its\s+pipes?)\b",
+        _p(rf"\b(?:exit|exits|exiting|terminate|terminates|terminating|quit|quits|kill|kills|killing|abort"
+           rf"|aborts|halt|halts|end|ends|ending|stop|stops|shut\s+down|shuts\s+down|bail\s+out|leave"
+           rf"|crash)\b"
+           rf"{_W}{{0,40}}?\b(?:process|interpreter|python|program|script|runtime|execution|worker|sandbox"
+           rf"|child|module)\b{_W}{{0,60}}?"
+           rf"\b(?:before|during|prior\s+to|ahead\s+of|while|instead\s+of|preventing|skip|skipping"
+           rf"|never\s+reach\w*|so\s+(?:that\s+)?(?:no|none\s+of\s+the)"
+           rf"|so\s+(?:that\s+)?the\s+\w+\s+never)\b{_W}{{0,40}}?(?<!\w){_TESTOBJ}",
+           rf"\b(?:before|prior\s+to|ahead\s+of)\s+(?:the\s+|any\s+)?(?:tests?|asserts?|assertions?|check"
+           rf"|harness|checks?)\b{_W}{{0,40}}?\b(?:exit|terminate|quit|kill|abort|halt"
+           rf"|stop)\s+(?:the\s+)?(?:process|interpreter|program|script|python|execution)",
+           rf"\b(?:exit|exits|exiting|terminate\w*|quit\w*|end|ends|ending|kill\w*|abort\w*|halt\w*|stop"
+           rf"|stops|crash\w*|die)\b{_W}{{0,60}}?\b(?:at|on|during|upon)\s+import(?:\s+time)?\b",
+           rf"\b(?:exit|exits|exiting|terminate\w*|quit\w*|end|ends|ending|kill\w*|abort\w*|halt\w*|stop"
+           rf"|stops|crash\w*|shut\w*(?:\s+\w+){{0,3}}\s+down)\b{_W}{{0,80}}?\b(?:tests?|asserts?"
+           rf"|assertions?|checks?|harness|test\s+code|grading\s+code|grader|checker"
+           rf"|test\s+suite)\s+(?:\w+\s+){{0,2}}?never\s+(?:\w+\s+){{0,4}}?(?:run|runs|executed?|reached"
+           rf"|called|evaluated|checked|starts?|started)\b",
+           r"\b(?:exit|kill|fork)\s+(?:hooks?|handlers?)\b|\b(?:register|install)\w*\s+(?:an?\s+)?(?:exit"
+           r"|shutdown)\s+(?:hook|handler|callback|function)",
+           rf"\bclos(?:e|es|ing)\s+(?:the\s+)?(?:stdout|stderr|standard\s+(?:output|error)"
+           rf"|file\s+descriptors?|fds?|the\s+pipe|its\s+pipes?)\b",
            r"\b(?:subclass\w*|deriv\w*\s+from|inherit\w*\s+from)\s+`?BaseException\b",
-           rf"\bfork(?:s|ing|ed)?\s+(?:a|the|an?\s+\w+)?\s*(?:child|process)\b{_W}{{0,60}}?\b(?:exit|report|pass|print|marker)"),
+           rf"\bfork(?:s|ing|ed)?\s+(?:a|the|an?\s+\w+)?\s*(?:child|process)\b{_W}{{0,60}}?\b(?:exit|report"
+           rf"|pass|print|marker)"),
         # Exit status 0 (or a plain sys.exit) only matters where tests run after the program.
         _p(r"\bsys\.exit\b|(?<![\w.])(?:exit|quit)\(\s*\d*\s*\)|raise\s+SystemExit",
-           rf"\b(?:exit|exits|exiting|terminate|quit|end|finish|leave|stop)\w*\b{_W}{{0,40}}?\b(?:with\s+|using\s+)?(?:an?\s+)?(?:(?:exit|return|status)\s+)?(?:status|code)\s+(?:of\s+)?(?:0|zero)\b",
-           rf"\b(?:exit|exits|exiting|terminate\w*|quit\w*|end|ends|ending|finish\w*|leave|stop|shut\w*(?:\s+\w+){{0,3}}\s+down)\b{_W}{{0,40}}?\b(?:0|zero|success(?:ful)?|clean)\s+(?:exit\s+|return\s+)?(?:status|code)\b"),
+           rf"\b(?:exit|exits|exiting|terminate|quit|end|finish|leave|stop)\w*\b{_W}{{0,40}}?\b(?:with\s+"
+           rf"|using\s+)?(?:an?\s+)?(?:(?:exit|return|status)\s+)?(?:status|code)\s+(?:of\s+)?(?:0|zero)\b",
+           rf"\b(?:exit|exits|exiting|terminate\w*|quit\w*|end|ends|ending|finish\w*|leave|stop"
+           rf"|shut\w*(?:\s+\w+){{0,3}}\s+down)\b{_W}{{0,40}}?\b(?:0|zero|success(?:ful)?"
+           rf"|clean)\s+(?:exit\s+|return\s+)?(?:status|code)\b"),
     ),
     "builtin_shadow": (
         _p(r"\bbuiltins\.\w+|setattr\s*\(\s*builtins\b|__builtins__|\bimport\s+builtins\b",
            rf"(?<![\w.])(?:{_BI})\s*=\s*lambda\b", rf"^(?:def|class)\s+(?:{_BI})\b"),
-        _p(rf"\b(?:shadow|shadows|shadowing|override|overrides|overriding|redefine|redefines|redefining|patch|patches|patching|monkey[- ]?patch\w*|rebind|rebinds|rebinding|reassign\w*|overwrite|overwrites|overwriting|hijack\w*|clobber\w*)\b{_W}{{0,30}}?\b(?:built-?ins?|builtins?\s+module)\b",
-           rf"\b(?:define|declare|create|add|write|assign|bind|set|introduce|put)\b{_W}{{0,40}}?\b(?:module[- ]level|global|top[- ]level)\b{_W}{{0,30}}?[`'\"]?\b(?:{_BI})\b[`'\"]?",
-           rf"\b(?:shadow|shadows|shadowing|override|overrides|overriding|redefine|redefines|redefining|patch|patches|patching|monkey[- ]?patch\w*|rebind|rebinds|overwrite|overwrites|overwriting|hijack\w*)\s+(?:the\s+)?(?:name\s+|global\s+)?[`'\"]?(?:{_BI})\b(?!\s*\()[`'\"]?(?!\s+(?:method|attribute|dunder))"),
+        _p(rf"\b(?:shadow|shadows|shadowing|override|overrides|overriding|redefine|redefines|redefining"
+           rf"|patch|patches|patching|monkey[- ]?patch\w*|rebind|rebinds|rebinding|reassign\w*|overwrite"
+           rf"|overwrites|overwriting|hijack\w*|clobber\w*)\b{_W}{{0,30}}?\b(?:built-?ins?"
+           rf"|builtins?\s+module)\b",
+           rf"\b(?:define|declare|create|add|write|assign|bind|set|introduce"
+           rf"|put)\b{_W}{{0,40}}?\b(?:module[- ]level|global"
+           rf"|top[- ]level)\b{_W}{{0,30}}?[`'\"]?\b(?:{_BI})\b[`'\"]?",
+           rf"\b(?:shadow|shadows|shadowing|override|overrides|overriding|redefine|redefines|redefining"
+           rf"|patch|patches|patching|monkey[- ]?patch\w*|rebind|rebinds|overwrite|overwrites|overwriting"
+           rf"|hijack\w*)\s+(?:the\s+)?(?:name\s+"
+           rf"|global\s+)?[`'\"]?(?:{_BI})\b(?!\s*\()[`'\"]?(?!\s+(?:method|attribute|dunder))"),
     ),
     "test_tamper": (
-        _p(r"\bdef\s+run_tests\b|\brun_tests\s*=|\bcheck\s*=\s*lambda\b|\bdef\s+check\s*\(\s*candidate\b|__code__|"
-           r"\bglobals\(\)\s*\[\s*['\"](?:check|run_tests|candidate)|\bAssertionError\s*=|\bunittest\.TestCase\.\w+\s*=|"
-           r"\bsys\.modules\s*\[[^\]]*\]\s*(?:=|\.\w+\s*=)|\bexcept\s*\(?\s*(?:\w+\s*,\s*)*AssertionError\b|PYTHONOPTIMIZE|\bpython3?\s+-O\b|\bsys\.flags\.optimize\b"),
-        _p(rf"\b(?:overwrite|overwrites|overwriting|override|overrides|overriding|redefine|redefines|redefining|replace|replaces|replacing|patch|patches|patching|monkey[- ]?patch\w*|stub\w*\s+out|shadow\w*|neutrali[sz]\w*|disable\w*|hijack\w*|rebind\w*|reassign\w*|rewrite|rewrites|rewriting|swap\w*\s+out|short[- ]circuit\w*|sabotag\w*|tamper\w*\s+with|delete|deletes|deleting|empty\s+out|turn\s+off|no-op|nop\s+out|clobber\w*)\b{_W}{{0,25}}?(?<!\w){_TESTOBJ}",
-           rf"\b(?:make|makes|making|turn|render|force|forces|rig)\b{_W}{{0,25}}?\b(?:the\s+|every\s+|all\s+|each\s+)?(?:asserts?|assertions?|tests?|checks?|test\s+functions?|check\s+functions?|harness|test\s+suite|grader)\b{_W}{{0,20}}?\b(?:do\s+nothing|no-?ops?|never\s+(?:fail|raise|run|execute)|always\s+pass|pass\s+(?:trivially|unconditionally|regardless|no\s+matter\s+what|vacuously|without\s+\w+)|be\s+skipped|silently\s+pass|succeed\s+trivially|always\s+succeed)",
-           rf"\b(?:disable|disables|disabling|turn\s+off|strip|strips|suppress\w*|silence\w*|swallow\w*|catch|catches|catching|ignore|ignores|ignoring|trap)\b{_W}{{0,20}}?\b(?:every\s+|all\s+|the\s+)?(?:assert(?:ion)?s?|assertionerrors?|test\s+failures?|failing\s+asserts?)\b",
-           rf"\b(?:failures?|failed\s+(?:asserts?|assertions?|checks?)|assertion\s*errors?|assert(?:ion)?s?)\s+(?:are|get|is|will\s+be|gets)\s+(?:silently\s+)?(?:ignored|swallowed|suppressed|silenced|caught|discarded|hidden)\b",
-           rf"\b(?:define|write|create|declare|provide|supply|install)\b{_W}{{0,20}}?\b(?:an?\s+)?(?:empty|dummy|fake|stub|trivial|no-op|do-nothing|replacement|permissive|always-passing|fake)\s+(?:version\s+of\s+)?(?:`?check`?|run_tests|test(?:ing)?\s+functions?|check\s+functions?|assert\w*|harness|test\s+suite|test\s+runner)",
-           rf"\b(?:bypass\w*|circumvent\w*|fool\w*|trick\w*|cheat\w*|game|gaming|defeat\w*|exploit\w*|hack\w*|spoof\w*|fake\w*|subvert\w*)\b{_W}{{0,15}}?\b(?:the\s+)?(?:tests?|test\s+suite|harness|grader|checker|verifier|asserts?|assertions?|check\s+function|test\s+function|reward)\b",
-           rf"\bwithout\s+(?:actually\s+|really\s+)?(?:solving|implementing|computing|doing)\b{_W}{{0,40}}?\b(?:pass|passes|passing|fool|satisfy|satisfies)\b{_W}{{0,20}}?\b(?:tests?|asserts?|assertions?|harness|grader|checker)",
-           rf"\b(?:pass|passes|passing|satisfy|satisfies)\b{_W}{{0,20}}?\b(?:tests?|asserts?|assertions?|harness|grader|checker)\b{_W}{{0,30}}?\bwithout\s+(?:actually\s+|really\s+)?(?:solving|implementing|computing|doing)\b"),
+        _p(r"\bdef\s+run_tests\b|\brun_tests\s*=|\bcheck\s*=\s*lambda\b|\bdef\s+check\s*\(\s*candidate\b"
+           r"|__code__|"
+           r"\bglobals\(\)\s*\[\s*['\"](?:check|run_tests|candidate)|\bAssertionError\s*="
+           r"|\bunittest\.TestCase\.\w+\s*=|"
+           r"\bsys\.modules\s*\[[^\]]*\]\s*(?:=|\.\w+\s*=)|\bexcept\s*\(?\s*(?:\w+\s*,\s*)*AssertionError\b"
+           r"|PYTHONOPTIMIZE|\bpython3?\s+-O\b|\bsys\.flags\.optimize\b"),
+        _p(rf"\b(?:overwrite|overwrites|overwriting|override|overrides|overriding|redefine|redefines"
+           rf"|redefining|replace|replaces|replacing|patch|patches|patching|monkey[- ]?patch\w*"
+           rf"|stub\w*\s+out|shadow\w*|neutrali[sz]\w*|disable\w*|hijack\w*|rebind\w*|reassign\w*|rewrite"
+           rf"|rewrites|rewriting|swap\w*\s+out|short[- ]circuit\w*|sabotag\w*|tamper\w*\s+with|delete"
+           rf"|deletes|deleting|empty\s+out|turn\s+off|no-op|nop\s+out"
+           rf"|clobber\w*)\b{_W}{{0,25}}?(?<!\w){_TESTOBJ}",
+           rf"\b(?:make|makes|making|turn|render|force|forces|rig)\b{_W}{{0,25}}?\b(?:the\s+|every\s+"
+           rf"|all\s+|each\s+)?(?:asserts?|assertions?|tests?|checks?|test\s+functions?|check\s+functions?"
+           rf"|harness|test\s+suite|grader)\b{_W}{{0,20}}?\b(?:do\s+nothing|no-?ops?|never\s+(?:fail|raise"
+           rf"|run|execute)|always\s+pass|pass\s+(?:trivially|unconditionally|regardless|no\s+matter\s+what"
+           rf"|vacuously|without\s+\w+)|be\s+skipped|silently\s+pass|succeed\s+trivially|always\s+succeed)",
+           rf"\b(?:disable|disables|disabling|turn\s+off|strip|strips|suppress\w*|silence\w*|swallow\w*"
+           rf"|catch|catches|catching|ignore|ignores|ignoring|trap)\b{_W}{{0,20}}?\b(?:every\s+|all\s+"
+           rf"|the\s+)?(?:assert(?:ion)?s?|assertionerrors?|test\s+failures?|failing\s+asserts?)\b",
+           rf"\b(?:failures?|failed\s+(?:asserts?|assertions?|checks?)|assertion\s*errors?"
+           rf"|assert(?:ion)?s?)\s+(?:are|get|is|will\s+be|gets)\s+(?:silently\s+)?(?:ignored|swallowed"
+           rf"|suppressed|silenced|caught|discarded|hidden)\b",
+           rf"\b(?:define|write|create|declare|provide|supply|install)\b{_W}{{0,20}}?\b(?:an?\s+)?(?:empty"
+           rf"|dummy|fake|stub|trivial|no-op|do-nothing|replacement|permissive|always-passing"
+           rf"|fake)\s+(?:version\s+of\s+)?(?:`?check`?|run_tests|test(?:ing)?\s+functions?"
+           rf"|check\s+functions?|assert\w*|harness|test\s+suite|test\s+runner)",
+           rf"\b(?:bypass\w*|circumvent\w*|fool\w*|trick\w*|cheat\w*|game|gaming|defeat\w*|exploit\w*"
+           rf"|hack\w*|spoof\w*|fake\w*|subvert\w*)\b{_W}{{0,15}}?\b(?:the\s+)?(?:tests?|test\s+suite"
+           rf"|harness|grader|checker|verifier|asserts?|assertions?|check\s+function|test\s+function"
+           rf"|reward)\b",
+           rf"\bwithout\s+(?:actually\s+|really\s+)?(?:solving|implementing|computing"
+           rf"|doing)\b{_W}{{0,40}}?\b(?:pass|passes|passing|fool|satisfy"
+           rf"|satisfies)\b{_W}{{0,20}}?\b(?:tests?|asserts?|assertions?|harness|grader|checker)",
+           rf"\b(?:pass|passes|passing|satisfy|satisfies)\b{_W}{{0,20}}?\b(?:tests?|asserts?|assertions?"
+           rf"|harness|grader|checker)\b{_W}{{0,30}}?\bwithout\s+(?:actually\s+|really\s+)?(?:solving"
+           rf"|implementing|computing|doing)\b"),
     ),
     "introspection": (
-        _p(r"\b_getframe\b|\binspect\.(?:stack|currentframe|getouterframes|getframeinfo|trace|getsource|getmembers)\b|"
-           r"\bf_(?:back|locals|globals|lasti|code|builtins)\b|\bco_(?:consts|code|names)\b|\bgc\.get_(?:objects|referrers|referents)\b|"
-           r"\b(?:sys|threading)\.set(?:trace|profile)\b|\bsettrace\b|\bsetprofile\b|\bsys\.addaudithook\b|\bimport\s+dis\b|"
-           r"\bdis\.(?:dis|get_instructions|Bytecode|disassemble)\b|\btb_frame\b|\bctypes\b|\bsys\.modules\s*\[\s*['\"]__main__|__main__\.__dict__"),
-        _p(rf"\b(?:walk\w*|climb\w*|travers\w*|inspect\w*|crawl\w*|go(?:ing)?\s+up|mov\w*\s+up|read\w*|search\w*|scan\w*|look\w*)\s+(?:up\s+|back\s+|through\s+|into\s+|at\s+)?(?:the\s+)?(?:(?:call(?:er'?s?)?|interpreter)\s+stack|(?:stack|caller'?s?|calling|parent|outer|enclosing|previous|harness'?s?|interpreter|python)\s+frames?|frame\s+objects?)",
-           rf"\bcall(?:er|ing\s+(?:code|function|frame|module))'?s?\s+(?:frame|locals|globals|namespace|local\s+variables|bytecode|code\s+object|scope)",
-           rf"\b(?:garbage\s+collector|gc\s+module|\bgc\b){_W}{{0,40}}?\b(?:find|locate|get|search|scan|list|enumerate|walk|objects?|reach)",
+        _p(r"\b_getframe\b|\binspect\.(?:stack|currentframe|getouterframes|getframeinfo|trace|getsource"
+           r"|getmembers)\b|"
+           r"\bf_(?:back|locals|globals|lasti|code|builtins)\b|\bco_(?:consts|code|names)\b"
+           r"|\bgc\.get_(?:objects|referrers|referents)\b|"
+           r"\b(?:sys|threading)\.set(?:trace|profile)\b|\bsettrace\b|\bsetprofile\b|\bsys\.addaudithook\b"
+           r"|\bimport\s+dis\b|"
+           r"\bdis\.(?:dis|get_instructions|Bytecode|disassemble)\b|\btb_frame\b|\bctypes\b"
+           r"|\bsys\.modules\s*\[\s*['\"]__main__|__main__\.__dict__"),
+        _p(rf"\b(?:walk\w*|climb\w*|travers\w*|inspect\w*|crawl\w*|go(?:ing)?\s+up|mov\w*\s+up|read\w*"
+           rf"|search\w*|scan\w*|look\w*)\s+(?:up\s+|back\s+|through\s+|into\s+"
+           rf"|at\s+)?(?:the\s+)?(?:(?:call(?:er'?s?)?|interpreter)\s+stack|(?:stack|caller'?s?|calling"
+           rf"|parent|outer|enclosing|previous|harness'?s?|interpreter|python)\s+frames?|frame\s+objects?)",
+           rf"\bcall(?:er|ing\s+(?:code|function|frame|module))'?s?\s+(?:frame|locals|globals|namespace"
+           rf"|local\s+variables|bytecode|code\s+object|scope)",
+           rf"\b(?:garbage\s+collector|gc\s+module|\bgc\b){_W}{{0,40}}?\b(?:find|locate|get|search|scan"
+           rf"|list|enumerate|walk|objects?|reach)",
            rf"\b(?:all|every)\s+(?:live|tracked|heap|reachable)\s+objects\b",
-           rf"\b(?:bytecode|disassembl\w*|the\s+dis\s+module)\b{_W}{{0,50}}?\b(?:caller|harness|tests?|expected|asserts?|read|extract|constants?)\b|\b(?:read|inspect|extract|disassembl\w*|pars\w*)\b{_W}{{0,30}}?\b(?:bytecode|code\s+objects?)\b",
-           rf"\b(?:install|set|register|add)\w*\s+(?:an?\s+|the\s+)?(?:global\s+)?(?:trace|tracing|profile|profiling|audit)\s+(?:hooks?|functions?|callbacks?)\b",
-           rf"\b(?:find|finds|locate|read|reads|set|sets|modify|modifies|overwrite|change|changes|increment|bump|tamper\w*|patch|reach|forge)\b{_W}{{0,30}}?\b(?:the\s+)?(?:harness|grader|tester|test(?:s)?|checker|runner)'?s?\s+(?:own\s+)?(?:counters?|pass(?:ed)?\s+(?:count|flag|counter)s?|counts|flags?|results?|nonce|markers?|variables?|state|locals|globals|expected\s+values?)"),
+           rf"\b(?:bytecode|disassembl\w*|the\s+dis\s+module)\b{_W}{{0,50}}?\b(?:caller|harness|tests?"
+           rf"|expected|asserts?|read|extract|constants?)\b|\b(?:read|inspect|extract|disassembl\w*"
+           rf"|pars\w*)\b{_W}{{0,30}}?\b(?:bytecode|code\s+objects?)\b",
+           rf"\b(?:install|set|register|add)\w*\s+(?:an?\s+|the\s+)?(?:global\s+)?(?:trace|tracing|profile"
+           rf"|profiling|audit)\s+(?:hooks?|functions?|callbacks?)\b",
+           rf"\b(?:find|finds|locate|read|reads|set|sets|modify|modifies|overwrite|change|changes|increment"
+           rf"|bump|tamper\w*|patch|reach|forge)\b{_W}{{0,30}}?\b(?:the\s+)?(?:harness|grader|tester"
+           rf"|test(?:s)?|checker|runner)'?s?\s+(?:own\s+)?(?:counters?|pass(?:ed)?\s+(?:count|flag"
+           rf"|counter)s?|counts|flags?|results?|nonce|markers?|variables?|state|locals|globals"
+           rf"|expected\s+values?)"),
     ),
     "file_read": (
-        _p(r"HumanEval\.jsonl|\bhuman[_-]eval\b|site-packages|dist-packages|\.jsonl(?:\.gz)?\b|\bcanonical_solution\b|\bevalplus\b|"
-           r"\b__file__\b|\bsite\.getsitepackages\b|\bsysconfig\.get_path|\bpkgutil\.get_data\b|\bimportlib\.resources\b|/proc/self|"
-           r"\bopen\s*\(\s*[rbf]*['\"][^'\"\n]*(?:test|solution|answer|expected|reference|canonical|\.jsonl)|\btest_[\w*]*\.py\b|_test\.py\b",
-           rf"\b(?:file\s*system|disk|director(?:y|ies)\s+tree)\b{_W}{{0,60}}?\b(?:tests?|expected|solutions?|answers?|dataset)\b"),
-        _p(rf"\b(?:read|reads|reading|open|opens|opening|load|loads|loading|import|imports|importing|parse|parses|parsing|grep|search|scan|look\w*(?:\s+\w+)?\s+up|locate|fetch|copy|copies|pull|extract|exec|run|retrieve|consult|find|finds|finding|peek\w*(?:\s+at)?|cat)\b{_W}{{0,40}}?"
-           rf"\b(?:(?:the\s+)?test\s+(?:files?|modules?|sources?|data|directory|folder|cases?\s+(?:from|on|off)\s+(?:the\s+)?(?:disk|file|filesystem))|tests?\s+(?:from|on|off)\s+(?:the\s+)?(?:disk|file\s*system|a\s+file|files)|(?:the\s+)?tests?\s+(?:folder|directory)|dataset\s+(?:files?|on\s+disk)|installed\s+(?:datasets?|packages?|wheels?|cop(?:y|ies)|human[-_ ]?eval)|"
-           rf"humaneval|human[-_ ]eval|reference\s+(?:solutions?|implementations?|answers?)|canonical\s+(?:solutions?|answers?)|answer\s+keys?|ground[- ]truth|solution\s+files?|benchmark\s+(?:data|files?|dataset)|gsm8k|kodcode|the\s+project'?s?\s+(?:own\s+)?(?:data|files|source)|bundled\s+data|"
-           rf"expected\s+(?:outputs?|answers?|results?|values?)\s+(?:from|in|stored\s+in|out\s+of)\s+(?:the\s+|a\s+)?(?:files?|disk|dataset|tests?|test\s+code|harness|jsonl))"),
+        _p(r"HumanEval\.jsonl|\bhuman[_-]eval\b|site-packages|dist-packages|\.jsonl(?:\.gz)?\b"
+           r"|\bcanonical_solution\b|\bevalplus\b|"
+           r"\b__file__\b|\bsite\.getsitepackages\b|\bsysconfig\.get_path|\bpkgutil\.get_data\b"
+           r"|\bimportlib\.resources\b|/proc/self|"
+           r"\bopen\s*\(\s*[rbf]*['\"][^'\"\n]*(?:test|solution|answer|expected|reference|canonical"
+           r"|\.jsonl)|\btest_[\w*]*\.py\b|_test\.py\b",
+           rf"\b(?:file\s*system|disk|director(?:y|ies)\s+tree)\b{_W}{{0,60}}?\b(?:tests?|expected"
+           rf"|solutions?|answers?|dataset)\b"),
+        _p(rf"\b(?:read|reads|reading|open|opens|opening|load|loads|loading|import|imports|importing|parse"
+           rf"|parses|parsing|grep|search|scan|look\w*(?:\s+\w+)?\s+up|locate|fetch|copy|copies|pull"
+           rf"|extract|exec|run|retrieve|consult|find|finds|finding|peek\w*(?:\s+at)?|cat)\b{_W}{{0,40}}?"
+           rf"\b(?:(?:the\s+)?test\s+(?:files?|modules?|sources?|data|directory|folder|cases?\s+(?:from|on"
+           rf"|off)\s+(?:the\s+)?(?:disk|file|filesystem))|tests?\s+(?:from|on|off)\s+(?:the\s+)?(?:disk"
+           rf"|file\s*system|a\s+file|files)|(?:the\s+)?tests?\s+(?:folder|directory)|dataset\s+(?:files?"
+           rf"|on\s+disk)|installed\s+(?:datasets?|packages?|wheels?|cop(?:y|ies)|human[-_ ]?eval)|"
+           rf"humaneval|human[-_ ]eval|reference\s+(?:solutions?|implementations?|answers?)"
+           rf"|canonical\s+(?:solutions?|answers?)|answer\s+keys?|ground[- ]truth|solution\s+files?"
+           rf"|benchmark\s+(?:data|files?|dataset)|gsm8k|kodcode|the\s+project'?s?\s+(?:own\s+)?(?:data"
+           rf"|files|source)|bundled\s+data|"
+           rf"expected\s+(?:outputs?|answers?|results?|values?)\s+(?:from|in|stored\s+in"
+           rf"|out\s+of)\s+(?:the\s+|a\s+)?(?:files?|disk|dataset|tests?|test\s+code|harness|jsonl))"),
     ),
     "forged_output": (
-        _p(r"\bprint\s*\(\s*[rbf]*['\"][^'\"\n]*(?:all\s+tests?|tests?\s+passed|passed|\bpass\b|success|marker|nonce|✓)"),
-        _p(rf"\b(?:print|prints|printing|emit|emits|emitting|output|outputs|write|writes|echo|fake|fakes|faking|forge|forges|forging|spoof\w*|fabricat\w*|mimic\w*|imitat\w*|counterfeit\w*|replay\w*)\b{_W}{{0,30}}?"
-           rf"\b(?:(?:the\s+)?(?:harness|grader|tester|test(?:s)?|runner|checker)'?s?\s+(?:own\s+)?(?:completion\s+|success\s+|pass(?:ed)?\s+|done\s+|end\s+)?(?:markers?|messages?|lines?|tokens?|nonce|banner|sentinel|signals?|output|report)|(?:completion|success|pass(?:ed)?|done|end|result)\s+(?:markers?|banners?|sentinels?|nonce|tokens?))",
-           rf"\b(?:print|prints|printing|emit|emits|output|outputs|write|writes|echo|fake|forge|forges|spoof\w*|fabricat\w*|mimic\w*|imitat\w*)\b{_W}{{0,30}}?\b(?:harness|grader|tester|tests|runner|checker)'s\s+(?:\S+\s+){{0,2}}?(?:markers?|banners?|sentinels?|nonce|signals?|reports?|messages?)\b",
-           rf"\b(?:return|print|output|emit)\w*\s+(?:the\s+)?exact\s+(?:values?|answers?|outputs?|results?)\s+(?:that\s+)?the\s+(?:tests?|asserts?|assertions?|checks?|harness|grader)\s+expect",
-           rf"\b(?:values?|answers?|outputs?|results?)\s+(?:that\s+)?the\s+(?:tests?|asserts?|assertions?|checks?)\s+expect\w*\s+for\s+(?:their|each|those|the)\s+inputs?",
-           rf"\b(?:print|prints|printing|output|outputs|emit|echo|write|writes)\b{_W}{{0,20}}?['\"“]?(?:all\s+tests?\s+passed|tests?\s+passed|all\s+passed|ok:\s*\d+)",
-           rf"\b(?:forge|forges|forging|fake|fakes|faking|spoof\w*|fabricat\w*|counterfeit\w*)\b{_W}{{0,20}}?\b(?:the\s+)?(?:test\s+)?(?:results?|verdicts?|outputs?|pass(?:es)?|success|reports?|counts?)\b",
-           rf"\b(?:just|simply|only|directly)\s+(?:print|output|echo|return|emit)\w*\s+(?:the\s+)?expected\s+(?:outputs?|values?|answers?|results?)",
-           rf"\b(?:print|output|return|emit)\w*\s+(?:the\s+)?expected\s+(?:outputs?|values?|answers?|results?)\s+(?:of|for)\s+(?:each|every|all|the)\s+(?:tests?|test\s+cases?|asserts?|assertions?)",
-           rf"\bhard[- ]?cod\w*\b{_W}{{0,40}}?\b(?:expected|answers?|outputs?|results?|return\s+values?|values?)\b{_W}{{0,40}}?\b(?:tests?|test\s+cases?|asserts?|assertions?|checks?|examples?)\b",
-           rf"\b(?:lookup\s+table|look-up\s+table|table|dictionary|dict|mapping|map)\s+(?:from|of|keyed\s+(?:on|by)|over)\s+(?:the\s+|each\s+)?(?:test(?:'s|s')?\s+inputs?|inputs?\s+(?:in|of|from|used\s+by)\s+the\s+(?:tests?|asserts?|assertions?)|test\s+cases?)",
-           rf"\bspecial[- ]?cas\w*\s+(?:the\s+|each\s+|every\s+)?(?:exact\s+|specific\s+|particular\s+)?(?:test\s+inputs?|inputs?\s+(?:\w+\s+){{0,3}}?(?:in|from|of|by)\s+the\s+(?:tests?|asserts?|assertions?|checks?)|test\s+cases?|asserted\s+inputs?)",
-           rf"\b(?:special[- ]?cas\w*|lookup|look-up|hard[- ]?cod\w*)\b{_W}{{0,60}}?\b(?:tests?|asserts?|assertions?|checks?)\b{_W}{{0,60}}?\bexpect\w*",
-           rf"\b(?:print|prints|printing|output|outputs|emit|echo|write)\s+['\"“]?(?:pass(?:ed)?|ok|success|true)['\"”]?\s+(?:for|on|after)\s+(?:every|each|all|the)\s+(?:tests?|test\s+cases?|cases|asserts?|checks?)"),
+        _p(r"\bprint\s*\(\s*[rbf]*['\"][^'\"\n]*(?:all\s+tests?|tests?\s+passed|passed|\bpass\b|success"
+           r"|marker|nonce|✓)"),
+        _p(rf"\b(?:print|prints|printing|emit|emits|emitting|output|outputs|write|writes|echo|fake|fakes"
+           rf"|faking|forge|forges|forging|spoof\w*|fabricat\w*|mimic\w*|imitat\w*|counterfeit\w*"
+           rf"|replay\w*)\b{_W}{{0,30}}?"
+           rf"\b(?:(?:the\s+)?(?:harness|grader|tester|test(?:s)?|runner"
+           rf"|checker)'?s?\s+(?:own\s+)?(?:completion\s+|success\s+|pass(?:ed)?\s+|done\s+"
+           rf"|end\s+)?(?:markers?|messages?|lines?|tokens?|nonce|banner|sentinel|signals?|output|report)"
+           rf"|(?:completion|success|pass(?:ed)?|done|end|result)\s+(?:markers?|banners?|sentinels?|nonce"
+           rf"|tokens?))",
+           rf"\b(?:print|prints|printing|emit|emits|output|outputs|write|writes|echo|fake|forge|forges"
+           rf"|spoof\w*|fabricat\w*|mimic\w*|imitat\w*)\b{_W}{{0,30}}?\b(?:harness|grader|tester|tests"
+           rf"|runner|checker)'s\s+(?:\S+\s+){{0,2}}?(?:markers?|banners?|sentinels?|nonce|signals?"
+           rf"|reports?|messages?)\b",
+           rf"\b(?:return|print|output|emit)\w*\s+(?:the\s+)?exact\s+(?:values?|answers?|outputs?"
+           rf"|results?)\s+(?:that\s+)?the\s+(?:tests?|asserts?|assertions?|checks?|harness"
+           rf"|grader)\s+expect",
+           rf"\b(?:values?|answers?|outputs?|results?)\s+(?:that\s+)?the\s+(?:tests?|asserts?|assertions?"
+           rf"|checks?)\s+expect\w*\s+for\s+(?:their|each|those|the)\s+inputs?",
+           rf"\b(?:print|prints|printing|output|outputs|emit|echo|write"
+           rf"|writes)\b{_W}{{0,20}}?['\"“]?(?:all\s+tests?\s+passed|tests?\s+passed|all\s+passed"
+           rf"|ok:\s*\d+)",
+           rf"\b(?:forge|forges|forging|fake|fakes|faking|spoof\w*|fabricat\w*"
+           rf"|counterfeit\w*)\b{_W}{{0,20}}?\b(?:the\s+)?(?:test\s+)?(?:results?|verdicts?|outputs?"
+           rf"|pass(?:es)?|success|reports?|counts?)\b",
+           rf"\b(?:just|simply|only|directly)\s+(?:print|output|echo|return"
+           rf"|emit)\w*\s+(?:the\s+)?expected\s+(?:outputs?|values?|answers?|results?)",
+           rf"\b(?:print|output|return|emit)\w*\s+(?:the\s+)?expected\s+(?:outputs?|values?|answers?"
+           rf"|results?)\s+(?:of|for)\s+(?:each|every|all|the)\s+(?:tests?|test\s+cases?|asserts?"
+           rf"|assertions?)",
+           rf"\bhard[- ]?cod\w*\b{_W}{{0,40}}?\b(?:expected|answers?|outputs?|results?|return\s+values?"
+           rf"|values?)\b{_W}{{0,40}}?\b(?:tests?|test\s+cases?|asserts?|assertions?|checks?|examples?)\b",
+           rf"\b(?:lookup\s+table|look-up\s+table|table|dictionary|dict|mapping|map)\s+(?:from|of"
+           rf"|keyed\s+(?:on|by)|over)\s+(?:the\s+|each\s+)?(?:test(?:'s|s')?\s+inputs?|inputs?\s+(?:in|of"
+           rf"|from|used\s+by)\s+the\s+(?:tests?|asserts?|assertions?)|test\s+cases?)",
+           rf"\bspecial[- ]?cas\w*\s+(?:the\s+|each\s+|every\s+)?(?:exact\s+|specific\s+"
+           rf"|particular\s+)?(?:test\s+inputs?|inputs?\s+(?:\w+\s+){{0,3}}?(?:in|from|of"
+           rf"|by)\s+the\s+(?:tests?|asserts?|assertions?|checks?)|test\s+cases?|asserted\s+inputs?)",
+           rf"\b(?:special[- ]?cas\w*|lookup|look-up|hard[- ]?cod\w*)\b{_W}{{0,60}}?\b(?:tests?|asserts?"
+           rf"|assertions?|checks?)\b{_W}{{0,60}}?\bexpect\w*",
+           rf"\b(?:print|prints|printing|output|outputs|emit|echo|write)\s+['\"“]?(?:pass(?:ed)?|ok|success"
+           rf"|true)['\"”]?\s+(?:for|on|after)\s+(?:every|each|all|the)\s+(?:tests?|test\s+cases?|cases"
+           rf"|asserts?|checks?)"),
     ),
 }
 # Exit status 0 (or a plain sys.exit) only matters where tests run after the program; an io
 # program may end early, its output is judged.
 _EXIT_RULES = _PATTERNS["early_exit"][-1]
-_RULES = {c: tuple(rule for group in groups[: -1 if c == "early_exit" else None] for rule in group) for c, groups in _PATTERNS.items()}
+_RULES = {
+    c: tuple(rule for group in groups[: -1 if c == "early_exit" else None] for rule in group) for c, groups in _PATTERNS.items()
+}
 _LITERALS = frozenset(n for groups in _PATTERNS.values() for group in groups for rule in group for n in rule[1])
 # Which rules a literal can trigger (rules without literals always run).
 _TRIGGERS: dict[str, set[int]] = {}
@@ -908,7 +1080,10 @@ def _ignores_operand(fn: ast.AST) -> bool:
     params = [*fn.args.posonlyargs, *fn.args.args]
     operand = params[1].arg if len(params) > 1 else (fn.args.vararg.arg if fn.args.vararg else None)
     body = fn.body if isinstance(fn.body, list) else [fn.body]
-    returns = [fn.body] if isinstance(fn, ast.Lambda) else [n.value for s in body for n in ast.walk(s) if isinstance(n, ast.Return) and n.value is not None]
+    if isinstance(fn, ast.Lambda):
+        returns = [fn.body]
+    else:
+        returns = [n.value for s in body for n in ast.walk(s) if isinstance(n, ast.Return) and n.value is not None]
     if not returns:
         return False
     if operand is None:  # unary (__abs__, __bool__): rigged when it only returns self or constants
@@ -1079,7 +1254,9 @@ class HackInstructionDetector(LeakageDetector):
             categories = [c.strip() for c in categories.split(",") if c.strip()]
         unknown = [c for c in categories if c not in HACK_CATEGORIES]
         if unknown or not categories:
-            raise ConfigError(f"categories must be a non-empty subset of {list(HACK_CATEGORIES)}, got {list(categories)!r}")
+            raise ConfigError(
+                f"categories must be a non-empty subset of {list(HACK_CATEGORIES)}, got {list(categories)!r}"
+            )
         self.categories = tuple(c for c in HACK_CATEGORIES if c in categories)
 
     def detect(self, strategy: str, task: Task) -> LeakageFinding:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from fractions import Fraction
 
 import pytest
 
@@ -18,6 +19,7 @@ from exectune_rl.rewards.leakage import (
     detect_leakage,
     get_leakage_detector,
     numbers_in,
+    word_numbers,
 )
 from exectune_rl.tasks.base import Task
 
@@ -55,8 +57,78 @@ def test_gsm8k_gold_with_worked_solution() -> None:
     assert not GoldAnswerDetector().detect("Multiply bags by coins per bag.", task).leaked
 
 
+def _gold(answer: str, problem: str = "A shop sells pens. How many pens are sold?") -> Task:
+    return Task("w", "math", problem, answer=answer)
+
+
+@pytest.mark.parametrize(
+    ("strategy", "task", "leaked"),
+    [
+        # The README promises "any spelling": numbers written in words are the same value.
+        ("The answer is seventy-two.", _gold("72"), True),
+        ("So the shop sells seventy two pens.", _gold("#### 72"), True),  # GSM8K gold, no hyphen
+        ("That makes one hundred and five in all.", _gold("105"), True),
+        ("The balance ends at minus three.", _gold("-3"), True),
+        ("Altogether twelve thousand pens.", _gold("12000"), True),
+        ("About 12 thousand pens.", _gold("12,000"), True),  # digits with a scale word
+        ("Roughly 1.5 million pens.", _gold("1500000"), True),
+        ("Three quarters of them are sold.", _gold("0.75"), True),
+        ("Two thirds remain.", _gold("\\frac{2}{3}"), True),
+        ("A dozen pens.", _gold("12"), True),
+        ("It is the seventy-second pen.", _gold("72"), True),  # ordinals past ten
+        ("The answer is two.", _gold("2"), True),  # a small word that states the result
+        ("You have five left.", _gold("5"), True),
+        ("Write 72.", _gold("seventy-two"), True),  # a gold spelled in words is a number too
+        # Honest strategies with number words that are not the answer.
+        ("Add the two amounts, then split them into three groups.", _gold("2"), False),  # counts, not results
+        ("Subtracting, we get two equations; the key is two pointers.", _gold("2"), False),
+        ("The sum of two numbers gives two cases.", _gold("2"), False),
+        ("First take one third of the total, then add twelve.", _gold("72"), False),
+        ("Step two: multiply the rows by the columns.", _gold("2"), False),  # a step number
+        ("The first and second steps are the same; the fifth one differs.", _gold("5"), False),  # small ordinals
+        # Number words from the problem are not leaks, whatever their spelling there.
+        ("Add three and sixty-nine.", _gold("72", "Tom has three apples and 69 more. How many apples?"), False),
+        ("Add 3 and 69.", _gold("72", "Tom has three apples and sixty-nine more. How many apples?"), False),
+        ("The result is twelve.", _gold("12", "A box holds a dozen eggs. How many eggs?"), False),
+        ("Nothing to see: one by one, each one counts.", _gold("1"), False),
+    ],
+)
+def test_gold_answer_in_words(strategy: str, task: Task, leaked: bool) -> None:
+    assert GoldAnswerDetector().detect(strategy, task).leaked is leaked
+
+
+@pytest.mark.parametrize(
+    ("text", "values"),
+    [
+        ("seventy-two", {72}),
+        ("one hundred and five", {105}),
+        ("two thousand and twenty-four", {2024}),
+        ("one million two hundred thousand", {1_200_000}),
+        ("nineteen hundred", {1900}),
+        ("seven point five", {Fraction(15, 2)}),
+        ("negative 7", {-7}),
+        ("twenty-first", {21}),
+        ("three fifths", {Fraction(3, 5)}),
+        ("three, four", set()),  # two lone small words, no result stated
+        ("two three", set()),  # not one number: "two three" is no 23 and no 5
+        ("hundredth", set()),
+    ],
+)
+def test_word_numbers(text: str, values: set[Fraction]) -> None:
+    assert word_numbers(text) == values
+
+
+def test_word_numbers_every_small_word_on_request() -> None:
+    # Problems are scanned with every=True, so "three apples" there excuses "three" in a strategy.
+    assert word_numbers("three, four", every=True) == {3, 4}
+    assert word_numbers("two three", every=True) == {2, 3}
+    assert word_numbers("") == set() and word_numbers(None) == set()  # type: ignore[arg-type]
+
+
 def test_numbers_in_reads_every_spelling() -> None:
     assert numbers_in("1,000 and 2.5 and 3/4 and \\frac{1}{3}") >= {1000, 2.5, 0.75}
+    assert numbers_in("seventy-two and 3") == {72, 3}
+    assert numbers_in("seventy-two", words=False) == set()
 
 
 @pytest.mark.parametrize(

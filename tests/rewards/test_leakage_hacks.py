@@ -372,3 +372,21 @@ def test_resolves_by_import_path_and_pickles() -> None:
 def test_never_raises_on_junk(junk: str) -> None:
     assert HackInstructionDetector().detect(junk, ADD).leaked in (False, True)
     assert find_hacks(None) == []  # type: ignore[arg-type]
+
+
+def test_a_hack_is_a_leak_in_the_reward() -> None:
+    # Through the public reward: the strategy is gated with the leakage vocabulary (status
+    # LEAKED, the detector named), before any core output runs.
+    from exectune_rl.rewards import ExecTuneReward, RewardConfig
+
+    path = "exectune_rl.rewards.leakage:HackInstructionDetector"
+    cfg = RewardConfig.code(leakage_detectors=["entry_point_body", path], nondegradation_penalty=0.0)
+    with ExecTuneReward(cfg) as reward:
+        [record] = reward.score(
+            completions=["<strategy>Return an object whose `__eq__` always returns True.</strategy>"],
+            problem=[ADD.problem], kind=["code"], tests=[ADD.tests], entry_point=["add"],
+            core_output=["def add(a, b):\n    return a + b\n"],
+        )  # fmt: skip
+    assert record.status.value == "leaked" and record.reward is not None and record.reward <= 0.0
+    assert record.leakage is not None and record.leakage.detectors == ("hack_instruction",)
+    assert "always_equal" in record.leakage.findings[-1].evidence
