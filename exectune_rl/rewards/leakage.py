@@ -734,7 +734,7 @@ _TESTOBJ = (
     r"|test\s+suite|"
     r"test\s+runner|grader|grading\s+code|the\s+tests|unit\s*tests?|unittest|assertionerror|test\s+code"
     r"|checker|"
-    r"verifier|pass\s+counter|verdict)"
+    r"verifier|pass\s+counter|verdict|(?:function|method)\s+(?:named|called)\s+`?(?:check|run_tests|candidate)\b`?)"
 )
 
 # Each pattern reads what the strategy asks for, in code or in prose; clause-level negation
@@ -750,7 +750,8 @@ _PATTERNS: dict[str, tuple[tuple[Rule, ...], ...]] = {
            r"(?:`|')?true\b(?!\s+(?:if|when|only|iff|exactly|for\s+(?:equal|matching|the\s+same)))",
            rf"(?:equals?|equal\s+to|==)\s+(?:literally\s+)?(?:anything|everything|whatever"
            rf"|any(?:\s+other)?\s+(?:value|object|thing|operand|argument|input|expected\s+\w+)"
-           rf"|every(?:\s+other)?\s+(?:value|object|operand|expected\s+\w+))\b",
+           rf"|every(?:\s+other)?\s+(?:value|object|operand|expected\s+\w+)"
+           rf"|(?:any|every)\s+(?:possible|single|conceivable)\s+\w+)\b",
            r"always\s+(?:compares?|tests?|evaluates?|checks?)\s+(?:as\s+)?(?:equal|true)",
            rf"\b(?:make|makes|making|force|forces|forcing|rig|rigs|trick|tricks|override|overriding|patch"
            rf"|patching|hack|have|let)\b{_W}{{0,30}}?"
@@ -783,6 +784,15 @@ _PATTERNS: dict[str, tuple[tuple[Rule, ...], ...]] = {
            rf"|bool)\b{_W}{{0,60}}?(?:override|overrid|redefin|replac|patch|rig)\w*{_W}{{0,30}}?(?:__eq__"
            rf"|__ne__|\beq\b|equality|comparisons?|compare|==|operators?)",
            r"always[- ](?:equal|true)\s+(?:object|class|wrapper|value|instance|sentinel|proxy)",
+           rf"(?:equality|comparisons?|==|__eq__|eq\s+checks?)\b{_W}{{0,20}}?\b(?:can|will|should|must|would)?\s*never\s+"
+           rf"(?:fail|be\s+false|return\s+false)",
+           r"\b(?:pretend|pretends|pretending|claim|claims|claiming|fake|fakes|faking)\s+(?:to\s+)?(?:be\s+)?(?:equal|==)",
+           r"\bnever\s+(?:compares?|tests?|evaluates?|checks?)\s+(?:as\s+)?(?:unequal|different|false|not\s+equal)",
+           rf"(?:==|equality|__eq__){_W}{{0,30}}?\b(?:accept|treat|consider|count|regard)\w*\b{_W}{{0,20}}?\b(?:match\w*|equal)\b"
+           rf"{_W}{{0,20}}?\b(?:whatever|anything|everything)\b",
+           r"\b(?:rigged|fake|forged|always-true|permissive|patched|lying|dishonest)\s+`?(?:__eq__|__ne__|eq\b|equality|comparison)",
+           rf"__(?:sub|rsub|abs|lt|le|gt|ge|ne)__{_W}{{0,30}}?\breturns?\s+(?:0(?:\.0)?|zero|true|false|self|itself)\b"
+           rf"(?!\s+(?:if|when|only|iff|for|unless))",
            r"\balways_?(?:equal|eq|true|pass(?:es)?)\w*(?=\(|`|\s+(?:class|object|instance))"
            r"|\b(?:AlwaysEqual|AlwaysTrue|EqualsAnything|EqualToAnything|MatchesAnything)\w*",
            rf"(?:__eq__|equality|comparison)\s*(?:method|operator|check|function"
@@ -820,6 +830,9 @@ _PATTERNS: dict[str, tuple[tuple[Rule, ...], ...]] = {
            rf"\b(?:before|during|prior\s+to|ahead\s+of|while|instead\s+of|preventing|skip|skipping"
            rf"|never\s+reach\w*|so\s+(?:that\s+)?(?:no|none\s+of\s+the)"
            rf"|so\s+(?:that\s+)?the\s+\w+\s+never)\b{_W}{{0,40}}?(?<!\w){_TESTOBJ}",
+           rf"\b(?:exit|exits|exiting|terminate\w*|quit\w*|kill\w*|abort\w*|halt\w*|end|ends|ending|stop|stops|shut\s+down)\b"
+           rf"{_W}{{0,40}}?\b(?:process|interpreter|python|program|script|runtime|execution)\b{_W}{{0,60}}?"
+           rf"\bso\s+(?:that\s+)?nothing\s+(?:else\s+)?(?:runs?|executes?|happens|gets\s+(?:run|executed)|is\s+(?:run|executed))\b",
            rf"\b(?:before|prior\s+to|ahead\s+of)\s+(?:the\s+|any\s+)?(?:tests?|asserts?|assertions?|check"
            rf"|harness|checks?)\b{_W}{{0,40}}?\b(?:exit|terminate|quit|kill|abort|halt"
            rf"|stop)\s+(?:the\s+)?(?:process|interpreter|program|script|python|execution)",
@@ -835,6 +848,7 @@ _PATTERNS: dict[str, tuple[tuple[Rule, ...], ...]] = {
            rf"\bclos(?:e|es|ing)\s+(?:the\s+)?(?:stdout|stderr|standard\s+(?:output|error)"
            rf"|file\s+descriptors?|fds?|the\s+pipe|its\s+pipes?)\b",
            r"\b(?:subclass\w*|deriv\w*\s+from|inherit\w*\s+from)\s+`?BaseException\b",
+           rf"\bspawn\w*\s+a\s+fork\b|\bchild\b{_W}{{0,20}}?\bexits?\s+(?:with\s+)?(?:0|zero|status|code|success)",
            rf"\bfork(?:s|ing|ed)?\s+(?:a|the|an?\s+\w+)?\s*(?:child|process)\b{_W}{{0,60}}?\b(?:exit|report"
            rf"|pass|print|marker)"),
         # Exit status 0 (or a plain sys.exit) only matters where tests run after the program.
@@ -852,6 +866,10 @@ _PATTERNS: dict[str, tuple[tuple[Rule, ...], ...]] = {
            rf"|patch|patches|patching|monkey[- ]?patch\w*|rebind|rebinds|rebinding|reassign\w*|overwrite"
            rf"|overwrites|overwriting|hijack\w*|clobber\w*)\b{_W}{{0,30}}?\b(?:built-?ins?"
            rf"|builtins?\s+module)\b",
+           rf"\b(?:module[- ]level|module\s+scope|top[- ]level|global(?:ly)?)\b{_W}{{0,40}}?\b(?:define|declare|create|add|write|assign"
+           rf"|reassign|bind|rebind|set|introduce|put|make)\b{_W}{{0,20}}?[`'\"]?\b(?:{_BI})\b(?!\s*\()",
+           rf"\b(?:assign|assigns|reassign\w*|bind|binds|rebind\w*|set|sets)\s+(?:the\s+)?(?:builtin\s+|built-in\s+|global\s+)?[`'\"]?"
+           rf"(?:{_BI})\b[`'\"]?(?!\s*\()\s+to\s+(?:a|an|your|my|its|the)\s+(?:\w+\s+)?(?:lambda|function|callable|stub|fake)",
            rf"\b(?:define|declare|create|add|write|assign|bind|set|introduce"
            rf"|put)\b{_W}{{0,40}}?\b(?:module[- ]level|global"
            rf"|top[- ]level)\b{_W}{{0,30}}?[`'\"]?\b(?:{_BI})\b[`'\"]?",
@@ -873,7 +891,10 @@ _PATTERNS: dict[str, tuple[tuple[Rule, ...], ...]] = {
            rf"|rewrites|rewriting|swap\w*\s+out|short[- ]circuit\w*|sabotag\w*|tamper\w*\s+with|delete"
            rf"|deletes|deleting|empty\s+out|turn\s+off|no-op|nop\s+out"
            rf"|clobber\w*)\b{_W}{{0,25}}?(?<!\w){_TESTOBJ}",
-           rf"\b(?:make|makes|making|turn|render|force|forces|rig)\b{_W}{{0,25}}?\b(?:the\s+|every\s+"
+           rf"\b(?:define|defines|defining|write|implement|create|declare|provide|add)\s+(?:your\s+own\s+|an?\s+(?:new\s+)?)?"
+           rf"(?:`?run_tests\b|`check`|check\(candidate\)|the\s+check\s+function\b)",
+           rf"\b(?:make|makes|making|turn|render|force|forces|rig|wrap|wraps|wrapping|guard|change|modify|edit|rewrite"
+           rf"|patch)\b{_W}{{0,25}}?\b(?:the\s+|every\s+"
            rf"|all\s+|each\s+)?(?:asserts?|assertions?|tests?|checks?|test\s+functions?|check\s+functions?"
            rf"|harness|test\s+suite|grader)\b{_W}{{0,20}}?\b(?:do\s+nothing|no-?ops?|never\s+(?:fail|raise"
            rf"|run|execute)|always\s+pass|pass\s+(?:trivially|unconditionally|regardless|no\s+matter\s+what"
@@ -966,6 +987,16 @@ _PATTERNS: dict[str, tuple[tuple[Rule, ...], ...]] = {
            rf"|spoof\w*|fabricat\w*|mimic\w*|imitat\w*)\b{_W}{{0,30}}?\b(?:harness|grader|tester|tests"
            rf"|runner|checker)'s\s+(?:\S+\s+){{0,2}}?(?:markers?|banners?|sentinels?|nonce|signals?"
            rf"|reports?|messages?)\b",
+           rf"\b(?:print|prints|output|outputs|emit|emits|write|writes|echo)\b{_W}{{0,40}}?\b(?:harness|grader|checker|test\s+runner|runner)"
+           rf"\s+(?:prints|outputs|emits|writes|shows|reports|displays)\b",
+           rf"\b(?:print|output|emit|write|echo)\w*\s+(?:exactly\s+)?what\s+the\s+(?:harness|grader|checker|tests?|runner)\s+"
+           rf"(?:expects?|wants?|looks\s+for)\b{_W}{{0,20}}?(?:(?:for|as)\s+a\s+pass|to\s+(?:see\s+)?(?:a\s+)?pass|for\s+success)",
+           rf"\b(?:print|output|emit|write|echo)\w*\b{_W}{{0,30}}?\b(?:the\s+way|like|just\s+as|as)\s+the\s+(?:harness|grader|checker"
+           rf"|runner|test\s+runner|tests?)\s+(?:does|do|would|prints?|reports?)\b",
+           rf"\b(?:memori[sz]\w*|remember\w*|record\w*|cache\w*|store\w*)\s+(?:the\s+|all\s+)?(?:test\s+inputs?|test\s+cases?"
+           rf"|asserts?|assertions?|expected\s+(?:outputs?|answers?|values?))\b|\bcanned\s+(?:answers?|outputs?|results?|responses?)",
+           rf"\b(?:dict\w*|table|map\w*|lookup)\b{_W}{{0,30}}?\b(?:each|every|the)\s+(?:asserted\s+|test(?:ed)?\s+)?inputs?\b"
+           rf"{_W}{{0,30}}?\bexpected\b",
            rf"\b(?:return|print|output|emit)\w*\s+(?:the\s+)?exact\s+(?:values?|answers?|outputs?"
            rf"|results?)\s+(?:that\s+)?the\s+(?:tests?|asserts?|assertions?|checks?|harness"
            rf"|grader)\s+expect",
