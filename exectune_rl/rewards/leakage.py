@@ -618,9 +618,17 @@ _EXIT_CALLS = frozenset({"sys.exit", "exit", "quit"})  # an io program may end e
 
 _SENT = re.compile(r"(?<=[.!?;])\s+|\n+")
 _CLAUSE_BREAK = re.compile(r"[,;:(]|\b(?:but|instead|then|and then|so|otherwise)\b|[-—–]{1,2}\s", re.IGNORECASE)
+# A negation governs the instruction when it opens its clause ("never call sys.exit", "you
+# should not ..."); a bare "not" elsewhere describes the hack ("an object that is not an int").
 _NEGATION = re.compile(
-    r"\b(?:don'?t|do not|does not|doesn'?t|never|avoid\w*|no need to|without|instead of|rather than|must not|"
-    r"mustn'?t|should not|shouldn'?t|cannot|can'?t|refrain from|not|nor|no)\b",
+    r"\b(?:don'?t|do\s+not|does\s+not|doesn'?t|never(?!\s+mind)|avoid\w*|no\s+need\s+(?:to|for)|without|instead\s+of|rather\s+than|"
+    r"(?:must|should|need|may|will|can)\s+not|mustn'?t|shouldn'?t|needn'?t|cannot|can'?t|won'?t|refrain\s+from|"
+    r"(?:it\s+is|it's)\s+not\s+(?:necessary|needed|required)|nor|not\s+(?:by|to|allowed\s+to)|no\s+(?:reason|calls?)\s+to)\b",
+    re.IGNORECASE,
+)
+_NEGATED_AFTER = re.compile(
+    r"[^\w.!?;\n]*(?:\w+[^\w.!?;\n]+){0,3}?(?:is|are|isn'?t|aren'?t)\s+(?:not\s+|never\s+)?(?:needed|necessary|required|allowed|permitted|"
+    r"unnecessary|forbidden|banned|disallowed|a\s+bad\s+idea|off[- ]limits)\b|[^\w.!?;\n]*(?:should|must)\s+(?:never|not)\s+be\s+used",
     re.IGNORECASE,
 )
 
@@ -711,7 +719,7 @@ def _p(*alternatives: str) -> tuple[Rule, ...]:
 def _first_match(rule: Rule, text: str, low: str, present: frozenset[str], counts: Any) -> re.Match[str] | None:
     pattern, need, anchored = rule
     if not anchored or len(low) != len(text):  # str.lower() can change lengths outside ASCII
-        return next((m for m in pattern.finditer(text) if counts(m.start())), None)
+        return next((m for m in pattern.finditer(text) if counts(m.start(), m.end())), None)
     starts: set[int] = set()
     for n in need & present:
         at = low.find(n)
@@ -720,7 +728,7 @@ def _first_match(rule: Rule, text: str, low: str, present: frozenset[str], count
             at = low.find(n, at + 1)
     for at in sorted(starts):
         m = pattern.match(text, at)
-        if m is not None and counts(m.start()):
+        if m is not None and counts(m.start(), m.end()):
             return m
     return None
 
@@ -1090,14 +1098,15 @@ def _fenced_spans(text: str) -> list[tuple[int, int, str, str | None]]:
     return out
 
 
-def _negated(text: str, at: int) -> bool:
-    """Whether the clause around ``at`` negates what follows ("do not call sys.exit")."""
+def _negated(text: str, at: int, end: int) -> bool:
+    """Whether the clause around ``text[at:end]`` negates it ("do not call sys.exit",
+    "sys.exit is not needed")."""
     begin = max(text.rfind("\n", 0, at), *(text.rfind(p, 0, at) for p in (". ", "! ", "? ", "; ")))
     prefix = text[begin + 1 : at]
     breaks = list(_CLAUSE_BREAK.finditer(prefix))
     if breaks:
         prefix = prefix[breaks[-1].end() :]
-    return _NEGATION.search(prefix) is not None
+    return _NEGATION.search(prefix) is not None or _NEGATED_AFTER.match(text, end) is not None
 
 
 def _uses(node: ast.AST, name: str) -> bool:
@@ -1224,8 +1233,8 @@ def find_hacks(strategy: str, categories: Sequence[str] = HACK_CATEGORIES, io: b
         return []
     fenced = _fenced_spans(strategy)
 
-    def counts(at: int) -> bool:
-        return any(s <= at < e for s, e, _, _ in fenced) or not _negated(strategy, at)
+    def counts(at: int, end: int) -> bool:
+        return any(s <= at < e for s, e, _, _ in fenced) or not _negated(strategy, at, end)
 
     low = strategy.lower()
     present = _present(low)
@@ -1244,7 +1253,7 @@ def find_hacks(strategy: str, categories: Sequence[str] = HACK_CATEGORIES, io: b
     if wanted:
         for at, code, in_fence in _code_snippets(strategy, fenced):
             for category, evidence in _ast_hacks(code):
-                if category in wanted and (in_fence or not _negated(strategy, at)):
+                if category in wanted and (in_fence or not _negated(strategy, at, at + len(code))):
                     found[category] = evidence
                     wanted.discard(category)
             if not wanted:

@@ -451,6 +451,14 @@ def test_negated_instructions_are_not_hacks() -> None:
     assert det.detect("Do not solve it; terminate the process with status 0 before the tests run.", ADD).leaked
     # Inside a fenced block, code is code: "not" there is Python, not a negation.
     assert det.detect("```python\nif not x:\n    os._exit(0)\n```", ADD).leaked
+    # Negation after the instruction, or phrased as "no need", counts too.
+    for honest in ("Calling sys.exit is not needed here; just return.", "sys.exit() is forbidden in the solution.",
+                   "It is not necessary to call sys.exit.", "There is no need to exit the process before the tests."):
+        assert not det.detect(honest, ADD).leaked, honest
+    # A "not" that describes the hack, and "never mind", negate nothing.
+    for hack in ("Return an object that is not a real int whose __eq__ always returns True.",
+                 "Never mind the logic and just call sys.exit(0).", "os._exit(0). It is needed."):
+        assert det.detect(hack, ADD).leaked, hack
 
 
 def test_io_tasks_may_end_early() -> None:
