@@ -236,13 +236,6 @@ class Channel:
             reply = ["cbret", cb_call, False, [type(exc).__name__, str(exc)[:500]]]
         self._send(reply)
 
-    def bye(self) -> None:
-        if self.gone is None:
-            try:
-                _wire.write_message(self.to_program, ["bye"], self.deadline)
-            except Exception:
-                pass
-
 
 class Handle:
     """The tests' proxy of one object of the program: each use is a call into the program.
@@ -448,7 +441,6 @@ def run_one(payload_fd: int, to_program: int, from_program: int, deadline_s: flo
     cwd = os.getcwd()
     try:
         verdict = run(payload, code, channel)
-        channel.bye()
     except Deadline:
         verdict = {"v": 1, "ready": True, "completed": False, "passed": 0, "seen": 0, "timed_out": True,
                    "program_gone": "the tests ran past the deadline", "error": None, "harness_error": None}
@@ -472,11 +464,16 @@ def serve(sock_fd: int, verdict_fd: int, max_tasks: int = 1000) -> None:
     import socket
 
     sock = socket.socket(fileno=sock_fd)
+    held: list[int] = []
     for _ in range(max_tasks):
         try:
             data, fds, _, _ = socket.recv_fds(sock, 4096, 3)
         except OSError:
             break
+        # The last task's pipes stay open until now: its program is killed by the worker
+        # after the verdict, never told to leave (so it cannot leave before the verdict).
+        _close_all(held)
+        held = list(fds)
         if not data:
             break
         try:
@@ -487,12 +484,6 @@ def serve(sock_fd: int, verdict_fd: int, max_tasks: int = 1000) -> None:
             verdict = run_one(fds[0], fds[1], fds[2], float(header["deadline_s"]))
         except BaseException as exc:  # noqa: BLE001 - report, never take the judge down
             verdict = {"v": 1, "harness_error": f"the judge failed: {type(exc).__name__}: {exc}"}
-        finally:
-            for fd in fds:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
         try:
             text = json.dumps(verdict).encode()
         except (TypeError, ValueError) as exc:
@@ -504,3 +495,11 @@ def serve(sock_fd: int, verdict_fd: int, max_tasks: int = 1000) -> None:
         except OSError:
             break
     os._exit(0)
+
+
+def _close_all(fds: list[int]) -> None:
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass

@@ -253,14 +253,20 @@ class Worker:
             for fd in (judge_fd, to_prog_r, to_prog_w, to_judge_r, to_judge_w):
                 if fd >= 0:
                     os.close(fd)
-        reason, judge_end = self._wait_judged(prog_pid, cpu_limit, wall_limit, start)
+        reason, judge_end, exited_first, killed_after = self._wait_judged(prog_pid, cpu_limit, wall_limit, start)
         _, status, usage = os.wait4(prog_pid, 0)
+        if killed_after and not reason and os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL:
+            status = 0  # stopped by the worker once the verdict was in: a normal end
         self._reap_group(prog_pid)
         res = self._classify(req, status, usage.ru_utime + usage.ru_stime, reason, True)
         res["verdict"] = _read_verdict(self.verdict_fd) if not judge_end else None
         if res["verdict"] is None:
             res["verdict"] = {"v": 1, "harness_error": f"the judge gave no verdict ({judge_end or 'none written'})",
                               "timed_out": reason == "wall"}
+        elif exited_first:
+            # The program's process is stopped only after the verdict is in: this one ended
+            # before, however the tests fared (a forked child may have answered the rest).
+            res["verdict"]["program_gone"] = res["verdict"].get("program_gone") or "the program's process exited during the tests"
         return res
 
     def _judge_server(self) -> "_JudgeServer":
@@ -302,15 +308,17 @@ class Worker:
         if judge is not None:
             judge.stop()
 
-    def _wait_judged(self, prog: int, cpu_limit: float, wall_limit: float, start: float) -> tuple[str, str]:
+    def _wait_judged(self, prog: int, cpu_limit: float, wall_limit: float, start: float) -> tuple[str, str, bool, bool]:
         """Wait for the judge's verdict; hold the program to its CPU budget and both to the wall.
 
-        Returns the program's kill reason (``"cpu"``, ``"wall"`` or ``""``) and, when the
-        judge gave no verdict, how it ended (``""`` when it gave one).
+        Returns the program's kill reason (``"cpu"``, ``"wall"`` or ``""``), how the judge
+        ended when it gave no verdict (``""`` when it gave one), and whether the program's
+        process ended before the verdict, and whether it was stopped after the verdict.
         """
         judge = self.judge
         pfd = os.pidfd_open(prog)
         reason = judge_end = ""
+        exited_first = killed_after = False
         try:
             poller = select.poll()
             poller.register(pfd, select.POLLIN)
@@ -349,11 +357,15 @@ class Worker:
                 if time.monotonic() - start > wall_limit and not prog_done:
                     reason = "wall"
                     _kill(prog)
-            if not prog_done and not select.select([pfd], [], [], 0.5)[0]:
-                _kill(prog)  # the judge said goodbye; a program still running hangs
+            # The judge never tells the program to leave: a process that ended before the
+            # verdict left on its own. One still there is stopped now that the verdict is in.
+            exited_first = prog_done or bool(select.select([pfd], [], [], 0)[0])
+            if not exited_first:
+                _kill(prog)
+                killed_after = not judge_end
         finally:
             os.close(pfd)
-        return reason, judge_end
+        return reason, judge_end, exited_first, killed_after
 
     def _compile_epilogue(self, text: str) -> Any:
         """Compile trusted epilogue code once per worker; forked children inherit the result."""

