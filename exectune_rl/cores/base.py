@@ -179,7 +179,10 @@ class CoreRequest:
 
 @dataclass(frozen=True)
 class Usage:
-    """Token usage of one core call, as the core reported it (None where it did not).
+    """Token usage of one core call: the one usage record (responses, the reward's cost model).
+
+    Counts are as the core reported them (None where it did not), unless ``estimated`` says
+    they were counted offline. ``model`` names who was called, for pricing.
 
     Example:
         >>> CoreResponse(text="4", prompt_tokens=10, completion_tokens=2).usage.total_tokens
@@ -189,6 +192,8 @@ class Usage:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     total_tokens: int | None = None
+    model: str = ""
+    estimated: bool = False
 
     def to_dict(self) -> dict[str, int | None]:
         return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens, "total_tokens": self.total_tokens}
@@ -299,6 +304,11 @@ class Core(abc.ABC):
     """
 
     model: str = ""
+    prompt_builder: Any = None
+    """How a reward should prompt this core: ``(task, strategy | None) -> messages``, or None
+    for the default chat prompt (:func:`exectune_rl.tasks.core_messages`). A core that runs the
+    strategy itself (:class:`~exectune_rl.cores.program.ProgramCore`) sets its own; wrappers
+    (cache, ledger) pass the wrapped core's on."""
 
     @abc.abstractmethod
     def generate(self, requests: Sequence[CoreRequest]) -> list[CoreResponse]:

@@ -26,14 +26,14 @@ from typing import Any
 
 from exectune_rl.cores.base import Core, CoreFailure, CoreFailureKind, CoreRequest, CoreResponse
 from exectune_rl.errors import ConfigError
+from exectune_rl.languages import canonical
 from exectune_rl.sandboxes.base import ExecRequest, ExecResult, ExecStatus, Sandbox
+from exectune_rl.text import extract_code_blocks
 
-__all__ = ["ProgramCore", "extract_program", "EXTRACT_MODES"]
+__all__ = ["ProgramCore", "extract_program", "program_prompt_builder", "EXTRACT_MODES"]
 
 EXTRACT_MODES = ("auto", "strategy", "fence", "raw")
 
-_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+#.-]*)[^\n]*\n(.*?)```", re.DOTALL)
-_PYTHON_LABELS = {"python", "py", "python3"}
 _STDERR_KEEP = 2000
 
 
@@ -50,12 +50,13 @@ def _strategy_block(text: str, tag: str) -> str | None:
 
 def _fenced_code(text: str, language: str) -> str | None:
     """The code of the fenced blocks: those labelled with the language, else unlabelled ones."""
-    blocks = [(label.lower(), body) for label, body in _FENCE.findall(text)]
+    blocks = [b for b in extract_code_blocks(text) if b.closed]
     if not blocks:
         return None
-    wanted = _PYTHON_LABELS if language == "python" else {language.lower()}
-    chosen = [body for label, body in blocks if label in wanted] or [body for label, body in blocks if not label]
-    return "\n".join(b.rstrip("\n") for b in chosen) + "\n" if chosen else None
+    wanted = canonical(language) or language.strip().lower()
+    chosen = [b.code for b in blocks if b.language is not None and (canonical(b.language) or b.language) == wanted]
+    chosen = chosen or [b.code for b in blocks if b.language is None]
+    return "\n".join(c.rstrip("\n") for c in chosen) + "\n" if chosen else None
 
 
 def extract_program(text: str, mode: str = "auto", *, tag: str = "strategy", language: str = "python") -> str:
@@ -92,6 +93,19 @@ def extract_program(text: str, mode: str = "auto", *, tag: str = "strategy", lan
     return code if code is not None else inner
 
 
+def program_prompt_builder(task: Any, strategy: str | None) -> tuple[dict[str, str], ...]:
+    """Core messages for a :class:`ProgramCore`: the strategy program alone, inside its tags.
+
+    The default core prompt wraps the strategy in instructions for a language model, which an
+    interpreter cannot run; the core-only baseline (``strategy=None``) is an empty program.
+
+    Example:
+        >>> program_prompt_builder(None, "print(1)")[0]["content"]
+        '<strategy>\nprint(1)\n</strategy>'
+    """
+    return ({"role": "user", "content": f"<strategy>\n{strategy or ''}\n</strategy>"},)
+
+
 class ProgramCore(Core):
     """Runs the strategy as a program in a sandbox and answers with its standard output.
 
@@ -106,10 +120,15 @@ class ProgramCore(Core):
         strategy_tag: The tag that delimits the strategy.
         model: The name reported in responses.
 
+    A reward prompts it with :func:`program_prompt_builder` (its ``prompt_builder``): the
+    strategy program itself, not a chat prompt around it.
+
     Example:
         >>> from exectune_rl.sandboxes import LocalSandbox                  # doctest: +SKIP
         >>> core = ProgramCore(LocalSandbox(workers=2), cpu_time_s=2.0)      # doctest: +SKIP
     """
+
+    prompt_builder = staticmethod(program_prompt_builder)
 
     def __init__(
         self,

@@ -94,31 +94,23 @@ def run_eval(recipe: EvalRecipe, *, notes: tuple[str, ...] = ()) -> EvalOutcome:
     Returns:
         An :class:`EvalOutcome`.
     """
-    from exectune_rl.training.components import (
-        build_core, build_reward, guide_prompt_fn, load_tasks, open_cache, require_tasks, synthetic_problems,
-    )  # fmt: skip
+    from exectune_rl.training.components import open_run
 
     start = time.perf_counter()
     check_guides(recipe)
-    tasks = require_tasks(load_tasks(recipe.tasks), recipe.tasks)
-    problems = synthetic_problems(recipe.tasks) if recipe.tasks.source == "synthetic" else None
-    guide_prompt = guide_prompt_fn(recipe.guide_template)
     results: list[MethodResult] = []
     out = Path(recipe.output_dir)
     with ExitStack() as stack:
-        cache = open_cache(recipe.cache)
-        stack.callback(cache.close)
-        core = build_core(recipe.core, stack=stack, cache=cache)
         prices = dict(recipe.prices) or None
-        reward = build_reward(recipe.reward, core, program_core=recipe.core.name == "program", prices=prices)
-        stack.callback(reward.close)
+        run = open_run(recipe, stack, prices=prices)
+        tasks, reward, guide_prompt = run.tasks, run.reward, run.guide_prompt
         for method in recipe.methods:
             t0 = time.perf_counter()
             try:
                 if method.model is None and method.guide is None:
                     result = evaluate_core_alone(method.name, tasks, reward, confidence=recipe.confidence, prices=prices)
                 else:
-                    guide = _guide(method, recipe, stack, cache, problems)
+                    guide = _guide(method, recipe, stack, run.cache, run.problems)
                     result = evaluate_method(
                         method.name, guide, tasks, reward, guide_prompt=guide_prompt, k=recipe.k,
                         temperature=recipe.temperature, max_tokens=recipe.max_new_tokens,

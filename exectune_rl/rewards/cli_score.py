@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import functools
 import gzip
-import inspect
 import io
 import json
 import logging
@@ -164,7 +163,7 @@ def _count_rows(path: str | None, limit: int | None) -> int | None:
 
 
 def build_config(args: argparse.Namespace) -> Any:
-    """The RewardConfig from ``--preset``, ``--config`` and ``--set``."""
+    """The RewardConfig from ``--preset``, ``--config`` and ``--set`` (:meth:`RewardConfig.from_section`)."""
     from exectune_rl.rewards.config import RewardConfig
 
     fields: dict[str, Any] = {}
@@ -186,73 +185,26 @@ def build_config(args: argparse.Namespace) -> Any:
     price_as = args.price_as or (SAMPLE_PRICE_MODEL if args.input is None else None)
     if price_as:
         fields.setdefault("given_output_model", price_as)
-    if args.preset == "auto":
-        return RewardConfig.from_dict(fields)
-    cfg = RewardConfig.preset(args.preset)
-    return RewardConfig.from_dict({**cfg.to_dict(), **fields})
-
-
-# Spellings users reach for first, mapped to the constructor's parameter names.
-_CORE_OPTION_ALIASES = {"TransformersCore": {"model": "model_or_path", "path": "model_or_path"}}
-
-
-def _accepted(signature: inspect.Signature | None) -> list[str]:
-    if signature is None:
-        return []
-    params = signature.parameters.values()
-    return [p.name for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name != "self"]
+    if args.preset != "auto":
+        fields["preset"] = args.preset
+    return RewardConfig.from_section(fields)
 
 
 def make_core(name: str, options: dict[str, Any], config: Any) -> tuple[Any, Any]:
     """The core named by ``--core`` (and the sandbox made for it, or None).
 
-    ``program`` gets a sandbox (``config.sandbox`` with ``config.sandbox_workers``, or the
-    sandbox registry name given as ``--core-option sandbox=NAME``), shared with the reward's
-    code execution; ``transformers`` accepts ``model=`` for ``model_or_path=``. Options the
-    core's constructor does not take give a one-line error naming those it does.
+    Built by :func:`exectune_rl.cores.factory.make_core`: ``program`` gets a sandbox
+    (``config.sandbox`` with ``config.sandbox_workers``, or the sandbox registry name given as
+    ``--core-option sandbox=NAME``), shared with the reward's code execution; ``transformers``
+    accepts ``model=`` for ``model_or_path=``.
 
     Raises:
         ConfigError: unknown or missing options, or a core that cannot be made from them.
     """
-    from exectune_rl.registry import core_registry
+    from exectune_rl.cores.factory import make_core as build
 
-    factory = core_registry.resolve(name)
-    options = dict(options)
-    for alias, real in _CORE_OPTION_ALIASES.get(getattr(factory, "__name__", ""), {}).items():
-        if alias in options and real not in options:
-            options[real] = options.pop(alias)
-    try:
-        signature: inspect.Signature | None = inspect.signature(factory)
-    except (TypeError, ValueError):  # no signature to check (a C callable): the call below decides
-        signature = None
-    accepted = _accepted(signature)
-    sandbox = None
-    if "sandbox" in accepted and not hasattr(options.get("sandbox"), "run"):
-        from exectune_rl.sandboxes import get_sandbox
-
-        sb_name = options.pop("sandbox", None) or config.sandbox
-        workers = {} if config.sandbox_workers is None else {"workers": config.sandbox_workers}
-        sandbox = options["sandbox"] = get_sandbox(str(sb_name), **workers)
-    if signature is not None:
-        takes_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
-        unknown = [k for k in options if k not in accepted and not takes_any]
-        try:
-            problem = f"unknown option(s) {', '.join(map(repr, unknown))}" if unknown else None
-            signature.bind(**options)
-        except TypeError as exc:
-            problem = problem or str(exc)
-        if problem:
-            _close(sandbox)
-            raise ConfigError(f"core {name!r}: {problem}; accepted --core-option keys: {', '.join(accepted) or 'none'}")
-    try:
-        return factory(**options), sandbox
-    except ExecTuneError:
-        _close(sandbox)
-        raise
-    except (TypeError, ValueError, OSError) as exc:
-        _close(sandbox)
-        reason = " ".join(str(exc).split())[:300]
-        raise ConfigError(f"cannot create core {name!r} from {sorted(options)}: {type(exc).__name__}: {reason}") from None
+    workers = {} if config.sandbox_workers is None else {"workers": config.sandbox_workers}
+    return build(name, options, sandbox_name=config.sandbox, sandbox_options=workers)
 
 
 def _close(obj: Any) -> None:
@@ -347,7 +299,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"scoring {args.input or 'the bundled HumanEval sample (offline)'}", file=sys.stderr)
     out: TextIO | None = None
     progress = None
-    summary = ScoreSummary()
+    summary = ScoreSummary(core_runs=config.core_runs)
     start = time.perf_counter()
     try:
         if args.out:

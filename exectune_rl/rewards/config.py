@@ -35,6 +35,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -229,6 +230,21 @@ class RewardConfig:
         if unknown:
             raise ConfigError(f"unknown RewardConfig field(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         return cls(**data)
+
+    @classmethod
+    def from_section(cls, section: Mapping[str, Any] | None) -> "RewardConfig":
+        """Build from a recipe's ``reward:`` section: ``preset:`` (optional) plus fields.
+
+        The one way recipes, ``exectune score --config`` and the CLI's ``--set`` turn a
+        mapping into a config.
+
+        Example:
+            >>> RewardConfig.from_section({"preset": "code", "cost_lambda": 0.01}).task_kind
+            'code'
+        """
+        fields = dict(section or {})
+        preset = fields.pop("preset", None)
+        return cls.preset(preset, **fields) if preset else cls.from_dict(fields)
 
     @classmethod
     def preset(cls, name: str, /, **overrides: Any) -> "RewardConfig":

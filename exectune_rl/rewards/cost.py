@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from exectune_rl.cores.base import Usage
 from exectune_rl.errors import ConfigError
 
 __all__ = ["TokenSource", "CostUnit", "CoreUsage", "CostBreakdown", "TokenCounter", "CostModel", "utility"]
@@ -51,14 +52,15 @@ class CostUnit(str, enum.Enum):
     """US dollars through the price table."""
 
 
-@dataclass(frozen=True)
-class CoreUsage:
-    """Tokens of one core call and whether the core reported them."""
+def CoreUsage(model: str, prompt_tokens: int, completion_tokens: int, reported: bool = True) -> Usage:  # noqa: N802
+    """The usage of one core call for :meth:`CostModel.breakdown`: a :class:`~exectune_rl.cores.base.Usage`
+    (the one usage record), ``estimated`` when the core did not report it.
 
-    model: str
-    prompt_tokens: int
-    completion_tokens: int
-    reported: bool
+    Example:
+        >>> CoreUsage("m", 3, 4, reported=False).estimated
+        True
+    """
+    return Usage(prompt_tokens, completion_tokens, prompt_tokens + completion_tokens, model=model, estimated=not reported)
 
 
 @dataclass(frozen=True)
@@ -209,27 +211,27 @@ class CostModel:
             return None
         return prompt_tokens * rates[0] + completion_tokens * rates[1]
 
-    def breakdown(self, strategy_tokens: int, strategy_source: TokenSource, core_calls: Sequence[CoreUsage]) -> CostBreakdown:
+    def breakdown(self, strategy_tokens: int, strategy_source: TokenSource, core_calls: Sequence[Usage]) -> CostBreakdown:
         """The cost of one strategy and its core runs.
 
         Args:
             strategy_tokens: The guide's completion tokens.
             strategy_source: Where that count came from.
-            core_calls: Usage of each core run for this strategy.
+            core_calls: Usage of each core run for this strategy (``Usage`` records with ``model``).
 
         Returns:
             The :class:`CostBreakdown`.
         """
         n = max(1, len(core_calls))
-        prompt = sum(c.prompt_tokens for c in core_calls) / n
-        completion = sum(c.completion_tokens for c in core_calls) / n
-        if core_calls and all(c.reported for c in core_calls):
+        prompt = sum(c.prompt_tokens or 0 for c in core_calls) / n
+        completion = sum(c.completion_tokens or 0 for c in core_calls) / n
+        if core_calls and not any(c.estimated for c in core_calls):
             core_source = TokenSource.REPORTED
         else:
             core_source = TokenSource.TIKTOKEN if _fallback_encoding() is not None else TokenSource.CHARS
         usd: float | None = 0.0
         for c in core_calls:
-            call = self.usd(c.model, c.prompt_tokens, c.completion_tokens)
+            call = self.usd(c.model, c.prompt_tokens or 0, c.completion_tokens or 0)
             usd = None if call is None or usd is None else usd + call / n
         if self.guide_model and usd is not None:
             guide = self.usd(self.guide_model, 0, strategy_tokens)

@@ -33,7 +33,7 @@ from exectune_rl._pickling import TransientState
 from exectune_rl.errors import ConfigError
 from exectune_rl.rewards.syntax import SyntaxChecker, SyntaxResult, SyntaxStatus, normalize_language
 from exectune_rl.sandboxes.runner import ProgramTests, TestStatus, run_tests
-from exectune_rl.rewards.text import extract_code_blocks
+from exectune_rl.text import extract_code_blocks
 from exectune_rl.tasks.base import Task
 
 __all__ = ["ExecutionStatus", "ExecutionResult", "Grading", "CodeExecutor", "case_fraction", "extract_program", "prompt_imports"]

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from exectune_rl.errors import ConfigError
-from exectune_rl.rewards.text import completion_text
+from exectune_rl.text import completion_text
 
 __all__ = ["FormatStatus", "FormatResult", "FormatGate", "check_format"]
 

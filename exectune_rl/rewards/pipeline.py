@@ -33,7 +33,7 @@ from exectune_rl.rewards.mathcheck import MathVerifier
 from exectune_rl.rewards.nondegradation import Baseline, BaselineStore, compare
 from exectune_rl.rewards.records import CoreRun, RewardRecord, RewardStatus
 from exectune_rl.rewards.syntax import SyntaxChecker, SyntaxResult
-from exectune_rl.rewards.text import completion_text
+from exectune_rl.text import completion_text
 from exectune_rl.tasks.base import Task, TaskKind
 
 __all__ = ["Batch", "RewardPipeline"]

@@ -29,7 +29,7 @@ from typing import Any
 from exectune_rl._pickling import TransientState
 from exectune_rl.errors import ConfigError, GrammarNotInstalledError
 from exectune_rl.languages import canonical
-from exectune_rl.rewards.text import extract_code_blocks
+from exectune_rl.text import extract_code_blocks
 
 __all__ = [
     "GrammarSpec",

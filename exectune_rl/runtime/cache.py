@@ -399,6 +399,7 @@ class CachedCore(Core):
         if not isinstance(cache, ResponseCache):
             raise ConfigError(f"CachedCore needs a ResponseCache, got {type(cache).__name__}")
         self.core = core
+        self.prompt_builder = core.prompt_builder  # the wrapped core is prompted as before
         self.cache = cache
         self.namespace = namespace
         self.model = core.model

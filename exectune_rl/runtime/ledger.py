@@ -349,6 +349,7 @@ class MeteredCore(Core):
         if not isinstance(core, Core):
             raise ConfigError(f"MeteredCore wraps a Core, got {type(core).__name__}")
         self.core = core
+        self.prompt_builder = core.prompt_builder  # the wrapped core is prompted as before
         self.ledger = ledger
         self.role = role
         self.model = core.model

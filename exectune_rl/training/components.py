@@ -12,11 +12,14 @@ Example:
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
+from dataclasses import dataclass
 from typing import Any
 
 from exectune_rl.cores.base import Core
+from exectune_rl.cores.program import program_prompt_builder
+from exectune_rl.rewards.config import RewardConfig
 from exectune_rl.errors import ConfigError
 from exectune_rl.tasks.base import Task
 from exectune_rl.tasks.prompts import guide_prompt_fn
@@ -29,6 +32,8 @@ __all__ = [
     "open_cache",
     "build_core",
     "build_reward",
+    "Run",
+    "open_run",
     "guide_prompt_fn",
     "program_prompt_builder",
 ]
@@ -116,20 +121,18 @@ def build_core(
     Returns:
         A :class:`~exectune_rl.cores.base.Core`, wrapped in a ``CachedCore`` when caching.
     """
-    from exectune_rl.registry import core_registry, sandbox_registry
-
-    if cfg.name == "scripted":
+    if cfg.name == "scripted":  # the synthetic recipe's teacher: not a registry core, it needs the problems
         from exectune_rl.training.synthetic import ScriptedTeacher
 
         if not problems:
             raise ConfigError("the 'scripted' teacher only works with `tasks: {source: synthetic}`")
         core: Core = ScriptedTeacher(problems, **cfg.options)
-    elif cfg.name == "program":
-        sandbox = sandbox_registry.create(cfg.sandbox, **cfg.sandbox_options)
-        stack.callback(sandbox.close)
-        core = core_registry.create("program", sandbox=sandbox, **cfg.options)
     else:
-        core = core_registry.create(cfg.name, **cfg.options)
+        from exectune_rl.cores.factory import make_core
+
+        core, sandbox = make_core(cfg.name, cfg.options, sandbox_name=cfg.sandbox, sandbox_options=cfg.sandbox_options)
+        if sandbox is not None:
+            stack.callback(sandbox.close)
     stack.callback(core.close)
     if cfg.cached and cache is not None and getattr(cache, "enabled", False):
         from exectune_rl.runtime import CachedCore
@@ -138,39 +141,73 @@ def build_core(
     return core
 
 
-def program_prompt_builder(task: Task, strategy: str | None) -> tuple[dict[str, str], ...]:
-    """Core messages for a ``ProgramCore``: the strategy program alone, inside its tags.
-
-    The default core prompt wraps the strategy in instructions for a language model, which an
-    interpreter cannot run; the core-only baseline (``strategy=None``) is an empty program.
-    """
-    return ({"role": "user", "content": f"<strategy>\n{strategy or ''}\n</strategy>"},)
-
-
 def build_reward(
-    section: dict[str, Any], core: Core, *, program_core: bool = False, tokenizer: Any = None, prices: Any = None
+    section: dict[str, Any] | RewardConfig, core: Core, *, program_core: bool | None = None, tokenizer: Any = None, prices: Any = None
 ):  # -> ExecTuneReward
-    """The ``ExecTuneReward`` a ``reward:`` section describes.
+    """The ``ExecTuneReward`` a ``reward:`` section describes (:meth:`RewardConfig.from_section`).
 
-    ``preset: math|code|advisor`` starts from :meth:`RewardConfig.preset`; the other keys are
-    ``RewardConfig`` fields. With a program core the core prompt is the strategy program itself.
+    The core says how it is prompted (a program core runs the strategy itself: its
+    ``prompt_builder``); nothing here branches on the core's name.
 
     Args:
-        section: The recipe's ``reward:`` mapping.
+        section: The recipe's ``reward:`` mapping (``preset:`` plus RewardConfig fields), or a config.
         core: The target core.
-        program_core: The core runs the strategy as a program.
+        program_core: Deprecated and ignored (the core's ``prompt_builder`` decides).
         tokenizer: The guide's tokenizer (exact strategy tokens).
         prices: A price table for money in the reward and the report.
 
     Returns:
         The reward (close it when done).
     """
-    from exectune_rl.rewards import ExecTuneReward, RewardConfig
+    from exectune_rl.rewards import ExecTuneReward
 
-    fields = dict(section)
-    preset = fields.pop("preset", None)
-    config = RewardConfig.preset(preset, **fields) if preset else RewardConfig.from_dict(fields)
-    return ExecTuneReward(
-        config, core=core, tokenizer=tokenizer, prices=prices,
-        prompt_builder=program_prompt_builder if program_core else None,
-    )
+    config = section if isinstance(section, RewardConfig) else RewardConfig.from_section(section)
+    return ExecTuneReward(config, core=core, tokenizer=tokenizer, prices=prices)
+
+
+@dataclass
+class Run:
+    """What a recipe's ``tasks:``, ``core:``, ``cache:`` and ``reward:`` sections build.
+
+    Attributes:
+        tasks: The tasks (never empty).
+        problems: The synthetic problems behind them (``source: synthetic``), else None.
+        guide_prompt: The guide's prompt for a task.
+        cache: The response cache (closed with the stack).
+        core: The target core (cached when the recipe says so).
+        reward: The ``ExecTuneReward`` over that core (closed with the stack).
+    """
+
+    tasks: list[Task]
+    problems: list[Any] | None
+    guide_prompt: Callable[[Task], str]
+    cache: Any
+    core: Core
+    reward: Any
+
+
+def open_run(recipe: Any, stack: ExitStack, *, tokenizer: Any = None, prices: Any = None) -> Run:
+    """The one way ``sample``, ``grpo`` and ``eval`` build their parts from a recipe.
+
+    Args:
+        recipe: Any recipe with ``tasks``, ``core``, ``cache``, ``reward`` and ``guide_template``.
+        stack: Receives everything to close (cache, cores, sandboxes, the reward).
+        tokenizer: The guide's tokenizer (exact strategy tokens in the reward).
+        prices: A price table for money in the reward.
+
+    Returns:
+        The :class:`Run`.
+
+    Example:
+        >>> with ExitStack() as stack:                                           # doctest: +SKIP
+        ...     run = open_run(parse_recipe(RLRecipe, "examples/synthetic_grpo.yaml"), stack)
+    """
+    tasks = require_tasks(load_tasks(recipe.tasks), recipe.tasks)
+    problems = synthetic_problems(recipe.tasks) if recipe.tasks.source == "synthetic" else None
+    guide_prompt = guide_prompt_fn(recipe.guide_template)
+    cache = open_cache(recipe.cache)
+    stack.callback(cache.close)
+    core = build_core(recipe.core, stack=stack, cache=cache, namespace="core")
+    reward = build_reward(recipe.reward, core, tokenizer=tokenizer, prices=prices)
+    stack.callback(reward.close)
+    return Run(tasks, problems, guide_prompt, cache, core, reward)

@@ -18,15 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from exectune_rl.training.components import (
-    build_core,
-    build_reward,
-    guide_prompt_fn,
-    load_tasks,
-    open_cache,
-    require_tasks,
-    synthetic_problems,
-)
+from exectune_rl.training.components import build_core, open_run
 from exectune_rl.training.config import RLRecipe, SampleRecipe
 from exectune_rl.training.judge import RewardJudge
 from exectune_rl.training.recipe import recipe_to_dict
@@ -67,23 +59,17 @@ def run_sample(recipe: SampleRecipe) -> SampleOutcome:
         A :class:`SampleOutcome` (statistics, rows written, cache hits and misses).
     """
     start = time.perf_counter()
-    tasks = require_tasks(load_tasks(recipe.tasks), recipe.tasks)
-    problems = synthetic_problems(recipe.tasks) if recipe.tasks.source == "synthetic" else None
-    guide_prompt = guide_prompt_fn(recipe.guide_template)
     with ExitStack() as stack:
-        cache = open_cache(recipe.cache)
-        stack.callback(cache.close)
-        teacher = build_core(recipe.teacher, stack=stack, cache=cache, problems=problems, namespace="teacher")
-        core = build_core(recipe.core, stack=stack, cache=cache, namespace="core")
-        reward = build_reward(recipe.reward, core, program_core=recipe.core.name == "program")
-        stack.callback(reward.close)
+        run = open_run(recipe, stack)
+        teacher = build_core(recipe.teacher, stack=stack, cache=run.cache, problems=run.problems, namespace="teacher")
         result = acceptance_sample(
-            tasks, teacher, RewardJudge(reward), guide_prompt=guide_prompt, k=recipe.k,
+            run.tasks, teacher, RewardJudge(run.reward), guide_prompt=run.guide_prompt, k=recipe.k,
             revision_rounds=recipe.revision_rounds, temperature=recipe.teacher_temperature,
             max_tokens=recipe.teacher_max_tokens,
         )  # fmt: skip
-        stats = cache.stats()
-    rows = sft_rows(result, tasks, guide_prompt, keep_per_task=recipe.keep_per_task, tag=reward.config.strategy_tag)
+        stats = run.cache.stats()
+        tasks, guide_prompt, tag = run.tasks, run.guide_prompt, run.reward.config.strategy_tag
+    rows = sft_rows(result, tasks, guide_prompt, keep_per_task=recipe.keep_per_task, tag=tag)
     runtime = time.perf_counter() - start
     extra = {"cache_hits": stats.hits, "cache_misses": stats.misses, "runtime_s": runtime}
     write_acceptance_outputs(result, rows, recipe.output_dir, extra_stats=extra)
@@ -103,14 +89,9 @@ def run_grpo(recipe: RLRecipe, *, callbacks: list[Any] | None = None) -> RLResul
     """
     from exectune_rl.training.trl_utils import load_tokenizer
 
-    tasks = require_tasks(load_tasks(recipe.tasks), recipe.tasks)
     tokenizer = load_tokenizer(recipe.model)  # before the core: a bad path fails fast
     with ExitStack() as stack:
-        cache = open_cache(recipe.cache)
-        stack.callback(cache.close)
-        core = build_core(recipe.core, stack=stack, cache=cache, namespace="core")
-        reward = build_reward(recipe.reward, core, program_core=recipe.core.name == "program", tokenizer=tokenizer)
-        stack.callback(reward.close)
-        result = run_rl(recipe, tasks=tasks, reward=reward, guide_prompt=guide_prompt_fn(recipe.guide_template), callbacks=callbacks)
+        run = open_run(recipe, stack, tokenizer=tokenizer)
+        result = run_rl(recipe, tasks=run.tasks, reward=run.reward, guide_prompt=run.guide_prompt, callbacks=callbacks)
     _save_recipe(recipe, recipe.output_dir, "recipe.json")
     return result

@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import collections
+import enum
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -42,8 +43,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-class Rejection:
-    """Why a candidate was not kept (string constants, stable in JSON output)."""
+class Rejection(str, enum.Enum):
+    """Why a candidate was not kept (a ``str`` enum: its values are stable in JSON output)."""
 
     NONE = ""
     FORMAT = "format"
@@ -51,7 +52,12 @@ class Rejection:
     EXECUTION = "execution"
     INFRA = "infra"
     TEACHER_ERROR = "teacher_error"
-    ALL = (FORMAT, LEAK, EXECUTION, INFRA, TEACHER_ERROR)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+Rejection.ALL = (Rejection.FORMAT, Rejection.LEAK, Rejection.EXECUTION, Rejection.INFRA, Rejection.TEACHER_ERROR)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -83,7 +89,7 @@ class Verdict:
         return self.format_ok and not self.leaked and self.executed and not self.infra
 
     @property
-    def rejection(self) -> str:
+    def rejection(self) -> Rejection:
         if self.infra:
             return Rejection.INFRA
         if not self.format_ok:
