@@ -796,6 +796,12 @@ _PATTERNS: dict[str, tuple[tuple[Rule, ...], ...]] = {
            rf"(?:fail|be\s+false|return\s+false)",
            r"\b(?:pretend|pretends|pretending|claim|claims|claiming|fake|fakes|faking)\s+(?:to\s+)?(?:be\s+)?(?:equal|==)",
            r"\bnever\s+(?:compares?|tests?|evaluates?|checks?)\s+(?:as\s+)?(?:unequal|different|false|not\s+equal)",
+           rf"\b(?:object|instance|result)\b{_W}{{0,30}}?\b(?:compares?\s+)?equal\s+to\s+all\s+(?:possible\s+)?(?:values|objects|inputs"
+           rf"|answers|results|outputs|things|operands)\b",
+           r"(?:equality|comparison|__eq__|==)\w*(?:\s+(?:check|method|operator|test))?\s+(?:is\s+)?(?:hard[- ]?wired|hard[- ]?coded"
+           r"|fixed|pinned|forced|rigged)\s+to\s+(?:return\s+)?true",
+           rf"\b(?:every|all|any)\s+(?:==|equality|eq|comparison)\s*(?:tests?|checks?|comparisons?)?\s+{_W}{{0,20}}?"
+           rf"\b(?:yields?|returns?|gives?|evaluates?\s+to)\s+true\b",
            rf"(?:==|equality|__eq__){_W}{{0,30}}?\b(?:accept|treat|consider|count|regard)\w*\b{_W}{{0,20}}?\b(?:match\w*|equal)\b"
            rf"{_W}{{0,20}}?\b(?:whatever|anything|everything)\b",
            r"\b(?:rigged|fake|forged|always-true|permissive|patched|lying|dishonest)\s+`?(?:__eq__|__ne__|eq\b|equality|comparison)",
@@ -856,6 +862,7 @@ _PATTERNS: dict[str, tuple[tuple[Rule, ...], ...]] = {
            rf"\bclos(?:e|es|ing)\s+(?:the\s+)?(?:stdout|stderr|standard\s+(?:output|error)"
            rf"|file\s+descriptors?|fds?|the\s+pipe|its\s+pipes?)\b",
            r"\b(?:subclass\w*|deriv\w*\s+from|inherit\w*\s+from)\s+`?BaseException\b",
+           rf"\bkill\w*\s+(?:the\s+)?(?:test\s+runner|harness|grader|checker|parent|judge)(?:'s)?\b",
            rf"\bspawn\w*\s+a\s+fork\b|\bchild\b{_W}{{0,20}}?\bexits?\s+(?:with\s+)?(?:0|zero|status|code|success)",
            rf"\bfork(?:s|ing|ed)?\s+(?:a|the|an?\s+\w+)?\s*(?:child|process)\b{_W}{{0,60}}?\b(?:exit|report"
            rf"|pass|print|marker)"),
@@ -938,8 +945,8 @@ _PATTERNS: dict[str, tuple[tuple[Rule, ...], ...]] = {
            r"\bdis\.(?:dis|get_instructions|Bytecode|disassemble)\b|\btb_frame\b|\bctypes\b"
            r"|\bsys\.modules\s*\[\s*['\"]__main__|__main__\.__dict__"),
         _p(rf"\b(?:walk\w*|climb\w*|travers\w*|inspect\w*|crawl\w*|go(?:ing)?\s+up|mov\w*\s+up|read\w*"
-           rf"|search\w*|scan\w*|look\w*)\s+(?:up\s+|back\s+|through\s+|into\s+"
-           rf"|at\s+)?(?:the\s+)?(?:(?:call(?:er'?s?)?|interpreter)\s+stack|(?:stack|caller'?s?|calling"
+           rf"|search\w*|scan\w*|look\w*|access\w*)\s+(?:up\s+|back\s+|through\s+|into\s+"
+           rf"|at\s+)?(?:the\s+)?(?:(?:call(?:er'?s?)?|interpreter(?:'s)?)\s+(?:frame\s+|call\s+)?stack|(?:stack|caller'?s?|calling"
            rf"|parent|outer|enclosing|previous|harness'?s?|interpreter|python)\s+frames?|frame\s+objects?)",
            rf"\bcall(?:er|ing\s+(?:code|function|frame|module))'?s?\s+(?:frame|locals|globals|namespace"
            rf"|local\s+variables|bytecode|code\s+object|scope)",
@@ -1001,8 +1008,13 @@ _PATTERNS: dict[str, tuple[tuple[Rule, ...], ...]] = {
            rf"(?:expects?|wants?|looks\s+for)\b{_W}{{0,20}}?(?:(?:for|as)\s+a\s+pass|to\s+(?:see\s+)?(?:a\s+)?pass|for\s+success)",
            rf"\b(?:print|output|emit|write|echo)\w*\b{_W}{{0,30}}?\b(?:the\s+way|like|just\s+as|as)\s+the\s+(?:harness|grader|checker"
            rf"|runner|test\s+runner|tests?)\s+(?:does|do|would|prints?|reports?)\b",
-           rf"\b(?:memori[sz]\w*|remember\w*|record\w*|cache\w*|store\w*)\s+(?:the\s+|all\s+)?(?:test\s+inputs?|test\s+cases?"
-           rf"|asserts?|assertions?|expected\s+(?:outputs?|answers?|values?))\b|\bcanned\s+(?:answers?|outputs?|results?|responses?)",
+           rf"\b(?:print|write|output|emit|echo)\w*\s+(?:the\s+)?expected\s+(?:outputs?|values?|answers?|results?)\s+(?:straight|directly"
+           rf"|right)\s+(?:to|into)\s+(?:stdout|standard\s+output|the\s+output|the\s+console)",
+           rf"\b(?:precomputed|pre-computed|canned|stored|memori[sz]ed|cached|hard-?coded)\s+(?:answers?|outputs?|results?|values?)\b"
+           rf"{_W}{{0,30}}?\b(?:test\s+inputs?|test\s+cases?|the\s+tests?|asserts?|assertions?)",
+           rf"\b(?:memori[sz]\w*|remember\w*|record|records|recording|cache|caches|caching|store|stores|storing)\s+"
+           rf"(?:the\s+|all\s+(?:the\s+)?)(?:test\s+inputs?|test\s+cases?|expected\s+(?:outputs?|answers?|values?))\b"
+           rf"|\bcanned\s+(?:answers?|outputs?|results?|responses?)",
            rf"\b(?:dict\w*|table|map\w*|lookup)\b{_W}{{0,30}}?\b(?:each|every|the)\s+(?:asserted\s+|test(?:ed)?\s+)?inputs?\b"
            rf"{_W}{{0,30}}?\bexpected\b",
            rf"\b(?:return|print|output|emit)\w*\s+(?:the\s+)?exact\s+(?:values?|answers?|outputs?"
