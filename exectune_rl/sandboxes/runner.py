@@ -87,6 +87,11 @@ class ProgramTests:
         entry_point: The function ``check`` is called with (``check`` only).
         cases: ``(stdin, expected_stdout)`` pairs (``io`` only).
         language: The program's language.
+        support: Trusted Python code the tests rely on, run next to them before they start
+            (``check``/``asserts`` only): helpers the task itself defines, such as the
+            ``poly`` or ``encode_cyclic`` a HumanEval prompt gives. Names it binds take
+            precedence over the program's, so a program cannot redefine a helper the tests
+            call to check it. :meth:`from_task` takes it from a HumanEval-style prompt.
     """
 
     __test__ = False
@@ -96,6 +101,7 @@ class ProgramTests:
     entry_point: str | None = None
     cases: tuple[tuple[str, str], ...] = ()
     language: str = "python"
+    support: str = ""
 
     def __post_init__(self) -> None:
         if self.format not in TEST_FORMATS:
@@ -118,7 +124,36 @@ class ProgramTests:
             raw = task.tests
             cases = json.loads(raw) if isinstance(raw, str) else raw
             return cls("io", cases=tuple(tuple(c) for c in cases), language=task.language)
-        return cls(fmt, code=task.tests or "", entry_point=task.entry_point, language=task.language)
+        support = ""
+        if fmt == "check" and task.entry_point and task.language == "python":
+            support = prompt_helpers(getattr(task, "problem", "") or "", task.entry_point)
+        return cls(fmt, code=task.tests or "", entry_point=task.entry_point, language=task.language, support=support)
+
+
+_OPEN_BODY = ('"' * 3, "'" * 3, ":")
+
+
+@functools.lru_cache(maxsize=4096)
+def prompt_helpers(prompt: str, entry_point: str) -> str:
+    """The helpers a code prompt defines besides its entry point (imports included).
+
+    A HumanEval prompt is Python: the entry point's signature and docstring, sometimes after
+    helper functions the tests call (``poly``, ``encode_cyclic``). Returns '' when the prompt
+    is not Python or does not declare ``entry_point``.
+    """
+    body = "\n    pass\n" if prompt.rstrip().endswith(_OPEN_BODY) else ""
+    try:
+        tree = ast.parse(prompt + body)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return ""
+    funcs = (ast.FunctionDef, ast.AsyncFunctionDef)
+    if not any(isinstance(n, funcs) and n.name == entry_point for n in tree.body):
+        return ""
+    keep = [n for n in tree.body if isinstance(n, (*funcs, ast.ClassDef, ast.Import, ast.ImportFrom))
+            and getattr(n, "name", None) != entry_point]
+    if not any(isinstance(n, (*funcs, ast.ClassDef)) for n in keep):
+        return ""
+    return ast.unparse(ast.Module(body=keep, type_ignores=[]))
 
 
 @dataclass(frozen=True)
@@ -255,7 +290,7 @@ def _python_epilogue(code: str, fmt: str, entry_point: str | None) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
-def _python_judge(code: str, fmt: str, entry_point: str | None) -> str:
+def _python_judge(code: str, fmt: str, entry_point: str | None, support: str = "") -> str:
     """The judge's code: counted tests, then the call that runs them (cached).
 
     The entry point is looked up on the ``solution`` module, never by a bare name that a
@@ -269,7 +304,7 @@ def _python_judge(code: str, fmt: str, entry_point: str | None) -> str:
                 f"check(getattr(__et_solution, {entry_point!r}))")
     else:
         call = "\n".join(f"__et_case(lambda: ({fn}(), True)[1])" for fn in test_fns)
-    return counted + "\n" + call + "\n"
+    return (support + "\n" if support else "") + counted + "\n" + call + "\n"
 
 
 class PythonHarness:
@@ -282,11 +317,12 @@ class PythonHarness:
         if tests.format == "io":
             return [ExecRequest(program, stdin=i, **limits) for i, _ in tests.cases]
         if mode == "out_of_process":
-            return [ExecRequest(program, judge=_python_judge(tests.code, tests.format, tests.entry_point), **limits)]
+            judge = _python_judge(tests.code, tests.format, tests.entry_point, tests.support)
+            return [ExecRequest(program, judge=judge, **limits)]
         files: dict[str, str] = {}
         if re.search(r"^\s*(from\s+solution\s+import|import\s+solution)", tests.code, re.M):
             files["solution.py"] = program
-        epilogue = _python_epilogue(tests.code, tests.format, tests.entry_point)
+        epilogue = _python_epilogue((tests.support + "\n" if tests.support else "") + tests.code, tests.format, tests.entry_point)
         return [ExecRequest(program, files=files, epilogue=epilogue, epilogue_globals={"__et_nonce": nonce}, **limits)]
 
     def evaluate(self, program: str, tests: ProgramTests, nonce: str, results: list[ExecResult]) -> TestOutcome:

@@ -267,3 +267,16 @@ def test_broken_tests_or_uncrossable_arguments_are_infra(pool):
     tests = ProgramTests("asserts", code="class Box:\n    pass\nassert add(Box(), 1) == 1\n")
     [out] = run_tests(pool, [HONEST], tests)
     assert out.status is TestStatus.INFRA and "cannot cross" in out.detail
+
+
+def test_redefining_a_helper_of_the_prompt_does_not_pass(pool):
+    # HumanEval/32 checks find_zero through the prompt's poly: a completion that redefines
+    # poly to return 0 must still be judged by the prompt's own poly
+    from exectune_rl.tasks import load_humaneval
+
+    task = next(t for t in load_humaneval() if t.id == "HumanEval/32")
+    tests = ProgramTests.from_task(task)
+    assert "def poly" in tests.support
+    hack = task.problem + "    return 0.0\n\ndef poly(xs, x):\n    return 0.0\n"
+    out_hack, out_ref = run_tests(pool, [hack, task.reference], tests)
+    assert not out_hack.passed and out_ref.passed
