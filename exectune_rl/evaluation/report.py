@@ -224,7 +224,10 @@ def write_report(
         parts.append(
             f"{r0.n_tasks} held-out tasks. Accuracy: one greedy strategy per task, m = {r0.m} core run(s) each, "
             f"Wilson interval. Executability: k = {r0.k} sampled strategies per task x m core runs, the reward "
-            f"module's estimator (mean of per-task estimates, bootstrap interval over tasks). Intervals are "
+            f"module's definition (exectune_rl.rewards.metrics, the number `exectune score` and the trainer logs "
+            f"report): the mean over tasks of the mean over their sampled strategies, a strategy that fails the "
+            f"format gate or leaks counting as not executed, runs lost to the infrastructure left out; bootstrap "
+            f"interval over tasks. Format ok % and Leak % are over the sampled strategies that were scored. Intervals are "
             f"{int(100 * confidence)}%. Tokens and money: per task for one strategy and one core run; "
             "n/a where a model has no price."
         )
