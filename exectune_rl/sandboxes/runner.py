@@ -34,13 +34,14 @@ import logging
 import re
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from exectune_rl.errors import ConfigError
 from exectune_rl.sandboxes.base import ExecRequest, ExecResult, ExecStatus, Sandbox
 
-__all__ = ["ProgramTests", "TestStatus", "TestOutcome", "TestHarness", "run_tests", "arun_tests", "register_harness"]
+__all__ = ["ProgramTests", "TestStatus", "TestOutcome", "TestHarness", "run_tests", "arun_tests", "register_harness",
+           "calibrate", "prompt_helpers"]
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +93,8 @@ class ProgramTests:
             ``poly`` or ``encode_cyclic`` a HumanEval prompt gives. Names it binds take
             precedence over the program's, so a program cannot redefine a helper the tests
             call to check it. :meth:`from_task` takes it from a HumanEval-style prompt.
+        reference: A program known to pass (the task's reference solution): what
+            calibrated time limits are measured on (see ``run_tests(calibration=...)``).
     """
 
     __test__ = False
@@ -102,6 +105,7 @@ class ProgramTests:
     cases: tuple[tuple[str, str], ...] = ()
     language: str = "python"
     support: str = ""
+    reference: str | None = None
 
     def __post_init__(self) -> None:
         if self.format not in TEST_FORMATS:
@@ -123,11 +127,13 @@ class ProgramTests:
 
             raw = task.tests
             cases = json.loads(raw) if isinstance(raw, str) else raw
-            return cls("io", cases=tuple(tuple(c) for c in cases), language=task.language)
+            return cls("io", cases=tuple(tuple(c) for c in cases), language=task.language,
+                       reference=getattr(task, "reference", None) or None)
         support = ""
         if fmt == "check" and task.entry_point and task.language == "python":
             support = prompt_helpers(getattr(task, "problem", "") or "", task.entry_point)
-        return cls(fmt, code=task.tests or "", entry_point=task.entry_point, language=task.language, support=support)
+        return cls(fmt, code=task.tests or "", entry_point=task.entry_point, language=task.language, support=support,
+                   reference=getattr(task, "reference", None) or None)
 
 
 _OPEN_BODY = ('"' * 3, "'" * 3, ":")
@@ -182,6 +188,13 @@ class TestOutcome:
     fraction: float | None = None
     detail: str = ""
     results: tuple[ExecResult, ...] = ()
+    time_limit_s: float | None = None
+    """The CPU limit of the run that gave this outcome."""
+    limit_source: str = "hard"
+    """Where that limit came from (``"hard"``: the caller's; ``"reference"``, ``"first_pass"``,
+    ``"baseline"``: a calibration, see :mod:`exectune_rl.sandboxes.calibration`)."""
+    rechecked: bool = False
+    """The program ran out of a calibrated limit and was re-run at the hard limit."""
     harness_mode: str = "out_of_process"
     """``"out_of_process"``: the tests ran in a trusted judge process (or, for ``io``, the
     output was compared outside the program's process); ``"inprocess"``: the tests ran inside
@@ -515,14 +528,21 @@ def register_harness(language: str, harness: TestHarness) -> None:
 # --------------------------------------------------------------------------- entry points
 
 
-def _plan(programs: Sequence[str], tests: Sequence[ProgramTests] | ProgramTests, limits: dict[str, Any]):
+def _suites(programs: Sequence[str], tests: Sequence[ProgramTests] | ProgramTests) -> list[ProgramTests]:
     if isinstance(programs, str):
         raise TypeError("programs must be a sequence of strings, not a single string")
     suites = [tests] * len(programs) if isinstance(tests, ProgramTests) else list(tests)
     if len(suites) != len(programs):
         raise ConfigError(f"got {len(programs)} programs but {len(suites)} test suites")
+    return suites
+
+
+def _plan(programs: Sequence[str], tests: Sequence[ProgramTests] | ProgramTests,
+          limits: dict[str, Any] | Sequence[dict[str, Any]]):
+    suites = _suites(programs, tests)
+    per_program = [limits] * len(suites) if isinstance(limits, dict) else list(limits)
     plan, requests = [], []
-    for program, suite in zip(programs, suites):
+    for program, suite, limits in zip(programs, suites, per_program):
         harness = _HARNESSES.get(suite.language)
         if harness is None or (suite.format != "io" and suite.language in ("c", "cpp")):
             # The toolkit cannot test this program: a typed outcome for this one, not an
@@ -573,6 +593,7 @@ def run_tests(
     memory_mb: int = 512,
     wall_time_s: float | None = None,
     harness_mode: str | None = None,
+    calibration: Any = None,
 ) -> list[TestOutcome]:
     """Run each program against its tests in one sandbox batch.
 
@@ -585,13 +606,41 @@ def run_tests(
             trusted judge process the program cannot reach; the default where the sandbox
             supports it), or ``"inprocess"`` (tests appended to the program, which can tamper
             with them: kept for sandboxes without a judge and for comparison).
+        calibration: A :class:`~exectune_rl.sandboxes.calibration.Calibration`: each suite's
+            limit comes from its reference's measured time (``cpu_time_s`` stays the hard
+            limit); None (default) runs every program at ``cpu_time_s``.
 
     Returns:
         One ``TestOutcome`` per program, in order.
     """
     limits = _limits(sandbox, cpu_time_s, memory_mb, wall_time_s, harness_mode)
+    if calibration is not None:
+        from exectune_rl.sandboxes.calibration import run_calibrated
+
+        return run_calibrated(lambda p, s, lim: _finish(*_run_plan(sandbox, p, s, lim)), programs, _suites(programs, tests),
+                              limits, calibration)
     plan, requests = _plan(programs, tests, limits)
-    return _finish(plan, sandbox.run(requests))
+    return [replace(o, time_limit_s=float(cpu_time_s)) for o in _finish(plan, sandbox.run(requests))]
+
+
+def calibrate(sandbox: Sandbox, tests: Sequence[ProgramTests], calibration: Any, *, cpu_time_s: float = 5.0,
+              memory_mb: int = 512, harness_mode: str | None = None) -> float:
+    """Measure the references of ``tests`` not calibrated yet (a one-off cost); return its seconds.
+
+    ``run_tests(..., calibration=...)`` does this on its own for the suites of each batch;
+    call it first to keep that cost out of a timed run.
+    """
+    from exectune_rl.sandboxes.calibration import calibrate_missing
+
+    limits = _limits(sandbox, cpu_time_s, memory_mb, None, harness_mode)
+    before = calibration.calibration_s
+    calibrate_missing(lambda p, s, lim: _finish(*_run_plan(sandbox, p, s, lim)), list(tests), limits, calibration)
+    return calibration.calibration_s - before
+
+
+def _run_plan(sandbox: Sandbox, programs: Sequence[str], suites: Sequence[ProgramTests], limits: Any):
+    plan, requests = _plan(programs, suites, limits)
+    return plan, sandbox.run(requests)
 
 
 async def arun_tests(
@@ -603,8 +652,14 @@ async def arun_tests(
     memory_mb: int = 512,
     wall_time_s: float | None = None,
     harness_mode: str | None = None,
+    calibration: Any = None,
 ) -> list[TestOutcome]:
     """Async :func:`run_tests`."""
+    if calibration is not None:
+        import asyncio
+
+        return await asyncio.to_thread(run_tests, sandbox, programs, tests, cpu_time_s=cpu_time_s, memory_mb=memory_mb,
+                                       wall_time_s=wall_time_s, harness_mode=harness_mode, calibration=calibration)
     limits = _limits(sandbox, cpu_time_s, memory_mb, wall_time_s, harness_mode)
     plan, requests = _plan(programs, tests, limits)
-    return _finish(plan, await sandbox.arun(requests))
+    return [replace(o, time_limit_s=float(cpu_time_s)) for o in _finish(plan, await sandbox.arun(requests))]

