@@ -18,6 +18,7 @@ from __future__ import annotations
 import abc
 import enum
 import inspect
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -86,6 +87,71 @@ def _freeze(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return _FrozenDict(mapping or {})
 
 
+MAX_CPU_TIME_S = 86_400.0
+"""The largest ``cpu_time_s`` a request may ask for (a day)."""
+MAX_WALL_TIME_S = 3 * MAX_CPU_TIME_S
+"""The largest ``wall_time_s`` (the default backstop of the largest CPU budget)."""
+_COUNT_LIMITS = {
+    "memory_mb": 1 << 24,  # 16 TiB: its size in bytes, plus the worker's, still fits an rlimit
+    "output_limit_bytes": 1 << 40,
+    "max_processes": 1 << 22,  # the kernel's largest pid_max
+    "max_open_files": 1 << 20,  # the kernel's default nr_open; above it setrlimit fails
+}
+
+
+def _seconds(name: str, value: Any, top: float) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise ConfigError(f"ExecRequest.{name} must be a number of seconds, got {type(value).__name__} {value!r}")
+    if not math.isfinite(value) or value <= 0 or value > top:
+        raise ConfigError(f"ExecRequest.{name} must be a finite number of seconds in (0, {top:g}], got {value!r}")
+    return value
+
+
+def _count(name: str, value: Any, top: int) -> int:
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ConfigError(f"ExecRequest.{name} must be a positive int, got {type(value).__name__} {value!r}")
+    if not 0 < value <= top:
+        raise ConfigError(f"ExecRequest.{name} must be in [1, {top}], got {value!r}")
+    return value
+
+
+def _text(name: str, text: str) -> None:
+    """Text that crosses to the program as bytes (arguments, environment, paths) must encode."""
+    if "\0" in text:
+        raise ConfigError(f"ExecRequest.{name} must not contain NUL characters")
+    try:
+        text.encode("utf-8", "surrogateescape")  # what os.fsencode does with it
+    except UnicodeEncodeError as exc:
+        raise ConfigError(f"ExecRequest.{name} is not encodable text: {exc}") from None
+
+
+def _data(name: str, value: Any, allow_none: bool = False) -> str | bytes | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ConfigError(f"ExecRequest.{name} is not valid UTF-8 text (pass bytes for raw data): {exc}") from None
+        return value
+    raise ConfigError(f"ExecRequest.{name} must be str or bytes{' or None' if allow_none else ''}, "
+                      f"got {type(value).__name__}")
+
+
+def _mapping(name: str, value: Any) -> dict[Any, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"ExecRequest.{name} must be a mapping, got {type(value).__name__}")
+    return dict(value)
+
+
 @dataclass(frozen=True)
 class ExecRequest:
     """One program to run.
@@ -141,31 +207,56 @@ class ExecRequest:
     judge: str = ""
 
     def __post_init__(self) -> None:
+        # Every field is checked here, where the request is built: a bad value is the
+        # caller's mistake and must never reach a worker, where it would be blamed on the
+        # program (a RUNTIME_ERROR) or break the pool (an overflow in a timeout).
         if not isinstance(self.code, str):
             raise ConfigError(f"ExecRequest.code must be a str, got {type(self.code).__name__}")
         if not isinstance(self.language, str) or not self.language:
             raise ConfigError(f"ExecRequest.language must be a non-empty str, got {self.language!r}")
         # One spelling per language (``"py"`` is ``"python"``), from the one registry.
         object.__setattr__(self, "language", normalize(self.language))
-        for name in ("cpu_time_s", "memory_mb", "output_limit_bytes", "max_processes", "max_open_files"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
-                raise ConfigError(f"ExecRequest.{name} must be a positive number, got {value!r}")
-        if self.wall_time_s is not None and (not isinstance(self.wall_time_s, (int, float)) or self.wall_time_s <= 0):
-            raise ConfigError(f"ExecRequest.wall_time_s must be positive or None, got {self.wall_time_s!r}")
-        for path in self.files:
-            if not isinstance(path, str) or not path or path.startswith("/") or ".." in path.split("/"):
+        object.__setattr__(self, "cpu_time_s", _seconds("cpu_time_s", self.cpu_time_s, MAX_CPU_TIME_S))
+        if self.wall_time_s is not None:
+            object.__setattr__(self, "wall_time_s", _seconds("wall_time_s", self.wall_time_s, MAX_WALL_TIME_S))
+        for name, top in _COUNT_LIMITS.items():
+            object.__setattr__(self, name, _count(name, getattr(self, name), top))
+        object.__setattr__(self, "stdin", _data("stdin", self.stdin, allow_none=True))
+        files = _mapping("files", self.files)
+        for path, data in files.items():
+            parts = path.split("/") if isinstance(path, str) else []
+            if not parts or any(p in ("", ".", "..") for p in parts) or "\0" in path or len(path) > 1024:
                 raise ConfigError(f"ExecRequest.files keys must be relative paths inside the work dir, got {path!r}")
-        object.__setattr__(self, "files", _freeze(self.files))
-        object.__setattr__(self, "env", _freeze(self.env))
-        object.__setattr__(self, "epilogue_globals", _freeze(self.epilogue_globals))
+            _text("files key", path)
+            files[path] = _data(f"files[{path!r}]", data)
+        object.__setattr__(self, "files", _freeze(files))
+        env = _mapping("env", self.env)
+        for key, value in env.items():
+            if not isinstance(key, str) or not key or "=" in key:
+                raise ConfigError(f"ExecRequest.env keys must be non-empty str without '=', got {key!r}")
+            if not isinstance(value, str):
+                raise ConfigError(f"ExecRequest.env[{key!r}] must be a str, got {type(value).__name__}")
+            _text(f"env[{key!r}]", key + value)
+        object.__setattr__(self, "env", _freeze(env))
+        if isinstance(self.args, (str, bytes)) or not isinstance(self.args, (tuple, list)):
+            raise ConfigError(f"ExecRequest.args must be a tuple or list of str, got {self.args!r}")
+        for i, arg in enumerate(self.args):
+            if not isinstance(arg, str):
+                raise ConfigError(f"ExecRequest.args[{i}] must be a str, got {type(arg).__name__}")
+            _text(f"args[{i}]", arg)
+        object.__setattr__(self, "args", tuple(self.args))
+        for name in ("epilogue", "judge"):
+            if not isinstance(getattr(self, name), str):
+                raise ConfigError(f"ExecRequest.{name} must be a str, got {type(getattr(self, name)).__name__}")
+        glob = _mapping("epilogue_globals", self.epilogue_globals)
+        for key, value in glob.items():
+            if not isinstance(key, str) or not key.isidentifier() or not isinstance(value, str):
+                raise ConfigError(f"ExecRequest.epilogue_globals must map identifiers to str, got {key!r}: {value!r}")
+        object.__setattr__(self, "epilogue_globals", _freeze(glob))
         if self.epilogue and not is_python(self.language):
             raise ConfigError(f"ExecRequest.epilogue is Python code; language is {self.language!r}")
-        if not isinstance(self.judge, str):
-            raise ConfigError(f"ExecRequest.judge must be a str, got {type(self.judge).__name__}")
         if self.judge and (self.epilogue or not is_python(self.language)):
             raise ConfigError("ExecRequest.judge tests Python programs and excludes an epilogue")
-        object.__setattr__(self, "args", tuple(str(a) for a in self.args))
 
     @property
     def effective_wall_time_s(self) -> float:
