@@ -88,7 +88,8 @@ class MetricAccumulator:
     """Streaming means of every metric over batches of records (memory grows with tasks only).
 
     Args:
-        core_runs: m, core runs per strategy (a gated strategy counts as m failed runs).
+        core_runs: m, core runs per strategy: a gated strategy counts as m failed runs when no
+            strategy of its batch reached the core (else as many as those had).
         confidence: Coverage of the executability intervals.
 
     Example:
@@ -111,6 +112,11 @@ class MetricAccumulator:
 
     def add(self, records: Iterable[RewardRecord]) -> "MetricAccumulator":
         """Fold records in; returns self."""
+        records = list(records)
+        # A gated strategy counts as as many failed runs as the batch's strategies the core ran
+        # had (core_runs when none ran), so the pooled interval weighs strategies alike.
+        ran = [len(r.runs) for r in records if r.runs and r.status not in _REJECTED]
+        m = max(ran) if ran else self.core_runs
         for rec in records:
             self.rows += 1
             self.status[rec.status.value] += 1
@@ -122,7 +128,7 @@ class MetricAccumulator:
                     self._put(name, comps[name])  # type: ignore[arg-type]
             if rec.cost is not None and rec.cost.usd is None:
                 self.usd_unknown += 1
-            outcomes = strategy_outcomes(rec, self.core_runs)
+            outcomes = strategy_outcomes(rec, m)
             if outcomes is not None:
                 self.estimator.add(rec.task_id, outcomes)
                 self._put("execution", 0.0 if rec.status in _REJECTED else rec.execution or 0.0)
