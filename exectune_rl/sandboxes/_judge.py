@@ -60,6 +60,30 @@ class ProgramValueError(Exception):
 _EXC_CACHE: dict[tuple[str, type], type] = {}
 
 
+def mirror_exception(mro: Any) -> type:
+    """The judge's class for an exception class of the program, from its MRO's names: the
+    same class for the same names, so ``except MyError`` in the tests catches what the
+    program raises. Its base is the first builtin exception in the MRO."""
+    names = [n for n in mro if type(n) is str][:32] if type(mro) is list else []
+    base: type = Exception
+    for n in names:
+        cand = getattr(builtins, n, None)
+        if isinstance(cand, type) and issubclass(cand, BaseException):
+            base = cand
+            break
+    if not issubclass(base, Exception):
+        base = Exception
+    name = names[0][:100] if names else base.__name__
+    if name == base.__name__:
+        return base
+    key = (name, base)
+    cls = _EXC_CACHE.get(key)
+    if cls is None:
+        cls = type(name if name.isidentifier() else "ProgramException", (base,), {"__module__": "solution"})
+        _EXC_CACHE[key] = cls
+    return cls
+
+
 def _exception_for(mro: Any, message: Any) -> BaseException:
     """A judge-side exception mirroring the program's: its own type name, its first builtin base."""
     names = [n for n in mro if type(n) is str][:32] if type(mro) is list else []
@@ -72,20 +96,10 @@ def _exception_for(mro: Any, message: Any) -> BaseException:
             break
     if not issubclass(base, Exception):
         return ProgramAborted(f"the program raised {names[0] if names else 'a BaseException'}: {text}")
-    name = names[0][:100] if names else base.__name__
-    if name == base.__name__:
-        try:
-            return base(text)
-        except Exception:
-            return Exception(text)
-    key = (name, base)
-    cls = _EXC_CACHE.get(key)
-    if cls is None:
-        try:
-            cls = type(name if name.isidentifier() else "ProgramException", (base,), {"__module__": "solution"})
-        except TypeError:
-            cls = type("ProgramException", (Exception,), {"__module__": "solution"})
-        _EXC_CACHE[key] = cls
+    try:
+        cls = mirror_exception(names)
+    except TypeError:  # a builtin base that cannot be subclassed
+        cls = base
     try:
         return cls(text)
     except Exception:
@@ -367,13 +381,13 @@ def _bind_manifest(manifest: dict[str, Any], channel: Channel, ns: dict[str, Any
         kind, raw = entry
         try:
             if kind == "m" and type(raw) is str:
-                top = raw.split(".")[0]
-                if top in sys.modules or top in getattr(sys, "stdlib_module_names", ()):
-                    value = __import__(raw)
-                    for part in raw.split(".")[1:]:
-                        value = getattr(value, part)
-                else:
+                # Only a module this process imported already: a name the program chose is
+                # never imported here (it could name a file the program wrote).
+                value = sys.modules.get(raw)
+                if value is None:
                     continue
+            elif kind == "e" and type(raw) is list:
+                value = mirror_exception(raw)
             elif kind == "v":
                 value = channel.codec.decode(raw)
             else:
@@ -438,7 +452,6 @@ def run_one(payload_fd: int, to_program: int, from_program: int, deadline_s: flo
     channel = Channel(to_program, from_program, deadline)
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.setitimer(signal.ITIMER_REAL, max(deadline_s + 0.05, 0.01))
-    cwd = os.getcwd()
     try:
         verdict = run(payload, code, channel)
     except Deadline:
@@ -447,10 +460,6 @@ def run_one(payload_fd: int, to_program: int, from_program: int, deadline_s: flo
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         sys.modules.pop("solution", None)
-        try:
-            os.chdir(cwd)
-        except OSError:
-            pass
     return verdict
 
 
@@ -463,6 +472,7 @@ def serve(sock_fd: int, verdict_fd: int, max_tasks: int = 1000) -> None:
     """
     import socket
 
+    _harden_imports()
     sock = socket.socket(fileno=sock_fd)
     held: list[int] = []
     for _ in range(max_tasks):
@@ -480,7 +490,6 @@ def serve(sock_fd: int, verdict_fd: int, max_tasks: int = 1000) -> None:
             header = json.loads(data)
             if len(fds) != 3:
                 raise ValueError("expected three fds")
-            os.chdir(header["workdir"])
             verdict = run_one(fds[0], fds[1], fds[2], float(header["deadline_s"]))
         except BaseException as exc:  # noqa: BLE001 - report, never take the judge down
             verdict = {"v": 1, "harness_error": f"the judge failed: {type(exc).__name__}: {exc}"}
@@ -495,6 +504,16 @@ def serve(sock_fd: int, verdict_fd: int, max_tasks: int = 1000) -> None:
         except OSError:
             break
     os._exit(0)
+
+
+def _harden_imports() -> None:
+    """Imports in the judge resolve only to the interpreter's own folders, never to a folder a
+    program can write: no current directory on ``sys.path`` (``python -c`` puts one there), no
+    relative entries, and the judge works in ``/``, not in a task's work dir."""
+    os.chdir("/")
+    sys.path[:] = [p for p in sys.path if p and os.path.isabs(p) and not p.startswith(("/tmp", "/var/tmp", "/dev/shm"))]
+    sys.path_importer_cache.clear()
+    sys.dont_write_bytecode = True
 
 
 def _close_all(fds: list[int]) -> None:

@@ -25,6 +25,8 @@ if _wire is None:
 
 FROM_JUDGE = 4
 TO_JUDGE = 5
+MANIFEST_ITEM_BYTES = 256 << 10
+"""A top-level value bigger than this crosses as a handle (its items on demand), not as a copy."""
 _MUTABLE = (list, dict, set, bytearray)
 
 
@@ -72,13 +74,20 @@ class _Server:
                 out[name] = ["m", value.__name__]
                 continue
             try:
-                out[name] = ["v", self.codec.encode(value, allow_handle=True)]
+                if isinstance(value, type) and issubclass(value, BaseException):
+                    out[name] = ["e", [c.__name__ for c in value.__mro__][:32]]
+                    continue
+                entry = self.codec.encode(value, allow_handle=True)
+                if _wire.too_big(entry, MANIFEST_ITEM_BYTES):
+                    entry = {"h": self.handle_of(value), "k": type(value).__name__[:100], "c": callable(value)}
+                out[name] = ["v", entry]
             except (_wire.WireError, RecursionError, Exception):
                 continue
         return out
 
     def serve(self) -> None:
         while True:
+            _flush()  # the worker stops this process once the verdict is in: keep its output
             msg = self.reader.read()
             if not self.handle(msg):
                 return

@@ -234,7 +234,7 @@ class Worker:
         prog_pid = None
         try:
             judge = self._judge_server()
-            header = json.dumps({"deadline_s": max(0.05, wall_limit - 0.25), "workdir": workdir}).encode()
+            header = json.dumps({"deadline_s": max(0.05, wall_limit - 0.25)}).encode()
             socket_mod().send_fds(judge.sock, [header], [judge_fd, to_prog_w, to_judge_r])
             os.close(judge_fd)
             judge_fd = -1
@@ -260,9 +260,13 @@ class Worker:
         self._reap_group(prog_pid)
         res = self._classify(req, status, usage.ru_utime + usage.ru_stime, reason, True)
         res["verdict"] = _read_verdict(self.verdict_fd) if not judge_end else None
-        if res["verdict"] is None:
-            res["verdict"] = {"v": 1, "harness_error": f"the judge gave no verdict ({judge_end or 'none written'})",
-                              "timed_out": reason == "wall"}
+        if res["verdict"] is None and reason == "wall":
+            # The judge's own deadline failed to stop it (something the program sent kept it
+            # busy in C code): the program took too long, not the infrastructure's fault.
+            res["verdict"] = {"v": 1, "ready": True, "completed": False, "passed": 0, "seen": 0, "timed_out": True,
+                              "program_gone": f"the judge was stopped at the wall-clock limit ({judge_end})"}
+        elif res["verdict"] is None:
+            res["verdict"] = {"v": 1, "harness_error": f"the judge gave no verdict ({judge_end or 'none written'})"}
         elif exited_first:
             # The program's process is stopped only after the verdict is in: this one ended
             # before, however the tests fared (a forked child may have answered the rest).

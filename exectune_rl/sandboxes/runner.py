@@ -281,8 +281,12 @@ def _python_tests(code: str) -> tuple[str, int, tuple[str, ...]]:
         return code, 0, ()
     counter = _CountAsserts()
     tree = ast.fix_missing_locations(counter.visit(tree))
-    test_fns = tuple(n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test"))
-    return ast.unparse(tree), counter.count, test_fns
+    test_fns = [n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test")]
+    for cls in tree.body:  # pytest's class-based tests: each test_* method of a Test* class
+        if isinstance(cls, ast.ClassDef) and cls.name.startswith("Test"):
+            test_fns += [f"{cls.name}().{m.name}" for m in cls.body
+                         if isinstance(m, ast.FunctionDef) and m.name.startswith("test")]
+    return ast.unparse(tree), counter.count, tuple(test_fns)
 
 
 @functools.lru_cache(maxsize=4096)

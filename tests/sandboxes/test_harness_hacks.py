@@ -280,3 +280,50 @@ def test_redefining_a_helper_of_the_prompt_does_not_pass(pool):
     hack = task.problem + "    return 0.0\n\ndef poly(xs, x):\n    return 0.0\n"
     out_hack, out_ref = run_tests(pool, [hack, task.reference], tests)
     assert not out_hack.passed and out_ref.passed
+
+
+def test_a_program_written_module_never_loads_in_the_judge(pool):
+    # the program writes winreg.py (a stdlib name missing on Linux) into its work dir and
+    # names it in its namespace; tests that import pytest probe such names too. The judge
+    # must never import from a folder the program can write.
+    payload = "import sys\\nsys.modules['exectune_sandbox_judge'].Counts.case = lambda self, t: None\\n"
+    program = ("import types\nfor name in ('winreg', 'msvcrt', '_winapi', 'nt'):\n"
+               f"    open(name + '.py', 'w').write({payload!r})\n"
+               "winreg = types.ModuleType('winreg')\n" + WRONG)
+    tests = ProgramTests("asserts", code="import pytest\n\ndef test_a():\n    assert add(1, 2) == 3\n")
+    hack, later, honest = run_tests(pool, [program, WRONG, HONEST], tests)
+    assert not hack.passed and not later.passed and honest.passed
+
+
+def test_a_hash_collision_flood_is_the_programs_timeout_not_infra(pool):
+    program = ("import os, json, struct\ndef add(a, b):\n"
+               "    return frozenset(i * (2 ** 61 - 1) + 7 for i in range(60000))\n")
+    [out] = run_tests(pool, [program], ASSERTS, cpu_time_s=1.0)
+    assert not out.passed and out.status is not TestStatus.INFRA
+
+
+HONEST_MORE = {
+    "big_top_level_table": ("SIEVE = bytearray(3_000_000)\ndef add(a, b):\n    return a + b\n",
+                            "assert add(1, 2) == 3\nassert len(SIEVE) == 3_000_000 and SIEVE[5] == 0\n"),
+    "class_based_pytest": (HONEST, "from solution import add\n\nclass TestAdd:\n    def test_one(self):\n"
+                                   "        assert add(1, 2) == 3\n    def test_two(self):\n        assert add(2, 2) == 4\n"),
+    "type_argument": ("def only(xs, t):\n    return [x for x in xs if isinstance(x, t)]\n",
+                      "assert only([1, 'a', 2.0, 3], int) == [1, 3]\nassert only([1, 'a'], str) == ['a']\n"),
+    "custom_exception_class": ("class MyError(ValueError):\n    pass\ndef f(x):\n    if x < 0:\n        raise MyError('neg')\n    return x\n",
+                               "from solution import MyError\ntry:\n    f(-1)\n    assert False\nexcept MyError:\n    pass\n"
+                               "import pytest\nwith pytest.raises(MyError):\n    f(-2)\nassert f(3) == 3\n"),
+    "deque_compared_to_deque": ("from collections import deque\ndef q():\n    return deque([3, 1, 2])\n",
+                                "from collections import deque\nassert list(q()) == [3, 1, 2] and q() == deque([3, 1, 2])\n"),
+}
+
+
+@pytest.mark.parametrize("name", list(HONEST_MORE))
+def test_more_honest_programs_pass(pool, name):
+    program, tests = HONEST_MORE[name]
+    [out] = run_tests(pool, [program], ProgramTests("asserts", code=tests))
+    assert out.passed, (name, out)
+
+
+def test_unflushed_output_is_kept(pool):
+    [out] = run_tests(pool, ["def add(a, b):\n    print('working')\n    return a + b\n"], ASSERTS)
+    assert out.passed and "working" in out.results[0].stdout
