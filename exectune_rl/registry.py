@@ -136,6 +136,7 @@ for _name, _cls in (
     ("entry_point_body", "EntryPointBodyDetector"),
     ("long_code_block", "LongCodeBlockDetector"),
     ("reference_overlap", "ReferenceOverlapDetector"),
+    ("hack_instruction", "HackInstructionDetector"),
 ):
     leakage_registry.register(_name, f"exectune_rl.rewards.leakage:{_cls}")
 

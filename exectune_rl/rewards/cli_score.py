@@ -52,6 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser, command: str = "score") -> No
                         f"sample: {SAMPLE_PRICE_MODEL}, the paper's core)")  # fmt: skip
     parser.add_argument("--sandbox", default=None, help="sandbox registry name (default: the config's, 'local')")
     parser.add_argument("--workers", type=int, default=None, help="sandbox workers (default: the sandbox's)")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="time limits from each task's reference (RewardConfig.calibrate_time_limits; "
+                             "cpu_time_s stays the hard limit)")
     parser.add_argument("--batch-size", type=int, default=256, help="rows scored together (default 256)")
     parser.add_argument("--limit", type=int, default=None, help="score only the first N rows")
     parser.add_argument("--include-text", action="store_true", help="write strategies and core outputs into --out")
@@ -182,6 +185,8 @@ def build_config(args: argparse.Namespace) -> Any:
         fields["sandbox"] = args.sandbox
     if args.workers is not None:
         fields["sandbox_workers"] = args.workers
+    if getattr(args, "calibrate", False):
+        fields["calibrate_time_limits"] = True
     price_as = args.price_as or (SAMPLE_PRICE_MODEL if args.input is None else None)
     if price_as:
         fields.setdefault("given_output_model", price_as)

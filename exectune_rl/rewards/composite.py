@@ -80,6 +80,7 @@ def build_pipeline(
         cache_size=cfg.execution_cache_size,
         syntax_precheck=cfg.syntax_precheck,
         syntax_checker=syntax,
+        calibration=_calibration(cfg),
     )
     names = cfg.leakage_detectors if detectors is None else detectors
     # A core may say how it wants to be prompted (a program core runs the strategy itself).
@@ -303,3 +304,12 @@ def batch_means(records: Sequence[RewardRecord], core_runs: int = 1) -> dict[str
         True
     """
     return batch_metrics(records, core_runs)
+
+
+def _calibration(cfg: RewardConfig) -> Any:
+    """The calibrated time limits the configuration asks for, or None."""
+    if not cfg.calibrate_time_limits:
+        return None
+    from exectune_rl.sandboxes.calibration import Calibration
+
+    return Calibration(factor=cfg.calibration_factor, floor_s=cfg.calibration_floor_s, recheck=cfg.calibration_recheck)

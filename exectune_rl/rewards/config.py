@@ -82,6 +82,13 @@ class RewardConfig:
     sandbox: str = field(default="local", metadata=_help("Registry name of the sandbox created when none is passed."))
     sandbox_workers: int | None = field(default=None, metadata=_help("Workers of the created sandbox (None: its default)."))
     execution_cache_size: int = field(default=4096, metadata=_help("Identical (program, tests) runs remembered; 0 disables."))
+    calibrate_time_limits: bool = field(default=False, metadata=_help(
+        "Limit each task's programs to max(calibration_floor_s, calibration_factor x its reference's CPU time), "
+        "cpu_time_s staying the hard limit (see exectune_rl.sandboxes.calibration)."))
+    calibration_factor: float = field(default=4.0, metadata=_help("Calibrated limit: multiple of the reference's CPU time."))
+    calibration_floor_s: float = field(default=0.25, metadata=_help("Calibrated limit: the smallest limit (s)."))
+    calibration_recheck: str = field(default="always", metadata=_help(
+        "Re-run a program out of its calibrated limit at cpu_time_s: 'always', 'progress' or 'never'."))
     syntax_precheck: bool = field(default=True, metadata=_help("Do not run programs tree-sitter cannot parse."))
     math_workers: int = field(default=2, metadata=_help("math-verify worker processes (0: in-process, no timeouts)."))
     math_timeout_s: int = field(default=5, metadata=_help("math-verify timeout per answer (whole seconds)."))
@@ -92,7 +99,7 @@ class RewardConfig:
     )
     leakage_penalty: float = field(default=1.0, metadata=_help("Subtracted from a leaking strategy's reward in penalty mode."))
     leakage_detectors: list[str] = field(
-        default_factory=lambda: ["gold_answer", "entry_point_body", "long_code_block", "reference_overlap"],
+        default_factory=lambda: ["gold_answer", "entry_point_body", "long_code_block", "reference_overlap", "hack_instruction"],
         metadata=_help("Detector names, cheapest first (built-ins, entry points or pkg.mod:attr)."),
     )
     max_code_lines: int = field(default=12, metadata=_help("long_code_block: most code lines a strategy may carry."))
@@ -150,6 +157,13 @@ class RewardConfig:
                         f"{' - leakage_penalty' if self.leakage == 'penalty' else ''}), so breaking the format or leaking "
                         f"would beat a wrong answer; use a value <= {self.gated_floor!r} or leave it unset"
                     )
+        for name in ("calibration_factor", "calibration_floor_s"):
+            self._check_number(name, 0.0, None)
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"RewardConfig.{name} must be > 0, got {getattr(self, name)!r}")
+        if self.calibration_recheck not in ("always", "progress", "never"):
+            raise ConfigError(f"RewardConfig.calibration_recheck must be 'always', 'progress' or 'never', "
+                              f"got {self.calibration_recheck!r}")
         if self.cpu_time_s <= 0:
             raise ConfigError(f"RewardConfig.cpu_time_s must be positive, got {self.cpu_time_s!r}")
         if not isinstance(self.strategy_tag, str) or not self.strategy_tag.replace("_", "").replace("-", "").isalnum():

@@ -255,6 +255,8 @@ class CodeExecutor(TransientState):
         cache_size: Most (program, tests) outcomes kept; 0 disables the cache.
         syntax_precheck: Skip the sandbox for programs tree-sitter cannot parse.
         syntax_checker: Checker to reuse.
+        calibration: A :class:`~exectune_rl.sandboxes.calibration.Calibration` for time
+            limits from each task's reference (``cpu_time_s`` stays the hard limit).
 
     Example:
         >>> ex = CodeExecutor(workers=2, cache_size=0)   # doctest: +SKIP
@@ -272,6 +274,7 @@ class CodeExecutor(TransientState):
         cache_size: int = 4096,
         syntax_precheck: bool = True,
         syntax_checker: SyntaxChecker | None = None,
+        calibration: Any = None,
     ) -> None:
         if not isinstance(cache_size, int) or cache_size < 0:
             raise ConfigError(f"cache_size must be an int >= 0, got {cache_size!r}")
@@ -288,6 +291,7 @@ class CodeExecutor(TransientState):
         self.cache_size = cache_size
         self.syntax_precheck = syntax_precheck
         self.syntax = syntax_checker or SyntaxChecker()
+        self.calibration = calibration
         self.hits = 0
         self.misses = 0
 
@@ -426,7 +430,8 @@ class CodeExecutor(TransientState):
 
     def _run_tests(self, programs: list[str], tests: list[ProgramTests]) -> list[ExecutionResult]:
         try:
-            outcomes = run_tests(self.sandbox, programs, tests, cpu_time_s=self.cpu_time_s, memory_mb=self.memory_mb)
+            outcomes = run_tests(self.sandbox, programs, tests, cpu_time_s=self.cpu_time_s, memory_mb=self.memory_mb,
+                                 calibration=self.calibration)
         except ConfigError:
             raise  # a sandbox that cannot serve these tests is a configuration to fix, not a flaky run
         except Exception as exc:  # the sandbox failing is infrastructure, never the program's fault

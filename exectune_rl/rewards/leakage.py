@@ -1354,7 +1354,8 @@ class HackInstructionDetector(LeakageDetector):
         return LeakageFinding(self.name, True, 1.0, evidence[:200])
 
 
-DEFAULT_DETECTORS: tuple[str, ...] = ("gold_answer", "entry_point_body", "long_code_block", "reference_overlap")
+DEFAULT_DETECTORS: tuple[str, ...] = ("gold_answer", "entry_point_body", "long_code_block", "reference_overlap",
+                                      "hack_instruction")
 
 
 def get_leakage_detector(name: str | LeakageDetector, **options: Any) -> LeakageDetector:

@@ -85,7 +85,11 @@ class Calibration:
         factor: Multiple of the reference's CPU time a program may use.
         floor_s: The smallest limit, whatever the reference's time.
         repeats: Runs of the reference per calibration (the median counts).
-        recheck: Re-run a program that ran out of a calibrated limit once at the hard limit.
+        recheck: ``"always"`` (or True): re-run a program that ran out of a calibrated limit
+            once at the hard limit; ``"progress"``: only when it passed a case before the
+            limit or the suite has a single case (an infinite loop in the first call then
+            costs the calibrated limit alone; an honest program slower than ``factor`` times
+            the reference on its very first case would fail); ``"never"`` (or False).
         path: The SQLite file (``None``: ``$EXECTUNE_CACHE_DIR/calibration.sqlite``;
             ``":memory:"``: this process only).
         from_first_pass: Calibrate a suite without a reference from its first passing program.
@@ -94,7 +98,7 @@ class Calibration:
     factor: float = 4.0
     floor_s: float = 0.25
     repeats: int = 3
-    recheck: bool = True
+    recheck: bool | str = "always"
     path: str | os.PathLike[str] | None = None
     from_first_pass: bool = True
     stats: dict[str, int] = field(default_factory=lambda: {"calibrated": 0, "reused": 0, "rechecked": 0,
@@ -107,6 +111,10 @@ class Calibration:
                 raise ConfigError(f"Calibration.{name} must be a positive finite number, got {value!r}")
         if not isinstance(self.repeats, int) or isinstance(self.repeats, bool) or not 1 <= self.repeats <= 50:
             raise ConfigError(f"Calibration.repeats must be an int in [1, 50], got {self.repeats!r}")
+        modes = {True: "always", False: "never", "always": "always", "progress": "progress", "never": "never"}
+        if not isinstance(self.recheck, (bool, str)) or self.recheck not in modes:
+            raise ConfigError(f"Calibration.recheck must be 'always', 'progress' or 'never', got {self.recheck!r}")
+        self.recheck = modes[self.recheck]
         self._lock = threading.Lock()
         self._memo: dict[str, tuple[float, str]] = {}
         self._db: sqlite3.Connection | None = None
@@ -243,9 +251,10 @@ def _run_with_limits(execute: Any, programs: list[str], suites: list[Any], keys:
                 for o, t in zip(execute(programs, suites, per), chosen)]
     cal.stats["judged"] += len(outcomes)
     # 3. Re-run at the hard limit what ran out of a calibrated one.
-    if cal.recheck:
+    if cal.recheck != "never":
         again = [i for i, (o, t) in enumerate(zip(outcomes, chosen))
-                 if t.source != "hard" and t.cpu_time_s < hard and o.status.value == "timeout"]
+                 if t.source != "hard" and t.cpu_time_s < hard and o.status.value == "timeout"
+                 and (cal.recheck == "always" or (o.passed_cases or 0) > 0 or (o.total_cases or 0) <= 1)]
         if again:
             cal.stats["rechecked"] += len(again)
             redo = execute([programs[i] for i in again], [suites[i] for i in again], [limits] * len(again))
