@@ -60,17 +60,21 @@ class ProgramValueError(Exception):
 _EXC_CACHE: dict[tuple[str, type], type] = {}
 
 
+def _builtin_base(mro: Any) -> tuple[list[str], type]:
+    """The names of an MRO the program sent, and the first builtin exception among them."""
+    names = [n for n in mro if type(n) is str][:32] if type(mro) is list else []
+    for n in names:
+        cand = getattr(builtins, n, None)
+        if isinstance(cand, type) and issubclass(cand, BaseException):
+            return names, cand
+    return names, Exception
+
+
 def mirror_exception(mro: Any) -> type:
     """The judge's class for an exception class of the program, from its MRO's names: the
     same class for the same names, so ``except MyError`` in the tests catches what the
     program raises. Its base is the first builtin exception in the MRO."""
-    names = [n for n in mro if type(n) is str][:32] if type(mro) is list else []
-    base: type = Exception
-    for n in names:
-        cand = getattr(builtins, n, None)
-        if isinstance(cand, type) and issubclass(cand, BaseException):
-            base = cand
-            break
+    names, base = _builtin_base(mro)
     if not issubclass(base, Exception):
         base = Exception
     name = names[0][:100] if names else base.__name__
@@ -86,14 +90,8 @@ def mirror_exception(mro: Any) -> type:
 
 def _exception_for(mro: Any, message: Any) -> BaseException:
     """A judge-side exception mirroring the program's: its own type name, its first builtin base."""
-    names = [n for n in mro if type(n) is str][:32] if type(mro) is list else []
+    names, base = _builtin_base(mro)
     text = message[:1000] if type(message) is str else ""
-    base: type = Exception
-    for n in names:
-        cand = getattr(builtins, n, None)
-        if isinstance(cand, type) and issubclass(cand, BaseException):
-            base = cand
-            break
     if not issubclass(base, Exception):
         return ProgramAborted(f"the program raised {names[0] if names else 'a BaseException'}: {text}")
     try:
