@@ -74,3 +74,12 @@ def test_config_is_checked_and_pickles(tmp_path):
     assert copy.lookup("k") == (0.01, "reference")
     with pytest.raises(ConfigError):
         cal.store("k", 0.01, "guess")
+
+
+def test_io_suites_are_calibrated_per_case(pool, tmp_path):
+    cal = Calibration(path=tmp_path / "c.sqlite", recheck="never", floor_s=0.1)
+    ref = "n = int(input())\nprint(n * 2)\n"
+    tests = ProgramTests("io", cases=(("2", "4"), ("5", "10")), reference=ref)
+    ok, loop = run_tests(pool, [ref, "while True:\n    pass\n"], tests, cpu_time_s=2.0, calibration=cal)
+    assert ok.passed and ok.limit_source == "reference"
+    assert loop.status is TestStatus.TIMEOUT and all(r.cpu_s < 1.0 for r in loop.results)
