@@ -316,6 +316,18 @@ def test_core_calls_of_a_batch_run_concurrently(math_verifier: MathVerifier, fn,
     assert time.perf_counter() - start < 0.3 * n / 2  # one by one would take 2.4 s
 
 
+def test_async_reward_has_its_own_constructor_and_pickles(math_verifier: MathVerifier) -> None:
+    # Built directly, not by sharing another reward's __dict__; a copy scores the same.
+    reward = AsyncExecTuneReward(RewardConfig.math(nondegradation_penalty=0.0), core=CallableCore(math_core_fn, model="scripted"),
+                                 math_verifier=math_verifier)  # fmt: skip
+    kwargs = dict(prompts=["p"], completions=["<strategy>Add.</strategy>"], problem=MATH["problem"][:1], answer=["5"])
+    assert asyncio.run(reward(**kwargs)) == [1.0]
+    clone = pickle.loads(pickle.dumps(reward))
+    assert isinstance(clone, AsyncExecTuneReward) and clone.pipeline is not reward.pipeline
+    assert asyncio.run(clone(**kwargs)) == [1.0]
+    clone.close()
+
+
 def test_async_variant(math_verifier: MathVerifier) -> None:
     from trl.trainer.utils import is_async_callable
 
