@@ -29,6 +29,12 @@ class Settings:
     """Default worker count for ``LocalSandbox`` (``EXECTUNE_SANDBOX_WORKERS``); None: CPU count."""
     sandbox_uid: int
     """First unprivileged uid task children drop to when running as root (``EXECTUNE_SANDBOX_UID``)."""
+    serve_token: str | None = None
+    """Bearer token ``exectune serve`` requires and ``exectune_rl.client`` sends (``EXECTUNE_SERVE_TOKEN``)."""
+    reward_recipe: str | None = None
+    """Recipe the framework adapters load when given none (``EXECTUNE_REWARD_RECIPE``)."""
+    reward_url: str | None = None
+    """An ``exectune serve`` URL the framework adapters call instead of scoring in-process (``EXECTUNE_REWARD_URL``)."""
 
     @classmethod
     def from_environ(cls) -> "Settings":
@@ -37,6 +43,9 @@ class Settings:
             cache_dir=Path(cache),
             sandbox_workers=_int("EXECTUNE_SANDBOX_WORKERS", None),
             sandbox_uid=_int("EXECTUNE_SANDBOX_UID", 61000) or 61000,
+            serve_token=os.environ.get("EXECTUNE_SERVE_TOKEN") or None,
+            reward_recipe=os.environ.get("EXECTUNE_REWARD_RECIPE") or None,
+            reward_url=os.environ.get("EXECTUNE_REWARD_URL") or None,
         )
 
 
