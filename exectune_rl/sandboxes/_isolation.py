@@ -31,7 +31,7 @@ import sys
 from typing import Any
 
 __all__ = ["setup_worker_isolation", "drop_privileges", "keep_paths", "claim_uid", "kill_uid", "world_readable", "COVERED_DIRS",
-           "build_sealed_view", "enter_mount_namespace", "DEFAULT_ALLOWED_PACKAGES"]
+           "build_sealed_view", "enter_mount_namespace", "DEFAULT_ALLOWED_PACKAGES", "mount_tmpfs", "resize_tmpfs"]
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
@@ -47,6 +47,7 @@ MS_PRIVATE = 1 << 18
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
+MNT_DETACH = 2
 
 COVERED_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/root", "/home")
 
@@ -74,6 +75,16 @@ def _check(rc: int, what: str) -> None:
 def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
     enc = lambda s: None if s is None else s.encode()  # noqa: E731
     _check(_lib().mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)), f"mount {target}")
+
+
+def mount_tmpfs(target: str, options: str) -> None:
+    """A fresh tmpfs on ``target`` (no setuid files, no device nodes)."""
+    _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, options)
+
+
+def resize_tmpfs(target: str, options: str) -> None:
+    """Change a tmpfs's ``size``/``nr_inodes`` in place (its superblock: every bind of it sees it)."""
+    _mount(None, target, None, MS_REMOUNT | MS_NOSUID | MS_NODEV, options)
 
 
 def prctl_function() -> Any:
@@ -273,7 +284,6 @@ DEFAULT_ALLOWED_PACKAGES: tuple[str, ...] = (
 """Third-party packages a task child may import (each only where installed)."""
 
 _TOP_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
-MNT_DETACH = 2
 _PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "arm64": 41, "ppc64le": 203, "s390x": 217, "riscv64": 41}
 
 

@@ -40,21 +40,35 @@ def child(worker: Any, req: dict[str, Any], workdir: str, argv: list[str] | None
 
     With ``rpc`` (a judged run: the judge's read and write ends) the program is imported as a
     module and answers the judge's calls on fds 4 and 5 instead of running as a script.
+
+    fd 3 is the worker's ``status`` channel while the trusted set-up runs. An exec-ed program
+    never holds it (close-on-exec) nor the ``claims`` channel; a Python program runs with
+    ``claims`` on fd 3 instead (:func:`_switch_to_claims`), so what it may write there is a
+    claim the worker weighs, never a status it trusts.
     """
+    report = worker.status_fd  # where a set-up failure is written until fd 3 is the status channel
     try:
         os.setsid()
         if worker.sealed_ns_fd is not None:
             _isolation.enter_mount_namespace(worker.sealed_ns_fd)
         if rpc is not None:
             rpc = (fcntl.fcntl(rpc[0], fcntl.F_DUPFD, 64), fcntl.fcntl(rpc[1], fcntl.F_DUPFD, 64))
+        claims = fcntl.fcntl(worker.claim_fd, fcntl.F_DUPFD, 64) if argv is None else -1
         os.dup2(in_fd, 0)
         os.dup2(worker.out_fd, 1)
         os.dup2(worker.err_fd, 2)
         os.dup2(worker.status_fd, 3)
+        report = 3
         if rpc is not None:
             os.dup2(rpc[0], 4)
             os.dup2(rpc[1], 5)
-            os.closerange(6, 1 << 16)
+            os.dup2(claims, 6)
+            os.closerange(7, 1 << 16)
+            claims = 6
+        elif argv is None:
+            os.dup2(claims, 4)
+            os.closerange(5, 1 << 16)
+            claims = 4
         else:
             os.closerange(4, 1 << 16)
         os.chdir(workdir)
@@ -73,17 +87,19 @@ def child(worker: Any, req: dict[str, Any], workdir: str, argv: list[str] | None
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGXFSZ):
                 signal.signal(sig, signal.SIG_DFL)
     except BaseException as exc:  # the sandbox could not be set up: report, never run the code
-        _write_status({"kind": "setup", "exc": type(exc).__name__, "msg": str(exc)})
+        _write_status({"kind": "setup", "exc": type(exc).__name__, "msg": str(exc)}, report)
         os._exit(125)
     rc = 124
     try:
         if argv is not None:
             rc = 126
+            fcntl.fcntl(3, fcntl.F_SETFD, fcntl.FD_CLOEXEC)  # open for an execve failure, closed in the program
             os.execve(argv[0], argv, env)
         if rpc is not None:
+            _switch_to_claims(claims)
             rc = _served.serve(req["_code"])
         else:
-            rc = _exec_python(req)
+            rc = _exec_python(req, claims)
     except BaseException as exc:
         _write_status({"kind": "setup", "exc": type(exc).__name__, "msg": str(exc)})
     finally:
@@ -103,14 +119,20 @@ def _set_limits(req: dict[str, Any], baseline_vm: int | None, argv: list[str] | 
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def _write_status(obj: dict[str, Any]) -> None:
+def _switch_to_claims(claims: int) -> None:
+    """Put the ``claims`` channel on fd 3 in place of ``status``, which the program never holds."""
+    os.dup2(claims, 3)
+    os.close(claims)
+
+
+def _write_status(obj: dict[str, Any], fd: int = 3) -> None:
     try:
-        os.write(3, json.dumps(obj).encode() + b"\n")
+        os.write(fd, json.dumps(obj).encode() + b"\n")
     except OSError:
         pass
 
 
-def _exec_python(req: dict[str, Any]) -> int:
+def _exec_python(req: dict[str, Any], claims: int) -> int:
     import builtins
 
     # sys.stdin/stdout/stderr already wrap fds 0-2, now the task's; their buffers were
@@ -120,9 +142,10 @@ def _exec_python(req: dict[str, Any]) -> int:
         code = req.get("_code") or compile_source(req["code"], "main.py")
     except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
         sys.stderr.write("".join(traceback.format_exception_only(type(exc), exc)))
-        _write_status({"kind": "syntax", "exc": type(exc).__name__})
+        _write_status({"kind": "syntax", "exc": type(exc).__name__})  # still the trusted channel
         _flush()
         return 1
+    _switch_to_claims(claims)
     # A real __main__ module, as for a script: pickle (multiprocessing) finds its functions.
     main = type(sys)("__main__")
     main.__file__ = "main.py"
@@ -165,8 +188,13 @@ def _exec_python(req: dict[str, Any]) -> int:
             status["errno"] = exc.errno
         _write_status(status)
         rc = 1
-    if not _flush():
-        _write_status({"kind": "exception", "exc": "OSError", "errno": 27})
+    failure = _flush()
+    if failure is not None and rc == 0:
+        # What CPython does when stdout cannot be flushed at exit (a program closed it):
+        # status 120, and the reason named, not an output limit.
+        _write_status({"kind": "exception", "exc": type(failure).__name__, "errno": getattr(failure, "errno", None),
+                       "msg": f"stdout or stderr could not be flushed at exit: {failure}"})
+        rc = 120
     return rc
 
 
@@ -182,11 +210,12 @@ def _exit_code(code: Any) -> int:
     return 1
 
 
-def _flush() -> bool:
-    ok = True
+def _flush() -> BaseException | None:
+    """Flush stdout and stderr; the first failure, or None."""
+    failure = None
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except BaseException:
-            ok = False
-    return ok
+        except BaseException as exc:
+            failure = failure or exc
+    return failure

@@ -33,10 +33,13 @@ if _task is None:
 _judge = sys.modules.get("exectune_sandbox_judge")
 if _judge is None:
     from exectune_rl.sandboxes import _judge
+_tree = sys.modules.get("exectune_sandbox_tree")
+if _tree is None:
+    from exectune_rl.sandboxes import _tree
 
 _HEADER = struct.Struct("!I")
 _CHILD_PATH = "/usr/local/bin:/usr/bin:/bin"
-_TICK = os.sysconf("SC_CLK_TCK")
+REAP_TIMEOUT_S = 5.0
 
 # Languages run by execve: (source file, compile argv or None, run argv). "{exe}" is the
 # compiled binary. Compile steps get their own budget; only the run step counts as cpu_s.
@@ -56,9 +59,14 @@ COMPILE_MEMORY_MB = 2048
 # --------------------------------------------------------------------------- protocol
 
 
-def send(fd: int, obj: Any) -> None:
+def frame(obj: Any) -> bytes:
+    """One message as it travels: a length header, then the pickle."""
     data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    buf = memoryview(_HEADER.pack(len(data)) + data)
+    return _HEADER.pack(len(data)) + data
+
+
+def send(fd: int, obj: Any) -> None:
+    buf = memoryview(frame(obj))
     while buf:
         n = os.write(fd, buf)
         buf = buf[n:]
@@ -98,7 +106,12 @@ class Worker:
         self.children_file = f"/proc/self/task/{os.getpid()}/children"
         self.out_fd = os.memfd_create("stdout")
         self.err_fd = os.memfd_create("stderr")
+        # Two channels from the task child: ``status`` carries only what the trusted code
+        # writes before the program starts (a setup failure, a syntax error) and is closed
+        # in the child before the program runs; ``claims`` carries what a Python child says
+        # about the program's end (the exception's name), which the program can write too.
         self.status_fd = os.memfd_create("status")
+        self.claim_fd = os.memfd_create("claims")
         self.verdict_fd = os.memfd_create("verdict")
         self.in_fd = os.memfd_create("stdin")
         self.sealed_ns_fd: int | None = None
@@ -117,12 +130,30 @@ class Worker:
         if self.uid is not None:
             self.layers.append("uid")
             _isolation.kill_uid(self.uid)  # leftovers of a predecessor that died (the uid is this worker's own)
+        self.cgroup = self.judge_cgroup = None
+        if os.geteuid() == 0:
+            groups = _tree.make_cgroups(os.getpid())
+            if groups is not None:
+                self.cgroup, self.judge_cgroup = groups
+                self.layers.append("cgroup")
+        self.clock = _tree.TreeClock(self.cgroup, self.uid)
         import tempfile
 
         # Private to this worker even where /tmp could not be covered.
         self.work_root = tempfile.mkdtemp(prefix="exectune-work-")
         os.chmod(self.work_root, 0o711)
         self.workdir = os.path.join(self.work_root, "task")
+        try:
+            # A tmpfs of its own for the work dir, where this worker may mount one: resized to
+            # each task's memory budget, so files count against it.
+            self.dirs = _tree.WorkDirs(self.workdir, self.uid, "mountns" in layers, cfg["tmp_size_mb"])
+            if self.dirs.mounts:
+                self.layers.append("workfs")
+        except OSError as exc:
+            os.rmdir(self.workdir)
+            self.dirs = _tree.WorkDirs(self.workdir, self.uid, False, cfg["tmp_size_mb"])
+            self.note = "; ".join(filter(None, [self.note, f"no tmpfs for the work dir ({exc}): its size is not bounded"]))
+        self.retire = ""
         if cfg.get("seal", True) and "mountns" in layers:
             try:
                 self.sealed_ns_fd = _isolation.build_sealed_view([self.work_root], tuple(cfg.get("allowed_packages") or ()))
@@ -134,47 +165,59 @@ class Worker:
         os.environ.clear()
         os.environ.update(self.child_env)
         self.prctl = _isolation.prctl_function()
+        if self.uid is None:
+            # Tasks run as this worker's own uid: none may open /proc/<worker>/fd/... (as
+            # root, tasks have a uid of their own and cannot anyway).
+            self.prctl(_isolation.PR_SET_DUMPABLE, 0, 0, 0, 0)
         self.baseline_vm = _vm_size()
         self.isolation = tuple(self.layers)  # what every result reports
 
     # -- one task ---------------------------------------------------------------------
 
     def run_task(self, req: dict[str, Any], judge_fd: int | None = None) -> dict[str, Any]:
+        """Run one request; ``res["retire"]`` says why this worker must be replaced, if it must."""
         start = time.monotonic()
-        workdir = self._make_workdir(req["files"])
+        self.retire = ""
         try:
-            lang = ALIASES.get(req["language"], req["language"])
+            workdir = self.dirs.make(req["memory_mb"])
+        except OSError as exc:
             if judge_fd is not None:
-                res = self._run_judged(req, workdir, judge_fd)
-                judge_fd = None
-            elif lang == "python":
-                res = self._run_python(req, workdir)
-            elif lang in LANGUAGES:
-                res = self._run_program(req, workdir, lang)
+                os.close(judge_fd)
+            return {"status": "infra", "detail": f"could not make the work dir: {exc}", "isolation": self.isolation,
+                    "retire": "no work dir"}
+        try:
+            try:
+                self._write_files(workdir, req["files"])
+            except OSError as exc:
+                res = {"status": "infra", "detail": f"the request's files could not be written to the work dir: {exc}"}
             else:
-                known = ", ".join(["python", *LANGUAGES])
-                res = {"status": "infra", "detail": f"unsupported language {req['language']!r}; known: {known}"}
+                lang = ALIASES.get(req["language"], req["language"])
+                if judge_fd is not None:
+                    res = self._run_judged(req, workdir, judge_fd)
+                    judge_fd = None
+                elif lang == "python":
+                    res = self._run_python(req, workdir)
+                elif lang in LANGUAGES:
+                    res = self._run_program(req, workdir, lang)
+                else:
+                    known = ", ".join(["python", *LANGUAGES])
+                    res = {"status": "infra", "detail": f"unsupported language {req['language']!r}; known: {known}"}
         finally:
             if judge_fd is not None:
                 os.close(judge_fd)
-            _rmtree(workdir)
-            if self.shm_private:
-                _empty_dir("/dev/shm")
+            if not self.dirs.clear():
+                self.retire = "its work dir could not be cleared"
+            if self.shm_private and not _tree.clear_dir("/dev/shm"):
+                self.retire = "its /dev/shm could not be cleared"
         res["wall_s"] = time.monotonic() - start
         res["isolation"] = self.isolation
+        if self.retire:
+            res["retire"] = self.retire
         return res
 
-    def _make_workdir(self, files: dict[str, bytes]) -> str:
+    def _write_files(self, path: str, files: dict[str, bytes]) -> None:
         # One path per worker (its work root is its own), so the child environment that
         # names it is set once in the worker and children inherit it untouched.
-        path = self.workdir
-        try:
-            os.mkdir(path, 0o700)
-        except FileExistsError:
-            _rmtree(path)
-            os.mkdir(path, 0o700)
-        if self.uid is not None:
-            os.chown(path, self.uid, self.uid)
         for rel, data in files.items():
             full = os.path.join(path, rel)
             parent = os.path.dirname(full)
@@ -187,7 +230,6 @@ class Worker:
                 os.chown(dirpath, self.uid, self.uid)
                 for name in filenames:
                     os.chown(os.path.join(dirpath, name), self.uid, self.uid)
-        return path
 
     def _run_python(self, req: dict[str, Any], workdir: str) -> dict[str, Any]:
         code = req["code"]
@@ -223,7 +265,7 @@ class Worker:
                     "stderr": "".join(traceback.format_exception_only(type(exc), exc)),
                     "stdout_truncated": False, "stderr_truncated": False, "cpu_s": 0.0,
                     "exception": type(exc).__name__, "detail": type(exc).__name__, "verdict": None}
-        for fd in (self.out_fd, self.err_fd, self.status_fd, self.verdict_fd):
+        for fd in (self.out_fd, self.err_fd, self.status_fd, self.claim_fd, self.verdict_fd):
             os.ftruncate(fd, 0)
             os.lseek(fd, 0, os.SEEK_SET)
         cpu_limit = float(req["cpu_time_s"])
@@ -246,6 +288,7 @@ class Worker:
             prog_pid = os.fork()
             if prog_pid == 0:  # pragma: no cover - runs in the task child
                 _task.child(self, req, workdir, None, self.devnull, rpc=(to_prog_r, to_judge_w))
+            self.clock.start(prog_pid)
         except OSError as exc:
             self._stop_judge()
             return {"status": "infra", "detail": f"could not start the judged run: {exc}"}
@@ -254,11 +297,11 @@ class Worker:
                 if fd >= 0:
                     os.close(fd)
         reason, judge_end, exited_first, killed_after = self._wait_judged(prog_pid, cpu_limit, wall_limit, start)
-        _, status, usage = os.wait4(prog_pid, 0)
+        _, status = os.waitpid(prog_pid, 0)
         if killed_after and not reason and os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL:
             status = 0  # stopped by the worker once the verdict was in: a normal end
         self._reap_group(prog_pid)
-        res = self._classify(req, status, usage.ru_utime + usage.ru_stime, reason, True)
+        res = self._classify(req, status, self.clock.final(), reason, True)
         res["verdict"] = _read_verdict(self.verdict_fd) if not judge_end else None
         if res["verdict"] is None and reason == "wall":
             # The judge's own deadline failed to stop it (something the program sent kept it
@@ -304,13 +347,18 @@ class Worker:
                 os._exit(3)
             _judge.serve(3, 4)
         theirs.close()
+        if self.judge_cgroup is not None:
+            try:  # out of the worker's cgroup, which counts the task's CPU
+                self.judge_cgroup.join(pid)
+            except OSError:
+                pass
         self.judge = _JudgeServer(pid, mine)
         return self.judge
 
     def _stop_judge(self) -> None:
         judge, self.judge = self.judge, None
         if judge is not None:
-            judge.stop()
+            self.clock.reaped_elsewhere += judge.stop()
 
     def _wait_judged(self, prog: int, cpu_limit: float, wall_limit: float, start: float) -> tuple[str, str, bool, bool]:
         """Wait for the judge's verdict; hold the program to its CPU budget and both to the wall.
@@ -339,7 +387,7 @@ class Worker:
                     _kill(prog)
                     self._stop_judge()
                     break
-                timeout = wall_left if prog_done else min(wall_left, cpu_limit - cpu_used + 0.01)
+                timeout = wall_left if prog_done else min(wall_left, self.clock.poll_after(cpu_limit - cpu_used))
                 events = dict(poller.poll(max(timeout, 0.001) * 1000))
                 if judge.sock.fileno() in events:
                     if judge.sock.recv(1) != b"d":
@@ -354,7 +402,7 @@ class Worker:
                     prog_done = True
                     poller.unregister(pfd)
                 if not prog_done:
-                    cpu_used = _proc_cpu(prog)
+                    cpu_used = self.clock.used()
                     if cpu_used >= cpu_limit:
                         reason = "cpu"
                         _kill(prog)
@@ -383,9 +431,16 @@ class Worker:
 
     def _run_program(self, req: dict[str, Any], workdir: str, lang: str) -> dict[str, Any]:
         source, compile_argv, run_argv = LANGUAGES[lang]
+        try:
+            text = req["code"].encode("utf-8")
+        except UnicodeEncodeError as exc:  # a lone surrogate: not text any compiler could read
+            return {"status": "syntax_error", "exit_code": None, "signal": None, "stdout": "",
+                    "stderr": f"the source is not valid UTF-8 text: {exc}\n", "stdout_truncated": False,
+                    "stderr_truncated": False, "cpu_s": 0.0, "exception": None,
+                    "detail": "the source is not valid UTF-8 text"}
         path = os.path.join(workdir, source)
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(req["code"])
+        with open(path, "wb") as f:
+            f.write(text)
         if self.uid is not None:
             os.chown(path, self.uid, self.uid)
         for argv in filter(None, (compile_argv, run_argv)):
@@ -406,7 +461,7 @@ class Worker:
         return self._run_step(req, workdir, argv=argv)
 
     def _run_step(self, req: dict[str, Any], workdir: str, argv: list[str] | None) -> dict[str, Any]:
-        for fd in (self.out_fd, self.err_fd, self.status_fd, self.in_fd):
+        for fd in (self.out_fd, self.err_fd, self.status_fd, self.claim_fd, self.in_fd):
             os.ftruncate(fd, 0)
             os.lseek(fd, 0, os.SEEK_SET)
         stdin = req["stdin"]
@@ -422,26 +477,67 @@ class Worker:
             return {"status": "infra", "detail": f"fork failed: {exc}"}
         if pid == 0:  # pragma: no cover - runs in the task child
             _task.child(self, req, workdir, argv, in_fd)
+        self.clock.start(pid)
         return self._supervise(pid, req, argv is None)
 
     def _supervise(self, pid: int, req: dict[str, Any], is_python: bool) -> dict[str, Any]:
         cpu_limit = float(req["cpu_time_s"])
         wall_limit = req["wall_time_s"] or max(3 * cpu_limit, cpu_limit + 2)
-        reason = _wait_with_limits(pid, cpu_limit, wall_limit)
-        _, status, usage = os.wait4(pid, 0)
+        reason = self._wait_with_limits(pid, cpu_limit, wall_limit)
+        _, status = os.waitpid(pid, 0)
         self._reap_group(pid)
-        cpu = usage.ru_utime + usage.ru_stime
-        return self._classify(req, status, cpu, reason, is_python)
+        return self._classify(req, status, self.clock.final(), reason, is_python)
+
+    def _wait_with_limits(self, pid: int, cpu_limit: float, wall_limit: float) -> str:
+        """Wait for the child; kill its tree when the tree passes its CPU budget or the wall backstop.
+
+        The tree is only inspected when it could have used the CPU budget left with all its
+        processes on every CPU, so a task that finishes in time costs a single poll.
+        """
+        start = time.monotonic()
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError:
+            pidfd = None
+        try:
+            poller = select.poll()
+            if pidfd is not None:
+                poller.register(pidfd, select.POLLIN)
+            cpu_used = 0.0
+            while True:
+                wall_left = wall_limit - (time.monotonic() - start)
+                if wall_left <= 0:
+                    reason = "wall"
+                    break
+                if cpu_used >= cpu_limit:
+                    reason = "cpu"
+                    break
+                timeout = min(wall_left, self.clock.poll_after(cpu_limit - cpu_used))
+                if pidfd is None:
+                    time.sleep(min(timeout, 0.005))
+                    if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                        return ""
+                elif poller.poll(timeout * 1000):
+                    return ""
+                cpu_used = self.clock.used()
+        finally:
+            if pidfd is not None:
+                os.close(pidfd)
+        _kill(pid)
+        return reason
 
     def _reap_group(self, pgid: int) -> None:
         """Kill and reap what the task left behind: its process group and any escapees.
 
-        Dying members are reparented to this worker (a child subreaper) as their parents
-        die, so loop until the group is empty and no child is left. Without grandchildren,
-        one ``killpg`` that finds nobody ends it.
+        Escapees are found as the worker's children (it is a child subreaper: orphans of the
+        task come to it) and, where it has one, as members of its cgroup, which a process of
+        the task cannot leave. Loop until the group is empty and none is left. Without
+        grandchildren, one ``killpg`` that finds nobody ends it. A tree that will not die
+        within ``REAP_TIMEOUT_S`` retires the worker.
         """
         children_file = self.children_file
-        deadline = time.monotonic() + 10
+        me = os.getpid()
+        deadline = time.monotonic() + REAP_TIMEOUT_S
         while True:
             try:
                 os.killpg(pgid, signal.SIGKILL)
@@ -458,6 +554,11 @@ class Worker:
                     os.close(fd)
             except OSError:
                 pids = []
+            if self.cgroup is not None:
+                try:
+                    pids += [p for p in self.cgroup.members() if p != me]
+                except (OSError, ValueError):
+                    pass
             judge = self.judge.pid if self.judge is not None else None
             pids = [p for p in pids if p != judge]
             for p in pids:
@@ -467,47 +568,70 @@ class Worker:
                     pass
             while True:
                 try:
-                    reaped = os.waitpid(-1, os.WNOHANG)[0]
+                    reaped, _, usage = os.wait4(-1, os.WNOHANG)
                 except ChildProcessError:
                     break
                 if reaped == 0:
                     break
                 if reaped == judge:
                     self.judge.reaped = True  # type: ignore[union-attr]
-            if (not group_alive and not pids) or time.monotonic() > deadline:
+                    self.clock.reaped_elsewhere += usage.ru_utime + usage.ru_stime
+            if not group_alive and not pids:
+                return
+            if time.monotonic() > deadline:
+                self.retire = f"processes of a task did not die within {REAP_TIMEOUT_S} s"
                 return
             time.sleep(0.0005)
 
     def _classify(self, req: dict[str, Any], status: int, cpu: float, reason: str, is_python: bool) -> dict[str, Any]:
+        """The result from what the worker saw, and from what the child claimed only where it may.
+
+        Trusted: the exit status or signal, the tree's CPU, the kill reason, the output sizes,
+        the work dir's fill, and the ``status`` channel (written before the program starts,
+        closed before it runs). The ``claims`` channel (a Python child's exception name) is
+        writable by the program, so it is read only when the program failed anyway, and only
+        names the exception or refines the failure into a status the program could reach
+        honestly by the same means (MemoryError, a file past the size limit).
+        """
         cap = int(req["output_limit_bytes"])
         out, out_cut = _read_capped(self.out_fd, cap)
         err, err_cut = _read_capped(self.err_fd, cap)
-        meta = _read_status(self.status_fd)
+        trusted = _read_status(self.status_fd)
         exit_code = os.waitstatus_to_exitcode(status)
         sig = -exit_code if exit_code < 0 else None
+        failed = sig is None and exit_code != 0
+        claim = _read_status(self.claim_fd) if failed else {}
+        exc = claim.get("exc") if isinstance(claim.get("exc"), str) else None
+        exc = exc[:100] if exc else None
         res: dict[str, Any] = {
             "exit_code": None if sig else exit_code, "signal": sig, "stdout": out, "stderr": err,
             "stdout_truncated": out_cut, "stderr_truncated": err_cut, "cpu_s": cpu,
-            "exception": meta.get("exc"), "detail": "",
+            "exception": exc, "detail": "",
         }
-        exc = meta.get("exc")
-        if out_cut or err_cut or meta.get("errno") == 27 or sig == signal.SIGXFSZ:
+        if trusted.get("kind") == "setup":
+            res.update(status="infra", exception=None,
+                       detail=f"the task could not be set up: {trusted.get('exc')}: {str(trusted.get('msg'))[:300]}")
+        elif out_cut or err_cut or sig == signal.SIGXFSZ or claim.get("errno") == 27:
             # first: a program that floods and then spins was stopped by the flood
             res.update(status="output_limit", detail=f"output or file size limit of {cap} bytes hit")
         elif reason == "wall":
             res.update(status="timeout", detail=f"wall-clock backstop ({req['wall_time_s'] or 'default'}) hit")
         elif reason == "cpu" or cpu >= float(req["cpu_time_s"]) or sig == signal.SIGXCPU:
-            res.update(status="timeout", detail=f"CPU-time limit of {req['cpu_time_s']} s hit")
-        elif meta.get("kind") == "syntax":
-            res.update(status="syntax_error", detail=exc or "SyntaxError")
-        elif exc == "MemoryError" or (not is_python and "out of memory" in err[-2000:]):
+            res.update(status="timeout", detail=f"CPU-time limit of {req['cpu_time_s']} s hit (the whole process tree)")
+        elif trusted.get("kind") == "syntax":
+            res.update(status="syntax_error", detail=str(trusted.get("exc") or "SyntaxError"))
+        elif failed and (exc == "MemoryError" or (not is_python and "out of memory" in err[-2000:])):
             res.update(status="memory_limit", detail=f"memory limit of {req['memory_mb']} MiB hit")
+        elif (failed or sig is not None) and self.dirs.filled():
+            res.update(status="memory_limit", detail=(
+                f"the work dir is full: its files reached {self.dirs.size_mb} MiB, counted against memory_mb"))
         elif sig is not None:
             res.update(status="signaled", detail=f"killed by {signal.Signals(sig).name}" if sig in _SIGNALS else f"signal {sig}")
         elif exit_code == 0:
             res.update(status="ok")
         else:
-            res.update(status="runtime_error", detail=exc or f"exit status {exit_code}")
+            msg = claim.get("msg") if isinstance(claim.get("msg"), str) else ""
+            res.update(status="runtime_error", detail=(f"{exc}: {msg[:300]}" if msg else exc) or f"exit status {exit_code}")
         return res
 
 
@@ -522,115 +646,12 @@ def _which(name: str) -> str | None:
     return None
 
 
-def _empty_dir(path: str) -> None:
-    try:
-        names = os.listdir(path)
-    except OSError:
-        return
-    for name in names:
-        full = os.path.join(path, name)
-        if os.path.isdir(full) and not os.path.islink(full):
-            _rmtree(full)
-        else:
-            _unlink(full)
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
-
-
-def _rmtree(path: str) -> None:
-    """Remove a work dir whatever the task did to its permissions (the worker is its owner or root)."""
-    try:
-        os.rmdir(path)  # the common case: the task left nothing behind
-        return
-    except OSError:
-        pass
-    try:
-        for root, dirs, files in os.walk(path, topdown=False):
-            for name in files:
-                os.unlink(os.path.join(root, name))
-            for name in dirs:
-                full = os.path.join(root, name)
-                if os.path.islink(full):
-                    os.unlink(full)
-                else:
-                    os.rmdir(full)
-        os.rmdir(path)
-    except OSError:
-        import shutil
-
-        def unlock(func, p, exc):  # noqa: ARG001 - a task may have chmod-ed things to 000
-            try:
-                os.chmod(os.path.dirname(p), 0o700)
-                os.chmod(p, 0o700)
-                func(p)
-            except OSError:
-                pass
-
-        shutil.rmtree(path, onerror=unlock)
-
-
 def _vm_size() -> int:
     with open("/proc/self/status") as f:
         for line in f:
             if line.startswith("VmSize:"):
                 return int(line.split()[1]) * 1024
     return 0
-
-
-def _proc_cpu(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / _TICK
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
-def _wait_with_limits(pid: int, cpu_limit: float, wall_limit: float) -> str:
-    """Wait for the child; kill it when it passes its CPU budget or the wall backstop.
-
-    CPU time can never exceed wall time, so the child is only inspected when the wall time
-    elapsed reaches the CPU budget left: a task that finishes in time costs a single poll.
-    """
-    start = time.monotonic()
-    try:
-        pidfd = os.pidfd_open(pid)
-    except OSError:
-        pidfd = None
-    try:
-        poller = select.poll()
-        if pidfd is not None:
-            poller.register(pidfd, select.POLLIN)
-        cpu_used = 0.0
-        while True:
-            wall_left = wall_limit - (time.monotonic() - start)
-            if wall_left <= 0:
-                reason = "wall"
-                break
-            if cpu_used >= cpu_limit:
-                reason = "cpu"
-                break
-            timeout = min(wall_left, cpu_limit - cpu_used + 0.01)
-            if pidfd is None:
-                time.sleep(min(timeout, 0.005))
-                if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
-                    return ""
-            elif poller.poll(timeout * 1000):
-                return ""
-            cpu_used = _proc_cpu(pid)
-    finally:
-        if pidfd is not None:
-            os.close(pidfd)
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        os.kill(pid, signal.SIGKILL)
-    return reason
 
 
 def socket_mod() -> Any:
@@ -651,15 +672,19 @@ class _JudgeServer:
     def alive(self) -> bool:
         return not select.select([self.pidfd], [], [], 0)[0]
 
-    def stop(self) -> None:
+    def stop(self) -> float:
+        """Kill and reap the judge; returns the CPU seconds its reaping added to the worker's children."""
+        cpu = 0.0
         if not self.reaped:
             _kill(self.pid)
             try:
-                os.waitpid(self.pid, 0)
+                usage = os.wait4(self.pid, 0)[2]
+                cpu = usage.ru_utime + usage.ru_stime
             except ChildProcessError:
                 pass
         self.sock.close()
         os.close(self.pidfd)
+        return cpu
 
 
 def _kill(pid: int) -> None:
@@ -724,7 +749,9 @@ def main() -> None:
     except Exception as exc:
         send(proto_out, {"ready": False, "error": f"{type(exc).__name__}: {exc}"})
         return
-    send(proto_out, {"ready": True, "layers": worker.layers, "note": worker.note, "pid": os.getpid(), "uid": worker.uid})
+    cgroups = [g.path for g in (worker.cgroup, worker.judge_cgroup) if g is not None]
+    send(proto_out, {"ready": True, "layers": worker.layers, "note": worker.note, "pid": os.getpid(), "uid": worker.uid,
+                     "cgroups": cgroups})
     fd_socket = None
     if cfg.get("fd_socket") is not None:
         fd_socket = socket_mod().socket(fileno=cfg["fd_socket"])
@@ -732,25 +759,34 @@ def main() -> None:
         req = recv(proto_in)
         if req is None:
             return
+        # Every reply names the request it answers: the parent drops any other.
+        rid = req.get("id")
         judge_fd = None
         if req.get("judge"):
-            judge_fd = _receive_fd(fd_socket)
+            judge_fd = _receive_fd(fd_socket, rid)
             if judge_fd is None:
-                send(proto_out, {"status": "infra", "detail": "the tests did not reach the worker"})
+                send(proto_out, {"id": rid, "status": "infra", "detail": "the tests did not reach the worker",
+                                 "retire": "the fd channel is out of step"})
                 continue
         try:
             res = worker.run_task(req, judge_fd)
         except Exception as exc:  # never let one task take the worker down
-            res = {"status": "infra", "detail": f"worker error: {type(exc).__name__}: {exc}"}
+            res = {"status": "infra", "detail": f"worker error: {type(exc).__name__}: {exc}",
+                   "retire": f"worker error: {type(exc).__name__}"}
+        res["id"] = rid
         send(proto_out, res)
 
 
-def _receive_fd(sock: Any) -> int | None:
-    """The one fd the parent sent with a judged request (the tests, never read here)."""
+def _receive_fd(sock: Any, rid: Any) -> int | None:
+    """The one fd the parent sent with judged request ``rid`` (the tests, never read here)."""
     if sock is None:
         return None
     try:
-        _, fds, _, _ = socket_mod().recv_fds(sock, 1, 1)
+        tag, fds, _, _ = socket_mod().recv_fds(sock, 64, 1)
     except OSError:
+        return None
+    if tag != f"j{rid}".encode():
+        for fd in fds:
+            os.close(fd)
         return None
     return fds[0] if fds else None

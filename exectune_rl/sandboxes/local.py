@@ -37,6 +37,7 @@ import json
 import logging
 import marshal
 import os
+import pickle
 import queue
 import select
 import socket
@@ -51,7 +52,7 @@ from typing import Any
 from exectune_rl._subprocess import kill_and_reap
 from exectune_rl.env import settings
 from exectune_rl.errors import ConfigError, SandboxClosedError, SandboxError
-from exectune_rl.sandboxes import _worker
+from exectune_rl.sandboxes import _isolation, _tree, _worker
 from exectune_rl.sandboxes._isolation import DEFAULT_ALLOWED_PACKAGES
 from exectune_rl.sandboxes.base import ExecRequest, ExecResult, ExecStatus, Sandbox, _freeze
 
@@ -78,12 +79,14 @@ def load(name, path):
     return module
 load("exectune_sandbox_wire", {wire!r})
 load("exectune_sandbox_isolation", {iso!r})
+load("exectune_sandbox_tree", {tree!r})
 load("exectune_sandbox_served", {served!r})
 load("exectune_sandbox_task", {task!r})
 load("exectune_sandbox_judge", {judge!r})
 load("exectune_sandbox_worker", {worker!r}).main()
 """
-_RESULT_GRACE_S = 15.0
+# Past a request's own budget, what a worker may still need to reap, clean up and answer.
+_RESULT_GRACE_S = 5.0
 
 
 def _request_payload(req: ExecRequest) -> dict[str, Any]:
@@ -130,6 +133,7 @@ class _WorkerProcess:
         code = _BOOTSTRAP.format(
             path=[p for p in sys.path if p],
             iso=os.path.join(here, "_isolation.py"),
+            tree=os.path.join(here, "_tree.py"),
             task=os.path.join(here, "_task.py"),
             worker=os.path.join(here, "_worker.py"),
             wire=os.path.join(here, "_wire.py"),
@@ -150,37 +154,114 @@ class _WorkerProcess:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.wfd = self.proc.stdin.fileno()
         self.rfd = self.proc.stdout.fileno()
-        hello = self.recv(deadline=time.monotonic() + 60)
-        if not hello or not hello.get("ready"):
+        # Non-blocking both ways: a worker that stopped reading (or writing) mid-message must
+        # never hold the caller past the request's deadline, whatever the message's size.
+        os.set_blocking(self.wfd, False)
+        os.set_blocking(self.rfd, False)
+        self.next_id = 0
+        self.uid: int | None = None
+        self.cgroups: list[str] = []
+        hello = self._read_message(deadline=time.monotonic() + 60)
+        if not isinstance(hello, dict) or not hello.get("ready"):
             self.kill()
             raise SandboxError(f"sandbox worker failed to start: {(hello or {}).get('error', 'no answer')}")
         self.layers: tuple[str, ...] = tuple(hello["layers"])
         self.note: str = hello["note"]
-        self.uid: int | None = hello.get("uid")
+        self.uid = hello.get("uid")
+        self.cgroups = list(hello.get("cgroups") or ())
 
-    def send(self, obj: Any, judge: bytes | None = None) -> None:
+    def send(self, obj: dict[str, Any], judge: bytes | None, deadline: float) -> int:
+        """Send one request; returns its id. Raises TimeoutError when the worker does not take it in time."""
+        self.next_id += 1
+        rid = self.next_id
         if judge is not None:
             fd = os.memfd_create("judge", os.MFD_CLOEXEC)
             try:
                 os.write(fd, judge)
-                socket.send_fds(self.fd_socket, [b"j"], [fd])
+                self.fd_socket.settimeout(max(0.001, deadline - time.monotonic()))
+                socket.send_fds(self.fd_socket, [f"j{rid}".encode()], [fd])
+            except socket.timeout:
+                raise TimeoutError("the worker is not reading its requests") from None
             finally:
                 os.close(fd)
-        _worker.send(self.wfd, obj)
+        view = memoryview(_worker.frame({**obj, "id": rid}))
+        while view:
+            try:
+                view = view[os.write(self.wfd, view):]
+            except BlockingIOError:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([], [self.wfd], [], left)[1]:
+                    raise TimeoutError("the worker is not reading its requests") from None
+        return rid
 
-    def recv(self, deadline: float) -> Any:
-        """Next message, or None when the worker died or the deadline passed."""
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([self.rfd], [], [], left)[0]:
+    def recv(self, rid: int, deadline: float) -> dict[str, Any] | None:
+        """The reply to request ``rid``, or None when the worker died, broke the protocol or the deadline passed."""
+        while True:
+            msg = self._read_message(deadline)
+            if not isinstance(msg, dict):
+                return None
+            if msg.get("id") == rid:
+                return msg
+            # Only a reply to a request this handle gave up on can land here: drop it.
+            logger.warning("sandbox worker %d: dropped a reply to request %r while waiting for %d",
+                           self.proc.pid, msg.get("id"), rid)
+
+    def _read_message(self, deadline: float) -> Any:
+        head = self._read_exact(_worker._HEADER.size, deadline)
+        if head is None:
+            return None
+        body = self._read_exact(_worker._HEADER.unpack(head)[0], deadline)
+        if body is None:
             return None
         try:
-            return _worker.recv(self.rfd)
-        except (OSError, EOFError, ValueError):
+            return pickle.loads(body)
+        except Exception:  # noqa: BLE001 - a garbled message is a dead worker
             return None
 
+    def _read_exact(self, n: int, deadline: float) -> bytes | None:
+        chunks = []
+        while n:
+            try:
+                chunk = os.read(self.rfd, min(n, 1 << 20))
+            except BlockingIOError:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([self.rfd], [], [], left)[0]:
+                    return None
+                continue
+            except OSError:
+                return None
+            if not chunk:
+                return None
+            chunks.append(chunk)
+            n -= len(chunk)
+        return b"".join(chunks)
+
+    def signal_kill(self) -> None:
+        """SIGKILL the worker now (from any thread); its dispatcher then sees it gone."""
+        try:
+            self.proc.kill()
+        except OSError:
+            pass
+
     def kill(self) -> None:
+        """Kill the worker and every process of its tasks, however they escaped; then release its cgroups."""
         if not kill_and_reap(self.proc, timeout_s=10):
             logger.error("sandbox worker %d did not exit after SIGKILL", self.proc.pid)
+        for path in self.cgroups:
+            if not _tree.remove_cgroup(path):
+                logger.error("sandbox cgroup %s could not be emptied", path)
+        if self.uid is not None and os.geteuid() == 0:
+            # The uid is free again once its worker died: hold its lock while clearing it, so
+            # no new worker (of any pool) takes it meanwhile; skip it if one already has.
+            try:
+                _, lock = _isolation.claim_uid(self.uid, span=1)
+            except (OSError, RuntimeError):
+                lock = None
+            if lock is not None:
+                try:
+                    _tree.kill_uid_from_parent(self.uid)
+                finally:
+                    os.close(lock)
         self.fd_socket.close()
 
     def stop(self) -> None:
@@ -198,9 +279,13 @@ class _Batch:
     left: int
     done: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    cancelled: bool = False
+    """Set when its ``run()`` raised: its jobs still queued are dropped, not run."""
 
     def put(self, index: int, result: ExecResult) -> None:
         with self.lock:
+            if self.results[index] is not None:
+                return
             self.results[index] = result
             self.left -= 1
             if self.left == 0:
@@ -282,6 +367,8 @@ class LocalSandbox(Sandbox):
         ]
         self._jobs: queue.SimpleQueue[tuple[_Batch, int, dict[str, Any], float] | None] = queue.SimpleQueue()
         self._closed = False
+        self._lock = threading.Lock()  # a run() enqueues all of its jobs, or none, before close()
+        self._busy = [False] * n
         self._procs: list[_WorkerProcess | None] = [None] * n
         self._start_all()
         self._threads = [threading.Thread(target=self._dispatch, args=(i,), daemon=True, name=f"sandbox-{i}") for i in range(n)]
@@ -322,6 +409,8 @@ class LocalSandbox(Sandbox):
     def run(self, requests: Sequence[ExecRequest]) -> list[ExecResult]:
         """Run every request on the pool; results come back in input order.
 
+        Nothing of a call that raised stays queued: its jobs not yet started are dropped.
+
         Raises:
             TypeError: ``requests`` is not a sequence of ``ExecRequest`` (or code strings).
             SandboxClosedError: the sandbox was closed.
@@ -332,7 +421,8 @@ class LocalSandbox(Sandbox):
         if not requests:
             return []
         batch = _Batch(results=[None] * len(requests), left=len(requests))
-        for i, r in enumerate(requests):
+        jobs = []
+        for i, r in enumerate(requests):  # every payload is built before any job is queued
             budget = r.effective_wall_time_s + (3 * _worker.COMPILE_CPU_S if r.language != "python" else 0)
             payload = _request_payload(r)
             if r.judge:
@@ -341,8 +431,16 @@ class LocalSandbox(Sandbox):
                     batch.put(i, ExecResult.infra(blob))
                     continue
                 payload["_judge_blob"] = blob
-            self._jobs.put((batch, i, payload, budget))
-        batch.done.wait()
+            jobs.append((batch, i, payload, budget))
+        with self._lock:
+            if self._closed:
+                raise SandboxClosedError("LocalSandbox is closed")
+            for job in jobs:
+                self._jobs.put(job)
+        try:
+            batch.done.wait()
+        finally:
+            batch.cancelled = not batch.done.is_set()
         return [r if r is not None else ExecResult.infra("result lost") for r in batch.results]
 
     def _dispatch(self, index: int) -> None:
@@ -351,16 +449,25 @@ class LocalSandbox(Sandbox):
             if job is None:
                 return
             batch, i, payload, budget = job
+            self._busy[index] = True
             try:
-                result = self._execute(index, payload, budget)
+                if self._closed:
+                    result = ExecResult.infra("the sandbox was closed before the task ran")
+                elif batch.cancelled:
+                    result = ExecResult.infra("the run() call that asked for it raised")
+                else:
+                    result = self._execute(index, payload, budget)
             except BaseException as exc:  # a result is never lost, even on a bug here
                 logger.exception("sandbox dispatcher %d failed", index)
                 result = ExecResult.infra(f"dispatcher error: {type(exc).__name__}: {exc}")
+            finally:
+                self._busy[index] = False
             batch.put(i, result)
 
     def _execute(self, index: int, payload: dict[str, Any], budget: float) -> ExecResult:
         attempts = 2 if self.retry_on_worker_death else 1
         reason = ""
+        request = {k: v for k, v in payload.items() if k != "_judge_blob"}
         for attempt in range(attempts):
             proc = self._procs[index]
             if proc is None or proc.proc.poll() is not None:
@@ -368,18 +475,29 @@ class LocalSandbox(Sandbox):
                     proc = self._restart(index)
                 except SandboxError as exc:
                     return ExecResult.infra(str(exc), retried=attempt > 0)
+            deadline = time.monotonic() + budget + _RESULT_GRACE_S
+            reply = None
             try:
-                proc.send({k: v for k, v in payload.items() if k != "_judge_blob"}, payload.get("_judge_blob"))
-                reply = proc.recv(deadline=time.monotonic() + budget + _RESULT_GRACE_S)
-            except OSError as exc:
-                reply, reason = None, f"pipe error: {exc}"
+                rid = proc.send(request, payload.get("_judge_blob"), deadline)
+                reply = proc.recv(rid, deadline)
+            except (OSError, TimeoutError) as exc:
+                reason = str(exc) if isinstance(exc, TimeoutError) else f"pipe error: {exc}"
             if reply is not None:
+                retire = reply.pop("retire", None)
+                if retire:
+                    # A worker that could not clean up after a task takes no other task.
+                    logger.warning("sandbox worker %d (pid %d): %s; replacing it", index, proc.proc.pid, retire)
+                    proc.kill()
+                    self._procs[index] = None
                 return _result_from(reply, retried=attempt > 0)
+            if self._closed:
+                return ExecResult.infra("the sandbox was closed while the task ran")
             reason = reason or ("worker died" if proc.proc.poll() is not None else "worker stopped answering")
             logger.warning("sandbox worker %d (pid %d): %s; replacing it", index, proc.proc.pid, reason)
             proc.kill()
             self._procs[index] = None
-        return ExecResult.infra(f"sandbox worker failed twice ({reason})", retried=attempts > 1)
+        return ExecResult.infra(f"sandbox worker failed twice ({reason})" if attempts > 1 else f"sandbox worker failed ({reason})",
+                                retried=attempts > 1)
 
     def _restart(self, index: int) -> _WorkerProcess:
         if self._closed:
@@ -387,8 +505,12 @@ class LocalSandbox(Sandbox):
         old = self._procs[index]
         if old is not None:
             old.kill()
-        self._procs[index] = _WorkerProcess(index, self._cfgs[index])
-        return self._procs[index]  # type: ignore[return-value]
+        proc = _WorkerProcess(index, self._cfgs[index])
+        if self._closed:  # close() ran while it started
+            proc.kill()
+            raise SandboxClosedError("LocalSandbox is closed")
+        self._procs[index] = proc
+        return proc
 
     def _stop_workers(self) -> None:
         for i, p in enumerate(self._procs):
@@ -397,14 +519,31 @@ class LocalSandbox(Sandbox):
                 self._procs[i] = None
 
     def close(self) -> None:
-        """Stop the workers. Idempotent; pending batches finish first."""
-        if self._closed:
-            return
-        self._closed = True
+        """Stop the workers. Idempotent.
+
+        Tasks still queued get ``INFRA`` at once, tasks running get ``INFRA`` as their worker
+        is killed, and every ``run()`` waiting on them returns; a later ``run()`` raises
+        :class:`~exectune_rl.errors.SandboxClosedError`.
+        """
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if job is not None:
+                job[0].put(job[1], ExecResult.infra("the sandbox was closed before the task ran"))
+        for i, busy in enumerate(self._busy):
+            proc = self._procs[i]
+            if busy and proc is not None:
+                proc.signal_kill()
         for _ in self._threads:
             self._jobs.put(None)
         for t in self._threads:
-            t.join(timeout=60)
+            t.join(timeout=30)
         self._stop_workers()
 
     def __getstate__(self) -> dict[str, Any]:

@@ -1,0 +1,363 @@
+"""A task's process tree and work dir, as a sandbox worker sees them.
+
+- **CPU per tree.** Every process a task starts counts against its ``cpu_time_s``. Where the
+  machine has a writable cgroup v1 ``cpuacct`` hierarchy (root), each worker lives in a cgroup
+  of its own, its judge in another: the worker's cgroup then holds the worker and the current
+  task's processes only, so its usage, less the worker's own CPU, is the task tree's CPU, read
+  live while the task runs, and its member list names every process of the task, however it
+  escaped (``setsid``, a double fork). An unprivileged task cannot leave a root-owned cgroup.
+  Without one, the tree's CPU is sampled from ``/proc`` (processes of the task's session, or of
+  its uid when it has one of its own). Either way the figure reported afterwards is exact: the
+  worker is a child subreaper, so every process of the tree is reaped by it or by a reaped
+  ancestor, and the worker's ``RUSAGE_CHILDREN`` grows by exactly the tree's CPU.
+- **Work dir.** With a mount namespace, a worker's work dir is a tmpfs of its own, resized
+  before each task to the task's memory budget (files count against ``memory_mb``), with an
+  inode cap. It is emptied after each task by :func:`clear_dir`: iterative, fd-relative (no
+  path ever grows past ``PATH_MAX``, a directory a million levels deep goes like any other)
+  and bounded; a clean-up that fails retires the worker.
+
+Loaded by path in sandbox workers (stdlib only), like ``_worker.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import sys
+import time
+
+_isolation = sys.modules.get("exectune_sandbox_isolation")
+if _isolation is None:
+    from exectune_rl.sandboxes import _isolation
+
+_TICK = os.sysconf("SC_CLK_TCK")
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+CGROUP_PREFIX = "exectune-"
+
+
+# --------------------------------------------------------------------------- cgroups
+
+
+def cpuacct_root() -> str | None:
+    """The directory of this process's cgroup in a cgroup v1 hierarchy with ``cpuacct``."""
+    try:
+        with open("/proc/self/cgroup") as f:
+            mine = {}
+            for line in f:
+                _, controllers, path = line.rstrip("\n").split(":", 2)
+                for c in controllers.split(","):
+                    mine[c] = path
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                left, _, right = line.partition(" - ")
+                fields, rfields = left.split(), right.split()
+                if len(rfields) >= 3 and rfields[0] == "cgroup" and "cpuacct" in rfields[2].split(","):
+                    root, mount = fields[3], fields[4]
+                    path = mine.get("cpuacct")
+                    if path is None:
+                        return None
+                    rel = os.path.relpath(path, root) if root != "/" else path.lstrip("/")
+                    return os.path.normpath(os.path.join(mount, rel))
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+class Cgroup:
+    """One cgroup v1 ``cpuacct`` directory this worker made."""
+
+    def __init__(self, path: str) -> None:
+        os.mkdir(path, 0o755)
+        self.path = path
+        self.procs = os.path.join(path, "cgroup.procs")
+        self.usage_fd = os.open(os.path.join(path, "cpuacct.usage"), os.O_RDONLY | os.O_CLOEXEC)
+
+    def join(self, pid: int = 0) -> None:
+        fd = os.open(self.procs, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, str(pid).encode())
+        finally:
+            os.close(fd)
+
+    def usage(self) -> float:
+        """CPU seconds used by every process that was ever in this cgroup."""
+        return int(os.pread(self.usage_fd, 32, 0)) / 1e9
+
+    def members(self) -> list[int]:
+        # os.open/os.read, not open(): every object a worker allocates between forks is a
+        # page written, and each costs a copy-on-write fault per task.
+        fd = os.open(self.procs, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            data = b""
+            while True:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                data += chunk
+        finally:
+            os.close(fd)
+        return [int(p) for p in data.split()]
+
+
+def make_cgroups(pid: int) -> tuple[Cgroup, Cgroup] | None:
+    """A cgroup for the worker ``pid`` (it joins it) and one for its judge, or None where none can be made."""
+    root = cpuacct_root()
+    if root is None or not os.access(root, os.W_OK):
+        return None
+    sweep_cgroups(root)
+    try:
+        worker = Cgroup(os.path.join(root, f"{CGROUP_PREFIX}{pid}"))
+        judge = Cgroup(os.path.join(root, f"{CGROUP_PREFIX}{pid}-judge"))
+        worker.join(0)
+    except (OSError, ValueError):
+        return None
+    return worker, judge
+
+
+def sweep_cgroups(root: str) -> None:
+    """Remove empty cgroups that workers of earlier pools left behind."""
+    try:
+        names = [n for n in os.listdir(root) if n.startswith(CGROUP_PREFIX)]
+    except OSError:
+        return
+    for name in names:
+        try:
+            os.rmdir(os.path.join(root, name))  # fails (EBUSY) while a worker lives in it
+        except OSError:
+            pass
+
+
+def remove_cgroup(path: str, timeout_s: float = 5.0) -> bool:
+    """Kill whatever is left in a cgroup and remove it (the parent, after its worker died)."""
+    procs = os.path.join(path, "cgroup.procs")
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with open(procs) as f:
+                pids = [int(p) for p in f.read().split()]
+        except FileNotFoundError:
+            return True
+        except (OSError, ValueError):
+            pids = []
+        for p in pids:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except OSError:
+                pass
+        if not pids:
+            try:
+                os.rmdir(path)
+                return True
+            except FileNotFoundError:
+                return True
+            except OSError:
+                pass
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+
+
+def kill_uid_from_parent(uid: int, timeout_s: float = 5.0) -> bool:
+    """SIGKILL every process of ``uid``, found in ``/proc``, until none is left (root only).
+
+    Used by the pool after it killed a worker: the worker's tasks run as a uid of its own,
+    so nothing else on the machine is hit.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = False
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            try:
+                if os.stat(f"/proc/{name}").st_uid != uid:
+                    continue
+                os.kill(int(name), signal.SIGKILL)
+                found = True
+            except OSError:
+                pass
+        if not found:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+
+
+# --------------------------------------------------------------------------- CPU per tree
+
+
+def _stat_fields(pid: str) -> list[bytes] | None:
+    try:
+        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            data = os.read(fd, 1024)
+        finally:
+            os.close(fd)
+    except OSError:
+        return None
+    return data.rsplit(b")", 1)[1].split()
+
+
+def proc_tree_cpu(sid: int, uid: int | None, skip: tuple[int, ...]) -> float:
+    """CPU seconds of the live processes of session ``sid`` (or of ``uid``), reaped children included."""
+    total = 0
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) in skip:
+            continue
+        fields = _stat_fields(name)
+        if fields is None or len(fields) < 15:
+            continue
+        if int(fields[3]) != sid:
+            if uid is None:
+                continue
+            try:
+                if os.stat(f"/proc/{name}").st_uid != uid:
+                    continue
+            except OSError:
+                continue
+        total += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
+    return total / _TICK
+
+
+class TreeClock:
+    """The CPU time of the current task's whole process tree."""
+
+    def __init__(self, cgroup: Cgroup | None, uid: int | None) -> None:
+        self.cgroup = cgroup
+        self.uid = uid
+        self.ncpu = max(1, len(os.sched_getaffinity(0)))
+        self.reaped_elsewhere = 0.0  # CPU of reaped children that are not the task's (the judge)
+        self._base = (0.0, 0.0)
+        self._children0 = 0.0
+        self._elsewhere0 = 0.0
+        self.sid = 0
+
+    def start(self, sid: int) -> None:
+        """Called right after forking the task child ``sid`` (its session leader)."""
+        self.sid = sid
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self._children0 = ru.ru_utime + ru.ru_stime
+        self._elsewhere0 = self.reaped_elsewhere
+        if self.cgroup is not None:
+            self._base = (self.cgroup.usage(), time.process_time())
+
+    def used(self) -> float:
+        """CPU seconds the tree has used so far, while it runs."""
+        if self.cgroup is not None:
+            usage, own = self._base
+            return (self.cgroup.usage() - usage) - (time.process_time() - own)
+        return proc_tree_cpu(self.sid, self.uid, (os.getpid(),))
+
+    def final(self) -> float:
+        """CPU seconds the tree used, once every process of it was reaped."""
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return max(0.0, ru.ru_utime + ru.ru_stime - self._children0 - (self.reaped_elsewhere - self._elsewhere0))
+
+    def poll_after(self, cpu_left: float) -> float:
+        """Seconds before the tree could have used ``cpu_left`` (all its processes on every CPU)."""
+        step = cpu_left / self.ncpu
+        return step + (0.01 if self.cgroup is not None else 0.02)
+
+
+# --------------------------------------------------------------------------- work dirs
+
+
+class WorkDirs:
+    """The one work dir path of a worker: made once, resized and emptied per task."""
+
+    def __init__(self, path: str, uid: int | None, mounts: bool, max_mb: int) -> None:
+        self.path = path
+        self.uid = uid
+        self.mounts = mounts
+        self.max_mb = max(1, int(max_mb))
+        self.size_mb = 0
+        os.mkdir(path, 0o700)
+        if uid is not None:
+            os.chown(path, uid, uid)
+        if mounts:
+            owner = f",uid={uid},gid={uid}" if uid is not None else ""
+            _isolation.mount_tmpfs(path, f"mode=0700{owner},{self._limits(self.max_mb)}")
+            self.size_mb = self.max_mb
+
+    @staticmethod
+    def _limits(size_mb: int) -> str:
+        # Inodes cost memory the size does not count: cap them too (a million empty files).
+        return f"size={size_mb}m,nr_inodes={max(4096, size_mb * 64)}"
+
+    def make(self, memory_mb: int) -> str:
+        """The work dir, empty, sized for a task of ``memory_mb`` (files count against it)."""
+        if self.mounts:
+            size = max(1, min(int(memory_mb), self.max_mb))
+            if size != self.size_mb:  # a remount only when the budget changes: ~10 us
+                _isolation.resize_tmpfs(self.path, self._limits(size))
+                self.size_mb = size
+        return self.path
+
+    def clear(self) -> bool:
+        """Empty the work dir; False when that failed (the worker must then be replaced)."""
+        try:
+            os.chmod(self.path, 0o700)  # the task owns it and may have changed its mode
+        except OSError:
+            return False
+        return clear_dir(self.path)
+
+    def filled(self) -> bool:
+        """Whether the task filled its work dir (space or inodes)."""
+        if not self.mounts:
+            return False
+        try:
+            st = os.statvfs(self.path)
+        except OSError:
+            return False
+        return st.f_bavail * st.f_frsize < 64 * 1024 or st.f_favail == 0
+
+
+def clear_dir(path: str, max_entries: int = 1_000_000, max_s: float = 5.0) -> bool:
+    """Remove everything inside ``path``; False if that failed or went past its bounds.
+
+    No recursion and no long paths: it walks with one directory fd at a time (down by name,
+    up by ``..``), so a tree deeper than ``PATH_MAX`` or Python's recursion limit goes like
+    any other. Directories the task locked (mode 000) are opened up first. Runs only when
+    nothing of the task is alive, so nothing moves under it.
+    """
+    try:
+        cur = os.open(path, _DIR_FLAGS)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    deadline = time.monotonic() + max_s
+    left = max_entries
+    names: list[str] = []
+    fix = os.geteuid() != 0  # root passes any mode; an owner must open up what its task locked
+    try:
+        while True:
+            sub = None
+            with os.scandir(cur) as entries:
+                for entry in entries:
+                    left -= 1
+                    if left < 0 or time.monotonic() > deadline:
+                        return False
+                    if entry.is_dir(follow_symlinks=False):
+                        sub = entry.name
+                        break
+                    os.unlink(entry.name, dir_fd=cur)
+            if sub is not None:
+                if fix:
+                    os.chmod(sub, 0o700, dir_fd=cur)
+                nxt = os.open(sub, _DIR_FLAGS, dir_fd=cur)
+                os.close(cur)
+                cur = nxt
+                names.append(sub)
+                continue
+            if not names:
+                return True
+            up = os.open("..", _DIR_FLAGS, dir_fd=cur)
+            os.close(cur)
+            cur = up
+            os.rmdir(names.pop(), dir_fd=cur)
+    except OSError:
+        return False
+    finally:
+        os.close(cur)
