@@ -212,6 +212,17 @@ class ExecutabilityEstimator:
     def __len__(self) -> int:
         return len(self._tasks)
 
+    def overall(self) -> float | None:
+        """alpha alone (no intervals, so no bootstrap): the mean of the per-task estimates, or None.
+
+        Example:
+            >>> e = ExecutabilityEstimator(); e.add("a", [1.0]); e.add("b", [0.0, 1.0]); e.overall()
+            0.75
+        """
+        if not self._tasks:
+            return None
+        return sum(mean_sum / k for k, _runs, _succ, mean_sum in self._tasks.values()) / len(self._tasks)
+
     def result(self) -> ExecutabilityEstimate:
         """The estimate from everything added so far."""
         per_task = []

@@ -144,7 +144,7 @@ class MetricAccumulator:
     def means(self) -> dict[str, float | None]:
         """Every metric of :data:`METRICS`: its mean over its denominator, None where that is empty."""
         out = {name: (self.sums[name] / self.counts[name] if self.counts[name] else None) for name in METRICS}
-        out["executability"] = self.estimate().overall if len(self.estimator) else None
+        out["executability"] = self.estimator.overall()  # the intervals (a bootstrap) only when asked for
         return out
 
 
