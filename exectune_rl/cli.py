@@ -28,6 +28,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "grpo": ("exectune_rl.training.cli", "GRPO/RLOO training of a guide with ExecTuneReward"),
     "eval": ("exectune_rl.evaluation.cli", "evaluate methods and write the paper-style report"),
     "demo": ("exectune_rl.evaluation.cli", "the offline end-to-end synthetic recipe (CPU, a few minutes)"),
+    "serve": ("exectune_rl.serve.cli", "serve the reward over HTTP (OpenRLHF's remote reward protocol, native rows, metrics)"),
 }
 # Long jobs report their steps at INFO, which the default level would hide.
 _PROGRESS_AT_INFO = {"sample", "sft", "grpo", "eval", "demo"}
