@@ -37,3 +37,17 @@ def test_a_reversed_layering_is_reported_broken(tmp_path):
     proc = subprocess.run([_lint_imports(), "--config", str(config), "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1 and "BROKEN" in proc.stdout
     assert "exectune_rl.rewards" in proc.stdout
+
+
+def test_every_room_of_the_package_is_in_the_layering():
+    # A new subpackage or top-level module left out of the contract would be unconstrained.
+    import pkgutil
+    import tomllib
+
+    import exectune_rl
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    [layers] = [c["layers"] for c in config if c["type"] == "layers"]
+    listed = {name.strip().strip("()") for layer in layers for name in layer.replace(":", "|").split("|")}
+    present = {f"exectune_rl.{m.name}" for m in pkgutil.iter_modules(exectune_rl.__path__)}
+    assert present - listed == set(), sorted(present - listed)
