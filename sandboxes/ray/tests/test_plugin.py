@@ -71,3 +71,19 @@ def test_chunks_scale_with_batch_and_workers():
     small, big = pool._slots
     assert pool._chunk(10, small) == 2 and pool._chunk(10, big) == 8  # one request per worker
     assert pool._chunk(100_000, small) == 32 and pool._chunk(100_000, big) == 128  # capped: 16 per worker
+
+
+def test_recipe_reaches_the_ray_sandbox():
+    from pathlib import Path
+
+    from exectune_rl.cores.base import CallableCore
+    from exectune_rl.rewards import ExecTuneReward, RewardConfig
+    from exectune_rl.training.config import RLRecipe
+    from exectune_rl.training.recipe import parse_recipe
+
+    # The documented recipe parses, and its reward's code execution is made by the registry's "ray"
+    # (the sandbox itself is created on first use, so nothing connects here).
+    recipe = parse_recipe(RLRecipe, Path(__file__).parents[1] / "examples" / "humaneval_grpo_ray.yaml")
+    reward = ExecTuneReward(RewardConfig.from_section(recipe.reward), core=CallableCore(lambda request: ""))
+    assert reward.executor.sandbox_name == "ray" and sandbox_registry.resolve(reward.executor.sandbox_name).name == "ray"
+    reward.close()
