@@ -11,6 +11,7 @@ import concurrent.futures
 import dataclasses
 import enum
 import math
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,7 +37,11 @@ Message = dict[str, str]
 
 
 class CoreFailureKind(str, enum.Enum):
-    """Why a core call failed. Every kind is an infrastructure failure except ``BAD_REQUEST``."""
+    """Why a core call failed. Every kind is an infrastructure failure except ``BAD_REQUEST``.
+
+    ``AUTH`` (HTTP 401/403) and ``NOT_FOUND`` (HTTP 404: no such model or endpoint) are
+    configuration failures: every call fails the same way until the configuration is fixed.
+    """
 
     RATE_LIMITED = "rate_limited"
     SERVER_ERROR = "server_error"
@@ -46,12 +51,18 @@ class CoreFailureKind(str, enum.Enum):
     EMPTY_RESPONSE = "empty_response"
     BAD_REQUEST = "bad_request"
     AUTH = "auth"
+    NOT_FOUND = "not_found"
     INTERNAL = "internal"
 
     @property
     def is_infra(self) -> bool:
         """True for failures of the infrastructure (API, network, sandbox), not of the request."""
         return self is not CoreFailureKind.BAD_REQUEST
+
+    @property
+    def is_config(self) -> bool:
+        """True for failures a retry cannot fix and the configuration can (key, model, URL)."""
+        return self in (CoreFailureKind.AUTH, CoreFailureKind.NOT_FOUND)
 
     @property
     def retryable(self) -> bool:
@@ -336,11 +347,17 @@ class CallableCore(Core):
     alike: an ``async`` function is gathered on an event loop, a plain one runs in a bounded
     thread pool (so a function that waits on I/O, like most API clients, overlaps its calls).
 
+    A call that has not answered within ``timeout_s`` is a ``CoreFailureKind.TIMEOUT`` response,
+    so a function that hangs never holds the batch (or the trainer) for longer. Python cannot
+    stop a running thread: a timed-out plain function is abandoned in a daemon thread and its
+    late answer discarded; a timed-out coroutine is cancelled.
+
     Args:
         fn: The function that answers one request (it must be thread-safe when
             ``max_concurrency > 1``; pass ``max_concurrency=1`` for one call at a time).
         model: The model name reported in responses (and used by the cache and the ledger).
         max_concurrency: Calls in flight at once.
+        timeout_s: Seconds one call may take (default 60); None waits forever.
 
     Example:
         >>> core = CallableCore(lambda req: "42", model="echo")
@@ -354,14 +371,18 @@ class CallableCore(Core):
         model: str = "callable",
         *,
         max_concurrency: int = 16,
+        timeout_s: float | None = 60.0,
     ) -> None:
         if not callable(fn):
             raise ConfigError(f"CallableCore needs a callable, got {type(fn).__name__}")
         if not isinstance(max_concurrency, int) or isinstance(max_concurrency, bool) or max_concurrency < 1:
             raise ConfigError(f"max_concurrency must be >= 1, got {max_concurrency!r}")
+        if timeout_s is not None and (not _is_number(timeout_s) or not 0 < timeout_s < math.inf):
+            raise ConfigError(f"timeout_s must be a positive number of seconds or None, got {timeout_s!r}")
         self.fn = fn
         self.model = model
         self.max_concurrency = max_concurrency
+        self.timeout_s = None if timeout_s is None else float(timeout_s)
         self._is_async = asyncio.iscoroutinefunction(fn) or asyncio.iscoroutinefunction(
             getattr(fn, "__call__", None)
         )
@@ -381,7 +402,11 @@ class CallableCore(Core):
         # The user's function failing is an infrastructure failure, not the request's fault.
         return CoreResponse.failure(CoreFailureKind.INTERNAL, f"{type(exc).__name__}: {exc}", model=self.model)
 
-    def _one(self, request: CoreRequest) -> CoreResponse:
+    def _timed_out(self, latency: float) -> CoreResponse:
+        message = f"no answer within timeout_s={self.timeout_s:g}s; the call was abandoned"
+        return CoreResponse.failure(CoreFailureKind.TIMEOUT, message, model=self.model, latency_s=latency)
+
+    def _call(self, request: CoreRequest) -> CoreResponse:
         start = time.perf_counter()
         try:
             out = self.fn(request)
@@ -389,11 +414,31 @@ class CallableCore(Core):
             return self._error(exc)
         return self._wrap(out, time.perf_counter() - start)
 
+    def _one(self, request: CoreRequest) -> CoreResponse:
+        if self.timeout_s is None:
+            return self._call(request)
+        # A daemon thread per call: the only way to stop waiting for a function that hangs
+        # (a pool's worker could not be abandoned, and would block the interpreter's exit).
+        start = time.perf_counter()
+        box: list[CoreResponse] = []
+        done = threading.Event()
+
+        def target() -> None:
+            box.append(self._call(request))
+            done.set()
+
+        threading.Thread(target=target, name="callable-core-call", daemon=True).start()
+        if not done.wait(self.timeout_s):
+            return self._timed_out(time.perf_counter() - start)
+        return box[0]
+
     async def _aone(self, request: CoreRequest, sem: asyncio.Semaphore) -> CoreResponse:
         async with sem:
             start = time.perf_counter()
             try:
-                out = await self.fn(request)
+                out = await asyncio.wait_for(self.fn(request), self.timeout_s)
+            except asyncio.TimeoutError:
+                return self._timed_out(time.perf_counter() - start)
             except Exception as exc:
                 return self._error(exc)
             return self._wrap(out, time.perf_counter() - start)

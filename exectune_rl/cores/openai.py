@@ -137,6 +137,8 @@ def _status_kind(status: int) -> CoreFailureKind:
         return CoreFailureKind.TIMEOUT
     if status in (401, 403):
         return CoreFailureKind.AUTH
+    if status == 404:
+        return CoreFailureKind.NOT_FOUND
     if status >= 500:
         return CoreFailureKind.SERVER_ERROR
     return CoreFailureKind.BAD_REQUEST
@@ -175,7 +177,8 @@ class OpenAICompatibleCore(TransientState, Core):
             endpoints that need no key. The variable must be set when named.
         max_concurrency: Requests in flight at once.
         max_retries: Retries after the first attempt for transient failures.
-        timeout_s: Per-attempt timeout in seconds.
+        timeout_s: Seconds one attempt may take, from sending the request to the last byte of
+            the answer (a server that drips its answer slowly hits it too).
         backoff_base_s / backoff_max_s: Exponential backoff with full jitter between retries.
         extra_body: Extra JSON fields for every request (``{"seed": 0}``, vendor options).
         headers: Extra HTTP headers (never logged).
@@ -239,17 +242,19 @@ class OpenAICompatibleCore(TransientState, Core):
         self._runner: _LoopThread | None = None
         self._pool: _ClientPool | None = None
         self._runner_lock = threading.Lock()
+        self._config_warned: set[int | None] = set()
 
     def __repr__(self) -> str:  # never shows the key or the headers
         return f"OpenAICompatibleCore(model={self.model!r}, base_url={self.base_url!r}, api_key_env={self.api_key_env!r})"
 
     # -- pickling: the configuration travels; the loop, clients, lock and key do not ----
-    _transient = ("_runner", "_pool", "_runner_lock", "_api_key")
+    _transient = ("_runner", "_pool", "_runner_lock", "_api_key", "_config_warned")
 
     def _init_transient(self) -> None:
         self._runner = None
         self._pool = None
         self._runner_lock = threading.Lock()
+        self._config_warned = set()
         # The key is read again from the named variable, so it never sits in a pickle.
         self._api_key = os.environ.get(self.api_key_env) or None if self.api_key_env is not None else None
 
@@ -289,6 +294,14 @@ class OpenAICompatibleCore(TransientState, Core):
                 raise MissingDependencyError("openai", None, "OpenAICompatibleCore") from exc
             self._pool = _ClientPool(self._make_client, self.max_concurrency)
         return self._pool
+
+    def _warn_config(self, failure: CoreFailure) -> None:
+        # One line per core and status, not one per row: every later call fails the same way.
+        if failure.status_code in self._config_warned:
+            return
+        self._config_warned.add(failure.status_code)
+        logger.error("%s at %s: a configuration failure, not the model's: %s; calls fail (no reward) until it is fixed",
+                     self.model, self.base_url, failure.message)  # fmt: skip
 
     # -- one call ----------------------------------------------------------------------
     def _payload(self, request: CoreRequest) -> dict[str, Any]:
@@ -345,9 +358,13 @@ class OpenAICompatibleCore(TransientState, Core):
         try:
             # The SDK's documented raw ``post``: no typed transform of the body (a real cost
             # per call at high concurrency) and no parsing, so a bad payload stays our value.
-            http = await client.post("/chat/completions", body=payload, cast_to=_sdk_http_module().Response)
-        except openai.APITimeoutError as exc:
-            return _Attempt(failure=CoreFailure(CoreFailureKind.TIMEOUT, f"no answer within {self.timeout_s:g}s ({type(exc).__name__})"))
+            # The SDK's timeout bounds each read, so a server that drips its answer a byte at a
+            # time never trips it: the attempt as a whole has a deadline of its own.
+            http = await asyncio.wait_for(
+                client.post("/chat/completions", body=payload, cast_to=_sdk_http_module().Response), self.timeout_s
+            )
+        except (openai.APITimeoutError, asyncio.TimeoutError) as exc:
+            return _Attempt(failure=CoreFailure(CoreFailureKind.TIMEOUT, f"no answer within timeout_s={self.timeout_s:g}s ({type(exc).__name__})"))
         except openai.APIConnectionError as exc:
             cause = exc.__cause__ or exc
             return _Attempt(failure=CoreFailure(CoreFailureKind.CONNECTION, f"{type(cause).__name__}: {cause}"))
@@ -357,7 +374,11 @@ class OpenAICompatibleCore(TransientState, Core):
             message = f"HTTP {http.status_code}: {_snippet(http.text)}"
             if kind is CoreFailureKind.AUTH and self.api_key_env is None:
                 message += " (no API key configured: set api_key_env)"
+            elif kind is CoreFailureKind.NOT_FOUND:
+                message += f" (check the model name {self.model!r} and base_url {self.base_url!r})"
             failure = CoreFailure(kind, message, status_code=http.status_code)
+            if kind.is_config:
+                self._warn_config(failure)
             return _Attempt(failure=failure, retry_after_s=_retry_after(http.headers))
         except openai.OpenAIError as exc:  # anything else the SDK raises is still a typed value
             return _Attempt(failure=CoreFailure(CoreFailureKind.INTERNAL, f"{type(exc).__name__}: {exc}"))

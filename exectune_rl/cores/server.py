@@ -36,6 +36,7 @@ _ERROR_STATUS = {
     CoreFailureKind.TIMEOUT: 504,
     CoreFailureKind.BAD_REQUEST: 400,
     CoreFailureKind.AUTH: 401,
+    CoreFailureKind.NOT_FOUND: 404,
 }
 
 
