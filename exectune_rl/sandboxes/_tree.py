@@ -266,8 +266,9 @@ class TreeClock:
 class WorkDirs:
     """The one work dir path of a worker: made once, resized and emptied per task."""
 
-    def __init__(self, path: str, uid: int | None, mounts: bool, max_mb: int) -> None:
+    def __init__(self, path: str, uid: int | None, mounts: bool, max_mb: int, max_entries: int = 1_000_000) -> None:
         self.path = path
+        self.max_entries = max_entries
         self.uid = uid
         self.mounts = mounts
         self.max_mb = max(1, int(max_mb))
@@ -300,7 +301,7 @@ class WorkDirs:
             os.chmod(self.path, 0o700)  # the task owns it and may have changed its mode
         except OSError:
             return False
-        return clear_dir(self.path)
+        return clear_dir(self.path, self.max_entries)
 
     def filled(self) -> bool:
         """Whether the task filled its work dir (space or inodes)."""

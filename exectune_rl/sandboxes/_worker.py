@@ -143,15 +143,16 @@ class Worker:
         self.work_root = tempfile.mkdtemp(prefix="exectune-work-")
         os.chmod(self.work_root, 0o711)
         self.workdir = os.path.join(self.work_root, "task")
+        max_entries = int(cfg.get("cleanup_max_entries", 1_000_000))
         try:
             # A tmpfs of its own for the work dir, where this worker may mount one: resized to
             # each task's memory budget, so files count against it.
-            self.dirs = _tree.WorkDirs(self.workdir, self.uid, "mountns" in layers, cfg["tmp_size_mb"])
+            self.dirs = _tree.WorkDirs(self.workdir, self.uid, "mountns" in layers, cfg["tmp_size_mb"], max_entries)
             if self.dirs.mounts:
                 self.layers.append("workfs")
         except OSError as exc:
             os.rmdir(self.workdir)
-            self.dirs = _tree.WorkDirs(self.workdir, self.uid, False, cfg["tmp_size_mb"])
+            self.dirs = _tree.WorkDirs(self.workdir, self.uid, False, cfg["tmp_size_mb"], max_entries)
             self.note = "; ".join(filter(None, [self.note, f"no tmpfs for the work dir ({exc}): its size is not bounded"]))
         self.retire = ""
         if cfg.get("seal", True) and "mountns" in layers:

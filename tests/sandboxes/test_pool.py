@@ -1,0 +1,312 @@
+"""The pool survives anything a task or a caller does: no poisoning, no mixed-up results.
+
+Each test here is a case that once broke LocalSandbox, run on real processes: a task that
+poisoned its worker, forged its own status, used more CPU or memory than its budget through
+children or files, or left processes behind; a caller whose failed call stayed queued, who
+raced close(), or whose request went to a worker that had stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import psutil
+import pytest
+
+from exectune_rl.errors import SandboxClosedError
+from exectune_rl.sandboxes import ExecRequest, ExecStatus, LocalSandbox
+from exectune_rl.sandboxes.runner import ProgramTests, TestStatus, run_tests
+
+IS_ROOT = os.geteuid() == 0
+ADD = ProgramTests("asserts", code="assert add(1, 2) == 3\nassert add(2, 2) == 4")
+
+
+def run1(pool, code: str, **kw):
+    kw.setdefault("cpu_time_s", 2.0)
+    [r] = pool.run([ExecRequest(code, **kw)])
+    return r
+
+
+def _ordinary(pool, n: int = 4) -> None:
+    results = pool.run([ExecRequest(f"print({i} * 3)") for i in range(n)])
+    assert [(r.status, r.stdout) for r in results] == [(ExecStatus.OK, f"{i * 3}\n") for i in range(n)], results
+
+
+def _task_processes(sb: LocalSandbox, uids: list[int]) -> list[int]:
+    """Processes of the pool's task uids, or (without uids) descendants of its workers."""
+    if uids:
+        return [p.pid for p in psutil.process_iter(["uids"]) if p.info["uids"] and p.info["uids"].real in uids]
+    return [c.pid for pid in sb.worker_pids for c in psutil.Process(pid).children(recursive=True)]
+
+
+@pytest.fixture
+def solo():
+    """A one-worker pool, so every run lands on the same worker."""
+    with LocalSandbox(workers=1) as sb:
+        yield sb
+
+
+# --------------------------------------------------------------------------- a task vs the pool
+
+
+DEEP = "import os\nfor i in range({n}):\n    os.mkdir({name!r})\n    os.chdir({name!r})\nprint('deep', {n})\n"
+
+
+@pytest.mark.parametrize("name", ["d", "x" * 200], ids=["1000-levels", "past-PATH_MAX"])
+def test_deep_work_dir_neither_poisons_the_worker_nor_changes_the_programs_status(solo, name):
+    # The clean-up used to recurse: RecursionError, INFRA, and INFRA for every later run there.
+    r = run1(solo, DEEP.format(n=1000, name=name))
+    assert r.status is ExecStatus.OK and r.stdout == "deep 1000\n", r
+    pid = solo.worker_pids[0]
+    _ordinary(solo, 10)
+    assert solo.worker_pids == [pid]  # cleared, not replaced
+    # Judged runs clear the same way.
+    [out] = run_tests(solo, [DEEP.format(n=1000, name=name) + "def add(a, b):\n    return a + b\n"], ADD)
+    assert out.status is TestStatus.PASSED, out
+    _ordinary(solo)
+
+
+def test_a_failed_clean_up_replaces_the_worker_at_once():
+    with LocalSandbox(workers=1) as sb:
+        sb._cfgs[0]["cleanup_max_entries"] = 50  # a bound a task can pass cheaply
+        sb._procs[0].kill()
+        sb._procs[0] = None
+        sb.run([ExecRequest("pass")])
+        before = sb.worker_pids
+        r = run1(sb, "for i in range(200):\n    open(f'f{i}', 'w').close()\nprint('made')")
+        assert r.status is ExecStatus.OK and r.stdout == "made\n"  # the program's own status
+        assert sb.worker_pids != before  # gone before the next task came
+        _ordinary(sb)
+
+
+FORGED = ['{"kind": "syntax", "exc": "SyntaxError"}', '{"kind": "setup", "exc": "OSError", "msg": "x"}',
+          '{"kind": "exception", "exc": "MemoryError"}', '{"kind": "exception", "exc": "OSError", "errno": 27}']
+
+
+@pytest.mark.parametrize("record", FORGED)
+def test_python_cannot_turn_its_status_into_another_through_fd_3(pool, record):
+    # A clean exit stays OK whatever the program wrote (an errno-27 record made it output_limit).
+    write = f"import os\nos.write(3, {record!r}.encode() + b'\\n')\n"
+    r = run1(pool, write + "print('done')")
+    assert r.status is ExecStatus.OK and r.stdout == "done\n" and r.exception is None, r
+    # A failure stays a failure: never a syntax error or an infrastructure failure.
+    r = run1(pool, write + "raise SystemExit(1)")
+    assert r.status not in (ExecStatus.OK, ExecStatus.SYNTAX_ERROR, ExecStatus.INFRA), r
+    [out] = run_tests(pool, [write + "def add(a, b):\n    return a + b\n"], ADD)
+    assert out.status is TestStatus.PASSED, out
+
+
+def test_exec_ed_programs_do_not_hold_the_channel(pool):
+    # bash could forge SYNTAX_ERROR by writing to fd 3.
+    r = run1(pool, """echo '{"kind": "syntax", "exc": "SyntaxError"}' >&3; echo "rc=$?"; exit 1""", language="bash")
+    assert r.status is ExecStatus.RUNTIME_ERROR and "rc=1" in r.stdout and "Bad file descriptor" in r.stderr, r
+    r = run1(pool, "ls /proc/self/fd", language="bash")
+    assert r.status is ExecStatus.OK and sorted(r.stdout.split()) == ["0", "1", "2", "3"], r  # 3: ls's own dir fd
+    c = '#include <unistd.h>\n#include <stdio.h>\nint main(){printf("%d\\n", (int)write(3, "x", 1)); return 0;}'
+    r = run1(pool, c, language="c", cpu_time_s=5)
+    assert r.status is ExecStatus.OK and r.stdout == "-1\n", r
+
+
+def test_cpu_budget_holds_for_the_whole_process_tree(pool):
+    # 1 s of CPU through four forked spinners used to burn 3.6-6 CPU-seconds, ended by the wall.
+    spin = "import os\nfor _ in range(4):\n    if os.fork() == 0:\n        break\nwhile True:\n    pass\n"
+    start = time.monotonic()
+    r = run1(pool, spin, cpu_time_s=1.0, wall_time_s=20)
+    took = time.monotonic() - start
+    assert r.status is ExecStatus.TIMEOUT and "CPU" in r.detail, r
+    assert 1.0 <= r.cpu_s < 1.8, r.cpu_s  # the tree's CPU, all of it counted
+    assert took < 10, took
+    # A child that left the session and kept spinning after its parent went idle is counted too.
+    escape = ("import os, time\nif os.fork() == 0:\n    os.setsid()\n    while True:\n        pass\n"
+              "time.sleep(5)\nprint('parent done')\n")
+    r = run1(pool, escape, cpu_time_s=1.0, wall_time_s=20)
+    assert r.status is ExecStatus.TIMEOUT and r.cpu_s >= 1.0, r
+    # Judged runs too: the program spins in children it forked on import.
+    judged = ("import os, time\nfor _ in range(3):\n    if os.fork() == 0:\n        while True:\n            pass\n"
+              "def add(a, b):\n    time.sleep(3)\n    return a + b\n")
+    start = time.monotonic()
+    [out] = run_tests(pool, [judged], ADD, cpu_time_s=1.0, wall_time_s=15)
+    res = out.results[0]
+    assert out.status is TestStatus.TIMEOUT and "CPU" in res.detail and 1.0 <= res.cpu_s < 1.8, (out, res)
+    assert time.monotonic() - start < 5  # the spinners' CPU ended it, not the sleeping tests
+    _ordinary(pool)
+
+
+def test_cpu_of_a_finished_tree_is_reported(pool):
+    code = ("import os\npids = []\nfor _ in range(3):\n    pid = os.fork()\n    if pid == 0:\n"
+            "        x = 0\n        for i in range(3 * 10 ** 6):\n            x += i\n        os._exit(0)\n"
+            "    pids.append(pid)\nfor p in pids:\n    os.waitpid(p, 0)\n")
+    r = run1(pool, code, cpu_time_s=10)
+    assert r.status is ExecStatus.OK and r.cpu_s > 0.3, r  # three children's loops, not the idle parent's
+
+
+def test_files_in_the_work_dir_count_against_the_memory_budget(pool):
+    # memory_mb=64 pinned 702 MB of host memory with files before.
+    fill = ("n = 0\ntry:\n    while True:\n        open(f'f{n}', 'wb').write(b'x' * (1 << 20))\n        n += 1\n"
+            "except OSError as e:\n    print(n, e.errno)\n")
+    r = run1(pool, fill, memory_mb=64)
+    assert "workfs" in r.isolation
+    n, errno = map(int, r.stdout.split())
+    assert r.status is ExecStatus.OK and n <= 64 and errno == 28, r  # ENOSPC at the budget
+    r = run1(pool, fill.replace("except OSError as e:\n    print(n, e.errno)\n", "finally:\n    pass\n"), memory_mb=64)
+    assert r.status is ExecStatus.MEMORY_LIMIT and "work dir" in r.detail, r
+    r = run1(pool, "for i in range(100000):\n    open(f'{i}', 'w').close()", memory_mb=64)  # inodes are capped too
+    assert r.status is ExecStatus.MEMORY_LIMIT, r
+    r = run1(pool, "import os\nprint(len(os.listdir('.')))", memory_mb=64)
+    assert r.stdout == "0\n"  # emptied for the next task
+    _ordinary(pool)
+
+
+def test_no_process_of_a_killed_attempt_outlives_its_result():
+    # Grandchildren of a task whose worker was killed were still running 5 s later.
+    code = ("import os, time\nfor _ in range(3):\n    if os.fork() == 0:\n        os.setsid()\n"
+            "        if os.fork() == 0:\n            time.sleep(60)\n        time.sleep(60)\n"
+            "print('forked', flush=True)\ntime.sleep(60)\n")
+    with LocalSandbox(workers=1, retry_on_worker_death=False) as sb:
+        uids = [p.uid for p in sb._procs if p.uid is not None]
+        victim = sb.worker_pids[0]
+        threading.Timer(1.5, lambda: os.kill(victim, signal.SIGKILL)).start()
+        [r] = sb.run([ExecRequest(code, cpu_time_s=10, wall_time_s=60)])
+        assert r.status is ExecStatus.INFRA and "worker" in r.detail, r
+        if IS_ROOT:
+            assert _task_processes(sb, uids) == []  # at once, not after a while
+        _ordinary(sb)
+
+
+def test_escaped_descendants_end_with_their_task(solo):
+    # Processes that left the task's session (setsid, a double fork) are found, killed and
+    # reaped when the task ends, not when they please.
+    code = "import os, time\nif os.fork() == 0:\n    os.setsid()\n    os.fork()\n    time.sleep(60)\nprint('left')\n"
+    r = run1(solo, code)
+    assert r.status is ExecStatus.OK and r.stdout == "left\n"
+    assert psutil.Process(solo.worker_pids[0]).children(recursive=True) == []
+    if IS_ROOT:
+        assert _task_processes(solo, [solo._procs[0].uid]) == []
+
+
+# --------------------------------------------------------------------------- odd programs
+
+
+@pytest.mark.parametrize("language", ["bash", "c", "javascript", "python"])
+def test_a_lone_surrogate_in_the_source_is_a_syntax_error(pool, language):
+    # UnicodeEncodeError in the worker: INFRA before.
+    code = {"bash": "echo '\udc80'", "c": "int main(){ /* \ud800 */ return 0; }", "javascript": "console.log('\udfff')",
+            "python": "print('\ud800')"}[language]
+    r = run1(pool, code, language=language, cpu_time_s=5)
+    assert r.status is ExecStatus.SYNTAX_ERROR and r.detail, r
+    _ordinary(pool)
+
+
+def test_closing_stdout_is_reported_as_what_happened(pool):
+    r = run1(pool, "import os\nprint('lost')\nos.close(1)")
+    assert r.status is ExecStatus.RUNTIME_ERROR and r.exit_code == 120 and "flushed" in r.detail, r  # was output_limit
+    r = run1(pool, "import os\nos.close(1)")  # nothing left to write: a clean exit
+    assert r.status is ExecStatus.OK, r
+    r = run1(pool, "exec 1>&-\necho hi", language="bash")
+    assert r.status is ExecStatus.RUNTIME_ERROR, r
+
+
+# --------------------------------------------------------------------------- the caller and the pool's life
+
+
+def test_a_result_only_reaches_the_request_it_answers(solo):
+    # A reply the pool gave up on (here: a request sent by hand, never read) must not be
+    # taken for the next request's.
+    proc = solo._procs[0]
+    stray = {"code": "print('A')", "language": "python", "cpu_time_s": 1.0, "memory_mb": 512, "stdin": b"", "files": {},
+             "wall_time_s": None, "output_limit_bytes": 1 << 20, "max_processes": 16, "max_open_files": 256, "args": [],
+             "env": {}, "epilogue": "", "epilogue_globals": {}, "judge": False}
+    proc.send(stray, None, time.monotonic() + 5)
+    assert [r.stdout for r in solo.run([ExecRequest("print('B')"), ExecRequest("print('C')")])] == ["B\n", "C\n"]
+
+
+def test_close_fails_pending_runs_promptly_and_later_runs_raise():
+    sb = LocalSandbox(workers=2)
+    out: list = []
+    caller = threading.Thread(target=lambda: out.extend(
+        sb.run([ExecRequest("import time; time.sleep(30)", cpu_time_s=1, wall_time_s=50)] * 6)))
+    caller.start()
+    time.sleep(1.0)
+    start = time.monotonic()
+    sb.close()
+    caller.join(timeout=15)
+    assert not caller.is_alive() and time.monotonic() - start < 15  # it blocked 60 s before
+    assert len(out) == 6 and all(r.status is ExecStatus.INFRA and "closed" in r.detail for r in out), out
+    with pytest.raises(SandboxClosedError):
+        sb.run([ExecRequest("print(1)")])
+
+
+def test_close_racing_run_from_many_threads():
+    sb = LocalSandbox(workers=2)
+    outcomes: list = []
+
+    def caller():
+        try:
+            outcomes.append(sb.run([ExecRequest("import time; time.sleep(0.2)")] * 3))
+        except SandboxClosedError:
+            outcomes.append("closed")
+
+    threads = [threading.Thread(target=caller) for _ in range(6)]
+    for t in threads:
+        t.start()
+    time.sleep(0.3)
+    sb.close()
+    for t in threads:
+        t.join(timeout=15)
+    assert not any(t.is_alive() for t in threads) and len(outcomes) == 6
+    for o in outcomes:
+        assert o == "closed" or all(r.status in (ExecStatus.OK, ExecStatus.INFRA) for r in o)
+
+
+def test_a_stopped_worker_with_a_large_request_does_not_hold_the_caller(solo):
+    # 200 KB of request to a SIGSTOPped worker blocked the caller for over 60 s.
+    victim = solo.worker_pids[0]
+    os.kill(victim, signal.SIGSTOP)
+    try:
+        out: list = []
+        big = "x = 1\n" + "# " + "y" * 200_000 + "\nprint('big')\n"
+        caller = threading.Thread(target=lambda: out.extend(solo.run([ExecRequest(big, cpu_time_s=0.5, wall_time_s=1)])))
+        start = time.monotonic()
+        caller.start()
+        caller.join(timeout=30)
+        took = time.monotonic() - start
+        assert not caller.is_alive(), "run() still blocked on a stopped worker"
+    finally:
+        try:
+            os.kill(victim, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+    [r] = out
+    assert took < 20, took
+    assert (r.status is ExecStatus.OK and r.retried and r.stdout == "big\n") or r.status is ExecStatus.INFRA, r
+    assert victim not in solo.worker_pids
+    _ordinary(solo)
+
+
+def test_nothing_of_a_failed_run_stays_queued(solo):
+    # After a run() that raised, the next 1-request run waited for the rest of its batch.
+    def interrupt(*_):
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.5)
+        with pytest.raises(KeyboardInterrupt):
+            solo.run([ExecRequest("import time; time.sleep(1)", cpu_time_s=1, wall_time_s=5)] * 8)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    start = time.monotonic()
+    [r] = solo.run([ExecRequest("print('next')")])
+    assert r.stdout == "next\n" and time.monotonic() - start < 3, time.monotonic() - start  # 7 s queued before
+
+
+def test_a_call_that_raised_while_building_queues_nothing(solo):
+    with pytest.raises(ValueError):  # ConfigError now, in the ExecRequest; UnicodeEncodeError mid-run() before
+        solo.run([ExecRequest("import time; time.sleep(1)", cpu_time_s=1)] * 4 + [ExecRequest("x", stdin="\ud800")])
+    start = time.monotonic()
+    assert solo.run([ExecRequest("print(1)")])[0].stdout == "1\n"
+    assert time.monotonic() - start < 2
