@@ -87,3 +87,63 @@ def test_recipe_reaches_the_ray_sandbox():
     reward = ExecTuneReward(RewardConfig.from_section(recipe.reward), core=CallableCore(lambda request: ""))
     assert reward.executor.sandbox_name == "ray" and sandbox_registry.resolve(reward.executor.sandbox_name).name == "ray"
     reward.close()
+
+
+class _Ref:
+    def __init__(self, value=None, error=None):
+        self.value, self.error = value, error
+
+
+class _FakeRay:
+    """Just enough of ``ray`` for the batch loop: every call is ready at once."""
+
+    @staticmethod
+    def wait(refs, num_returns=1, timeout=None):
+        return refs[:num_returns], refs[num_returns:]
+
+    @staticmethod
+    def get(ref):
+        if ref.error is not None:
+            raise ref.error
+        return ref.value
+
+    @staticmethod
+    def nodes():
+        return []  # the failed actors' node is gone: nothing replaces them
+
+    @staticmethod
+    def kill(actor, no_restart=True):
+        pass
+
+
+class _Actor:
+    def __init__(self, dies: bool):
+        from exectune_rl.sandboxes import ExecResult, ExecStatus
+
+        run = lambda requests: _Ref(error=RuntimeError("actor died")) if dies else _Ref(  # noqa: E731
+            [ExecResult(ExecStatus.OK, stdout=r.code) for r in requests])
+        self.run = type("Method", (), {"remote": staticmethod(run)})
+
+
+def test_a_chunk_that_fails_twice_is_infra_with_retried(caplog):
+    from exectune_sandbox_ray.sandbox import _Batch
+
+    from exectune_rl.sandboxes import ExecRequest, ExecStatus
+
+    pool = _pool([(1, 0, 0), (1, 0, 0)])
+    pool._ray, pool.retry_on_actor_death, pool._closed, pool.replacements = _FakeRay, True, False, 0
+    for slot in pool._slots:
+        slot.actor, slot.info = _Actor(dies=True), {"pid": 1}
+    results = _Batch(pool, [ExecRequest(f"print({i})") for i in range(3)]).run()
+    # Both actors died: each request was retried once and then reported as infrastructure.
+    assert [r.status for r in results] == [ExecStatus.INFRA] * 3 and all(r.retried for r in results)
+
+    pool = _pool([(1, 0, 0), (1, 0, 0)])
+    pool._ray, pool.retry_on_actor_death, pool._closed, pool.replacements = _FakeRay, True, False, 0
+    pool._slots[0].actor, pool._slots[1].actor = _Actor(dies=True), _Actor(dies=False)
+    for slot in pool._slots:
+        slot.info = {"pid": 1}
+    results = _Batch(pool, [ExecRequest(f"print({i})") for i in range(6)]).run()
+    # One actor died: its chunks ran on the other, in place, marked retried; the rest were not.
+    assert [r.stdout for r in results] == [f"print({i})" for i in range(6)]
+    assert any(r.retried for r in results) and not all(r.retried for r in results)
