@@ -90,6 +90,10 @@ class RewardConfig:
     calibration_recheck: str = field(default="always", metadata=_help(
         "Re-run a program out of its calibrated limit at cpu_time_s: 'always', 'progress' or 'never'."))
     syntax_precheck: bool = field(default=True, metadata=_help("Do not run programs tree-sitter cannot parse."))
+    max_core_output_chars: int = field(default=65_536, metadata=_help(
+        "Longest core output that is parsed and executed (characters); a longer one scores as output_limit (V = 0)."))
+    max_core_output_lines: int = field(default=2_000, metadata=_help(
+        "Most lines of a core output that is parsed and executed; a longer one scores as output_limit (V = 0)."))
     math_workers: int = field(default=2, metadata=_help("math-verify worker processes (0: in-process, no timeouts)."))
     math_timeout_s: int = field(default=5, metadata=_help("math-verify timeout per answer (whole seconds)."))
     # leakage
@@ -130,7 +134,8 @@ class RewardConfig:
         self._check_choice("cost_unit", self.cost_unit, ("ktokens", "usd"))
         if not isinstance(self.name, str) or not self.name.isidentifier():
             raise ConfigError(f"RewardConfig.name must be an identifier such as 'exectune', got {self.name!r}")
-        for name in ("max_strategy_chars", "core_runs", "core_max_tokens", "memory_mb", "baseline_runs", "max_code_lines", "math_timeout_s"):
+        for name in ("max_strategy_chars", "core_runs", "core_max_tokens", "memory_mb", "baseline_runs", "max_code_lines", "math_timeout_s",
+                     "max_core_output_chars", "max_core_output_lines"):
             self._check_int(name, minimum=1)
         for name in ("execution_cache_size", "math_workers"):
             self._check_int(name, minimum=0)

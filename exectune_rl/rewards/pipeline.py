@@ -137,8 +137,10 @@ class RewardPipeline(TransientState):
         """Grade each core output against its task: code tasks in one sandbox batch, math tasks
         with math-verify. One result per output, in order."""
         results: list[ExecutionResult | None] = [None] * len(outputs)
-        code = [k for k, t in enumerate(tasks) if t.kind is TaskKind.CODE]
-        math = [k for k, t in enumerate(tasks) if t.kind is TaskKind.MATH]
+        for k, text in enumerate(outputs):
+            results[k] = self._over_limit(text)
+        code = [k for k, t in enumerate(tasks) if t.kind is TaskKind.CODE and results[k] is None]
+        math = [k for k, t in enumerate(tasks) if t.kind is TaskKind.MATH and results[k] is None]
         if code:
             for k, res in zip(code, self.executor.run([outputs[k] for k in code], [tasks[k] for k in code])):
                 results[k] = res
@@ -146,6 +148,23 @@ class RewardPipeline(TransientState):
             for k, res in zip(math, self.math_verifier.verify([outputs[k] for k in math], [tasks[k].answer for k in math])):
                 results[k] = res
         return [r if r is not None else ExecutionResult.infra("not executed") for r in results]
+
+    def _over_limit(self, text: str) -> ExecutionResult | None:
+        """OUTPUT_LIMIT for a core output too long to parse and execute, else None.
+
+        Parsing is not linear in every input (tree-sitter takes seconds on a few thousand
+        consecutive comment lines), so one pathological answer could stall a whole batch.
+        """
+        cfg = self.config
+        chars = len(text)
+        if chars > cfg.max_core_output_chars:
+            why = f"{chars} characters > max_core_output_chars={cfg.max_core_output_chars}"
+        else:
+            lines = text.count("\n", 0, chars) + 1
+            if lines <= cfg.max_core_output_lines:
+                return None
+            why = f"{lines} lines > max_core_output_lines={cfg.max_core_output_lines}"
+        return ExecutionResult(ExecutionStatus.OUTPUT_LIMIT, 0.0, detail=f"core output not parsed nor executed: {why}")
 
     def core_request(self, task: Task | None, strategy: str | None, sample_index: int = 0) -> CoreRequest:
         """The request sent to the core for ``task`` guided by ``strategy`` (None: the core alone)."""
