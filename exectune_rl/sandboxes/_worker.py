@@ -131,7 +131,7 @@ class Worker:
             self.layers.append("uid")
             _isolation.kill_uid(self.uid)  # leftovers of a predecessor that died (the uid is this worker's own)
         self.cgroup = self.judge_cgroup = None
-        if os.geteuid() == 0:
+        if os.geteuid() == 0 and cfg.get("cgroups", True):
             groups = _tree.make_cgroups(os.getpid())
             if groups is not None:
                 self.cgroup, self.judge_cgroup = groups

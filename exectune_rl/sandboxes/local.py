@@ -18,7 +18,17 @@ process group and anything that escaped it are killed and reaped.
 What holds is reported per result in ``ExecResult.isolation``: ``netns`` (no network),
 ``mountns`` (private ``/tmp``, hidden ``/root`` and ``/home``), ``hidepid`` (a task sees only its
 own processes in ``/proc``), ``uid`` (privilege drop),
-``subreaper`` (escaped grandchildren are caught), ``rlimits``, ``session``, ``tmpdir``, ``env``.
+``subreaper`` (escaped grandchildren are caught), ``cgroup`` (CPU counted live for the whole
+task tree, and every process of it found, in a cgroup v1 ``cpuacct`` of the worker's own),
+``workfs`` (the work dir is a tmpfs sized to the task's memory budget), ``sealed``,
+``rlimits``, ``session``, ``tmpdir``, ``env``. See ``_tree.py`` for CPU per tree and the work
+dir, ``_task.py`` for the status channel a program cannot use to change its status.
+
+The pool's protocol cannot mix up results: every reply carries its request's id, writing a
+request and reading its reply stop at the request's deadline (a stopped worker is replaced,
+its task retried once), a worker that could not clean up after a task is replaced before the
+next, ``close()`` fails what is queued or running with ``INFRA``, and a ``run()`` that raised
+leaves nothing queued.
 As a non-root user the worker tries an unprivileged user namespace for ``netns``/``mountns``;
 without it, the network is reachable and that is stated in ``isolation`` (and logged once).
 

@@ -135,6 +135,23 @@ def test_cpu_budget_holds_for_the_whole_process_tree(pool):
     _ordinary(pool)
 
 
+def test_cpu_budget_holds_per_tree_without_a_cgroup_too():
+    # Where no cgroup can be made, the tree's CPU is sampled from /proc (its session, its uid).
+    with LocalSandbox(workers=1) as sb:
+        sb._cfgs[0]["cgroups"] = False
+        sb._procs[0].kill()
+        sb._procs[0] = None
+        spin = "import os\nfor _ in range(4):\n    if os.fork() == 0:\n        break\nwhile True:\n    pass\n"
+        r = run1(sb, spin, cpu_time_s=1.0, wall_time_s=20)
+        assert "cgroup" not in r.isolation
+        assert r.status is ExecStatus.TIMEOUT and "CPU" in r.detail and 1.0 <= r.cpu_s < 2.0, r
+        if IS_ROOT:  # a child that left the session still runs as the task's uid
+            escape = "import os, time\nif os.fork() == 0:\n    os.setsid()\n    while True:\n        pass\ntime.sleep(5)\n"
+            r = run1(sb, escape, cpu_time_s=1.0, wall_time_s=20)
+            assert r.status is ExecStatus.TIMEOUT and r.cpu_s >= 1.0, r
+        _ordinary(sb)
+
+
 def test_cpu_of_a_finished_tree_is_reported(pool):
     code = ("import os\npids = []\nfor _ in range(3):\n    pid = os.fork()\n    if pid == 0:\n"
             "        x = 0\n        for i in range(3 * 10 ** 6):\n            x += i\n        os._exit(0)\n"
