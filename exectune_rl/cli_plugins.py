@@ -1,4 +1,8 @@
-"""``exectune plugins``: what the registry sees."""
+"""``exectune plugins``: what the registry sees, and whether each plugin can be used here.
+
+A plugin that cannot be used on this machine (its package does not import, or a runtime
+dependency such as the ``bwrap`` binary is missing) is listed as unavailable, with the reason.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +17,12 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    rows = [
-        {"kind": kind, "name": e.name, "source": e.source, "target": e.target}
-        for kind, reg in registries.items()
-        for e in reg.entries()
-    ]
+    rows = []
+    for kind, reg in registries.items():
+        for e in reg.entries():
+            reason = reg.unavailable_reason(e.name)
+            rows.append({"kind": kind, "name": e.name, "source": e.source, "target": e.target,
+                         "available": reason is None, "reason": reason})  # fmt: skip
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -25,5 +30,6 @@ def run(args: argparse.Namespace) -> int:
     for kind, reg in registries.items():
         print(f"{kind} (entry-point group {reg.group}):")
         for r in (r for r in rows if r["kind"] == kind):
-            print(f"  {r['name']:<{width}}  {r['source']:<11}  {r['target']}")
+            state = "available" if r["available"] else f"unavailable: {r['reason']}"
+            print(f"  {r['name']:<{width}}  {r['source']:<11}  {r['target']}  [{state}]")
     return 0

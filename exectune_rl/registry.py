@@ -100,6 +100,30 @@ class Registry:
             return _load(name, name)
         raise UnknownNameError(self.kind, name, self.names())
 
+    def unavailable_reason(self, name: str) -> str | None:
+        """Why ``name`` cannot be used on this machine, or None when it can.
+
+        A plugin is unavailable when its target does not import (a missing Python package) or
+        when the object it names has an ``unavailable_reason()`` that returns a reason (a
+        missing runtime dependency, such as the ``bwrap`` binary). Nothing is constructed.
+
+        Example:
+            >>> sandbox_registry.unavailable_reason("local") is None
+            True
+        """
+        try:
+            obj = self.resolve(name)
+        except RegistryError as exc:
+            return str(exc)
+        check = getattr(obj, "unavailable_reason", None)
+        if not callable(check):
+            return None
+        try:
+            reason = check()
+        except Exception as exc:  # a plugin's own check failing says it cannot be used
+            return f"its availability check failed: {type(exc).__name__}: {exc}"
+        return str(reason) if reason else None
+
     def create(self, name: str, **options: Any) -> Any:
         """Resolve ``name`` and call it with ``options`` (a class or a factory)."""
         factory: Callable[..., Any] = self.resolve(name)

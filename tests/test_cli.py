@@ -16,8 +16,8 @@ def test_plugins_lists_registry(capsys):
 def test_plugins_json(capsys):
     assert main(["plugins", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert {"kind": "sandboxes", "name": "local", "source": "builtin",
-            "target": "exectune_rl.sandboxes.local:LocalSandbox"} in rows
+    assert {"kind": "sandboxes", "name": "local", "source": "builtin", "target": "exectune_rl.sandboxes.local:LocalSandbox",
+            "available": True, "reason": None} in rows
 
 
 def test_no_command_prints_help(capsys):

@@ -42,6 +42,11 @@ class BubblewrapSandbox(Sandbox):
 
     name = "bwrap"
 
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        """Why this sandbox cannot run here (no ``bwrap`` on ``PATH``), or None; ``exectune plugins`` shows it."""
+        return None if shutil.which("bwrap") else "bubblewrap is not installed: apt-get install bubblewrap"
+
     def __init__(self, workers: int = 2, *, bwrap: str | None = None, python: str | None = None) -> None:
         if not isinstance(workers, int) or workers < 1:
             raise ConfigError(f"workers must be a positive int, got {workers!r}")
