@@ -58,3 +58,24 @@ def test_a_plugin_that_does_not_import_is_unavailable_with_the_reason() -> None:
     reg.register("fine", "exectune_rl.sandboxes.local:LocalSandbox")
     assert "no_such_module" in reg.unavailable_reason("broken")
     assert reg.unavailable_reason("fine") is None
+
+
+def test_bench_gives_pass_fail_only_on_the_full_workload() -> None:
+    from exectune_rl.rewards.bench import FULL_WORKLOAD, format_results
+
+    def result(full: bool) -> dict:
+        return {"composite_per_s": 120.0, "syntax_vs_ast_ratio": 1.3, "n_completions": FULL_WORKLOAD if full else 48,
+                "workers": 2, "sandbox": "local", "batch_size": 16, "cpu_count": 2, "full_workload": full,
+                "targets": {"composite_per_s": {"target": 400.0, "value": 120.0, "met": False if full else None},
+                            "syntax_vs_ast_ratio": {"target": 1.0, "value": 1.3, "met": True if full else None}}}  # fmt: skip
+
+    small = format_results(result(False))
+    assert "PASS" not in small and "FAIL" not in small and "no verdict" in small and "full workload only" in small
+    full = format_results(result(True))
+    assert "composite_per_s" in full and ">= 400 FAIL" in full and ">= 1 PASS" in full
+
+
+def test_bench_has_one_name_per_option() -> None:
+    proc = cli("bench", "--help")
+    assert proc.returncode == 0 and "--runs" not in proc.stdout and "-n COMPLETIONS, --completions COMPLETIONS" in proc.stdout
+    assert_clean_failure(cli("bench", "--runs", "5"), "--runs")

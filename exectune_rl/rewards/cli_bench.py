@@ -1,7 +1,7 @@
 """``exectune bench``: measure reward throughput on this machine (optionally on your own rows).
 
 Prints per-component and composite completions per second, tree-sitter vs ``ast.parse``,
-and whether the targets are met; ``--json`` writes the same numbers. Use it to choose worker
+and, on the full default workload only, whether the targets are met (PASS/FAIL); ``--json`` writes the same numbers. Use it to choose worker
 counts and sandboxes.
 
 Example:
@@ -23,7 +23,8 @@ __all__ = ["add_arguments", "run"]
 def add_arguments(parser: argparse.ArgumentParser, command: str = "bench") -> None:
     """Register ``exectune bench``'s options."""
     parser.add_argument("--input", help="JSONL rows with 'core_output' (exectune score's format); default: HumanEval workload")
-    parser.add_argument("-n", "--completions", "--runs", type=int, default=1000, help="completions in the workload (default 1000)")
+    parser.add_argument("-n", "--completions", type=int, default=1000,
+                        help="completions in the workload (default 1000, the full workload the targets are judged on)")
     parser.add_argument("--quick", action="store_true", help="a small workload (200 completions, 100 math answers) for a fast look")
     parser.add_argument("--workers", type=int, default=2, help="sandbox and math-verify workers (default 2)")
     parser.add_argument("--sandbox", default="local", help="sandbox registry name (default local)")
