@@ -2,14 +2,16 @@
 
 Nothing here is a benchmark. It exists so the whole recipe (acceptance sampling, SFT, GRPO,
 evaluation) can run on a CPU with no network and show learning: the guide writes a short Python
-program inside ``<strategy>...</strategy>``, ``ProgramCore`` runs it in a sandbox, and the
-printed number is checked against the gold answer.
+program inside ``<strategy>...</strategy>``, a core carries it out (``ProgramCore`` in a
+sandbox, or the SCRIPTED :class:`~exectune_rl.cores.scripted.StepCalculatorCore`, which does
+one operation per line), and the printed number is checked against the gold answer.
 
 :class:`ScriptedTeacher` is a SCRIPTED stand-in for a strong teacher model: it reads the problem,
-and writes a correct program or, on purpose, a flawed one (wrong operation, syntax error,
-undefined name, missing tag, leaked answer), so acceptance sampling has something to reject.
-Given failure feedback it revises, and is then more often right. It is labelled ``scripted``
-everywhere it appears (model name, dataset rows, reports).
+and writes a correct program (in one of three :class:`Style` s: compact, stepwise, verbose) or,
+on purpose, a flawed one (wrong operation, syntax error, undefined name, missing tag, leaked
+answer), so acceptance sampling has something to reject. Given failure feedback it revises,
+and is then more often right. It is labelled ``scripted`` everywhere it appears (model name,
+dataset rows, reports).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ __all__ = [
     "make_arith_problems",
     "arith_tasks",
     "correct_strategy",
+    "correct_program",
+    "Style",
     "flawed_strategy",
     "ScriptedTeacher",
     "GUIDE_INSTRUCTION",
@@ -130,14 +134,44 @@ def arith_tasks(n: int, *, seed: int = 0, prefix: str = "arith") -> list[Task]:
     return [p.to_task() for p in make_arith_problems(n, seed=seed, prefix=prefix)]
 
 
-def correct_program(operands: Sequence[int], expression: str) -> str:
+def correct_program(operands: Sequence[int], expression: str, style: str = "compact") -> str:
+    """The program for ``expression`` over operands a, b, c in one :class:`Style`."""
     lines = [f"{name} = {value}" for name, value in zip("abc", operands)]
-    return "\n".join([*lines, f"print({expression})"])
+    parts = expression.split()  # our own templates: "a op b" or "a op b op c", left to right
+    steps = [f"t = {' '.join(parts[:3])}"] if len(parts) == 5 else []
+    last = f"t {' '.join(parts[3:])}" if len(parts) == 5 else expression
+    if style == Style.COMPACT:
+        return "\n".join([*lines, f"print({expression})"])
+    if style == Style.STEPWISE:
+        return "\n".join([*lines, *steps, f"print({last})"])
+    if style == Style.VERBOSE:
+        # The comment goes after the numbers: a guide copies them from the problem more
+        # reliably when nothing stands between the problem and the copy.
+        return "\n".join([*lines, _PLAN_COMMENT, *steps, f"result = {last}", "print(result)"])
+    raise ConfigError(f"unknown style {style!r}; known: {', '.join(Style.ALL)}")
 
 
-def correct_strategy(problem: ArithProblem) -> str:
-    """The strategy a perfect guide writes for ``problem``."""
-    return f"<strategy>\n{correct_program(problem.operands, problem.expression)}\n</strategy>"
+class Style:
+    """How a correct strategy is written (all print the right answer in Python).
+
+    ``compact`` puts the whole expression on the ``print`` line (two operations on one line
+    for three-number problems: the step calculator core stops there); ``stepwise`` does one
+    operation per line; ``verbose`` is stepwise with a plan comment and a named result:
+    correct everywhere, but about twice the tokens.
+    """
+
+    COMPACT = "compact"
+    STEPWISE = "stepwise"
+    VERBOSE = "verbose"
+    ALL = (COMPACT, STEPWISE, VERBOSE)
+
+
+_PLAN_COMMENT = "# plan: combine the numbers one step at a time, then print the result"
+
+
+def correct_strategy(problem: ArithProblem, style: str = Style.COMPACT) -> str:
+    """A correct strategy for ``problem`` written in ``style`` (default: the shortest Python)."""
+    return f"<strategy>\n{correct_program(problem.operands, problem.expression, style)}\n</strategy>"
 
 
 class FlawKind:
@@ -151,19 +185,19 @@ class FlawKind:
     ALL = (WRONG_OP, SYNTAX, UNDEFINED, NO_TAG, LEAK)
 
 
-def flawed_strategy(problem: ArithProblem, flaw: str) -> str:
-    """A strategy for ``problem`` with one deliberate ``flaw`` (a :class:`FlawKind` value)."""
-    expr = problem.expression
+def flawed_strategy(problem: ArithProblem, flaw: str, style: str = Style.COMPACT) -> str:
+    """A strategy for ``problem`` in ``style`` with one deliberate ``flaw`` (a :class:`FlawKind` value)."""
+    expr, ops = problem.expression, problem.operands
     if flaw == FlawKind.WRONG_OP:
         swapped = expr.replace("+", "\0").replace("-", "+").replace("\0", "-")
         swapped = swapped.replace("*", "+").replace("//", "*")
-        return f"<strategy>\n{correct_program(problem.operands, swapped)}\n</strategy>"
+        return f"<strategy>\n{correct_program(ops, swapped, style)}\n</strategy>"
     if flaw == FlawKind.SYNTAX:
-        return f"<strategy>\n{correct_program(problem.operands, expr).replace('print(', 'print((', 1)}\n</strategy>"
+        return f"<strategy>\n{correct_program(ops, expr, style).replace('print(', 'print((', 1)}\n</strategy>"
     if flaw == FlawKind.UNDEFINED:
-        return f"<strategy>\n{correct_program(problem.operands[:-1], expr)}\n</strategy>"
+        return f"<strategy>\n{correct_program(ops[:-1], expr, style)}\n</strategy>"
     if flaw == FlawKind.NO_TAG:
-        return correct_program(problem.operands, expr)
+        return correct_program(ops, expr, style)
     if flaw == FlawKind.LEAK:
         return f"<strategy>\nprint({problem.answer})\n</strategy>"
     raise ConfigError(f"unknown flaw {flaw!r}; known: {', '.join(FlawKind.ALL)}")
@@ -180,6 +214,10 @@ class ScriptedTeacher(Core):
     It finds which known problem a request is about (its text appears in the prompt) and
     answers with a correct strategy with probability ``p_correct`` (``p_revise`` once the
     conversation holds failure feedback, i.e. more than one user turn), else with a flawed one.
+    A strategy's :class:`Style` is drawn with weights ``p_stepwise`` and ``p_verbose`` (the
+    rest ``compact``): a strong teacher writes correct Python, sometimes verbose, sometimes
+    with several operations on one line, which a limited core may not carry out. A revision
+    avoids ``compact`` when another style has weight (it splits the work into steps).
     Choices depend only on the prompt and ``sample_index``, so responses are cacheable and
     reruns identical. A prompt about no known problem gets a strategy with a missing tag.
 
@@ -188,6 +226,8 @@ class ScriptedTeacher(Core):
         p_correct: Probability of a correct first attempt.
         p_revise: Probability of a correct revision after feedback.
         seed: Mixes into every choice.
+        p_stepwise / p_verbose: Weights of the stepwise and verbose styles (default 0: every
+            strategy compact, the shortest Python).
 
     Example:
         >>> probs = make_arith_problems(3)
@@ -196,13 +236,20 @@ class ScriptedTeacher(Core):
         True
     """
 
-    def __init__(self, problems: Sequence[ArithProblem], *, p_correct: float = 0.5, p_revise: float = 0.7, seed: int = 0):
-        for name, p in (("p_correct", p_correct), ("p_revise", p_revise)):
+    def __init__(
+        self, problems: Sequence[ArithProblem], *, p_correct: float = 0.5, p_revise: float = 0.7, seed: int = 0,
+        p_stepwise: float = 0.0, p_verbose: float = 0.0,
+    ):  # fmt: skip
+        for name, p in (("p_correct", p_correct), ("p_revise", p_revise), ("p_stepwise", p_stepwise), ("p_verbose", p_verbose)):
             if not 0.0 <= p <= 1.0:
                 raise ConfigError(f"{name} must be in [0, 1], got {p!r}")
+        if p_stepwise + p_verbose > 1.0:
+            raise ConfigError(f"p_stepwise + p_verbose must be <= 1, got {p_stepwise} + {p_verbose}")
         self.problems = list(problems)
         self.p_correct, self.p_revise, self.seed = p_correct, p_revise, seed
-        self.model = f"scripted-teacher(p={p_correct},{p_revise})"
+        self.p_stepwise, self.p_verbose = p_stepwise, p_verbose
+        styled = f",styles={p_stepwise},{p_verbose}" if p_stepwise or p_verbose else ""
+        self.model = f"scripted-teacher(p={p_correct},{p_revise}{styled})"
         self._by_text = {p.text: p for p in self.problems}
 
     def _find(self, text: str) -> ArithProblem | None:
@@ -211,6 +258,15 @@ class ScriptedTeacher(Core):
                 return problem
         return None
 
+    def _style(self, problem: ArithProblem, sample_index: int, rounds: int) -> str:
+        u = _unit("style", self.seed, problem.text, sample_index, rounds)
+        compact = 1.0 - self.p_stepwise - self.p_verbose
+        if rounds > 0 and self.p_stepwise + self.p_verbose > 0:
+            return Style.VERBOSE if u * (self.p_stepwise + self.p_verbose) < self.p_verbose else Style.STEPWISE
+        if u < compact:
+            return Style.COMPACT
+        return Style.VERBOSE if u < compact + self.p_verbose else Style.STEPWISE
+
     def _answer(self, request: CoreRequest) -> str:
         users = [m["content"] for m in request.messages if m["role"] == "user"]
         problem = self._find(users[0] if users else "")
@@ -218,11 +274,13 @@ class ScriptedTeacher(Core):
             return "I cannot tell which problem this is."
         rounds = len(users) - 1
         p = self.p_correct if rounds == 0 else self.p_revise
+        style = self._style(problem, request.sample_index, rounds)
         u = _unit(self.seed, problem.text, request.sample_index, rounds)
         if u < p:
-            return correct_strategy(problem)
+            return correct_strategy(problem, style)
         flaws = FlawKind.ALL
-        return flawed_strategy(problem, flaws[int(_unit("flaw", self.seed, problem.text, request.sample_index, rounds) * len(flaws))])
+        flaw = flaws[int(_unit("flaw", self.seed, problem.text, request.sample_index, rounds) * len(flaws))]
+        return flawed_strategy(problem, flaw, style)
 
     def generate(self, requests: Sequence[CoreRequest]) -> list[CoreResponse]:
         out = []
@@ -244,6 +302,6 @@ def synthetic_corpus(problems: Sequence[ArithProblem], repeats: int = 2) -> list
     lines = [GUIDE_INSTRUCTION] * 10
     for p in problems:
         lines.append(p.text)
-        lines.append(correct_strategy(p))
+        lines.extend(correct_strategy(p, style) for style in Style.ALL)
     lines.extend(f"{i} = {i}" for i in range(200) for _ in range(repeats))
     return lines * repeats
