@@ -79,3 +79,14 @@ def test_bench_has_one_name_per_option() -> None:
     proc = cli("bench", "--help")
     assert proc.returncode == 0 and "--runs" not in proc.stdout and "-n COMPLETIONS, --completions COMPLETIONS" in proc.stdout
     assert_clean_failure(cli("bench", "--runs", "5"), "--runs")
+
+
+def test_summary_table_says_denominators_direction_units_and_alpha() -> None:
+    from exectune_rl.rewards.summary import ScoreSummary, format_table
+
+    for unit, shown in (("ktokens", "(guide + core tokens) / 1000 per strategy"), ("usd", "US dollars per strategy")):
+        table = format_table(ScoreSummary(cost_unit=unit).result() | {"components": {"cost": 0.5, "leakage": 0.1, "format": 1.0},
+                                                                       "counts": {"cost": 4, "leakage": 3, "format": 5}})
+        assert f"(n=4 strategies the core ran: {shown}; lower is better)" in table
+        assert "(n=3 strategies checked: share found leaking; lower is better)" in table
+        assert "(n=5 completions: share with one well-formed strategy; higher is better)" in table

@@ -304,7 +304,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"scoring {args.input or 'the bundled HumanEval sample (offline)'}", file=sys.stderr)
     out: TextIO | None = None
     progress = None
-    summary = ScoreSummary(core_runs=config.core_runs)
+    summary = ScoreSummary(core_runs=config.core_runs, cost_unit=config.cost_unit)
     start = time.perf_counter()
     try:
         if args.out:

@@ -30,10 +30,12 @@ class ScoreSummary:
     Args:
         confidence: Coverage of the executability intervals.
         core_runs: m, core runs per strategy (``RewardConfig.core_runs``).
+        cost_unit: The unit of the ``cost`` component (``RewardConfig.cost_unit``).
     """
 
-    def __init__(self, confidence: float = 0.95, core_runs: int = 1) -> None:
+    def __init__(self, confidence: float = 0.95, core_runs: int = 1, cost_unit: str = "ktokens") -> None:
         self.metrics = MetricAccumulator(core_runs, confidence)
+        self.cost_unit = cost_unit
 
     @property
     def rows(self) -> int:
@@ -50,6 +52,7 @@ class ScoreSummary:
         est = acc.estimate()
         return {
             "rows": acc.rows,
+            "cost_unit": self.cost_unit,
             "status": dict(acc.status),
             "reward_mean": means["reward"],
             "unscored": acc.rows - acc.counts["reward"],
@@ -91,22 +94,46 @@ _SHORT = {
 }
 
 
+# What each component's mean is, and which way is better, for the table.
+_MEANING = {
+    "format": "share with one well-formed strategy; higher is better",
+    "leakage": "share found leaking; lower is better",
+    "execution": "graded value V in [0, 1]; higher is better",
+    "success": "share of core runs that succeeded; higher is better",
+    "syntax": "share whose code parses; higher is better",
+    "nondegradation": "success lost against the core alone, in [0, 1]; lower is better",
+    "cost": "{unit}; lower is better",
+    "strategy_tokens": "guide tokens per strategy; lower is better",
+    "core_tokens": "core tokens per strategy, all its runs; lower is better",
+}
+
+
+_COST_UNITS = {"ktokens": "(guide + core tokens) / 1000 per strategy", "usd": "US dollars per strategy"}
+
+
 def format_table(summary: dict[str, Any], extra: dict[str, Any] | None = None) -> str:
-    """A plain-text table of a :meth:`ScoreSummary.result` (and extra rows such as throughput)."""
+    """A plain-text table of a :meth:`ScoreSummary.result` (and extra rows such as throughput).
+
+    Each component row gives its mean, how many rows it averages over and which rows those are
+    (the denominator), what the number is and which way is better.
+    """
     lines: list[tuple[str, str]] = [("rows", str(summary["rows"]))]
-    lines.append(("reward (mean of scored)", _fmt(summary["reward_mean"])))
-    lines.append(("unscored (None)", str(summary["unscored"])))
+    lines.append(("reward (mean of scored)", _fmt(summary["reward_mean"]) + "  (completions with a reward; higher is better)"))
+    lines.append(("unscored (None)", str(summary["unscored"]) + "  (infrastructure failures and bad rows: no reward, never 0)"))
     counts = summary.get("counts", {})
+    unit = _COST_UNITS.get(summary.get("cost_unit", "ktokens"), str(summary.get("cost_unit")))
     for name, value in summary["components"].items():
         if name not in ("usd",):
             n = counts.get(name)
-            lines.append((f"  {name}", _fmt(value) + (f"  (n={n}: {_SHORT[name]})" if n is not None else "")))
+            meaning = _MEANING.get(name, "").format(unit=unit)
+            lines.append((f"  {name}", _fmt(value) + (f"  (n={n} {_SHORT[name]}: {meaning})" if n is not None else "")))
     for status, count in sorted(summary["status"].items()):
         lines.append((f"  status {status}", str(count)))
     ex = summary["executability"]
     if ex["alpha"] is not None:
         pct = int(round(ex["confidence"] * 100))
-        lines.append(("executability alpha", _fmt(ex["alpha"]) + "  (mean over tasks; every sampled strategy, gated = 0, infra left out)"))
+        lines.append(("executability alpha", _fmt(ex["alpha"]) + "  (guide-averaged executability: mean over tasks of each task's "
+                      "mean strategy success; gated = 0, infra left out)"))
         lines.append((f"  wilson {pct}% CI", f"[{ex['wilson'][0]:.4f}, {ex['wilson'][1]:.4f}]"))
         lines.append((f"  bootstrap {pct}% CI", f"[{ex['bootstrap'][0]:.4f}, {ex['bootstrap'][1]:.4f}]"))
         lines.append(("  tasks / strategies / runs", f"{ex['tasks']} / {ex['strategies']} / {ex['runs']}"))
@@ -117,7 +144,7 @@ def format_table(summary: dict[str, Any], extra: dict[str, Any] | None = None) -
     if usd is None:  # no scored row at all is not an unknown price
         money = "unknown (no price for the core model)" if unknown else "-"
     else:
-        money = f"${usd:.6f}"
+        money = f"${usd:.6f} (US dollars, all rows)"
     if usd is not None and unknown:
         money += f" (+{unknown} rows unpriced)"
     lines.append(("money", money))
