@@ -502,7 +502,9 @@ class LocalSandbox(Sandbox):
                 return _result_from(reply, retried=attempt > 0)
             if self._closed:
                 return ExecResult.infra("the sandbox was closed while the task ran")
-            reason = reason or ("worker died" if proc.proc.poll() is not None else "worker stopped answering")
+            if not reason:  # a closed pipe before the deadline is a worker that died (maybe not yet reaped)
+                reason = "worker died" if time.monotonic() < deadline or proc.proc.poll() is not None else \
+                    "worker stopped answering (no reply by the deadline)"
             logger.warning("sandbox worker %d (pid %d): %s; replacing it", index, proc.proc.pid, reason)
             proc.kill()
             self._procs[index] = None
