@@ -43,7 +43,8 @@ OBJECT_STORE_BYTES = 200 * 2**20
 
 
 def _time(sandbox, programs, suites, timeout: float, rounds: int) -> tuple[list[tuple], float, float]:
-    """(outcomes, best seconds, driver CPU seconds of the best round)."""
+    """(outcomes, best seconds, driver CPU seconds of the best round); an outcome is
+    (status, passed cases, cases, detail), the first three compared across backends."""
     from exectune_rl.sandboxes.runner import run_tests
 
     run_tests(sandbox, programs[:20], suites[:20], cpu_time_s=timeout)  # warm-up
@@ -54,7 +55,7 @@ def _time(sandbox, programs, suites, timeout: float, rounds: int) -> tuple[list[
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         if wall < best:
             best, best_cpu = wall, cpu
-        outcomes = [(o.status, o.passed_cases, o.total_cases) for o in out]
+        outcomes = [(o.status.value, o.passed_cases, o.total_cases, o.detail[:120]) for o in out]
     return outcomes, best, best_cpu
 
 
@@ -131,7 +132,9 @@ def main(argv: list[str] | None = None) -> int:
 
     reference = timed["local"][0]
     tput = {b: n / t for b, (_, t, _) in timed.items()}
-    agree = {b: sum(a == r for a, r in zip(out, reference)) / n for b, (out, _, _) in timed.items()}
+    agree = {b: sum(a[:3] == r[:3] for a, r in zip(out, reference)) / n for b, (out, _, _) in timed.items()}
+    disagreements = [f"{b}: {r.task_id} {r.variant}: {ref} vs {got}" for b, (out, _, _) in timed.items()
+                     for r, ref, got in zip(runs, reference, out) if ref[:3] != got[:3]]
     overhead_ms = (timed["ray_1node"][1] - timed["local"][1]) / n * 1000
     driver_ms = timed["ray_1node"][2] / n * 1000
     worker_s = timed["local"][1] * args.workers / n
@@ -148,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         "scaling_efficiency": round(tput["ray_2nodes"] / (2 * tput["ray_1of2"]), 3),
         "scaling_caveat": f"the two simulated nodes share this machine's {os.cpu_count()} cores",
         "verdict_agreement": {b: round(v, 4) for b, v in agree.items()},
+        "disagreements": disagreements[:20],
         "projection": _projection(worker_s, driver_ms, max(overhead_ms, 0.0), args.cores_per_node),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
     }
@@ -155,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'backend':<12} {'runs/s':>9} {'seconds':>9} {'driver CPU ms/task':>19} {'agreement':>10}")
     for b in timed:
         print(f"{b:<12} {tput[b]:>9.1f} {result['seconds'][b]:>9.2f} {result['driver_cpu_ms_per_task'][b]:>19.3f} {agree[b]:>10.4f}")
+    for line in disagreements[:20]:
+        print("disagreement:", line)
     print(f"Ray overhead {overhead_ms:.3f} ms/task; scaling efficiency (2 simulated nodes) {result['scaling_efficiency']}")
     print(f"projection ({args.cores_per_node} cores/node): {json.dumps(result['projection'])}")
     if args.json:

@@ -126,7 +126,7 @@ class _Actor:
 
 
 def test_a_chunk_that_fails_twice_is_infra_with_retried(caplog):
-    from exectune_sandbox_ray.sandbox import _Batch
+    from exectune_sandbox_ray._batch import _Batch
 
     from exectune_rl.sandboxes import ExecRequest, ExecStatus
 
