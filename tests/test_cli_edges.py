@@ -90,3 +90,32 @@ def test_summary_table_says_denominators_direction_units_and_alpha() -> None:
         assert f"(n=4 strategies the core ran: {shown}; lower is better)" in table
         assert "(n=3 strategies checked: share found leaking; lower is better)" in table
         assert "(n=5 completions: share with one well-formed strategy; higher is better)" in table
+
+
+def _readme_rows(tmp_path: Path) -> Path:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("One complete row per kind", 1)[1].split("```json\n", 1)[1].split("\n```\n", 1)[0] + "\n"
+    path = tmp_path / "rows.jsonl"
+    path.write_text(block, encoding="utf-8")
+    return path
+
+
+def test_the_readme_example_rows_score_as_documented(tmp_path: Path) -> None:
+    rows = _readme_rows(tmp_path)
+    out = tmp_path / "scored.jsonl"
+    proc = cli("score", str(rows), "--out", str(out), "--no-progress")
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    got = {r["task_id"]: r for r in map(json.loads, out.read_text().splitlines())}
+    kinds = {json.loads(line)["kind"] + "/" + json.loads(line).get("test_format", "check" if '"code"' in line else "-")
+             for line in rows.read_text().splitlines()}  # fmt: skip
+    assert kinds == {"math/-", "code/check", "code/asserts", "code/io"}  # one row per kind and test format
+    assert {k: (r["status"], r["reward"]) for k, r in got.items()} == {
+        "sum-1": ("scored", 1.0), "add-check": ("scored", 1.0), "add-asserts": ("scored", 0.6), "echo-io": ("scored", 1.0)}
+
+
+def test_score_help_describes_the_row_format() -> None:
+    proc = cli("score", "--help")
+    assert proc.returncode == 0
+    text = " ".join(proc.stdout.split())
+    for needle in ("completion", "strategy", "core_output", "test_format", "asserts", "io", "README"):
+        assert needle in text, needle

@@ -37,8 +37,29 @@ SAMPLE_PRICE_MODEL = "claude-3-5-haiku-latest"
 logger = logging.getLogger(__name__)
 
 
+_ROW_FORMAT = """\
+rows (one JSON object per line, .jsonl or .jsonl.gz):
+  completion | strategy   the guide's raw output (format gate applies) | a bare strategy
+  kind                    "math" or "code" (or --preset math/code)
+  problem                 the task text the core sees (a HumanEval task_id alone fills it in)
+  answer                  math: the gold final answer
+  tests, test_format      code: the tests and their format: "check" (default; def
+                          check(candidate), needs entry_point), "asserts" (assert lines
+                          calling the function) or "io" (JSON list of [stdin, stdout] pairs)
+  core_output             the core's answer (a string, or a list: one per core run);
+                          without it the core named by --core is called
+  core_only_output        optional: the core's answer without a strategy (non-degradation)
+
+example (math):
+  {"kind": "math", "problem": "What is 3 + 4?", "answer": "7",
+   "completion": "<strategy>Add them.</strategy>", "core_output": "3 + 4 = 7\\n#### 7"}
+One complete row per kind is in the README ("exectune score: the row format")."""
+
+
 def add_arguments(parser: argparse.ArgumentParser, command: str = "score") -> None:
     """Register ``exectune score``'s options."""
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = _ROW_FORMAT
     parser.add_argument("input", nargs="?", help="JSONL(.gz) rows to score, '-' for stdin (default: the bundled HumanEval sample)")
     parser.add_argument("--out", "-o", help="write one scored JSON record per row here ('-' for stdout)")
     parser.add_argument("--preset", choices=["auto", "math", "code", "advisor", "advisor_math", "advisor_code"], default="auto",
