@@ -141,10 +141,10 @@ def create_app(run: Any, *, token: str | None = None) -> Any:
         if n > limits.max_batch:
             raise _Refused(413, f"{n} completions in one request; the limit is {limits.max_batch} (server.max_batch): split the batch")
 
-    async def score(rows: list[dict[str, Any]]) -> list[Any] | str:
+    async def score(rows: list[dict[str, Any]], arrival: dict[str, bool]) -> list[Any] | str:
         """The records, or the reason no row was scored (deadline, a failed batch)."""
         try:
-            records = await batcher.submit(rows, limits.deadline_s)
+            records = await batcher.submit(rows, limits.deadline_s, arrival)
         except Draining as exc:
             raise _Refused(503, str(exc), {"Retry-After": str(limits.retry_after_s)}) from exc
         except Saturated as exc:
@@ -158,14 +158,15 @@ def create_app(run: Any, *, token: str | None = None) -> Any:
         metrics.count_records(records)
         return records
 
-    def endpoint(path: str, handler: Callable[[Request], Any]) -> None:
+    def endpoint(path: str, handler: Callable[[Request, dict[str, bool]], Any]) -> None:
         async def wrapped(request: Request) -> Any:
             start = time.perf_counter()
             metrics.in_flight.inc()
             code = 500
             try:
                 check_auth(request)
-                answer = await handler(request)
+                with batcher.arriving() as arrival:  # the batch being formed waits for this request
+                    answer = await handler(request, arrival)
                 code = 200
                 return JSONResponse(answer)
             except _Refused as exc:
@@ -178,7 +179,7 @@ def create_app(run: Any, *, token: str | None = None) -> Any:
 
         app.add_api_route(path, wrapped, methods=["POST"], include_in_schema=False)
 
-    async def get_reward(request: Request) -> dict[str, Any]:
+    async def get_reward(request: Request, arrival: dict[str, bool]) -> dict[str, Any]:
         data = await read_json(request)
         queries = _list_field(data, "query", True)
         assert queries is not None
@@ -196,12 +197,12 @@ def create_app(run: Any, *, token: str | None = None) -> Any:
             check_rows(rows, reward.config, run.has_core, where="labels")
         except LabelError as exc:
             raise _Refused(422, str(exc)) from exc
-        result = await score(rows)
+        result = await score(rows, arrival)
         if isinstance(result, str):
             return unscored_answer(len(rows), result)
         return openrlhf_answer(result, name, core_runs)
 
-    async def score_rows(request: Request) -> dict[str, Any]:
+    async def score_rows(request: Request, arrival: dict[str, bool]) -> dict[str, Any]:
         data = await read_json(request)
         raw = _list_field(data, "rows", True)
         assert raw is not None
@@ -211,7 +212,7 @@ def create_app(run: Any, *, token: str | None = None) -> Any:
             check_rows(rows, reward.config, run.has_core, where="rows", strict=False)
         except LabelError as exc:
             raise _Refused(422, str(exc)) from exc
-        result = await score(rows)
+        result = await score(rows, arrival)
         if isinstance(result, str):
             out = unscored_answer(len(rows), result)
             return {"records": [{"index": i, "reward": None, "status": "infra", "reason": result} for i in range(len(rows))],

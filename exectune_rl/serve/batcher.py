@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,7 +81,9 @@ class Batcher:
     Args:
         score: ``rows -> results`` (one result per row, in order); runs on the worker thread.
         batch_rows: Most rows per batch (a larger request is scored alone).
-        window_s: How long a batch that is not full waits for more requests to join.
+        window_s: The longest a batch that is not full waits for requests that are already
+            arriving (announced with :meth:`arriving`, still being read) to join it; with none
+            arriving it does not wait, so a lone client pays nothing.
         max_queued: Most requests waiting; one more raises :class:`Saturated`.
         on_batch: Called with ``(rows, seconds)`` after each batch (metrics).
     """
@@ -90,7 +93,7 @@ class Batcher:
         score: Callable[[list[Any]], Sequence[Any]],
         *,
         batch_rows: int = 256,
-        window_s: float = 0.001,
+        window_s: float = 0.02,
         max_queued: int = 256,
         on_batch: Callable[[int, float], None] | None = None,
     ) -> None:
@@ -104,7 +107,22 @@ class Batcher:
         self._task: asyncio.Task | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._closing = False
+        self._arriving = 0
         self.stats = BatchStats()
+
+    @contextlib.contextmanager
+    def arriving(self) -> Iterator[dict[str, bool]]:
+        """Announce a request that is being read and will :meth:`submit` soon (pass the yielded
+        token as ``arrival=``), so the batch being formed waits for it instead of leaving without it."""
+        token = {"counted": True}
+        self._arriving += 1
+        try:
+            yield token
+        finally:
+            if token["counted"]:
+                self._arriving -= 1
+                if self._wakeup is not None:
+                    self._wakeup.set()
 
     def start(self) -> None:
         """Start the worker on the running event loop."""
@@ -116,13 +134,16 @@ class Batcher:
     def closing(self) -> bool:
         return self._closing
 
-    async def submit(self, rows: Sequence[Any], timeout_s: float) -> list[Any]:
+    async def submit(self, rows: Sequence[Any], timeout_s: float, arrival: dict[str, bool] | None = None) -> list[Any]:
         """Score ``rows`` in the next batch with room; wait at most ``timeout_s``.
 
         Raises:
             Saturated: the queue is full (``Draining``: the service is shutting down).
             DeadlineExceeded: no result within ``timeout_s``.
         """
+        if arrival is not None and arrival["counted"]:
+            arrival["counted"] = False
+            self._arriving -= 1
         if self._closing or self._wakeup is None:
             raise Draining("the service is shutting down")
         if len(self._pending) >= self.max_queued:
@@ -168,8 +189,7 @@ class Batcher:
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
-            if self.window_s > 0 and self.stats.queued_rows < self.batch_rows and not self._closing:
-                await asyncio.sleep(self.window_s)
+            await self._gather_arrivals(loop)
             batch = self._take()
             now = loop.time()
             live = []
@@ -206,6 +226,20 @@ class Batcher:
                 self.stats.last_batch_rows = len(rows)
                 if self._on_batch is not None:
                     self._on_batch(len(rows), elapsed)
+
+    async def _gather_arrivals(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Wait (at most ``window_s``) while announced requests are still being read and the batch has room."""
+        assert self._wakeup is not None
+        until = loop.time() + self.window_s
+        while self._arriving > 0 and self.stats.queued_rows < self.batch_rows and not self._closing:
+            remaining = until - loop.time()
+            if remaining <= 0:
+                return
+            self._wakeup.clear()
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), remaining)
+            except asyncio.TimeoutError:
+                return
 
     async def drain(self) -> None:
         """Take nothing new, finish every queued and running batch, stop the worker. Idempotent."""

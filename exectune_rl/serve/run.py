@@ -25,7 +25,7 @@ from typing import Any
 from exectune_rl.errors import ConfigError
 from exectune_rl.serve.config import RECIPE_KEYS, ServeLimits, ServeRecipe
 
-__all__ = ["ScoringRun", "open_scoring_run", "load_serve_recipe", "default_reward_config", "completions_of"]
+__all__ = ["ScoringRun", "open_scoring_run", "load_serve_recipe", "default_recipe", "default_reward_config", "completions_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,11 +39,17 @@ def default_reward_config() -> Any:
     return cli_score.build_config(parser.parse_args([]))
 
 
-def load_serve_recipe(path: str | None, overrides: Sequence[str] = ()) -> ServeRecipe | None:
-    """The recipe in ``path`` (None: no file, so the embedded default unless ``overrides`` are given).
+def default_recipe() -> dict[str, Any]:
+    """The embedded default as a recipe: ``exectune score``'s RewardConfig and the HumanEval task table."""
+    return {"reward": default_reward_config().to_dict(), "tasks": {"source": "humaneval"}}
+
+
+def load_serve_recipe(path: str | None, overrides: Sequence[str] = ()) -> ServeRecipe:
+    """The recipe in ``path``, or the embedded default (:func:`default_recipe`), with overrides applied.
 
     Args:
-        path: A serve recipe, or a file of bare RewardConfig fields (``exectune score --config``).
+        path: A serve recipe, or a file of bare RewardConfig fields (``exectune score --config``);
+            None: the embedded default.
         overrides: ``key.sub=value`` strings (``reward.cost_lambda=0.01``, ``server.max_batch=64``).
 
     Raises:
@@ -51,9 +57,7 @@ def load_serve_recipe(path: str | None, overrides: Sequence[str] = ()) -> ServeR
     """
     from exectune_rl.training.recipe import apply_overrides, load_yaml, parse_recipe_dict
 
-    if path is None and not overrides:
-        return None
-    data: dict[str, Any] = load_yaml(path) if path is not None else {}
+    data: dict[str, Any] = load_yaml(path) if path is not None else default_recipe()
     if data and not (set(data) & RECIPE_KEYS):
         data = {"reward": data}  # an `exectune score --config` file: RewardConfig fields only
     return parse_recipe_dict(ServeRecipe, apply_overrides(data, overrides))
@@ -146,18 +150,6 @@ def open_scoring_run(recipe: ServeRecipe | str | None = None, overrides: Sequenc
         source = "a ServeRecipe"
     stack = ExitStack()
     try:
-        if recipe is None:
-            config = default_reward_config()
-            if workers is not None:
-                config = config.replace(sandbox_workers=workers)
-            from exectune_rl.rewards.composite import ExecTuneReward
-
-            reward = ExecTuneReward(config)
-            stack.callback(reward.close)
-            from exectune_rl.training.config import TaskSourceConfig
-
-            tasks = components.load_tasks(TaskSourceConfig(source="humaneval"))
-            return ScoringRun(reward, _table(tasks), ServeLimits(), source, stack)
         section = dict(recipe.reward)
         if workers is not None:
             section["sandbox_workers"] = workers
