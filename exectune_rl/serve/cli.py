@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
+import signal
 import sys
 
 from exectune_rl.errors import MissingDependencyError
@@ -65,7 +66,14 @@ def run(args: argparse.Namespace) -> int:
         auth = "bearer token required" if token else "no token: loopback only"
         print(f"exectune serve: {scoring.source}; {len(scoring.tasks)} tasks in the table; "
               f"listening on http://{host}:{args.port} ({auth}); /get_reward /score /health /metrics", file=sys.stderr, flush=True)  # fmt: skip
-        server.run()
+        # uvicorn finishes in-flight requests on SIGTERM, then raises the signal again under the
+        # handler that was installed before it: a quiet one lets the reward close and exit 0.
+        previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
+        try:
+            server.run()
+        finally:
+            signal.signal(signal.SIGTERM, previous)
     finally:
         scoring.close()
+    print("exectune serve: stopped after finishing in-flight batches", file=sys.stderr)
     return 0
