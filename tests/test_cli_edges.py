@@ -119,3 +119,90 @@ def test_score_help_describes_the_row_format() -> None:
     text = " ".join(proc.stdout.split())
     for needle in ("completion", "strategy", "core_output", "test_format", "asserts", "io", "README"):
         assert needle in text, needle
+
+
+# --- exectune score: bad input and mistakes, each one line and exit status 2 ---------------------
+
+MATH_ROW = {"kind": "math", "problem": "What is 2+3?", "answer": "5", "strategy": "Add.", "core_output": "#### 5"}
+
+
+@pytest.fixture
+def bad_inputs(tmp_path: Path) -> dict[str, Path]:
+    binary = tmp_path / "binary.jsonl"
+    binary.write_bytes(bytes(range(128, 256)) * 4)
+    fake_gz = tmp_path / "rows.jsonl.gz"
+    fake_gz.write_text(json.dumps(MATH_ROW) + "\n")  # named .gz, but plain text
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    return {"binary": binary, "fake_gz": fake_gz, "folder": folder, "empty": empty}
+
+
+@pytest.mark.parametrize(("which", "needle"), [
+    ("binary", "is not UTF-8 text"),
+    ("fake_gz", "is not a valid gzip file"),
+    ("folder", "is a directory"),
+    ("empty", "holds no rows"),
+])  # fmt: skip
+def test_score_on_unreadable_or_empty_input_is_one_line_and_exit_2(bad_inputs, which, needle) -> None:
+    # Before: UnicodeDecodeError / BadGzipFile / IsADirectoryError tracebacks (exit 1), and exit 0 for an empty file.
+    err = assert_clean_failure(cli("score", str(bad_inputs[which]), "--no-progress"), needle, str(bad_inputs[which].name))
+    assert err.strip().splitlines()[-1].startswith("exectune score: error: ")
+
+
+def test_score_out_pointing_at_a_directory_fails_before_scoring(tmp_path: Path) -> None:
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(json.dumps(MATH_ROW) + "\n")
+    err = assert_clean_failure(cli("score", str(rows), "--out", str(tmp_path), "--no-progress"), "--out", "is a directory")
+    assert "scoring" not in err  # checked before the first row
+
+
+@pytest.mark.parametrize(("args", "needles"), [
+    (["--limit", "-1"], ["--limit must be >= 1, got -1"]),
+    (["--batch-size", "0"], ["--batch-size must be >= 1"]),
+    (["--workers", "0"], ["--workers must be >= 1"]),
+    (["--sandbox", "nosuch"], ["--sandbox 'nosuch' cannot be used", "unknown sandbox 'nosuch'", "local"]),
+    (["--set", "cost_lambda=-5"], ["--set cost_lambda=-5", "cost_lambda must be >= 0, got -5"]),
+    (["--set", "nosuch=1"], ["unknown --set/--config field(s): nosuch"]),
+    (["--core-option", "model=x"], ["--core-option needs --core"]),
+])  # fmt: skip
+def test_score_user_mistakes_exit_2_in_the_clis_words(args, needles) -> None:
+    # Before: --limit -1 and --sandbox nosuch exited 0 (every code row 'infra'); cost_lambda said "in [0.0, None]".
+    err = assert_clean_failure(cli("score", *args, "--no-progress"), *needles)
+    assert "RewardConfig." not in err and "scoring" not in err
+
+
+def test_score_with_a_sandbox_whose_binary_is_missing_fails_before_the_first_row(tmp_path: Path) -> None:
+    pytest.importorskip("exectune_sandbox_bwrap")
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    env = {"PATH": f"{bindir}{os.pathsep}{os.path.dirname(sys.executable)}"}  # the venv, but no bwrap
+    err = assert_clean_failure(cli("score", "--sandbox", "bwrap", "--limit", "2", "--no-progress", env=env),
+                               "--sandbox 'bwrap' cannot be used", "bubblewrap is not installed")  # fmt: skip
+    assert "scoring" not in err
+
+
+def test_score_rows_without_kind_or_core_name_the_column_and_the_flag(tmp_path: Path) -> None:
+    no_kind = tmp_path / "no_kind.jsonl"
+    no_kind.write_text(json.dumps({k: v for k, v in MATH_ROW.items() if k != "kind"}) + "\n")
+    assert_clean_failure(cli("score", str(no_kind), "--no-progress"), "line 1", "'kind' column", "--preset math")
+    no_core = tmp_path / "no_core.jsonl"
+    no_core.write_text(json.dumps({k: v for k, v in MATH_ROW.items() if k != "core_output"}) + "\n")
+    err = assert_clean_failure(cli("score", str(no_core), "--no-progress"), "'core_output'", "--core")
+    assert "core=..." not in err and "RewardConfig" not in err
+
+
+def test_a_missing_api_key_is_one_line(tmp_path: Path) -> None:
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(json.dumps({k: v for k, v in MATH_ROW.items() if k != "core_output"}) + "\n")
+    env = {"EXECTUNE_TEST_NO_SUCH_KEY": ""}
+    proc = cli("score", str(rows), "--core", "openai", "--core-option", "model=m", "--core-option",
+               "api_key_env=EXECTUNE_TEST_NO_SUCH_KEY", "--no-progress", env=env)  # fmt: skip
+    err = assert_clean_failure(proc, "EXECTUNE_TEST_NO_SUCH_KEY", "is not set")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_bench_mistakes_are_one_line_and_exit_2() -> None:
+    assert_clean_failure(cli("bench", "--workers", "0"), "exectune bench: error: --workers must be >= 1")
+    assert_clean_failure(cli("bench", "--sandbox", "nosuch"), "exectune bench: error: --sandbox 'nosuch' cannot be used")

@@ -16,6 +16,8 @@ import json
 import sys
 from pathlib import Path
 
+from exectune_rl.errors import ConfigError
+
 
 __all__ = ["add_arguments", "run"]
 
@@ -34,20 +36,26 @@ def add_arguments(parser: argparse.ArgumentParser, command: str = "bench") -> No
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the benchmark; returns 0 (2 on bad arguments or input)."""
+    """Run the benchmark; returns 0, or raises ExecTuneError (exit status 2) on bad arguments or input."""
+    from exectune_rl.registry import sandbox_registry
     from exectune_rl.rewards.bench import format_results, load_workload, run_benchmark
 
     if args.quick:
         args.completions, args.math = min(args.completions, 200), min(args.math, 100)
-    if args.completions < 1 or args.workers < 1 or args.batch_size < 1:
-        print("error: --completions, --workers and --batch-size must be >= 1", file=sys.stderr)
-        return 2
+    for flag, value, low in (("--completions", args.completions, 1), ("--workers", args.workers, 1),
+                             ("--batch-size", args.batch_size, 1), ("--math", args.math, 0)):  # fmt: skip
+        if value < low:
+            raise ConfigError(f"{flag} must be >= {low}, got {value}")
+    reason = sandbox_registry.unavailable_reason(args.sandbox)
+    if reason is not None:
+        raise ConfigError(f"--sandbox {args.sandbox!r} cannot be used: {reason}")
     if args.json:
+        if Path(args.json).is_dir():
+            raise ConfigError(f"--json {args.json!r} is a directory; give a file path")
         try:  # before the long run, so a bad path fails now and not after it
             Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            print(f"error: cannot create the folder of --json {args.json!r}: {exc.strerror}", file=sys.stderr)
-            return 2
+            raise ConfigError(f"--json: cannot create the folder of {args.json!r}: {exc.strerror or exc}") from None
     items = load_workload(args.input, args.completions) if args.input else None
     result = run_benchmark(
         args.completions, workers=args.workers, sandbox_name=args.sandbox, batch_size=args.batch_size,

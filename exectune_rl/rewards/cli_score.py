@@ -24,11 +24,12 @@ import json
 import logging
 import sys
 import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from exectune_rl.errors import ConfigError, DataError, ExecTuneError
+from exectune_rl.errors import ConfigError, DataError, ExecTuneError, MissingColumnError
 
 __all__ = ["add_arguments", "run", "read_rows", "normalize_row", "score_stream", "SAMPLE_PRICE_MODEL"]
 
@@ -100,27 +101,54 @@ def _pairs(items: list[str], what: str) -> dict[str, Any]:
     return out
 
 
+# What reading a file that is not UTF-8 JSONL (or not gzip) raises, mid-iteration.
+_UNREADABLE = (UnicodeDecodeError, EOFError, zlib.error, OSError)
+
+
 def _open(path: str) -> TextIO:
     if path == "-":
         return sys.stdin
     p = Path(path)
     if not p.exists():
         raise DataError(f"input file {path!r} does not exist")
-    if p.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(p, "rb"), encoding="utf-8")
-    return p.open(encoding="utf-8")
+    if p.is_dir():
+        raise DataError(f"input {path!r} is a directory, not a JSONL file")
+    try:
+        if p.suffix == ".gz":
+            return io.TextIOWrapper(gzip.open(p, "rb"), encoding="utf-8")
+        return p.open(encoding="utf-8")
+    except OSError as exc:
+        raise DataError(f"cannot read input file {path!r}: {exc.strerror or exc}") from None
 
 
-def read_rows(path: str | None, limit: int | None = None) -> Iterator[dict[str, Any]]:
+def _unreadable(path: str, lineno: int, exc: BaseException) -> DataError:
+    if isinstance(exc, UnicodeDecodeError):
+        why = "is not UTF-8 text (a binary file?)"
+    elif path.endswith(".gz"):
+        why = f"is not a valid gzip file ({exc})"
+    else:
+        why = f"cannot be read ({getattr(exc, 'strerror', None) or exc})"
+    return DataError(f"input file {path!r} {why}, near line {lineno}")
+
+
+def read_rows(path: str | None, limit: int | None = None, *, need_kind: bool = False) -> Iterator[dict[str, Any]]:
     """Rows of a JSONL(.gz) file (or the bundled sample), one at a time.
 
+    Args:
+        path: The file, ``'-'`` for stdin, None for the bundled sample.
+        limit: Read at most this many rows.
+        need_kind: Every row must say its ``kind`` (no preset sets it).
+
     Raises:
-        DataError: a line is not a JSON object (the message gives its number).
+        DataError: the file cannot be read (binary, not gzip, a directory) or a line is not a
+            usable row (the message gives its number and the column).
     """
     from exectune_rl.rewards.sample import SAMPLE_PATH
     from exectune_rl.tasks.loaders import parse_json_object
 
-    fh = _open(str(SAMPLE_PATH) if path is None else path)
+    name = str(SAMPLE_PATH) if path is None else path
+    fh = _open(name)
+    lineno = 0
     try:
         n = 0
         for lineno, line in enumerate(fh, 1):
@@ -130,10 +158,14 @@ def read_rows(path: str | None, limit: int | None = None) -> Iterator[dict[str, 
                 return
             row = normalize_row(parse_json_object(line, f"line {lineno}"))
             if "completion" not in row and "strategy" not in row:
-                raise DataError(f"line {lineno}: a row needs 'completion' (raw guide output) or 'strategy'")
+                raise DataError(f"line {lineno}: a row needs 'completion' (raw guide output) or 'strategy' (a bare strategy) column")
+            if need_kind and not row.get("kind"):
+                raise DataError(f"line {lineno}: the row has no 'kind' column ('math' or 'code'); add one, or pass --preset math or --preset code")
             row["_line"] = lineno
             n += 1
             yield row
+    except _UNREADABLE as exc:
+        raise _unreadable(name, lineno + 1, exc) from None
     finally:
         if fh is not sys.stdin:
             fh.close()
@@ -181,7 +213,7 @@ def _count_rows(path: str | None, limit: int | None) -> int | None:
     try:
         with _open(str(SAMPLE_PATH) if path is None else path) as fh:
             total = sum(1 for line in fh if line.strip())
-    except (OSError, ExecTuneError):
+    except (*_UNREADABLE, ExecTuneError):  # read_rows reports it, with the line
         return limit
     return total if limit is None else min(total, limit)
 
@@ -201,19 +233,30 @@ def build_config(args: argparse.Namespace) -> Any:
         if not isinstance(loaded, dict):
             raise ConfigError(f"reward config {args.config!r} must be a mapping of RewardConfig fields")
         fields.update(loaded)
-    fields.update(_pairs(args.set, "--set"))
-    if args.sandbox:
-        fields["sandbox"] = args.sandbox
-    if args.workers is not None:
-        fields["sandbox_workers"] = args.workers
-    if getattr(args, "calibrate", False):
-        fields["calibrate_time_limits"] = True
+    # Where each field came from, so an error names the flag the user typed.
+    origin = {name: f"in --config {args.config!r}" for name in fields}
+    set_fields = _pairs(args.set, "--set")
+    fields.update(set_fields)
+    origin.update({name: f"--set {name}={value}" for name, value in zip(set_fields, (v.partition("=")[2] for v in args.set))})
+    for flag, name, value in (("--sandbox", "sandbox", args.sandbox or None), ("--workers", "sandbox_workers", args.workers),
+                              ("--calibrate", "calibrate_time_limits", True if getattr(args, "calibrate", False) else None)):  # fmt: skip
+        if value is not None:
+            fields[name] = value
+            origin[name] = flag
     price_as = args.price_as or (SAMPLE_PRICE_MODEL if args.input is None else None)
     if price_as:
         fields.setdefault("given_output_model", price_as)
+        origin.setdefault("given_output_model", "--price-as")
     if args.preset != "auto":
         fields["preset"] = args.preset
-    return RewardConfig.from_section(fields)
+    try:
+        return RewardConfig.from_section(fields)
+    except ConfigError as exc:
+        message = str(exc).replace("unknown RewardConfig field", "unknown --set/--config field")
+        for name, where in origin.items():
+            if f"RewardConfig.{name}" in message or f"{name!r}" in message:
+                raise ConfigError(f"{where}: {message.replace('RewardConfig.', '')}") from None
+        raise ConfigError(message) from None
 
 
 def make_core(name: str, options: dict[str, Any], config: Any) -> tuple[Any, Any]:
@@ -275,14 +318,16 @@ def score_stream(reward: Any, rows: Iterator[dict[str, Any]], batch_size: int, o
     return n
 
 
-def _make_folders(*paths: str | None) -> None:
-    """Create the folders of output paths before the long run, not after it."""
-    for path in paths:
+def _make_folders(**paths: str | None) -> None:
+    """Check output paths and create their folders before the long run, not after it."""
+    for flag, path in paths.items():
         if path and path != "-":
+            if Path(path).is_dir():
+                raise ConfigError(f"{flag} {path!r} is a directory; give a file path such as {str(Path(path) / 'out.jsonl')!r}")
             try:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise ConfigError(f"cannot create the folder of {path!r}: {exc.strerror or exc}") from exc
+                raise ConfigError(f"{flag}: cannot create the folder of {path!r}: {exc.strerror or exc}") from None
 
 
 def _report(args: argparse.Namespace, config: Any, summary: Any, n: int, elapsed: float) -> None:
@@ -300,44 +345,71 @@ def _report(args: argparse.Namespace, config: Any, summary: Any, n: int, elapsed
         Path(args.summary_json).write_text(json.dumps(result, indent=2), encoding="utf-8")
 
 
+def _check_args(args: argparse.Namespace) -> None:
+    for flag, value, low in (("--batch-size", args.batch_size, 1), ("--limit", args.limit, 1), ("--workers", args.workers, 1)):
+        if value is not None and value < low:
+            raise ConfigError(f"{flag} must be >= {low}, got {value}")
+    if args.core_option and not args.core:
+        raise ConfigError("--core-option needs --core")
+
+
+def _check_sandbox(name: str) -> None:
+    """An unknown sandbox, or one that cannot run here, fails before the first row."""
+    from exectune_rl.registry import sandbox_registry
+
+    reason = sandbox_registry.unavailable_reason(name)
+    if reason is not None:
+        raise ConfigError(f"--sandbox {name!r} cannot be used: {reason}")
+
+
+def _open_out(path: str | None) -> TextIO | None:
+    if not path:
+        return None
+    if path == "-":
+        return sys.stdout
+    try:
+        return open(path, "w", encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"--out: cannot write {path!r}: {exc.strerror or exc}") from None
+
+
 def run(args: argparse.Namespace) -> int:
-    """Run ``exectune score``; returns the exit status (2 for bad input or configuration)."""
+    """Run ``exectune score``; returns 0, or raises ExecTuneError (exit status 2) for bad input or configuration."""
     from exectune_rl.rewards.composite import ExecTuneReward
     from exectune_rl.rewards.summary import ScoreSummary
 
-    if args.batch_size < 1:
-        print("error: --batch-size must be >= 1", file=sys.stderr)
-        return 2
-    core = core_sandbox = None
+    _check_args(args)
+    _make_folders(**{"--out": args.out, "--summary-json": args.summary_json})
+    config = build_config(args)
+    _check_sandbox(config.sandbox)
+    core = core_sandbox = reward = None
     try:
-        _make_folders(args.out, args.summary_json)
-        config = build_config(args)
         if args.core:
             core, core_sandbox = make_core(args.core, _pairs(args.core_option, "--core-option"), config)
-        elif args.core_option:
-            raise ConfigError("--core-option needs --core")
         reward = ExecTuneReward(config, core=core, sandbox=core_sandbox)
-    except ExecTuneError as exc:
+    except BaseException:
         _close(core)
         _close(core_sandbox)
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        raise
     print(f"scoring {args.input or 'the bundled HumanEval sample (offline)'}", file=sys.stderr)
     out: TextIO | None = None
     progress = None
     summary = ScoreSummary(core_runs=config.core_runs, cost_unit=config.cost_unit)
     start = time.perf_counter()
     try:
-        if args.out:
-            out = sys.stdout if args.out == "-" else open(args.out, "w", encoding="utf-8")
+        out = _open_out(args.out)
         if not args.no_progress:
             from tqdm import tqdm
 
             progress = tqdm(total=_count_rows(args.input, args.limit), unit="row", file=sys.stderr, dynamic_ncols=True)
-        n = score_stream(reward, read_rows(args.input, args.limit), args.batch_size, out, summary, progress, args.include_text)
-    except ExecTuneError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        rows = read_rows(args.input, args.limit, need_kind=config.task_kind is None)
+        try:
+            n = score_stream(reward, rows, args.batch_size, out, summary, progress, args.include_text)
+        except MissingColumnError as exc:
+            if core is None and "has no core" in str(exc):  # the library's words are core=...; the CLI's are flags
+                raise DataError("the rows have no 'core_output' column and no core was named: add the core's answer "
+                                "to each row as 'core_output', or name a core to call with --core") from None  # fmt: skip
+            raise
     finally:
         if progress is not None:
             progress.close()
@@ -346,5 +418,7 @@ def run(args: argparse.Namespace) -> int:
         reward.close()
         _close(core)
         _close(core_sandbox)
+    if n == 0:
+        raise DataError(f"{args.input!r} holds no rows (an empty file?): nothing to score")
     _report(args, config, summary, n, time.perf_counter() - start)
     return 0

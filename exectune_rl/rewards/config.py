@@ -232,7 +232,11 @@ class RewardConfig:
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:
             raise ConfigError(f"RewardConfig.{name} must be a number, got {value!r}")
         if (low is not None and value < low) or (high is not None and value > high):
-            raise ConfigError(f"RewardConfig.{name} must be in [{low}, {high}], got {value!r}")
+            if low is not None and high is not None:
+                bounds = f"in [{low:g}, {high:g}]"
+            else:
+                bounds = f">= {low:g}" if low is not None else f"<= {high:g}"
+            raise ConfigError(f"RewardConfig.{name} must be {bounds}, got {value!r}")
 
     def replace(self, **changes: Any) -> "RewardConfig":
         """A copy with some fields changed (validated again)."""
