@@ -38,7 +38,9 @@ class SandboxActor:
         """Where the actor runs and what its pool holds (also the readiness probe)."""
         import ray
 
+        own = os.times()  # this process only: the workers and the programs are children
         return {"pid": os.getpid(), "host": socket.gethostname(), "workers": self.workers,
+                "cpu_s": own.user + own.system,
                 "node_id": ray.get_runtime_context().get_node_id(),
                 "isolation": self._sandbox.isolation, "worker_pids": self._sandbox.worker_pids}
 
