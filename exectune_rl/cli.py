@@ -32,11 +32,26 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 # Long jobs report their steps at INFO, which the default level would hide.
 _PROGRESS_AT_INFO = {"sample", "sft", "grpo", "eval", "demo"}
+# Optional packages by the extra that installs them: a subcommand that needs one that is
+# missing says which extra to install instead of showing a ModuleNotFoundError traceback.
+_EXTRAS = {
+    "train": ("torch", "transformers", "trl", "datasets", "accelerate", "tokenizers", "matplotlib"),
+    "server": ("fastapi", "uvicorn", "prometheus_client"),
+}
+_VERBOSE_HELP = "more logging (-v info, -vv debug)"
+
+
+def _missing_extra(exc: ModuleNotFoundError) -> str | None:
+    root = (exc.name or "").split(".")[0]
+    return next((extra for extra, packages in _EXTRAS.items() if root in packages), None)
 
 
 def _build_parser() -> argparse.ArgumentParser:
+    from exectune_rl import __version__
+
     parser = argparse.ArgumentParser(prog="exectune", description="ExecTune rewards, sandboxes and recipes.")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help=_VERBOSE_HELP)
+    parser.add_argument("--version", action="version", version=f"exectune {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_) in SUBCOMMANDS.items():
         # No -h here: the second pass, with the subcommand's own arguments, answers it.
@@ -60,9 +75,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(known, "command", None):
         parser.print_help()
         return 2
-    module = importlib.import_module(known._module)
+    prefix = f"exectune {known.command}: error:"  # argparse's own spelling, for every error of every subcommand
+    try:
+        module = importlib.import_module(known._module)
+    except ModuleNotFoundError as exc:
+        return _report_missing(prefix, exc)
     sub_parser = argparse.ArgumentParser(prog=f"exectune {known.command}", description=SUBCOMMANDS[known.command][1])
-    sub_parser.add_argument("-v", "--verbose", action="count", default=known.verbose)
+    sub_parser.add_argument("-v", "--verbose", action="count", default=known.verbose, help=_VERBOSE_HELP)
     module.add_arguments(sub_parser, known.command)
     rest = argv[argv.index(known.command) + 1 :]
     args = sub_parser.parse_args(rest)
@@ -76,10 +95,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(module.run(args) or 0)
     except ExecTuneError as exc:  # bad input or configuration: one line, exit status 2
-        print(f"exectune {known.command}: error: {exc}", file=sys.stderr)
+        print(f"{prefix} {_one_line(exc)}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as exc:
+        return _report_missing(prefix, exc)
     except KeyboardInterrupt:
         return 130
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def _report_missing(prefix: str, exc: ModuleNotFoundError) -> int:
+    extra = _missing_extra(exc)
+    if extra is None:
+        raise exc
+    print(f"{prefix} {exc.name} is not installed; this needs the '{extra}' extra: pip install 'exectune-rl[{extra}]'",
+          file=sys.stderr)  # fmt: skip
+    return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -206,3 +206,45 @@ def test_a_missing_api_key_is_one_line(tmp_path: Path) -> None:
 def test_bench_mistakes_are_one_line_and_exit_2() -> None:
     assert_clean_failure(cli("bench", "--workers", "0"), "exectune bench: error: --workers must be >= 1")
     assert_clean_failure(cli("bench", "--sandbox", "nosuch"), "exectune bench: error: --sandbox 'nosuch' cannot be used")
+
+
+# --- one command line: version, help, error prefix, spelling, missing extras ------------------------
+
+
+def test_version_and_verbose_help() -> None:
+    from exectune_rl import __version__
+
+    proc = cli("--version")
+    assert proc.returncode == 0 and proc.stdout.strip() == f"exectune {__version__}"
+    for command in ("score", "bench", "plugins", "eval", "demo"):
+        text = " ".join(cli(command, "--help").stdout.split())
+        assert "-v, --verbose more logging (-v info, -vv debug)" in text, command
+
+
+def test_set_is_spelled_the_same_everywhere() -> None:
+    from exectune_rl.cli import SUBCOMMANDS
+
+    for command in SUBCOMMANDS:
+        proc = cli(command, "--help")
+        if "--set" in proc.stdout:
+            assert "--set KEY=VALUE" in proc.stdout, command
+    assert "--set KEY=VALUE" in cli("score", "--help").stdout
+
+
+def test_every_subcommand_uses_one_error_prefix(tmp_path: Path) -> None:
+    missing = str(tmp_path / "missing.yaml")
+    for command, args in (("score", ["--limit", "-1"]), ("bench", ["--workers", "0"]), ("eval", ["--config", missing]),
+                          ("sft", ["--config", missing]), ("demo", ["--set", "nosuch=1"])):  # fmt: skip
+        err = assert_clean_failure(cli(command, *args))
+        assert err.strip().splitlines()[-1].startswith(f"exectune {command}: error: "), (command, err)
+
+
+def test_demo_without_the_train_extra_names_the_extra(tmp_path: Path) -> None:
+    # Packages that fail to import as if absent, ahead of the installed ones on the path.
+    for name in ("torch", "transformers", "trl", "datasets"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text(f"raise ModuleNotFoundError(\"No module named '{name}'\", name={name!r})\n")
+    env = {"PYTHONPATH": str(tmp_path)}
+    err = assert_clean_failure(cli("demo", "--quick", "--output-dir", str(tmp_path / "out"), env=env),
+                               "is not installed", "pip install 'exectune-rl[train]'")  # fmt: skip
+    assert len(err.strip().splitlines()) == 1 and "ModuleNotFoundError" not in err

@@ -66,7 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser, command: str = "score") -> No
     parser.add_argument("--preset", choices=["auto", "math", "code", "advisor", "advisor_math", "advisor_code"], default="auto",
                         help="reward preset; 'auto' reads each row's 'kind' column")  # fmt: skip
     parser.add_argument("--config", help="YAML/JSON file of RewardConfig fields (applied on top of the preset)")
-    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="override a RewardConfig field")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a reward config field, e.g. cost_lambda=0.01 (repeatable)")
     parser.add_argument("--core", help="core to call for rows without 'core_output' (registry name: openai, transformers, ...)")
     parser.add_argument("--core-option", action="append", default=[], metavar="KEY=VALUE", help="option for the core")
     parser.add_argument("--price-as", metavar="MODEL",
