@@ -89,11 +89,9 @@ class Cgroup:
         # page written, and each costs a copy-on-write fault per task.
         fd = os.open(self.procs, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            data = b""
-            while True:
+            data = chunk = os.read(fd, 65536)
+            while len(chunk) == 65536:  # one read in the common case: the worker alone
                 chunk = os.read(fd, 65536)
-                if not chunk:
-                    break
                 data += chunk
         finally:
             os.close(fd)
