@@ -38,6 +38,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from exectune_rl.errors import ConfigError
+from exectune_rl.languages import normalize
 from exectune_rl.sandboxes.base import ExecRequest, ExecResult, ExecStatus, Sandbox
 
 __all__ = ["ProgramTests", "TestStatus", "TestOutcome", "TestHarness", "run_tests", "arun_tests", "register_harness",
@@ -108,6 +109,9 @@ class ProgramTests:
     reference: str | None = None
 
     def __post_init__(self) -> None:
+        if not isinstance(self.language, str) or not self.language.strip():
+            raise ConfigError(f"ProgramTests.language must be a non-empty str, got {self.language!r}")
+        object.__setattr__(self, "language", normalize(self.language))  # "py" is "python"
         if self.format not in TEST_FORMATS:
             raise ConfigError(f"ProgramTests.format must be 'check', 'asserts' or 'io', got {self.format!r}")
         if self.format == "check" and not (self.code and self.entry_point):

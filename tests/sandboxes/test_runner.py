@@ -129,3 +129,10 @@ def test_harness_resists_tampering(pool, hack):
     program = "def add(a, b):\n    return None\n" + hack
     [out] = run_tests(pool, [program], ADD_TESTS)
     assert not out.passed, out
+
+
+def test_language_spellings_reach_the_same_harness(pool):
+    # "py" passed the syntax precheck and then found no harness: one registry names it python
+    outs = run_tests(pool, ["def add(a, b):\n    return a + b"] * 2,
+                     [ProgramTests("asserts", code="assert add(1, 2) == 3", language=lang) for lang in ("py", "Python3")])
+    assert all(o.passed for o in outs)
