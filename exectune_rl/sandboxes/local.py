@@ -133,6 +133,16 @@ def _result_from(payload: dict[str, Any], retried: bool) -> ExecResult:
     return ExecResult(status=ExecStatus(payload["status"]), retried=retried, **fields)
 
 
+def _wait_for(fd: int, event: int, deadline: float) -> bool:
+    """Whether ``fd`` is ready (or hung up) before ``deadline``; poll, not select: a trainer may hold over 1024 fds."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        return False
+    poller = select.poll()
+    poller.register(fd, event)
+    return bool(poller.poll(left * 1000))
+
+
 class _WorkerProcess:
     """The parent's handle on one worker interpreter."""
 
@@ -199,8 +209,7 @@ class _WorkerProcess:
             try:
                 view = view[os.write(self.wfd, view):]
             except BlockingIOError:
-                left = deadline - time.monotonic()
-                if left <= 0 or not select.select([], [self.wfd], [], left)[1]:
+                if not _wait_for(self.wfd, select.POLLOUT, deadline):
                     raise TimeoutError("the worker is not reading its requests") from None
         return rid
 
@@ -234,8 +243,7 @@ class _WorkerProcess:
             try:
                 chunk = os.read(self.rfd, min(n, 1 << 20))
             except BlockingIOError:
-                left = deadline - time.monotonic()
-                if left <= 0 or not select.select([self.rfd], [], [], left)[0]:
+                if not _wait_for(self.rfd, select.POLLIN, deadline):
                     return None
                 continue
             except OSError:
