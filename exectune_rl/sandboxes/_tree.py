@@ -114,12 +114,15 @@ def make_cgroups(pid: int) -> tuple[Cgroup, Cgroup] | None:
 
 
 def sweep_cgroups(root: str) -> None:
-    """Remove empty cgroups that workers of earlier pools left behind."""
+    """Remove empty cgroups that dead workers left behind (a live worker's empty judge cgroup stays)."""
     try:
         names = [n for n in os.listdir(root) if n.startswith(CGROUP_PREFIX)]
     except OSError:
         return
     for name in names:
+        owner = name[len(CGROUP_PREFIX):].split("-")[0]
+        if not owner.isdigit() or os.path.exists(f"/proc/{owner}"):
+            continue
         try:
             os.rmdir(os.path.join(root, name))  # fails (EBUSY) while a worker lives in it
         except OSError:
