@@ -152,6 +152,14 @@ def test_cpu_budget_holds_per_tree_without_a_cgroup_too():
         _ordinary(sb)
 
 
+def test_the_judges_cpu_is_not_the_programs(pool):
+    # The judge lives outside the task's tree (a cgroup of its own): heavy tests never time the program out.
+    heavy = ProgramTests("asserts", code="n = sum(i * i for i in range(4 * 10 ** 6))\nassert add(1, 2) == 3\n"
+                                          "n = sum(i * i for i in range(4 * 10 ** 6))\nassert add(2, 2) == 4")
+    [out] = run_tests(pool, ["def add(a, b):\n    return a + b\n"], heavy, cpu_time_s=0.3, wall_time_s=30)
+    assert out.status is TestStatus.PASSED and out.results[0].cpu_s < 0.3, (out, out.results)
+
+
 def test_cpu_of_a_finished_tree_is_reported(pool):
     code = ("import os\npids = []\nfor _ in range(3):\n    pid = os.fork()\n    if pid == 0:\n"
             "        x = 0\n        for i in range(3 * 10 ** 6):\n            x += i\n        os._exit(0)\n"
