@@ -242,10 +242,11 @@ def test_load_64_concurrent_clients(capsys):
                 else:
                     await asyncio.sleep(0.02)
 
-        async def load():
-            limits = httpx.Limits(max_connections=64)
-            async with httpx.AsyncClient(base_url=server.url, timeout=30, limits=limits) as http:
-                await asyncio.gather(*(client(http) for _ in range(64)))
+        async def load():  # one connection per client, as each trainer worker holds its own
+            https = [httpx.AsyncClient(base_url=server.url, timeout=30) for _ in range(64)]
+            await asyncio.gather(*(client(http) for http in https))
+            for http in https:
+                await http.aclose()
 
         asyncio.run(load())
     run.reward.close()
