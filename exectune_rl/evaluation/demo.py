@@ -2,15 +2,21 @@
 
 Runs every step of the real recipe on a CPU in a few minutes, with nothing downloaded:
 
-1. synthetic arithmetic word problems, split into disjoint train / RL / held-out slices;
-2. teacher-guided acceptance sampling with the SCRIPTED teacher (it writes correct and
-   deliberately flawed Python strategies) and ``ProgramCore`` running each one in a
-   ``LocalSandbox``, scored by ``ExecTuneReward``;
+1. synthetic arithmetic word problems, split into disjoint train / RL / validation / held-out
+   slices;
+2. teacher-guided acceptance sampling with the SCRIPTED teacher (correct strategies in three
+   styles, compact, stepwise and verbose, and deliberately flawed ones) against the SCRIPTED
+   core with limits, :class:`~exectune_rl.cores.scripted.StepCalculatorCore`: it carries out
+   one operation per line, so a compact ``print(a + b - c)`` (correct Python) fails on it and
+   is filtered out;
 3. a tiny guide built from a config with a tokenizer trained locally (the *untrained* guide);
 4. SFT warm start on the accepted strategies (TRL ``SFTTrainer``);
-5. GRPO from the SFT guide with ``ExecTuneReward`` (TRL ``GRPOTrainer``);
-6. ``exectune eval`` on the held-out slice: untrained / SFT / GRPO guides, each with its
-   guide-averaged executability and interval, plus plots.
+5. GRPO from the SFT guide with ``ExecTuneReward`` (TRL ``GRPOTrainer``), twice: cost-free
+   and cost-aware (``cost_lambda > 0``);
+6. held-out evaluation: untrained / SFT / SFT at its best temperature (the *sharpened*
+   control, chosen on the validation slice) / GRPO / cost-aware GRPO, with intervals, greedy
+   accuracy, tokens and money, the paired difference GRPO - SFT over the same tasks, and
+   ``results.json`` plus plots beside the report.
 
 Every step writes its recipe next to its outputs, so each can be rerun alone with the
 matching ``exectune`` subcommand. Numbers from this recipe say the machinery learns; they
@@ -26,6 +32,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,124 +44,219 @@ from exectune_rl.training.config import CacheConfig, CoreConfig, RLRecipe, Sampl
 from exectune_rl.training.recipe import check_fields
 from exectune_rl.training.synthetic import GUIDE_INSTRUCTION
 
-__all__ = ["DemoConfig", "DemoOutcome", "run_demo", "QUICK"]
+__all__ = ["DemoConfig", "DemoOutcome", "run_demo", "QUICK", "METHODS"]
 
 logger = logging.getLogger(__name__)
 
 GUIDE_TEMPLATE = GUIDE_INSTRUCTION + "\n{problem}"
+SCRIPTED_CORE = "exectune_rl.cores.scripted:StepCalculatorCore"
+
+# results.json names -> report labels, in table order.
+METHODS: dict[str, str] = {
+    "untrained": "untrained guide",
+    "sft": "+ SFT guide",
+    "sft_sharpened": "+ SFT guide, best temperature (control)",
+    "grpo": "+ GRPO guide",
+    "grpo_cost": "+ GRPO guide, cost-aware",
+}
 
 
 @dataclass
 class DemoConfig:
-    """Sizes and hyper-parameters of the synthetic end-to-end recipe (defaults: a few minutes on 2 cores)."""
+    """Sizes and hyper-parameters of the synthetic end-to-end recipe (defaults: under 10 minutes on 2 cores)."""
 
     output_dir: str = "outputs/demo"
     seed: int = 0
     n_train: int = 800
-    n_rl: int = 200
-    n_eval: int = 80
+    n_rl: int = 1600
+    n_val: int = 200
+    n_eval: int = 400
     teacher_k: int = 2
     revision_rounds: int = 1
-    p_correct: float = field(default=0.5, metadata={"help": "scripted teacher: first-attempt accuracy"})
-    p_revise: float = field(default=0.7, metadata={"help": "scripted teacher: accuracy after feedback"})
+    p_correct: float = field(default=0.6, metadata={"help": "scripted teacher: first-attempt accuracy"})
+    p_revise: float = field(default=0.8, metadata={"help": "scripted teacher: accuracy after feedback"})
+    p_stepwise: float = field(default=0.2, metadata={"help": "scripted teacher: share of stepwise strategies"})
+    p_verbose: float = field(default=0.45, metadata={"help": "scripted teacher: share of verbose strategies"})
+    core_max_ops: int = field(default=1, metadata={"help": "scripted core: operations it carries out per line"})
     vocab_size: int = 1024
     hidden_size: int = 128
     num_layers: int = 2
-    sft_epochs: float = 6.0
+    sft_epochs: float = 5.0
     sft_lr: float = 3e-3
     sft_batch: int = 16
-    grpo_steps: int = 60
-    grpo_generations: int = 8
+    grpo_steps: int = 200
+    grpo_generations: int = 4
     grpo_prompts_per_step: int = 8
-    grpo_lr: float = 3e-4
+    grpo_lr: float = 1e-3
+    grpo_scheduler: str = field(default="linear", metadata={"help": "TRL lr_scheduler_type of both GRPO runs"})
     grpo_temperature: float = 1.0
-    eval_k: int = 8
+    grpo_scale_rewards: str = field(default="batch", metadata={"help": "TRL scale_rewards of both GRPO runs"})
+    cost_lambda: float = field(default=3.0, metadata={"help": "lambda of the cost-aware run (cost in ktokens)"})
+    max_cost: float = field(default=0.25, metadata={"help": "ktokens where the cost term saturates"})
+    run_cost_aware: bool = True
+    eval_k: int = 2
     eval_temperature: float = 1.0
-    max_new_tokens: int = 48
+    control_temperatures: list[float] = field(default_factory=lambda: [0.3, 0.5, 0.7])
+    val_k: int = 2
+    max_new_tokens: int = 64
+    core_usd_per_mtok: list[float] = field(
+        default_factory=lambda: [0.8, 4.0],
+        metadata={"help": "ASSUMED price of the scripted core, USD per 1M input/output tokens (a Haiku-class API)"},
+    )
     workers: int = 2
     torch_threads: int = field(default=1, metadata={"help": "CPU threads for torch (0: leave torch's default)"})
 
     def __post_init__(self) -> None:
         check_fields(self)
-        counts = ("n_train", "n_rl", "n_eval", "teacher_k", "grpo_generations", "grpo_prompts_per_step", "eval_k",
-                  "workers", "grpo_steps", "max_new_tokens", "sft_batch", "hidden_size", "num_layers")  # fmt: skip
+        counts = ("n_train", "n_rl", "n_val", "n_eval", "teacher_k", "grpo_generations", "grpo_prompts_per_step", "eval_k",
+                  "val_k", "workers", "grpo_steps", "max_new_tokens", "sft_batch", "hidden_size", "num_layers", "core_max_ops")  # fmt: skip
         for name in counts:
             if getattr(self, name) < 1:
                 raise ConfigError(f"demo {name} must be >= 1, got {getattr(self, name)!r}")
-        for name in ("sft_epochs", "sft_lr", "grpo_lr", "grpo_temperature"):
+        for name in ("sft_epochs", "sft_lr", "grpo_lr", "grpo_temperature", "max_cost"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"demo {name} must be > 0, got {getattr(self, name)!r}")
-        for name in ("p_correct", "p_revise"):
+        for name in ("p_correct", "p_revise", "p_stepwise", "p_verbose"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"demo {name} must be in [0, 1], got {getattr(self, name)!r}")
-        if self.revision_rounds < 0 or self.eval_temperature < 0 or self.torch_threads < 0:
+        if self.revision_rounds < 0 or self.eval_temperature < 0 or self.torch_threads < 0 or self.cost_lambda < 0:
             raise ConfigError(
-                f"demo revision_rounds, eval_temperature and torch_threads must be >= 0, got "
-                f"{self.revision_rounds!r}, {self.eval_temperature!r}, {self.torch_threads!r}"
+                f"demo revision_rounds, eval_temperature, torch_threads and cost_lambda must be >= 0, got "
+                f"{self.revision_rounds!r}, {self.eval_temperature!r}, {self.torch_threads!r}, {self.cost_lambda!r}"
             )
         if self.grpo_generations < 2:
             raise ConfigError(f"grpo_generations must be >= 2 (GRPO compares completions), got {self.grpo_generations}")
+        if not self.control_temperatures or any(t <= 0 for t in self.control_temperatures):
+            raise ConfigError(f"control_temperatures must be positive numbers, got {self.control_temperatures!r}")
+        if len(self.core_usd_per_mtok) != 2 or any(p < 0 for p in self.core_usd_per_mtok):
+            raise ConfigError(f"core_usd_per_mtok must be [input, output] >= 0, got {self.core_usd_per_mtok!r}")
 
 
 # The shortened run used by the test suite: the same steps, smaller and shorter.
 QUICK: dict[str, Any] = {
-    "n_train": 600, "n_rl": 64, "n_eval": 40, "sft_epochs": 6.0, "grpo_steps": 2,
-    "grpo_generations": 4, "grpo_prompts_per_step": 2, "eval_k": 2,
+    "n_train": 600, "n_rl": 96, "n_val": 24, "n_eval": 40, "sft_epochs": 6.0, "grpo_steps": 24, "grpo_lr": 3e-4,
+    "grpo_generations": 4, "grpo_prompts_per_step": 4, "eval_k": 2, "val_k": 2, "control_temperatures": [0.5],
 }  # fmt: skip
 
 
 @dataclass(frozen=True)
 class DemoOutcome:
-    """Where everything went, and the held-out results per guide."""
+    """Where everything went, and the held-out results per guide (keyed like ``results.json``)."""
 
     output_dir: Path
     report_path: Path
     results: tuple[MethodResult, ...]
     acceptance: dict[str, Any]
     timings_s: dict[str, float]
+    summary: dict[str, Any] = field(default_factory=dict)
 
 
-def _reward() -> dict[str, Any]:
-    # The program core alone has nothing to run, so the non-degradation baseline is moot.
-    return {"preset": "math", "nondegradation_penalty": 0.0, "math_workers": 1}
+def _reward(cfg: DemoConfig, cost_aware: bool = False) -> dict[str, Any]:
+    # The core alone has nothing to run, so the non-degradation baseline is moot.
+    section: dict[str, Any] = {"preset": "math", "nondegradation_penalty": 0.0, "math_workers": 1}
+    if cost_aware:
+        # J = V - lambda * cost, cost = (guide + core tokens) / 1000. Saturating the cost at
+        # max_cost keeps the gated floor (-lambda * max_cost) near the wrong-answer reward, so a
+        # rare format failure does not blow up the batch's reward scale.
+        section.update(cost_lambda=cfg.cost_lambda, max_cost=cfg.max_cost)
+    return section
 
 
-def _recipes(cfg: DemoConfig) -> tuple[SampleRecipe, SFTRecipe, RLRecipe, EvalRecipe]:
+def _core(cfg: DemoConfig) -> CoreConfig:
+    # Scripted and instant: caching it would cost more than running it.
+    return CoreConfig(name=SCRIPTED_CORE, options={"max_ops_per_line": cfg.core_max_ops}, cached=False)
+
+
+def _grpo_trainer(cfg: DemoConfig) -> dict[str, Any]:
+    """GRPOConfig fields for both runs, and why.
+
+    * lr 1e-3 decaying linearly to 0 over 200 steps: 60 steps at 3e-4 moved the SFT guide by
+      about 1% of the update SFT gave it and left executability level; 2e-3 collapsed within a
+      few steps; a constant 1e-3 was worse than the decay (the late, small steps consolidate).
+      Short runs with small batches need less (the quick run uses 3e-4).
+    * one pass over 1,600 distinct RL prompts (8 per step, 200 steps): no prompt is seen
+      twice, so the guide learns the core, not the prompts. 4 completions per prompt rather
+      than 8: twice the prompts for the same generation time, and a group of 4 still has
+      a non-zero advantage whenever its strategies differ in outcome.
+    * beta 0 (no reference model, no KL): the decaying lr is the trust region here, and the
+      reference forward pass would cost a third of each step on a CPU.
+    * scale_rewards "batch": advantages are divided by the batch's reward std, not each
+      group's. With the cost term, a group whose strategies all execute differs only by a few
+      hundredths of a ktoken; per-group scaling would blow those up to unit variance and the
+      guide would chase length over correctness. Both runs use it, so only lambda differs.
+    """
+    return {
+        "max_steps": cfg.grpo_steps, "learning_rate": cfg.grpo_lr, "lr_scheduler_type": cfg.grpo_scheduler,
+        "per_device_train_batch_size": cfg.grpo_generations * cfg.grpo_prompts_per_step,
+        "num_generations": cfg.grpo_generations, "max_completion_length": cfg.max_new_tokens,
+        "temperature": cfg.grpo_temperature, "beta": 0.0, "scale_rewards": cfg.grpo_scale_rewards,
+        "logging_steps": 1, "seed": cfg.seed,
+    }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Recipes:
+    sample: SampleRecipe
+    sft: SFTRecipe
+    grpo: RLRecipe
+    grpo_cost: RLRecipe | None
+    val: EvalRecipe
+    held_out: EvalRecipe
+
+
+def _slice(cfg: DemoConfig, offset: int, limit: int) -> TaskSourceConfig:
+    return TaskSourceConfig(source="synthetic", seed=cfg.seed, offset=offset, limit=limit)
+
+
+def _recipes(cfg: DemoConfig) -> _Recipes:
     out = Path(cfg.output_dir)
-    core = CoreConfig(name="program", sandbox="local", sandbox_options={"workers": cfg.workers}, cached=True)
+    core = _core(cfg)
     cache = CacheConfig(path=str(out / "cache.sqlite"))
-    train = TaskSourceConfig(source="synthetic", seed=cfg.seed, offset=0, limit=cfg.n_train)
-    rl_tasks = TaskSourceConfig(source="synthetic", seed=cfg.seed, offset=cfg.n_train, limit=cfg.n_rl)
-    held_out = TaskSourceConfig(source="synthetic", seed=cfg.seed, offset=cfg.n_train + cfg.n_rl, limit=cfg.n_eval)
+    n_val_start = cfg.n_train + cfg.n_rl
+    n_eval_start = n_val_start + cfg.n_val
+    teacher_options = {"p_correct": cfg.p_correct, "p_revise": cfg.p_revise, "seed": cfg.seed,
+                       "p_stepwise": cfg.p_stepwise, "p_verbose": cfg.p_verbose}  # fmt: skip
     sample = SampleRecipe(
-        output_dir=str(out / "sample"), tasks=train, core=core, reward=_reward(), k=cfg.teacher_k,
-        revision_rounds=cfg.revision_rounds, guide_template=GUIDE_TEMPLATE, cache=cache,
-        teacher=CoreConfig(name="scripted", options={"p_correct": cfg.p_correct, "p_revise": cfg.p_revise, "seed": cfg.seed}),
+        output_dir=str(out / "sample"), tasks=_slice(cfg, 0, cfg.n_train), core=core, reward=_reward(cfg),
+        k=cfg.teacher_k, revision_rounds=cfg.revision_rounds, guide_template=GUIDE_TEMPLATE, cache=cache,
+        teacher=CoreConfig(name="scripted", options=teacher_options),
     )  # fmt: skip
     sft = SFTRecipe(
         model=str(out / "untrained"), dataset=str(out / "sample"), output_dir=str(out / "sft"),
         trainer={"num_train_epochs": cfg.sft_epochs, "learning_rate": cfg.sft_lr, "per_device_train_batch_size": cfg.sft_batch,
                  "lr_scheduler_type": "cosine", "warmup_steps": 10, "logging_steps": 10, "max_length": 256, "seed": cfg.seed},
     )  # fmt: skip
-    batch = cfg.grpo_generations * cfg.grpo_prompts_per_step
-    rl = RLRecipe(
-        model=str(out / "sft"), output_dir=str(out / "grpo"), algorithm="grpo", tasks=rl_tasks, core=core,
-        reward=_reward(), guide_template=GUIDE_TEMPLATE, cache=cache,
-        trainer={"max_steps": cfg.grpo_steps, "learning_rate": cfg.grpo_lr, "per_device_train_batch_size": batch,
-                 "num_generations": cfg.grpo_generations, "max_completion_length": cfg.max_new_tokens,
-                 "temperature": cfg.grpo_temperature, "beta": 0.0, "logging_steps": 1, "seed": cfg.seed},
-    )  # fmt: skip
-    methods = [
-        MethodConfig(name="untrained guide", model=str(out / "untrained")),
-        MethodConfig(name="+ SFT guide", model=str(out / "sft"), training_log=str(out / "sft")),
-        MethodConfig(name="+ GRPO guide", model=str(out / "grpo"), training_log=str(out / "grpo")),
-    ]
-    ev = EvalRecipe(
-        output_dir=str(out / "report"), methods=methods, tasks=held_out, core=core, reward=_reward(), k=cfg.eval_k,
-        temperature=cfg.eval_temperature, max_new_tokens=cfg.max_new_tokens, guide_template=GUIDE_TEMPLATE, cache=cache,
-        title="ExecTune synthetic end-to-end recipe (SYNTHETIC data, scripted teacher, tiny guide)",
-    )  # fmt: skip
-    return sample, sft, rl, ev
+    rl_tasks = _slice(cfg, cfg.n_train, cfg.n_rl)
+
+    def rl(name: str, cost_aware: bool) -> RLRecipe:
+        return RLRecipe(
+            model=str(out / "sft"), output_dir=str(out / name), algorithm="grpo", tasks=rl_tasks, core=core,
+            reward=_reward(cfg, cost_aware), guide_template=GUIDE_TEMPLATE, cache=cache, trainer=_grpo_trainer(cfg),
+        )  # fmt: skip
+
+    def ev(name: str, tasks: TaskSourceConfig, k: int) -> EvalRecipe:
+        return EvalRecipe(
+            output_dir=str(out / name), methods=[MethodConfig(name="+ SFT guide", model=str(out / "sft"))], tasks=tasks,
+            core=core, reward=_reward(cfg), k=k, temperature=cfg.eval_temperature, max_new_tokens=cfg.max_new_tokens,
+            guide_template=GUIDE_TEMPLATE, cache=cache, prices=_prices(cfg),
+            title="ExecTune synthetic end-to-end recipe (SYNTHETIC data, scripted teacher, scripted core with limits, tiny guide)",
+        )  # fmt: skip
+
+    return _Recipes(
+        sample, sft, rl("grpo", False), rl("grpo_cost", True) if cfg.run_cost_aware else None,
+        ev("validation", _slice(cfg, n_val_start, cfg.n_val), cfg.val_k),
+        ev("report", _slice(cfg, n_eval_start, cfg.n_eval), cfg.eval_k),
+    )
+
+
+def _prices(cfg: DemoConfig) -> dict[str, Any]:
+    from exectune_rl.cores.scripted import StepCalculatorCore
+
+    core_model = StepCalculatorCore(max_ops_per_line=cfg.core_max_ops).model
+    # The guides run locally: no API money. The core's price is an assumption, said in the report.
+    table: dict[str, Any] = {core_model: list(cfg.core_usd_per_mtok)}
+    table.update({f"guide:{name}": [0.0, 0.0] for name in METHODS})
+    return table
 
 
 def _build_untrained(cfg: DemoConfig, sample: SampleRecipe, path: str) -> None:
@@ -175,7 +277,7 @@ def run_demo(cfg: DemoConfig) -> DemoOutcome:
         cfg: Sizes and hyper-parameters.
 
     Returns:
-        A :class:`DemoOutcome`.
+        A :class:`DemoOutcome`; ``report/results.json`` holds the numbers by method name.
     """
     import torch
 
@@ -191,12 +293,59 @@ def run_demo(cfg: DemoConfig) -> DemoOutcome:
         torch.set_num_threads(threads)
 
 
+def _guide(path: str, name: str, batch_size: int, stack: ExitStack) -> Any:
+    from exectune_rl.cores.transformers import TransformersCore
+
+    core = TransformersCore(path, batch_size=batch_size, model_name=f"guide:{name}")
+    stack.callback(core.close)
+    return core
+
+
+def _evaluate(cfg: DemoConfig, recipes: _Recipes, timings: dict[str, float]) -> tuple[dict[str, MethodResult], float, dict[str, Any]]:
+    """Every method on the held-out slice; the control's temperature is chosen on the validation slice."""
+    from exectune_rl.evaluation.evaluate import evaluate_method
+    from exectune_rl.training.components import open_run
+
+    out = Path(cfg.output_dir)
+    paths = {"untrained": out / "untrained", "sft": out / "sft", "sft_sharpened": out / "sft", "grpo": out / "grpo",
+             "grpo_cost": out / "grpo_cost"}  # fmt: skip
+    if recipes.grpo_cost is None:
+        paths.pop("grpo_cost")
+    prices = _prices(cfg)
+    with ExitStack() as stack:
+        t0 = time.perf_counter()
+        val = open_run(recipes.val, stack, prices=prices)
+        sft_guide = _guide(str(paths["sft"]), "sft", recipes.val.batch_size, stack)
+        scan: dict[str, Any] = {}
+        for temp in cfg.control_temperatures:
+            r = evaluate_method(f"sft@{temp}", sft_guide, val.tasks, val.reward, guide_prompt=val.guide_prompt, k=cfg.val_k,
+                                temperature=temp, max_tokens=cfg.max_new_tokens, prices=prices)  # fmt: skip
+            scan[str(temp)] = None if r.executability is None else r.executability.value
+        best = max(cfg.control_temperatures, key=lambda t: scan[str(t)] or 0.0)
+        timings["temperature scan"] = round(time.perf_counter() - t0, 2)
+        logger.info("demo: SFT executability by temperature on the validation slice %s; control at T=%s", scan, best)
+        t0 = time.perf_counter()
+        run = open_run(recipes.held_out, stack, prices=prices)
+        results: dict[str, MethodResult] = {}
+        for key, path in paths.items():
+            guide = sft_guide if key in ("sft", "sft_sharpened") else _guide(str(path), key, recipes.held_out.batch_size, stack)
+            temp = best if key == "sft_sharpened" else cfg.eval_temperature
+            results[key] = evaluate_method(
+                METHODS[key] if key != "sft_sharpened" else f"+ SFT guide, T={best} (sharpened control)", guide, run.tasks,
+                run.reward, guide_prompt=run.guide_prompt, k=cfg.eval_k, temperature=temp, max_tokens=cfg.max_new_tokens,
+                prices=prices,
+            )  # fmt: skip
+            logger.info("demo: evaluated %s: executability %s", key, results[key].executability)
+        timings["evaluation"] = round(time.perf_counter() - t0, 2)
+    return results, best, scan
+
+
 def _run(cfg: DemoConfig) -> DemoOutcome:
-    from exectune_rl.evaluation.run import run_eval
+    from exectune_rl.evaluation.demo_results import demo_results, write_demo_report
     from exectune_rl.training.pipeline import run_grpo, run_sample
     from exectune_rl.training.sft import run_sft
 
-    sample, sft, rl, ev = _recipes(cfg)
+    recipes = _recipes(cfg)
     timings: dict[str, float] = {}
 
     def step(name: str, fn: Any, *args: Any) -> Any:
@@ -207,21 +356,21 @@ def _run(cfg: DemoConfig) -> DemoOutcome:
         logger.info("demo: %s done in %.1fs", name, timings[name])
         return value
 
-    sampled = step("acceptance sampling", run_sample, sample)
-    step("build untrained guide", _build_untrained, cfg, sample, sft.model)
-    step("sft", run_sft, sft)
-    step("grpo", run_grpo, rl)
-    notes = (
-        "SYNTHETIC recipe: arithmetic word problems; the guide writes a Python program as its strategy, "
-        "ProgramCore runs it in a LocalSandbox and the printed number is checked against the gold answer. "
-        "The teacher is SCRIPTED (correct and deliberately flawed programs), not a model.",
-        f"Acceptance sampling: {sampled.stats.n_accepted} of {sampled.stats.n_candidates} teacher strategies accepted "
-        f"({100 * sampled.stats.acceptance_rate:.1f}%), rejections {sampled.stats.rejections}; "
-        f"{sampled.n_rows} SFT rows.",
-        f"Step timings (s): {timings}.",
+    start = time.perf_counter()
+    sampled = step("acceptance sampling", run_sample, recipes.sample)
+    step("build untrained guide", _build_untrained, cfg, recipes.sample, recipes.sft.model)
+    step("sft", run_sft, recipes.sft)
+    rl = {"grpo": step("grpo", run_grpo, recipes.grpo)}
+    if recipes.grpo_cost is not None:
+        rl["grpo_cost"] = step("grpo (cost-aware)", run_grpo, recipes.grpo_cost)
+    results, best_temp, scan = _evaluate(cfg, recipes, timings)
+    timings["total"] = round(time.perf_counter() - start, 2)
+    summary = demo_results(results, control_temperature=best_temp, temperature_scan=scan, cfg=cfg)
+    summary.update(config=asdict(cfg), acceptance=sampled.stats.to_dict(), timings_s=timings,
+                   grpo={k: {"steps": r.steps, "n_prompts": r.n_prompts, "runtime_s": round(r.runtime_s, 1),
+                             "first_reward": r.first_reward, "last_reward": r.last_reward} for k, r in rl.items()})  # fmt: skip
+    report = write_demo_report(cfg, results, summary, sampled, prices=_prices(cfg))
+    (Path(cfg.output_dir) / "demo_summary.json").write_text(
+        json.dumps({**summary, "results": [r.to_dict() for r in results.values()]}, indent=1)
     )
-    outcome = step("evaluation", lambda: run_eval(ev, notes=notes))
-    summary = {"config": asdict(cfg), "acceptance": sampled.stats.to_dict(), "timings_s": timings,
-               "results": [r.to_dict() for r in outcome.results]}  # fmt: skip
-    (Path(cfg.output_dir) / "demo_summary.json").write_text(json.dumps(summary, indent=1))
-    return DemoOutcome(Path(cfg.output_dir), outcome.report_path, outcome.results, sampled.stats.to_dict(), timings)
+    return DemoOutcome(Path(cfg.output_dir), report, tuple(results.values()), sampled.stats.to_dict(), timings, summary)

@@ -11,37 +11,61 @@ pytest.importorskip("trl")
 from exectune_rl.cli import main  # noqa: E402
 from exectune_rl.errors import ConfigError  # noqa: E402
 from exectune_rl.evaluation.demo import DemoConfig, run_demo  # noqa: E402
+from exectune_rl.evaluation.demo_results import paired_difference  # noqa: E402
+
+_FIELDS = ("executability", "ci_low", "ci_high", "greedy_accuracy", "strategy_tokens", "core_tokens", "usd_per_task")
 
 
-def _by_name(results):
-    return {r["name"]: r for r in results}
+def _rewards(path):
+    return [e["reward"] for e in json.loads(path.read_text()) if "reward" in e and e["reward"] == e["reward"]]
 
 
-def test_quick_demo_sft_guide_executes_far_more_than_the_untrained_one(tmp_path, capsys):
-    # The whole recipe, shortened: sampling, tiny guide, SFT, 2 GRPO steps, held-out evaluation.
+def test_quick_demo_sft_far_above_untrained_and_grpo_reward_rises(tmp_path, capsys):
+    # The whole recipe, shortened: sampling against the scripted core, tiny guide, SFT, two short
+    # GRPO runs (cost-free and cost-aware), the temperature scan and the held-out evaluation.
     assert main(["demo", "--quick", "--output-dir", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
     assert "| untrained guide |" in printed and "| + SFT guide |" in printed and "| + GRPO guide |" in printed
-    summary = json.loads((tmp_path / "demo_summary.json").read_text())
-    res = _by_name(summary["results"])
-    untrained, sft = res["untrained guide"]["executability"], res["+ SFT guide"]["executability"]
-    assert untrained["value"] <= 0.05
-    assert sft["value"] >= 0.3 and sft["low"] > untrained["high"] + 0.15
-    assert res["+ SFT guide"]["accuracy"]["value"] >= 0.5 and res["+ SFT guide"]["format_rate"] >= 0.9
-    acc = summary["acceptance"]
-    assert 0 < acc["n_accepted"] < acc["n_candidates"]  # the scripted teacher's flaws were rejected
-    for rel in ("report/report.md", "report/accuracy_vs_cost.png", "report/training_curves.png",
-                "sample/stats.json", "sft/training_log.json", "grpo/training_log.json", "grpo/recipe.json"):
+    results = json.loads((tmp_path / "report" / "results.json").read_text())
+    methods = results["methods"]
+    assert set(methods) == {"untrained", "sft", "sft_sharpened", "grpo", "grpo_cost"}
+    for name, m in methods.items():
+        assert all(m[f] is not None for f in _FIELDS), name
+        assert m["ci_low"] <= m["executability"] <= m["ci_high"], name
+    untrained, sft = methods["untrained"], methods["sft"]
+    assert untrained["executability"] <= 0.05
+    assert sft["executability"] >= 0.3 and sft["ci_low"] > untrained["ci_high"] + 0.15
+    assert sft["greedy_accuracy"] >= 0.5 and sft["core_tokens"] > 0 and sft["usd_per_task"] > 0
+    assert results["paired_ci_low"] <= results["paired_diff"] <= results["paired_ci_high"]
+    assert results["control_temperature"] in results["config"]["control_temperatures"]
+    # GRPO's training reward rises: the last third of the steps above the first third.
+    rewards = _rewards(tmp_path / "grpo" / "training_log.json")
+    third = len(rewards) // 3
+    assert sum(rewards[-third:]) / third > sum(rewards[:third]) / third, rewards
+    acc = results["acceptance"]
+    assert 0 < acc["n_accepted"] < acc["n_candidates"]  # flawed and over-compact strategies were rejected
+    assert acc["rejections"].get("execution", 0) > 0
+    for rel in ("report/report.md", "report/grpo_runs.png", "report/accuracy_vs_cost.png", "report/method_results.json",
+                "sample/stats.json", "sft/training_log.json", "grpo/training_log.json", "grpo_cost/recipe.json"):
         assert (tmp_path / rel).is_file(), rel
 
 
-@pytest.mark.slow  # about two minutes; the quick demo test above is the fast version
-def test_full_demo_rl_does_not_lose_what_sft_learned(tmp_path):
+def test_paired_difference_pairs_tasks():
+    # Same tasks, one method better on each: the interval excludes 0 though the spread is wide.
+    a, b = [0.9, 0.5, 0.8, 0.2] * 25, [0.8, 0.4, 0.7, 0.1] * 25
+    p = paired_difference(a, b)
+    assert p["diff"] == pytest.approx(0.1) and p["ci_low"] == pytest.approx(0.1) and p["n"] == 100
+    with pytest.raises(ValueError):
+        paired_difference([1.0], [1.0, 0.0])
+
+
+@pytest.mark.slow  # about ten minutes on 2 cores: the targets
+def test_full_demo_grpo_beats_sft_and_cost_cuts_tokens(tmp_path):
     out = run_demo(DemoConfig(output_dir=str(tmp_path)))
-    res = {r.name: r for r in out.results}
-    assert res["+ SFT guide"].executability.value >= 0.5
-    assert res["+ GRPO guide"].executability.value >= res["+ SFT guide"].executability.value - 0.1
-    assert res["untrained guide"].executability.value <= 0.05
+    m, t = out.summary["methods"], out.summary["targets"]
+    assert m["untrained"]["executability"] <= 0.05
+    assert t["grpo_above_sft_disjoint_intervals"] and t["paired_interval_above_0"]
+    assert t["cost_aware_cut_at_least_20pct"] and t["cost_aware_within_3_points"]
 
 
 def test_demo_config_is_validated():
@@ -49,3 +73,5 @@ def test_demo_config_is_validated():
         DemoConfig(grpo_generations=1)
     with pytest.raises(ConfigError, match="n_eval must be >= 1"):
         DemoConfig(n_eval=0)
+    with pytest.raises(ConfigError, match="control_temperatures"):
+        DemoConfig(control_temperatures=[])
