@@ -248,3 +248,47 @@ def test_demo_without_the_train_extra_names_the_extra(tmp_path: Path) -> None:
     err = assert_clean_failure(cli("demo", "--quick", "--output-dir", str(tmp_path / "out"), env=env),
                                "is not installed", "pip install 'exectune-rl[train]'")  # fmt: skip
     assert len(err.strip().splitlines()) == 1 and "ModuleNotFoundError" not in err
+
+
+# --- recipes: the trainer: block is checked before anything is loaded ---------------------------
+
+
+def _recipe(tmp_path: Path, trainer: str, *, dataset: bool) -> Path:
+    # The model and dataset do not exist: an error about them would mean they were touched first.
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(f"model: {tmp_path / 'no-model'}\n" + (f"dataset: {tmp_path / 'no-data.jsonl'}\n" if dataset else "")
+                      + f"output_dir: {tmp_path / 'out'}\ntrainer:\n  {trainer}\n")  # fmt: skip
+    return recipe
+
+
+def test_a_wrong_trainer_type_fails_before_the_dataset_or_model_is_touched(tmp_path: Path) -> None:
+    pytest.importorskip("trl")
+    # Before: a TypeError from torch's optimizer after the model and dataset had loaded.
+    recipe = _recipe(tmp_path, "learning_rate: fast", dataset=True)
+    err = assert_clean_failure(cli("sft", "--config", str(recipe)), "exectune sft: error: trainer.learning_rate must be float, got 'fast'")
+    assert "no-model" not in err and "no-data" not in err and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("trainer", "needle"), [
+    ("nosuch_key: 1", "unknown GRPOConfig field(s) 'nosuch_key'"),
+    ("num_generations: many", "trainer.num_generations must be int, got 'many'"),
+])  # fmt: skip
+def test_grpo_trainer_block_is_checked_before_the_model_or_tasks(tmp_path: Path, capsys, trainer, needle) -> None:
+    pytest.importorskip("trl")
+    from exectune_rl.cli import main
+
+    # In-process: the same path as the console script, without paying TRL's import once more.
+    assert main(["grpo", "--config", str(_recipe(tmp_path, trainer, dataset=False))]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "no-model" not in err and not (tmp_path / "out").exists()
+
+
+def test_trainer_values_are_converted_to_the_config_types() -> None:
+    trl = pytest.importorskip("trl")
+    from exectune_rl.errors import ConfigError
+    from exectune_rl.training.trl_utils import check_trainer_fields
+
+    assert check_trainer_fields(trl.SFTConfig, {"max_steps": "3", "learning_rate": 1e-5, "report_to": "none"}) == {
+        "max_steps": 3, "learning_rate": 1e-5, "report_to": "none"}
+    with pytest.raises(ConfigError, match="trainer.bf16 must be true or false"):
+        check_trainer_fields(trl.SFTConfig, {"bf16": "maybe"})

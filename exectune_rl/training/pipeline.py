@@ -87,8 +87,11 @@ def run_grpo(recipe: RLRecipe, *, callbacks: list[Any] | None = None) -> RLResul
     Returns:
         The :class:`~exectune_rl.training.rl.RLResult`.
     """
-    from exectune_rl.training.trl_utils import load_tokenizer
+    from exectune_rl.training.trl_utils import check_trainer_fields, load_tokenizer, require_trl
 
+    trl = require_trl()
+    # The trainer: block first: a wrong key or type fails before any model, task or core is loaded.
+    check_trainer_fields(trl.GRPOConfig if recipe.algorithm == "grpo" else trl.RLOOConfig, recipe.trainer)
     tokenizer = load_tokenizer(recipe.model)  # before the core: a bad path fails fast
     with ExitStack() as stack:
         run = open_run(recipe, stack, tokenizer=tokenizer)

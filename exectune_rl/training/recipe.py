@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 from exectune_rl.errors import ConfigError
 
-__all__ = ["parse_recipe", "parse_recipe_dict", "apply_overrides", "load_yaml", "recipe_to_dict", "check_fields"]
+__all__ = ["parse_recipe", "parse_recipe_dict", "apply_overrides", "load_yaml", "recipe_to_dict", "check_fields", "convert_value"]
 
 T = TypeVar("T")
 
@@ -171,6 +171,19 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
             raise ConfigError(f"{where} must be a string, got {value!r}")
         return str(value)
     return value
+
+
+def convert_value(value: Any, tp: Any, where: str) -> Any:
+    """``value`` converted to the annotated type ``tp`` as a recipe field is (``where`` names it in errors).
+
+    Raises:
+        ConfigError: the value does not fit (``learning_rate: fast`` for a float).
+
+    Example:
+        >>> convert_value("3", int, "trainer.max_steps")
+        3
+    """
+    return _convert(value, tp, where)
 
 
 def parse_recipe_dict(cls: type[T], data: Mapping[str, Any], *, where: str = "") -> T:

@@ -22,7 +22,7 @@ from typing import Any
 from exectune_rl.errors import ConfigError
 from exectune_rl.training.config import SFTRecipe, TinyModelConfig
 from exectune_rl.training.sft_data import load_sft_dataset
-from exectune_rl.training.trl_utils import load_tokenizer, require_trl, save_log_history, trainer_args
+from exectune_rl.training.trl_utils import check_trainer_fields, load_tokenizer, require_trl, save_log_history, trainer_args
 
 __all__ = ["SFTResult", "run_sft", "build_sft_trainer", "ensure_tiny_model"]
 
@@ -77,6 +77,8 @@ def build_sft_trainer(recipe: SFTRecipe, *, train_dataset: Any = None, callbacks
     trl = require_trl()
     from transformers import AutoModelForCausalLM
 
+    # The trainer: block first: a wrong key or type fails before the dataset or the model is loaded.
+    check_trainer_fields(trl.SFTConfig, recipe.trainer)
     dataset = train_dataset if train_dataset is not None else load_sft_dataset(recipe.dataset)
     if recipe.tiny is not None:
         ensure_tiny_model(recipe.model, recipe.tiny, _corpus_from(dataset))

@@ -11,7 +11,7 @@ from typing import Any
 
 from exectune_rl.errors import ConfigError, MissingDependencyError
 
-__all__ = ["require_trl", "load_tokenizer", "trainer_args", "save_log_history", "load_log_history", "LOG_FILE"]
+__all__ = ["require_trl", "load_tokenizer", "trainer_args", "check_trainer_fields", "save_log_history", "load_log_history", "LOG_FILE"]
 
 logger = logging.getLogger(__name__)
 
@@ -69,21 +69,55 @@ def trainer_args(config_cls: type, output_dir: str | os.PathLike[str], overrides
     Raises:
         ConfigError: ``overrides`` names a field the config does not have, or TRL rejects a value.
     """
-    import dataclasses
-
-    known = {f.name for f in dataclasses.fields(config_cls)}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise ConfigError(f"trainer: unknown {config_cls.__name__} field(s) {', '.join(map(repr, unknown))}")
+    checked = check_trainer_fields(config_cls, overrides)
     cuda = _cuda()
     defaults: dict[str, Any] = {"report_to": "none", "save_strategy": "no", "logging_steps": 1, "gradient_checkpointing": False}
     if not cuda:
         defaults.update(use_cpu=True, bf16=False, fp16=False)
-    kwargs = {**defaults, **dict(overrides), "output_dir": str(output_dir)}
+    kwargs = {**defaults, **checked, "output_dir": str(output_dir)}
     try:
         return config_cls(**kwargs)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"trainer: {config_cls.__name__} rejected the recipe: {exc}") from exc
+
+
+def check_trainer_fields(config_cls: type, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """A recipe's ``trainer:`` mapping checked against TRL's config dataclass, values converted.
+
+    Unknown keys and values of the wrong type (``learning_rate: fast``) are a ConfigError
+    naming ``trainer.<key>``, the way a recipe's own fields are checked: before any model or
+    dataset is loaded, not as a TypeError deep inside the optimizer.
+
+    Args:
+        config_cls: The TRL config class (``SFTConfig``, ``GRPOConfig``, ``RLOOConfig``).
+        overrides: The recipe's ``trainer:`` mapping.
+
+    Returns:
+        The mapping with values converted to the fields' types (``"3"`` for an int field is 3).
+
+    Raises:
+        ConfigError: an unknown key or a value that does not fit its field.
+
+    Example:
+        >>> import trl                                                          # doctest: +SKIP
+        >>> check_trainer_fields(trl.SFTConfig, {"max_steps": "3"})             # doctest: +SKIP
+        {'max_steps': 3}
+    """
+    import dataclasses
+    import typing
+
+    from exectune_rl.training.recipe import convert_value
+
+    fields = {f.name: f for f in dataclasses.fields(config_cls) if f.init}
+    unknown = sorted(set(overrides) - set(fields), key=str)
+    if unknown:
+        raise ConfigError(f"trainer: unknown {config_cls.__name__} field(s) {', '.join(map(repr, unknown))} "
+                          f"(see the fields of trl.{config_cls.__name__})")  # fmt: skip
+    try:
+        hints = typing.get_type_hints(config_cls)
+    except Exception:  # an annotation that does not resolve: TRL's own checks still run when the config is built
+        hints = {}
+    return {key: convert_value(value, hints.get(key, Any), f"trainer.{key}") for key, value in overrides.items()}
 
 
 def save_log_history(log_history: list[dict[str, Any]], output_dir: str | os.PathLike[str], *, stage: str) -> Path:
