@@ -119,6 +119,23 @@ def test_concurrent_callers_and_arun(pool):
     assert [r.stdout for r in results] == ["a\n", "b\n"]
 
 
+def test_a_pickled_copy_shares_the_actors(pool, cluster):
+    import pickle
+
+    # A reward shipped to another process (here a Ray task, reserving no CPU: the pool holds
+    # them all) reaches the same actors instead of reserving a second set of CPUs.
+    copy = pickle.loads(pickle.dumps(pool))
+    assert copy.actor_pids == pool.actor_pids
+    copy.close()  # a copy does not stop the actors it shares
+    assert pool.run(["print('still here')"])[0].stdout == "still here\n"
+
+    @cluster.remote(num_cpus=0)
+    def elsewhere(sb):
+        return [r.stdout for r in sb.run([f"print({i})" for i in range(4)])]
+
+    assert cluster.get(elsewhere.remote(pool), timeout=60) == ["0\n", "1\n", "2\n", "3\n"]
+
+
 # --------------------------------------------------------------------- abuse, through Ray
 
 
