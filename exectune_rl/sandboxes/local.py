@@ -481,6 +481,12 @@ class LocalSandbox(Sandbox):
             finally:
                 self._busy[index] = False
             batch.put(i, result)
+            if self._procs[index] is None and not self._closed:
+                # A worker retired or lost with this task is replaced now, not when the next task waits for it.
+                try:
+                    self._restart(index)
+                except SandboxError as exc:
+                    logger.warning("sandbox worker %d could not be restarted yet: %s", index, exc)
 
     def _execute(self, index: int, payload: dict[str, Any], budget: float) -> ExecResult:
         attempts = 2 if self.retry_on_worker_death else 1
