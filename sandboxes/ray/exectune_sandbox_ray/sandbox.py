@@ -211,6 +211,17 @@ class RaySandbox(Sandbox):
             self.close()
             raise
 
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        """Why this sandbox cannot be made here (Ray is not installed), or None; imports nothing.
+
+        Example:
+            >>> RaySandbox.unavailable_reason()   # doctest: +SKIP
+        """
+        import importlib.util
+
+        return None if importlib.util.find_spec("ray") is not None else str(RayNotInstalledError())
+
     # ------------------------------------------------------------------ placement
 
     def _placement(self) -> list[tuple[str, int]]:

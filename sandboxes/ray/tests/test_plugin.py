@@ -4,6 +4,7 @@ bad arguments are refused, and the scheduler picks actors by load."""
 from __future__ import annotations
 
 import sys
+from importlib.util import find_spec
 
 import pytest
 
@@ -21,7 +22,8 @@ def test_plugins_command_lists_it(capsys):
     from exectune_rl.cli import main
 
     assert main(["plugins"]) == 0
-    assert "exectune_sandbox_ray:RaySandbox" in capsys.readouterr().out
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.strip().startswith("ray "))
+    assert "exectune_sandbox_ray:RaySandbox" in line and "[available]" in line
 
 
 def test_missing_ray_names_the_plugin(monkeypatch):
@@ -30,6 +32,9 @@ def test_missing_ray_names_the_plugin(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # what an environment without Ray sees
     with pytest.raises(MissingDependencyError, match="pip install exectune-sandbox-ray"):
         get_sandbox("ray")
+    # ... and `exectune plugins` lists it as unavailable with the same reason.
+    monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None if name == "ray" else find_spec(name, *a))
+    assert "pip install exectune-sandbox-ray" in sandbox_registry.unavailable_reason("ray")
 
 
 @pytest.mark.parametrize("kwargs", [{"workers": 0}, {"max_in_flight": 0}, {"actors_per_node": 1.5},
