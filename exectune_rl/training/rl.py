@@ -26,7 +26,7 @@ from exectune_rl.errors import ConfigError
 from exectune_rl.tasks.base import Task
 from exectune_rl.training.config import RLRecipe
 from exectune_rl.training.sft_data import prompt_messages
-from exectune_rl.training.trl_utils import load_tokenizer, require_trl, save_log_history, trainer_args
+from exectune_rl.training.trl_utils import load_tokenizer, quiet_progress, require_trl, save_log_history, trainer_args
 
 __all__ = ["RLResult", "TrackedReward", "AsyncTrackedReward", "track", "executability_of", "rl_dataset", "run_rl", "build_rl_trainer"]
 
@@ -100,10 +100,11 @@ def build_rl_trainer(
         (trl.GRPOConfig, trl.GRPOTrainer) if recipe.algorithm == "grpo" else (trl.RLOOConfig, trl.RLOOTrainer)
     )
     args = trainer_args(config_cls, recipe.output_dir, recipe.trainer)
-    return trainer_cls(
+    trainer = trainer_cls(
         model=recipe.model, reward_funcs=reward_funcs, args=args, train_dataset=dataset,
         processing_class=tokenizer, callbacks=callbacks or None,
     )
+    return quiet_progress(trainer, recipe.output_dir)
 
 
 def _reward_series(history: list[dict[str, Any]]) -> list[float]:

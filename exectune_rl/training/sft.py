@@ -22,7 +22,7 @@ from typing import Any
 from exectune_rl.errors import ConfigError
 from exectune_rl.training.config import SFTRecipe, TinyModelConfig
 from exectune_rl.training.sft_data import load_sft_dataset
-from exectune_rl.training.trl_utils import check_trainer_fields, load_tokenizer, require_trl, save_log_history, trainer_args
+from exectune_rl.training.trl_utils import check_trainer_fields, load_tokenizer, quiet_progress, require_trl, save_log_history, trainer_args
 
 __all__ = ["SFTResult", "run_sft", "build_sft_trainer", "ensure_tiny_model"]
 
@@ -90,7 +90,8 @@ def build_sft_trainer(recipe: SFTRecipe, *, train_dataset: Any = None, callbacks
     args = trainer_args(trl.SFTConfig, recipe.output_dir, recipe.trainer)
     if args.completion_only_loss is False:
         logger.warning("completion_only_loss=False: the loss also covers the prompt, not only the strategy")
-    return trl.SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer, callbacks=callbacks or None)
+    trainer = trl.SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer, callbacks=callbacks or None)
+    return quiet_progress(trainer, recipe.output_dir)
 
 
 def run_sft(recipe: SFTRecipe, *, train_dataset: Any = None, callbacks: list[Any] | None = None) -> SFTResult:

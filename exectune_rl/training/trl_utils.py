@@ -11,7 +11,7 @@ from typing import Any
 
 from exectune_rl.errors import ConfigError, MissingDependencyError
 
-__all__ = ["require_trl", "load_tokenizer", "trainer_args", "check_trainer_fields", "save_log_history", "load_log_history", "LOG_FILE"]
+__all__ = ["require_trl", "load_tokenizer", "trainer_args", "check_trainer_fields", "quiet_progress", "TRAINER_LOG", "save_log_history", "load_log_history", "LOG_FILE"]
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +118,62 @@ def check_trainer_fields(config_cls: type, overrides: Mapping[str, Any]) -> dict
     except Exception:  # an annotation that does not resolve: TRL's own checks still run when the config is built
         hints = {}
     return {key: convert_value(value, hints.get(key, Any), f"trainer.{key}") for key, value in overrides.items()}
+
+
+TRAINER_LOG = "trainer_log.jsonl"
+
+
+def quiet_progress(trainer: Any, output_dir: str | os.PathLike[str]) -> Any:
+    """Keep a trainer's per-step log dicts out of stdout: a progress bar on stderr, the logs in the run folder.
+
+    Transformers prints every ``{'loss': ...}`` dict to stdout (through its progress bar, or
+    with ``print`` when the bar is off), burying a command's own output. This swaps those
+    callbacks for one that shows a progress bar on stderr and appends each log dict as a JSON
+    line to ``<output_dir>/trainer_log.jsonl``.
+
+    Args:
+        trainer: A transformers/TRL trainer.
+        output_dir: The run folder.
+
+    Returns:
+        The same trainer.
+    """
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback, TrainerCallback
+
+    path = Path(output_dir) / TRAINER_LOG
+
+    class _RunFolderProgress(TrainerCallback):
+        def __init__(self) -> None:
+            self.bar: Any = None
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if state.is_world_process_zero:
+                import sys
+
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=state.max_steps, unit="step", file=sys.stderr, dynamic_ncols=True,
+                                disable=getattr(args, "disable_tqdm", False))  # fmt: skip
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if self.bar is not None:
+                self.bar.update(state.global_step - self.bar.n)
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+            if state.is_world_process_zero and logs:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with path.open("a", encoding="utf-8") as fh:
+                    fh.write(json.dumps({"step": state.global_step, **logs}, default=float) + "\n")
+
+        def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if self.bar is not None:
+                self.bar.close()
+                self.bar = None
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(_RunFolderProgress())
+    return trainer
 
 
 def save_log_history(log_history: list[dict[str, Any]], output_dir: str | os.PathLike[str], *, stage: str) -> Path:
