@@ -224,7 +224,7 @@ def test_shutdown_finishes_the_batch_in_flight():
 
 
 def test_load_64_concurrent_clients(capsys):
-    # 64 clients, 3 requests each: nothing but 200s and the designed 503s; latency printed.
+    # 64 clients, 2 requests each: nothing but 200s and the designed 503s; latency printed.
     run = _math_run(ServeLimits(max_queued=48, batch_rows=64, retry_after_s=1))
     latencies: list[float] = []
     codes: list[int] = []
@@ -232,7 +232,7 @@ def test_load_64_concurrent_clients(capsys):
         httpx.post(server.url + "/get_reward", json=_math_body(), timeout=30)  # warm up: math-verify's first parse imports sympy
 
         async def client(http):
-            for _ in range(3):
+            for _ in range(2):
                 start = time.perf_counter()
                 r = await http.post("/get_reward", json=_math_body())
                 codes.append(r.status_code)
@@ -250,8 +250,8 @@ def test_load_64_concurrent_clients(capsys):
 
         asyncio.run(load())
     run.reward.close()
-    assert set(codes) <= {200, 503} and len(codes) == 64 * 3
-    assert len(latencies) >= 64 * 3 // 2
+    assert set(codes) <= {200, 503} and len(codes) == 64 * 2
+    assert len(latencies) >= 64 * 2 // 2
     q = statistics.quantiles(latencies, n=100)
     with capsys.disabled():
         print(f"\nload test: {len(codes)} requests from 64 clients, {codes.count(503)} designed 503s, "
