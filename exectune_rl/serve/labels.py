@@ -158,7 +158,19 @@ def check_rows(rows: Sequence[Mapping[str, Any]], config: Any, has_core: bool, *
 
 
 def completion_from_query(query: Any, prompt: Any) -> Any:
-    """The guide's response in an OpenRLHF ``query`` (prompt + response, as its tokenizer decoded it)."""
-    if isinstance(query, str) and isinstance(prompt, str) and prompt and query.startswith(prompt):
-        return query[len(prompt) :]
+    """The guide's response in an OpenRLHF ``query`` (prompt + response, as its tokenizer decoded it).
+
+    The text after the prompt; a query that does not contain its prompt (decoding added special
+    tokens in front, say) is taken whole.
+
+    Example:
+        >>> completion_from_query("<s>Plan it.<strategy>A</strategy>", "Plan it.")
+        '<strategy>A</strategy>'
+    """
+    if isinstance(query, str) and isinstance(prompt, str) and prompt:
+        if query.startswith(prompt):
+            return query[len(prompt) :]
+        at = query.find(prompt)
+        if at >= 0:
+            return query[at + len(prompt) :]
     return query
