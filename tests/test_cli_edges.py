@@ -103,7 +103,7 @@ def _readme_rows(tmp_path: Path) -> Path:
 def test_the_readme_example_rows_score_as_documented(tmp_path: Path) -> None:
     rows = _readme_rows(tmp_path)
     out = tmp_path / "scored.jsonl"
-    proc = cli("score", str(rows), "--out", str(out), "--no-progress")
+    proc = cli("score", str(rows), "--out", str(out), "--no-progress", "--workers", "1")
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     got = {r["task_id"]: r for r in map(json.loads, out.read_text().splitlines())}
     kinds = {json.loads(line)["kind"] + "/" + json.loads(line).get("test_format", "check" if '"code"' in line else "-")
@@ -261,26 +261,22 @@ def _recipe(tmp_path: Path, trainer: str, *, dataset: bool) -> Path:
     return recipe
 
 
-def test_a_wrong_trainer_type_fails_before_the_dataset_or_model_is_touched(tmp_path: Path) -> None:
-    pytest.importorskip("trl")
-    # Before: a TypeError from torch's optimizer after the model and dataset had loaded.
-    recipe = _recipe(tmp_path, "learning_rate: fast", dataset=True)
-    err = assert_clean_failure(cli("sft", "--config", str(recipe)), "exectune sft: error: trainer.learning_rate must be float, got 'fast'")
-    assert "no-model" not in err and "no-data" not in err and not (tmp_path / "out").exists()
-
-
-@pytest.mark.parametrize(("trainer", "needle"), [
-    ("nosuch_key: 1", "unknown GRPOConfig field(s) 'nosuch_key'"),
-    ("num_generations: many", "trainer.num_generations must be int, got 'many'"),
+@pytest.mark.parametrize(("command", "trainer", "needle"), [
+    ("sft", "learning_rate: fast", "trainer.learning_rate must be float, got 'fast'"),
+    ("grpo", "nosuch_key: 1", "unknown GRPOConfig field(s) 'nosuch_key'"),
+    ("grpo", "num_generations: many", "trainer.num_generations must be int, got 'many'"),
 ])  # fmt: skip
-def test_grpo_trainer_block_is_checked_before_the_model_or_tasks(tmp_path: Path, capsys, trainer, needle) -> None:
+def test_trainer_block_is_checked_before_the_dataset_or_model_is_touched(tmp_path: Path, capsys, command, trainer, needle) -> None:
     pytest.importorskip("trl")
     from exectune_rl.cli import main
 
-    # In-process: the same path as the console script, without paying TRL's import once more.
-    assert main(["grpo", "--config", str(_recipe(tmp_path, trainer, dataset=False))]) == 2
+    # Before: a TypeError from torch's optimizer after the model and dataset had loaded. In-process
+    # (cli.main, the console script's entry point) so TRL's slow import is paid once, not per case.
+    recipe = _recipe(tmp_path, trainer, dataset=command == "sft")
+    assert main([command, "--config", str(recipe)]) == 2
     err = capsys.readouterr().err
-    assert needle in err and "no-model" not in err and not (tmp_path / "out").exists()
+    assert err.strip() == f"exectune {command}: error: {err.strip().split(': error: ', 1)[1]}" and needle in err
+    assert "no-model" not in err and "no-data" not in err and not (tmp_path / "out").exists()
 
 
 def test_trainer_values_are_converted_to_the_config_types() -> None:
