@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import codecs
 import functools
 import gzip
 import io
@@ -120,6 +121,30 @@ def _open(path: str) -> TextIO:
         return p.open(encoding="utf-8")
     except OSError as exc:
         raise DataError(f"cannot read input file {path!r}: {exc.strerror or exc}") from None
+
+
+def check_input(path: str | None) -> None:
+    """Fail now, before anything is scored, on an input that cannot be JSONL: a directory, an
+    empty file, a ``.gz`` that is not gzip, bytes that are not UTF-8 at its start.
+
+    Raises:
+        DataError: naming the file and what is wrong with it.
+    """
+    if path is None or path == "-":
+        return
+    fh = _open(path)
+    try:
+        head = fh.buffer.read(65536) if hasattr(fh, "buffer") else b""
+    except _UNREADABLE as exc:
+        raise _unreadable(path, 1, exc) from None
+    finally:
+        fh.close()
+    if not head.strip():
+        raise DataError(f"input file {path!r} is empty: nothing to score")
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head)  # a character cut at the chunk's end is fine
+    except UnicodeDecodeError as exc:
+        raise _unreadable(path, head.count(b"\n", 0, exc.start) + 1, exc) from None
 
 
 def _unreadable(path: str, lineno: int, exc: BaseException) -> DataError:
@@ -380,6 +405,7 @@ def run(args: argparse.Namespace) -> int:
     from exectune_rl.rewards.summary import ScoreSummary
 
     _check_args(args)
+    check_input(args.input)
     _make_folders(**{"--out": args.out, "--summary-json": args.summary_json})
     config = build_config(args)
     _check_sandbox(config.sandbox)
