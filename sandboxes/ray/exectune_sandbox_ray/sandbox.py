@@ -307,7 +307,8 @@ class RaySandbox(Sandbox):
         """Retire a failed actor; start a new one on its node when the node is still alive."""
         with self._lock:
             if slot.state == "dead":
-                return  # another chunk of the same actor already reported it
+                return  # another chunk of the same actor (maybe another caller's) reported it
+            slot.state = "dead"
         logger.warning("RaySandbox: actor on node %s (pid %s) failed: %s; replacing it",
                        slot.node_id[:12], slot.info.get("pid"), reason)
         self._drop(slot)
