@@ -279,6 +279,17 @@ def test_trainer_block_is_checked_before_the_dataset_or_model_is_touched(tmp_pat
     assert "no-model" not in err and "no-data" not in err and not (tmp_path / "out").exists()
 
 
+def test_a_bad_reward_field_in_a_recipe_fails_before_the_model_or_tasks(tmp_path: Path, capsys) -> None:
+    pytest.importorskip("trl")
+    from exectune_rl.cli import main
+
+    recipe = _recipe(tmp_path, "max_steps: 1", dataset=False)
+    recipe.write_text(recipe.read_text() + "reward:\n  cost_lambda: -5\n")
+    assert main(["grpo", "--config", str(recipe)]) == 2
+    err = capsys.readouterr().err
+    assert "exectune grpo: error: reward.cost_lambda must be >= 0, got -5" in err and "no-model" not in err
+
+
 def test_trainer_values_are_converted_to_the_config_types() -> None:
     trl = pytest.importorskip("trl")
     from exectune_rl.errors import ConfigError

@@ -32,6 +32,7 @@ __all__ = [
     "open_cache",
     "build_core",
     "build_reward",
+    "reward_config",
     "Run",
     "open_run",
     "guide_prompt_fn",
@@ -141,6 +142,25 @@ def build_core(
     return core
 
 
+def reward_config(section: dict[str, Any] | RewardConfig) -> RewardConfig:
+    """The ``RewardConfig`` of a recipe's ``reward:`` section; errors name ``reward.<field>``.
+
+    Raises:
+        ConfigError: a field that does not exist or does not fit (``reward.cost_lambda: fast``).
+
+    Example:
+        >>> reward_config({"preset": "math", "cost_lambda": 0.01}).cost_lambda
+        0.01
+    """
+    if isinstance(section, RewardConfig):
+        return section
+    try:
+        return RewardConfig.from_section(section)
+    except ConfigError as exc:
+        message = str(exc).replace("RewardConfig.", "reward.")
+        raise ConfigError(message if "reward." in message else f"reward: {message}") from None
+
+
 def build_reward(
     section: dict[str, Any] | RewardConfig, core: Core, *, program_core: bool | None = None, tokenizer: Any = None, prices: Any = None
 ):  # -> ExecTuneReward
@@ -161,8 +181,7 @@ def build_reward(
     """
     from exectune_rl.rewards import ExecTuneReward
 
-    config = section if isinstance(section, RewardConfig) else RewardConfig.from_section(section)
-    return ExecTuneReward(config, core=core, tokenizer=tokenizer, prices=prices)
+    return ExecTuneReward(reward_config(section), core=core, tokenizer=tokenizer, prices=prices)
 
 
 @dataclass
@@ -202,12 +221,13 @@ def open_run(recipe: Any, stack: ExitStack, *, tokenizer: Any = None, prices: An
         >>> with ExitStack() as stack:                                           # doctest: +SKIP
         ...     run = open_run(parse_recipe(RLRecipe, "examples/synthetic_grpo.yaml"), stack)
     """
+    config = reward_config(recipe.reward)  # before any loading: a bad reward field fails first
     tasks = require_tasks(load_tasks(recipe.tasks), recipe.tasks)
     problems = synthetic_problems(recipe.tasks) if recipe.tasks.source == "synthetic" else None
     guide_prompt = guide_prompt_fn(recipe.guide_template)
     cache = open_cache(recipe.cache)
     stack.callback(cache.close)
     core = build_core(recipe.core, stack=stack, cache=cache, namespace="core")
-    reward = build_reward(recipe.reward, core, tokenizer=tokenizer, prices=prices)
+    reward = build_reward(config, core, tokenizer=tokenizer, prices=prices)
     stack.callback(reward.close)
     return Run(tasks, problems, guide_prompt, cache, core, reward)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from exectune_rl.training.components import build_core, open_run
+from exectune_rl.training.components import build_core, open_run, reward_config
 from exectune_rl.training.config import RLRecipe, SampleRecipe
 from exectune_rl.training.judge import RewardJudge
 from exectune_rl.training.recipe import recipe_to_dict
@@ -92,6 +92,7 @@ def run_grpo(recipe: RLRecipe, *, callbacks: list[Any] | None = None) -> RLResul
     trl = require_trl()
     # The trainer: block first: a wrong key or type fails before any model, task or core is loaded.
     check_trainer_fields(trl.GRPOConfig if recipe.algorithm == "grpo" else trl.RLOOConfig, recipe.trainer)
+    reward_config(recipe.reward)
     tokenizer = load_tokenizer(recipe.model)  # before the core: a bad path fails fast
     with ExitStack() as stack:
         run = open_run(recipe, stack, tokenizer=tokenizer)
