@@ -75,3 +75,26 @@ def test_demo_config_is_validated():
         DemoConfig(n_eval=0)
     with pytest.raises(ConfigError, match="control_temperatures"):
         DemoConfig(control_temperatures=[])
+
+
+def test_cost_aware_reward_charges_cost_to_executed_strategies_only(tmp_path):
+    from contextlib import ExitStack
+
+    from exectune_rl.evaluation.demo import CostOnExecuted, _recipes
+    from exectune_rl.training.components import open_run
+    from exectune_rl.training.judge import task_columns
+    from exectune_rl.training.synthetic import FlawKind, Style, correct_strategy, flawed_strategy, make_arith_problems
+
+    cfg = DemoConfig(output_dir=str(tmp_path), n_train=5, n_rl=5)
+    problem = make_arith_problems(6, seed=0, prefix="arith-s0")[5]
+    completions = [correct_strategy(problem, Style.STEPWISE), correct_strategy(problem, Style.VERBOSE),
+                   flawed_strategy(problem, FlawKind.WRONG_OP), flawed_strategy(problem, FlawKind.WRONG_OP, Style.VERBOSE), "no tag"]  # fmt: skip
+    with ExitStack() as stack:
+        run = open_run(_recipes(cfg).grpo_cost, stack)
+        columns = task_columns(run.tasks[:1] * len(completions))
+        plain, gated_cost = run.reward(completions=completions, **columns), CostOnExecuted(run.reward)(completions=completions, **columns)
+    # Among executed strategies the shorter one wins, as with the plain cost term.
+    assert gated_cost[0] == plain[0] > gated_cost[1] == plain[1] > 0
+    # A wrong strategy is not paid for being short: both wrong ones earn 0, above the gated floor.
+    assert plain[2] > plain[3] and gated_cost[2] == gated_cost[3] == 0.0
+    assert gated_cost[4] == plain[4] < 0
