@@ -1,7 +1,8 @@
 """The sandbox worker: a warm interpreter that forks one limited child per task.
 
 Started by :class:`~exectune_rl.sandboxes.local.LocalSandbox` as a separate interpreter with a
-scrubbed environment. It talks to its parent over two pipes (length-prefixed pickles) and
+scrubbed environment. It talks to its parent over two pipes (length-prefixed pickles; every
+reply names the request it answers, and says when the worker must be replaced) and
 never runs untrusted code itself: every task runs in a child forked from it, which sets up
 limits, drops privileges and then runs the program. Python programs are ``exec``-ed in the
 already-warm child (no interpreter start-up); other languages are ``execve``-d.

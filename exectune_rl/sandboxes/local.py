@@ -322,7 +322,8 @@ class LocalSandbox(Sandbox):
         uid_base: First unprivileged uid; each worker claims the first uid from here that no
             other live worker on the machine holds, and runs its tasks as it (root only;
             default ``EXECTUNE_SANDBOX_UID`` or 61000).
-        tmp_size_mb: Size of each worker's private ``/tmp``, which holds the work dirs.
+        tmp_size_mb: Size of each worker's private ``/tmp``, and the largest work dir a task gets
+            (with ``workfs``, a task's work dir holds at most its ``memory_mb``, capped by this).
         retry_on_worker_death: Re-run a task once on a fresh worker if its worker died
             (the result says ``retried=True``); otherwise it gets ``INFRA`` at once.
         seal_files: Give task children the sealed file view (layer ``sealed``, needs
