@@ -461,19 +461,21 @@ def run_one(payload_fd: int, to_program: int, from_program: int, deadline_s: flo
     return verdict
 
 
-def serve(sock_fd: int, verdict_fd: int, max_tasks: int = 1000) -> None:
+def serve(sock_fd: int, verdict_fd: int) -> None:
     """The judge server's loop: one task per message from the worker; never returns.
 
     Each message carries three fds (the tests, the pipe to the program, the pipe from it)
     and a JSON header; the verdict goes to ``verdict_fd`` and a one-byte reply says it is
-    there. After ``max_tasks`` tasks the judge exits and the worker starts a fresh one.
+    there. The judge leaves only when the worker closes the socket (or kills it): if it left on
+    its own right after a verdict, the program it served would see its pipes close and exit,
+    and the worker would take that for the program leaving before the verdict.
     """
     import socket
 
     _harden_imports()
     sock = socket.socket(fileno=sock_fd)
     held: list[int] = []
-    for _ in range(max_tasks):
+    while True:
         try:
             data, fds, _, _ = socket.recv_fds(sock, 4096, 3)
         except OSError:

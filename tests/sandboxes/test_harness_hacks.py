@@ -327,3 +327,13 @@ def test_more_honest_programs_pass(pool, name):
 def test_unflushed_output_is_kept(pool):
     [out] = run_tests(pool, ["def add(a, b):\n    print('working')\n    return a + b\n"], ASSERTS)
     assert out.passed and "working" in out.results[0].stdout
+
+
+def test_a_long_run_on_one_judge_never_reports_an_honest_early_exit():
+    # the judge serves every task of its worker: past a thousand tasks, an honest program
+    # must still be judged on its answers, never seen leaving before its verdict
+    from exectune_rl.sandboxes import LocalSandbox
+
+    with LocalSandbox(workers=1) as sb:
+        outs = run_tests(sb, [HONEST] * 1100, ProgramTests("asserts", code="assert add(1, 2) == 3"))
+    assert [o.status for o in outs if not o.passed] == []
