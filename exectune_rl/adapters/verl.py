@@ -1,7 +1,7 @@
 """The ExecTune reward as verl's custom reward function.
 
 verl loads ``custom_reward_function.name`` from ``custom_reward_function.path`` (a file, or
-``pkg://`` a module), merges ``custom_reward_function.reward_kwargs`` into every call's keyword
+``pkg://`` a module; the section sits under ``reward:`` since verl 0.9), merges ``custom_reward_function.reward_kwargs`` into every call's keyword
 arguments, and calls it once per response as ``compute_score(data_source=..., solution_str=...,
 ground_truth=..., extra_info=...)``; a dict result must carry ``"score"``, and its other keys
 are logged as ``reward_extra_info``. verl's reward loop awaits the function when it is a
@@ -24,13 +24,18 @@ Keyword arguments (through ``reward_kwargs``): ``config`` (a serve recipe; defau
 ``EXECTUNE_REWARD_RECIPE``, else ``exectune score``'s embedded default), ``url`` and ``token``
 (score through ``exectune serve``), ``missing_score``.
 
-Example (a verl config)::
+Tested through verl 0.9.1's own ``get_custom_reward_fn`` in a separate environment
+(``benchmarks/compat/run_verl.sh``: verl needs transformers < 5.11); the main test run checks the
+same contract without verl.
 
-    custom_reward_function:
-      path: pkg://exectune_rl.adapters.verl      # or the file: python -c "import exectune_rl.adapters.verl as m; print(m.__file__)"
-      name: compute_score                        # compute_score_async for the reward loop
-      reward_kwargs:
-        config: /path/to/serve.yaml              # or url: http://scorer:8000
+Example (a verl 0.9 config)::
+
+    reward:
+      custom_reward_function:
+        path: pkg://exectune_rl.adapters.verl    # or the file: python -c "import exectune_rl.adapters.verl as m; print(m.__file__)"
+        name: compute_score                      # compute_score_async for the reward loop
+        reward_kwargs:
+          config: /path/to/serve.yaml            # or url: http://scorer:8000
 
     >>> compute_score("humaneval", "<strategy>...</strategy>", "HumanEval/0",
     ...               extra_info={"core_output": "def has_close_elements(...): ..."})   # doctest: +SKIP
