@@ -87,7 +87,7 @@ def test_every_path_reports_the_same_metrics(reward):
     assert result["counts"]["execution"] == 8 and result["counts"]["format"] == 8 and result["counts"]["cost"] == 4
     assert set(result["denominators"]) >= {"execution", "executability", "format"}
     table = format_table(result)
-    assert "n=8: strategies, gated = 0" in table and "mean over tasks" in table
+    assert "n=8 strategies, gated = 0" in table and "mean over tasks" in table
 
     # exectune eval's aggregation: the same strategies sampled by a guide (k = 4, m = 2)
     guide = CallableCore(guide_fn, model="guide")
