@@ -170,6 +170,11 @@ def test_saturation_is_503_with_retry_after_and_the_client_retries():
         assert [a["rewards"] for a in asyncio.run(retried())] == [[1.0]] * 4
         metrics = httpx.get(server.url + "/metrics").text
         assert 'exectune_serve_requests_total{code="503",endpoint="/get_reward"}' in metrics
+        assert 'exectune_serve_requests_total{code="200",endpoint="/get_reward"}' in metrics
+        assert 'exectune_serve_completions_total{status="scored"}' in metrics  # per reward status
+        assert 'exectune_serve_request_seconds_bucket{endpoint="/get_reward",le="0.5"}' in metrics
+        for gauge in ("exectune_serve_in_flight", "exectune_serve_queued_requests", "exectune_serve_sandbox_queue_rows"):
+            assert f"\n{gauge} " in metrics, gauge
     run.reward.close()
 
 
