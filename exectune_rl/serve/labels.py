@@ -118,7 +118,10 @@ def native_rows(rows: Sequence[Any], table: Mapping[str, Mapping[str, Any]]) -> 
             raise LabelError(f"{at} needs 'completion' (the guide's raw output) or 'strategy'")
         if not _has_task_text(row) and row.get("task_id") is not None and str(row["task_id"]) in table:
             row = _from_table(row, table, at)
-        out.append(normalize_row(row))
+        row = normalize_row(row)  # a nested task, or a HumanEval id (as `exectune score` reads them)
+        if not _has_task_text(row) and row.get("task_id") is not None:
+            raise LabelError(f"{at}: unknown task id {str(row['task_id'])!r}; {_known(table)}")
+        out.append(row)
     return out
 
 

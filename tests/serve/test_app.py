@@ -135,6 +135,8 @@ def test_malformed_requests_are_4xx(live):
     assert r.status_code == 422 and "'labels' is required" in r.json()["detail"]
     r = httpx.post(live.url + "/score", json={"rows": [{"task_id": "HumanEval/0"}]}, headers=AUTH)
     assert r.status_code == 422 and "rows[0] needs 'completion'" in r.json()["detail"]
+    r = httpx.post(live.url + "/score", json={"rows": [{"task_id": "nope", "strategy": "s"}]}, headers=AUTH)
+    assert r.status_code == 422 and "rows[0]: unknown task id 'nope'" in r.json()["detail"]
 
 
 def test_oversized_batches_and_bodies_are_413():
