@@ -16,8 +16,10 @@ from exectune_rl.evaluation.demo_results import paired_difference  # noqa: E402
 _FIELDS = ("executability", "ci_low", "ci_high", "greedy_accuracy", "strategy_tokens", "core_tokens", "usd_per_task")
 
 
-def _rewards(path):
-    return [e["reward"] for e in json.loads(path.read_text()) if "reward" in e and e["reward"] == e["reward"]]
+def _rewards(folder):
+    from exectune_rl.training.trl_utils import load_log_history
+
+    return [e["reward"] for e in load_log_history(folder) if "reward" in e and e["reward"] == e["reward"]]
 
 
 def test_quick_demo_sft_far_above_untrained_and_grpo_reward_rises(tmp_path, capsys):
@@ -39,7 +41,7 @@ def test_quick_demo_sft_far_above_untrained_and_grpo_reward_rises(tmp_path, caps
     assert results["paired_ci_low"] <= results["paired_diff"] <= results["paired_ci_high"]
     assert results["control_temperature"] in results["config"]["control_temperatures"]
     # GRPO's training reward rises: the last third of the steps above the first third.
-    rewards = _rewards(tmp_path / "grpo" / "training_log.json")
+    rewards = _rewards(tmp_path / "grpo")
     third = len(rewards) // 3
     assert sum(rewards[-third:]) / third > sum(rewards[:third]) / third, rewards
     acc = results["acceptance"]
