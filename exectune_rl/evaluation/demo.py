@@ -91,7 +91,7 @@ class DemoConfig:
     grpo_scheduler: str = field(default="linear", metadata={"help": "TRL lr_scheduler_type of both GRPO runs"})
     grpo_temperature: float = 1.0
     grpo_scale_rewards: str = field(default="batch", metadata={"help": "TRL scale_rewards of both GRPO runs"})
-    cost_lambda: float = field(default=3.0, metadata={"help": "lambda of the cost-aware run (cost in ktokens)"})
+    cost_lambda: float = field(default=1.0, metadata={"help": "lambda of the cost-aware run (cost in ktokens; 3 cost 8 points)"})
     max_cost: float = field(default=0.25, metadata={"help": "ktokens where the cost term saturates"})
     run_cost_aware: bool = True
     reuse_outputs: bool = field(
