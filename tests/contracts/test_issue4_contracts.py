@@ -673,10 +673,12 @@ def test_score_bad_input_exits_2_naming_the_problem(tmp_path: Path, capsys: pyte
 def test_score_an_empty_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src = tmp_path / "empty.jsonl"
     src.write_text("", encoding="utf-8")
-    assert cli_main(["score", str(src), "--no-progress", "--out", str(tmp_path / "o.jsonl")]) == 0
-    table = capsys.readouterr().out
-    assert "rows" in table and "unknown" not in table  # nothing scored is not an unknown price
-    assert (tmp_path / "o.jsonl").read_text() == ""
+    # An empty input is the user's mistake: one clear line and exit status 2, not a table of
+    # dashes with status 0 (and nothing scored is never an unknown price).
+    assert cli_main(["score", str(src), "--no-progress", "--out", str(tmp_path / "o.jsonl")]) == 2
+    captured = capsys.readouterr()
+    assert "empty" in captured.err and "unknown" not in captured.out + captured.err
+    assert "Traceback" not in captured.err
 
 
 def test_bench_json_keys(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
