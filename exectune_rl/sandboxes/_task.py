@@ -48,9 +48,7 @@ def child(worker: Any, req: dict[str, Any], workdir: str, argv: list[str] | None
     """
     report = worker.status_fd  # where a set-up failure is written until fd 3 is the status channel
     try:
-        os.setsid()
-        if worker.sealed_ns_fd is not None:
-            _isolation.enter_mount_namespace(worker.sealed_ns_fd)
+        os.setsid()  # the file view is the worker's own: it entered the sealed view once
         if rpc is not None:
             rpc = (fcntl.fcntl(rpc[0], fcntl.F_DUPFD, 64), fcntl.fcntl(rpc[1], fcntl.F_DUPFD, 64))
         claims = fcntl.fcntl(worker.claim_fd, fcntl.F_DUPFD, 64) if argv is None else -1

@@ -117,6 +117,7 @@ class Worker:
         self.in_fd = os.memfd_create("stdin")
         self.sealed_ns_fd: int | None = None
         self.judge: _JudgeServer | None = None
+        self.judge_started = False
         self.devnull = os.open(os.devnull, os.O_RDONLY)
         self.exes = {name: _which(name) for name in ("node", "gcc", "g++", "bash")}
         layers, self.note = _isolation.setup_worker_isolation(
@@ -156,9 +157,13 @@ class Worker:
             self.dirs = _tree.WorkDirs(self.workdir, self.uid, False, cfg["tmp_size_mb"], max_entries)
             self.note = "; ".join(filter(None, [self.note, f"no tmpfs for the work dir ({exc}): its size is not bounded"]))
         self.retire = ""
+        self.full_ns_fd: int | None = None
         if cfg.get("seal", True) and "mountns" in layers:
             try:
-                self.sealed_ns_fd = _isolation.build_sealed_view([self.work_root], tuple(cfg.get("allowed_packages") or ()))
+                # The worker's own cgroup folders stay reachable from inside (root-owned: a
+                # task can read them, never write them).
+                keep = [self.work_root] + [g.path for g in (self.cgroup, self.judge_cgroup) if g is not None]
+                self.sealed_ns_fd = _isolation.build_sealed_view(keep, tuple(cfg.get("allowed_packages") or ()))
                 self.layers.append("sealed")
             except OSError as exc:
                 self.note = "; ".join(filter(None, [self.note, f"no sealed file view ({exc}): tasks see every installed package"]))
@@ -173,6 +178,14 @@ class Worker:
             self.prctl(_isolation.PR_SET_DUMPABLE, 0, 0, 0, 0)
         self.baseline_vm = _vm_size()
         self.isolation = tuple(self.layers)  # what every result reports
+        if self.sealed_ns_fd is not None:
+            # The judge starts in the whole file view (test code may import what programs may
+            # not); then the worker itself moves into the sealed view once, so that no task
+            # child pays for a setns (about 0.3 ms each). A judge started later goes back.
+            self.full_ns_fd = os.open("/proc/self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+            self._judge_server()
+            _isolation.enter_mount_namespace(self.sealed_ns_fd)
+            os.chdir("/")
 
     # -- one task ---------------------------------------------------------------------
 
@@ -329,6 +342,9 @@ class Worker:
         if pid == 0:  # pragma: no cover - runs in the judge
             try:
                 mine.close()
+                if self.full_ns_fd is not None and self.judge_started:
+                    _isolation.enter_mount_namespace(self.full_ns_fd)
+                    os.chdir("/")
                 os.setpgid(0, 0)
                 self.prctl(_isolation.PR_SET_DUMPABLE, 0, 0, 0, 0)
                 self.prctl(_isolation.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -349,6 +365,7 @@ class Worker:
                 os._exit(3)
             _judge.serve(3, 4)
         theirs.close()
+        self.judge_started = True
         if self.judge_cgroup is not None:
             try:  # out of the worker's cgroup, which counts the task's CPU
                 self.judge_cgroup.join(pid)
@@ -753,7 +770,7 @@ def main() -> None:
         return
     cgroups = [g.path for g in (worker.cgroup, worker.judge_cgroup) if g is not None]
     send(proto_out, {"ready": True, "layers": worker.layers, "note": worker.note, "pid": os.getpid(), "uid": worker.uid,
-                     "cgroups": cgroups})
+                     "cgroups": cgroups, "judge_pid": worker.judge.pid if worker.judge is not None else None})
     fd_socket = None
     if cfg.get("fd_socket") is not None:
         fd_socket = socket_mod().socket(fileno=cfg["fd_socket"])
