@@ -117,7 +117,6 @@ class Worker:
         self.in_fd = os.memfd_create("stdin")
         self.sealed_ns_fd: int | None = None
         self.judge: _JudgeServer | None = None
-        self.judge_started = False
         self.devnull = os.open(os.devnull, os.O_RDONLY)
         self.exes = {name: _which(name) for name in ("node", "gcc", "g++", "bash")}
         layers, self.note = _isolation.setup_worker_isolation(
@@ -179,11 +178,10 @@ class Worker:
         self.baseline_vm = _vm_size()
         self.isolation = tuple(self.layers)  # what every result reports
         if self.sealed_ns_fd is not None:
-            # The judge starts in the whole file view (test code may import what programs may
-            # not); then the worker itself moves into the sealed view once, so that no task
-            # child pays for a setns (about 0.3 ms each). A judge started later goes back.
+            # The worker itself moves into the sealed view once, so that no task child pays
+            # for a setns (about 0.3 ms each); its judge, started on the first judged task,
+            # goes back to the whole view (test code may import what programs may not).
             self.full_ns_fd = os.open("/proc/self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
-            self._judge_server()
             _isolation.enter_mount_namespace(self.sealed_ns_fd)
             os.chdir("/")
 
@@ -342,7 +340,7 @@ class Worker:
         if pid == 0:  # pragma: no cover - runs in the judge
             try:
                 mine.close()
-                if self.full_ns_fd is not None and self.judge_started:
+                if self.full_ns_fd is not None:
                     _isolation.enter_mount_namespace(self.full_ns_fd)
                     os.chdir("/")
                 os.setpgid(0, 0)
@@ -365,7 +363,6 @@ class Worker:
                 os._exit(3)
             _judge.serve(3, 4)
         theirs.close()
-        self.judge_started = True
         if self.judge_cgroup is not None:
             try:  # out of the worker's cgroup, which counts the task's CPU
                 self.judge_cgroup.join(pid)
@@ -770,7 +767,7 @@ def main() -> None:
         return
     cgroups = [g.path for g in (worker.cgroup, worker.judge_cgroup) if g is not None]
     send(proto_out, {"ready": True, "layers": worker.layers, "note": worker.note, "pid": os.getpid(), "uid": worker.uid,
-                     "cgroups": cgroups, "judge_pid": worker.judge.pid if worker.judge is not None else None})
+                     "cgroups": cgroups})
     fd_socket = None
     if cfg.get("fd_socket") is not None:
         fd_socket = socket_mod().socket(fileno=cfg["fd_socket"])

@@ -188,7 +188,6 @@ class _WorkerProcess:
         self.layers: tuple[str, ...] = tuple(hello["layers"])
         self.note: str = hello["note"]
         self.uid = hello.get("uid")
-        self.judge_pid: int | None = hello.get("judge_pid")
         self.cgroups = list(hello.get("cgroups") or ())
 
     def send(self, obj: dict[str, Any], judge: bytes | None, deadline: float) -> int:
@@ -426,10 +425,6 @@ class LocalSandbox(Sandbox):
     def worker_pids(self) -> list[int]:
         return [p.proc.pid for p in self._procs if p is not None]
 
-    @property
-    def judge_pids(self) -> list[int]:
-        """The judge processes the workers started with (each worker's one long-lived child)."""
-        return [p.judge_pid for p in self._procs if p is not None and p.judge_pid is not None]
 
     def run(self, requests: Sequence[ExecRequest]) -> list[ExecResult]:
         """Run every request on the pool; results come back in input order.

@@ -39,8 +39,7 @@ def _task_processes(sb: LocalSandbox, uids: list[int]) -> list[int]:
     """Processes of the pool's task uids, or (without uids) descendants of its workers."""
     if uids:
         return [p.pid for p in psutil.process_iter(["uids"]) if p.info["uids"] and p.info["uids"].real in uids]
-    return [c.pid for pid in sb.worker_pids for c in psutil.Process(pid).children(recursive=True)
-            if c.pid not in sb.judge_pids]
+    return [c.pid for pid in sb.worker_pids for c in psutil.Process(pid).children(recursive=True)]
 
 
 @pytest.fixture
@@ -208,7 +207,7 @@ def test_escaped_descendants_end_with_their_task(solo):
     code = "import os, time\nif os.fork() == 0:\n    os.setsid()\n    os.fork()\n    time.sleep(60)\nprint('left')\n"
     r = run1(solo, code)
     assert r.status is ExecStatus.OK and r.stdout == "left\n"
-    assert [c for c in psutil.Process(solo.worker_pids[0]).children(recursive=True) if c.pid not in solo.judge_pids] == []
+    assert psutil.Process(solo.worker_pids[0]).children(recursive=True) == []
     if IS_ROOT:
         assert _task_processes(solo, [solo._procs[0].uid]) == []
 
