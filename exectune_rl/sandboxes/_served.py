@@ -26,7 +26,9 @@ if _wire is None:
 FROM_JUDGE = 4
 TO_JUDGE = 5
 MANIFEST_ITEM_BYTES = 256 << 10
-"""A top-level value bigger than this crosses as a handle (its items on demand), not as a copy."""
+MANIFEST_ITEMS = 20_000
+"""A top-level value longer than this many bytes, or of more elements, crosses as a handle (its
+items on demand), not as a copy: the encoder's own element count decides, no second encoding."""
 _MUTABLE = (list, dict, set, bytearray)
 
 
@@ -78,7 +80,8 @@ class _Server:
                     out[name] = ["e", [c.__name__ for c in value.__mro__][:32]]
                     continue
                 entry = self.codec.encode(value, allow_handle=True)
-                if _wire.too_big(entry, MANIFEST_ITEM_BYTES):
+                if self.codec.items > MANIFEST_ITEMS or (isinstance(value, (str, bytes, bytearray))
+                                                         and len(value) > MANIFEST_ITEM_BYTES):
                     entry = {"h": self.handle_of(value), "k": type(value).__name__[:100], "c": callable(value)}
                 out[name] = ["v", entry]
             except (_wire.WireError, RecursionError, Exception):

@@ -129,14 +129,6 @@ class Reader:
 # --------------------------------------------------------------------------- values
 
 
-def too_big(encoded: Any, limit: int) -> bool:
-    """Whether an encoded value's JSON text is over ``limit`` bytes."""
-    try:
-        return len(json.dumps(encoded, separators=(",", ":"), check_circular=False)) > limit
-    except (TypeError, ValueError, RecursionError):
-        return True
-
-
 _TYPES = {t.__name__: t for t in (int, float, complex, str, bytes, bytearray, bool, list, tuple, dict, set, frozenset, type(None))}
 """Builtin types that cross by name (a test may pass ``int`` for an ``isinstance`` check)."""
 
@@ -169,6 +161,11 @@ class Codec:
     def encode(self, value: Any, allow_handle: bool = True) -> Any:
         self._items = 0
         return self._enc(value, 0, allow_handle)
+
+    @property
+    def items(self) -> int:
+        """How many elements the last :meth:`encode` wrote."""
+        return self._items
 
     def _enc(self, v: Any, depth: int, allow_handle: bool) -> Any:
         if depth > MAX_DEPTH:

@@ -50,7 +50,6 @@ LANGUAGES: dict[str, tuple[str, list[str] | None, list[str]]] = {
     "cpp": ("main.cpp", ["g++", "-O1", "-std=gnu++17", "-o", "main", "main.cpp"], ["./main"]),
     "bash": ("main.sh", None, ["bash", "main.sh"]),
 }
-ALIASES = {"js": "javascript", "node": "javascript", "c++": "cpp", "sh": "bash", "py": "python", "python3": "python"}
 COMPILE_CPU_S = 20.0
 # Larger programs compile in the task child, under its limits, not in the worker.
 COMPILE_IN_WORKER_MAX_CHARS = 256_000
@@ -204,7 +203,7 @@ class Worker:
             except OSError as exc:
                 res = {"status": "infra", "detail": f"the request's files could not be written to the work dir: {exc}"}
             else:
-                lang = ALIASES.get(req["language"], req["language"])
+                lang = req["language"]  # already canonical: ExecRequest names it through exectune_rl.languages
                 if judge_fd is not None:
                     res = self._run_judged(req, workdir, judge_fd)
                     judge_fd = None
