@@ -461,7 +461,7 @@ def run_one(payload_fd: int, to_program: int, from_program: int, deadline_s: flo
     return verdict
 
 
-def serve(sock_fd: int, verdict_fd: int) -> None:
+def serve(sock_fd: int, verdict_fd: int, writable: tuple[str, ...] = ("/dev/shm",)) -> None:
     """The judge server's loop: one task per message from the worker; never returns.
 
     Each message carries three fds (the tests, the pipe to the program, the pipe from it)
@@ -472,7 +472,7 @@ def serve(sock_fd: int, verdict_fd: int) -> None:
     """
     import socket
 
-    _harden_imports()
+    _harden_imports(writable)
     sock = socket.socket(fileno=sock_fd)
     held: list[int] = []
     while True:
@@ -506,12 +506,16 @@ def serve(sock_fd: int, verdict_fd: int) -> None:
     os._exit(0)
 
 
-def _harden_imports() -> None:
-    """Imports in the judge resolve only to the interpreter's own folders, never to a folder a
-    program can write: no current directory on ``sys.path`` (``python -c`` puts one there), no
-    relative entries, and the judge works in ``/``, not in a task's work dir."""
+def _harden_imports(writable: tuple[str, ...]) -> None:
+    """Imports in the judge never resolve to a folder a program can write: no current
+    directory on ``sys.path`` (``python -c`` puts one there), no relative entries, nothing
+    under ``writable`` (the worker's work root, ``/dev/shm``), and the judge works in ``/``.
+    Other absolute entries stay (a virtualenv may well live under ``/tmp``: the worker's mount
+    table binds it back read-only)."""
     os.chdir("/")
-    sys.path[:] = [p for p in sys.path if p and os.path.isabs(p) and not p.startswith(("/tmp", "/var/tmp", "/dev/shm"))]
+    tops = tuple(w.rstrip("/") for w in writable)
+    sys.path[:] = [p for p in sys.path if p and os.path.isabs(p)
+                   and not any(p == t or p.startswith(t + "/") for t in tops)]
     sys.path_importer_cache.clear()
     sys.dont_write_bytecode = True
 

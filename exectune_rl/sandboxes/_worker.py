@@ -360,7 +360,7 @@ class Worker:
                 resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
             except BaseException:  # noqa: BLE001
                 os._exit(3)
-            _judge.serve(3, 4)
+            _judge.serve(3, 4, (self.work_root, "/dev/shm", "/var/tmp"))
         theirs.close()
         if self.judge_cgroup is not None:
             try:  # out of the worker's cgroup, which counts the task's CPU
