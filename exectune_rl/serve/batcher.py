@@ -81,9 +81,12 @@ class Batcher:
     Args:
         score: ``rows -> results`` (one result per row, in order); runs on the worker thread.
         batch_rows: Most rows per batch (a larger request is scored alone).
-        window_s: The longest a batch that is not full waits for requests that are already
-            arriving (announced with :meth:`arriving`, still being read) to join it; with none
-            arriving it does not wait, so a lone client pays nothing.
+        window_s: The longest a batch that is not full waits for more requests to join it: those
+            already arriving (announced with :meth:`arriving`, still being read), and, up to
+            the most requests the service held at once in the last ``recent_s``, those its
+            clients are about to send again (64 clients answered together come back together).
+            A lone client never waits: it never had company.
+        recent_s: How far back the service's recent concurrency is remembered.
         max_queued: Most requests waiting; one more raises :class:`Saturated`.
         on_batch: Called with ``(rows, seconds)`` after each batch (metrics).
     """
@@ -96,6 +99,7 @@ class Batcher:
         window_s: float = 0.02,
         max_queued: int = 256,
         on_batch: Callable[[int, float], None] | None = None,
+        recent_s: float = 1.0,
     ) -> None:
         self._score = score
         self.batch_rows = batch_rows
@@ -108,7 +112,30 @@ class Batcher:
         self._executor: ThreadPoolExecutor | None = None
         self._closing = False
         self._arriving = 0
+        self._scoring_requests = 0
+        self.recent_s = recent_s
+        self._peaks: collections.deque[tuple[float, int]] = collections.deque()  # (time, requests held), falling
         self.stats = BatchStats()
+
+    def _held(self) -> int:
+        """Requests the service holds now: queued, being scored and being read."""
+        return len(self._pending) + self._scoring_requests + self._arriving
+
+    def _note_load(self, now: float) -> None:
+        held = self._held()
+        while self._peaks and self._peaks[-1][1] <= held:
+            self._peaks.pop()
+        self._peaks.append((now, held))
+        self._forget(now)
+
+    def _forget(self, now: float) -> None:
+        while self._peaks and now - self._peaks[0][0] > self.recent_s:
+            self._peaks.popleft()
+
+    def recent_concurrency(self, now: float | None = None) -> int:
+        """The most requests held at once in the last ``recent_s`` seconds."""
+        self._forget(time.monotonic() if now is None else now)
+        return self._peaks[0][1] if self._peaks else 0
 
     @contextlib.contextmanager
     def arriving(self) -> Iterator[dict[str, bool]]:
@@ -116,6 +143,7 @@ class Batcher:
         token as ``arrival=``), so the batch being formed waits for it instead of leaving without it."""
         token = {"counted": True}
         self._arriving += 1
+        self._note_load(time.monotonic())
         try:
             yield token
         finally:
@@ -153,6 +181,7 @@ class Batcher:
         self._pending.append(item)
         self.stats.queued_requests += 1
         self.stats.queued_rows += len(item.rows)
+        self._note_load(time.monotonic())
         self._wakeup.set()
         try:
             return await asyncio.wait_for(asyncio.shield(item.future), timeout_s)
@@ -202,6 +231,7 @@ class Batcher:
                 continue
             rows = [r for item in live for r in item.rows]
             self.stats.scoring_rows = len(rows)
+            self._scoring_requests = len(live)
             start = time.perf_counter()
             try:
                 results = await loop.run_in_executor(self._executor, self._score, rows)
@@ -222,18 +252,21 @@ class Batcher:
             finally:
                 elapsed = time.perf_counter() - start
                 self.stats.scoring_rows = 0
+                self._scoring_requests = 0
                 self.stats.batches += 1
                 self.stats.last_batch_rows = len(rows)
                 if self._on_batch is not None:
                     self._on_batch(len(rows), elapsed)
 
     async def _gather_arrivals(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Wait (at most ``window_s``) while announced requests are still being read and the batch has room."""
+        """Wait (at most ``window_s``) while the batch has room and more requests are due: ones
+        being read, or fewer queued than the service recently held at once."""
         assert self._wakeup is not None
         until = loop.time() + self.window_s
-        while self._arriving > 0 and self.stats.queued_rows < self.batch_rows and not self._closing:
+        while self.stats.queued_rows < self.batch_rows and not self._closing:
+            due = self._arriving > 0 or len(self._pending) < self.recent_concurrency()
             remaining = until - loop.time()
-            if remaining <= 0:
+            if not due or remaining <= 0:
                 return
             self._wakeup.clear()
             try:

@@ -31,7 +31,7 @@ class ServeLimits:
     max_body_bytes: int = field(default=8 * 1024 * 1024, metadata={"help": "largest request body (bytes); larger is 413"})
     max_batch: int = field(default=1024, metadata={"help": "most completions in one request; more is 413"})
     batch_rows: int = field(default=256, metadata={"help": "most completions scored together (requests are coalesced up to this)"})
-    batch_window_ms: float = field(default=1.0, metadata={"help": "how long a batch waits for more requests to join it"})
+    batch_window_ms: float = field(default=10.0, metadata={"help": "the longest a batch waits for requests due to join it (a lone client never waits)"})
     max_queued: int = field(default=256, metadata={"help": "requests waiting for a batch; one more is 503 with Retry-After"})
     deadline_s: float = field(default=300.0, metadata={"help": "a request not scored by then gets null rewards (reason: deadline)"})
     retry_after_s: int = field(default=1, metadata={"help": "Retry-After (seconds) sent with a 503"})
