@@ -76,6 +76,8 @@ def add_arguments(parser: argparse.ArgumentParser, command: str = "score") -> No
                         f"sample: {SAMPLE_PRICE_MODEL}, the paper's core)")  # fmt: skip
     parser.add_argument("--sandbox", default=None, help="sandbox registry name (default: the config's, 'local')")
     parser.add_argument("--workers", type=int, default=None, help="sandbox workers (default: the sandbox's)")
+    parser.add_argument("--sandbox-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="keyword argument of the sandbox, e.g. address=auto for ray (RewardConfig.sandbox_options; repeatable)")
     parser.add_argument("--calibrate", action="store_true",
                         help="time limits from each task's reference (RewardConfig.calibrate_time_limits; "
                              "cpu_time_s stays the hard limit)")
@@ -264,6 +266,10 @@ def build_config(args: argparse.Namespace) -> Any:
     set_fields = _pairs(args.set, "--set")
     fields.update(set_fields)
     origin.update({name: f"--set {name}={value}" for name, value in zip(set_fields, (v.partition("=")[2] for v in args.set))})
+    sandbox_options = _pairs(getattr(args, "sandbox_option", None) or [], "--sandbox-option")
+    if sandbox_options:
+        fields["sandbox_options"] = {**dict(fields.get("sandbox_options") or {}), **sandbox_options}
+        origin["sandbox_options"] = "--sandbox-option"
     for flag, name, value in (("--sandbox", "sandbox", args.sandbox or None), ("--workers", "sandbox_workers", args.workers),
                               ("--calibrate", "calibrate_time_limits", True if getattr(args, "calibrate", False) else None)):  # fmt: skip
         if value is not None:
@@ -289,7 +295,7 @@ def make_core(name: str, options: dict[str, Any], config: Any) -> tuple[Any, Any
     """The core named by ``--core`` (and the sandbox made for it, or None).
 
     Built by :func:`exectune_rl.cores.factory.make_core`: ``program`` gets a sandbox
-    (``config.sandbox`` with ``config.sandbox_workers``, or the sandbox registry name given as
+    (``config.sandbox`` with ``config.sandbox_kwargs``, or the sandbox registry name given as
     ``--core-option sandbox=NAME``), shared with the reward's code execution; ``transformers``
     accepts ``model=`` for ``model_or_path=``.
 
@@ -298,8 +304,7 @@ def make_core(name: str, options: dict[str, Any], config: Any) -> tuple[Any, Any
     """
     from exectune_rl.cores.factory import make_core as build
 
-    workers = {} if config.sandbox_workers is None else {"workers": config.sandbox_workers}
-    return build(name, options, sandbox_name=config.sandbox, sandbox_options=workers)
+    return build(name, options, sandbox_name=config.sandbox, sandbox_options=config.sandbox_kwargs)
 
 
 def _close(obj: Any) -> None:

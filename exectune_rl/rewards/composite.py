@@ -74,6 +74,7 @@ def build_pipeline(
         sandbox,
         sandbox_name=cfg.sandbox,
         workers=cfg.sandbox_workers,
+        sandbox_options=cfg.sandbox_options,
         cpu_time_s=cfg.cpu_time_s,
         memory_mb=cfg.memory_mb,
         grading=Grading(cfg.graded_execution, cfg.parse_credit, cfg.run_credit),

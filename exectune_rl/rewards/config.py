@@ -81,6 +81,9 @@ class RewardConfig:
     memory_mb: int = field(default=512, metadata=_help("Memory limit per program in the sandbox (MiB)."))
     sandbox: str = field(default="local", metadata=_help("Registry name of the sandbox created when none is passed."))
     sandbox_workers: int | None = field(default=None, metadata=_help("Workers of the created sandbox (None: its default)."))
+    sandbox_options: dict[str, Any] = field(default_factory=dict, metadata=_help(
+        "Keyword arguments of the created sandbox, e.g. {'address': 'auto', 'workers_per_node': 8} for 'ray' or "
+        "{'network': false} for 'local' (workers: sandbox_workers)."))
     execution_cache_size: int = field(default=4096, metadata=_help("Identical (program, tests) runs remembered; 0 disables."))
     calibrate_time_limits: bool = field(default=False, metadata=_help(
         "Limit each task's programs to max(calibration_floor_s, calibration_factor x its reference's CPU time), "
@@ -141,6 +144,7 @@ class RewardConfig:
             self._check_int(name, minimum=0)
         if self.sandbox_workers is not None:
             self._check_int("sandbox_workers", minimum=1)
+        self._check_sandbox_options()
         for name in ("parse_credit", "run_credit", "overlap_threshold"):
             self._check_number(name, 0.0, 1.0)
         if self.parse_credit + self.run_credit >= 1.0:
@@ -179,6 +183,27 @@ class RewardConfig:
         bad = [d for d in self.leakage_detectors if not isinstance(d, str) or not d]
         if bad:
             raise ConfigError(f"RewardConfig.leakage_detectors must be names, got {bad!r}")
+
+    def _check_sandbox_options(self) -> None:
+        options = self.sandbox_options
+        if options is None:
+            self.sandbox_options = options = {}
+        if not isinstance(options, Mapping):
+            raise ConfigError(f"RewardConfig.sandbox_options must be a mapping of keyword arguments, got {type(options).__name__}")
+        bad = [k for k in options if not isinstance(k, str) or not k.isidentifier()]
+        if bad:
+            raise ConfigError(f"RewardConfig.sandbox_options keys must be argument names, got {bad!r}")
+        if "workers" in options:
+            raise ConfigError("RewardConfig.sandbox_options must not set 'workers': use RewardConfig.sandbox_workers")
+        self.sandbox_options = dict(options)
+
+    @property
+    def sandbox_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of the sandbox this config creates: ``sandbox_options`` plus ``workers``."""
+        out = dict(self.sandbox_options)
+        if self.sandbox_workers is not None:
+            out["workers"] = self.sandbox_workers
+        return out
 
     @property
     def cost_cap(self) -> float:

@@ -25,7 +25,7 @@ import logging
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -250,6 +250,7 @@ class CodeExecutor(TransientState):
             first use from ``sandbox_name`` and ``workers`` and closed by :meth:`close`.
         sandbox_name: Registry name of the sandbox to create.
         workers: Worker count of the created sandbox (None: the sandbox's default).
+        sandbox_options: Other keyword arguments of the created sandbox (``get_sandbox``'s).
         cpu_time_s / memory_mb: Limits per program.
         grading: How levels become a value.
         cache_size: Most (program, tests) outcomes kept; 0 disables the cache.
@@ -268,6 +269,7 @@ class CodeExecutor(TransientState):
         *,
         sandbox_name: str = "local",
         workers: int | None = None,
+        sandbox_options: Mapping[str, Any] | None = None,
         cpu_time_s: float = 5.0,
         memory_mb: int = 512,
         grading: Grading | None = None,
@@ -285,6 +287,7 @@ class CodeExecutor(TransientState):
         self._owns_sandbox = sandbox is None
         self.sandbox_name = sandbox_name
         self.workers = workers
+        self.sandbox_options = dict(sandbox_options or {})
         self.cpu_time_s = cpu_time_s
         self.memory_mb = memory_mb
         self.grading = grading or Grading()
@@ -311,8 +314,14 @@ class CodeExecutor(TransientState):
             if self._sandbox is None:
                 from exectune_rl.sandboxes import get_sandbox
 
-                options = {} if self.workers is None else {"workers": self.workers}
-                self._sandbox = get_sandbox(self.sandbox_name, **options)
+                options = dict(self.sandbox_options)
+                if self.workers is not None:
+                    options["workers"] = self.workers
+                try:
+                    self._sandbox = get_sandbox(self.sandbox_name, **options)
+                except TypeError as exc:  # an option the sandbox does not take: the config's to fix
+                    raise ConfigError(f"sandbox {self.sandbox_name!r} does not take these options {sorted(options)} "
+                                      f"(RewardConfig.sandbox_options / sandbox_workers): {exc}") from exc
                 self._owns_sandbox = True
             return self._sandbox
 

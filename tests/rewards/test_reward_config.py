@@ -62,3 +62,67 @@ def test_hf_argument_parser_reads_it() -> None:
     )
     assert (cfg.task_kind, cfg.core_runs, cfg.cost_lambda) == ("code", 2, 0.05)
     assert cfg.leakage_detectors == ["gold_answer", "long_code_block"]
+
+
+# --- sandbox_options: the created sandbox's own arguments ---------------------------------
+
+
+def test_sandbox_options_reach_the_sandbox_the_reward_creates():
+    from exectune_rl.rewards import ExecTuneReward
+
+    cfg = RewardConfig.from_section({"preset": "code", "sandbox_workers": 1, "sandbox_options": {"seal_files": False}})
+    assert cfg.sandbox_kwargs == {"seal_files": False, "workers": 1}
+    reward = ExecTuneReward(cfg)
+    try:
+        sandbox = reward.executor.sandbox
+        assert sandbox.workers == 1
+        rec = reward.score(completions=["<strategy>add</strategy>"], problem=["add"], tests=["assert f(1) == 2"],
+                           entry_point=["f"], test_format=["asserts"], core_output=["def f(x):\n    return x + 1\n"])[0]
+        assert rec.success == 1.0 and rec.execution == 1.0
+        assert "sealed" not in sandbox.isolation  # the option was applied: no sealed file view
+    finally:
+        reward.close()
+    sealed = ExecTuneReward(RewardConfig.code(sandbox_workers=1))
+    try:
+        sealed.score(completions=["<strategy>add</strategy>"], problem=["add"], tests=["assert f(1) == 2"],
+                     entry_point=["f"], test_format=["asserts"], core_output=["def f(x):\n    return x + 1\n"])
+        if "mountns" in sealed.executor.sandbox.isolation:
+            assert "sealed" in sealed.executor.sandbox.isolation  # the default differs, so the test can fail
+    finally:
+        sealed.close()
+
+
+@pytest.mark.parametrize("options, match", [
+    ({"workers": 2}, "sandbox_workers"),
+    (["network"], "mapping"),
+    ({"not a name": 1}, "argument names"),
+])
+def test_bad_sandbox_options_are_config_errors(options, match):
+    with pytest.raises(ConfigError, match=match):
+        RewardConfig(sandbox_options=options)
+
+
+def test_an_option_the_sandbox_does_not_take_is_a_config_error_naming_it():
+    from exectune_rl.rewards import ExecTuneReward
+
+    reward = ExecTuneReward(RewardConfig.code(sandbox_options={"netwrk": False}))
+    try:
+        with pytest.raises(ConfigError, match="netwrk"):
+            reward.score(completions=["<strategy>s</strategy>"], problem=["p"], tests=["assert f() == 1"], entry_point=["f"],
+                         test_format=["asserts"], core_output=["def f():\n    return 1\n"])
+    finally:
+        reward.close()
+
+
+def test_sandbox_options_round_trip_through_a_recipe_and_the_cli(tmp_path):
+    from exectune_rl.rewards import cli_score
+
+    assert RewardConfig.from_dict(RewardConfig(sandbox_options={"network": False}).to_dict()).sandbox_options == {"network": False}
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    cli_score.add_arguments(parser)
+    cfg = cli_score.build_config(parser.parse_args(["--sandbox-option", "network=false", "--sandbox-option", "chunk_size=4"]))
+    assert cfg.sandbox_options == {"network": False, "chunk_size": 4}
+    with pytest.raises(ConfigError, match="--sandbox-option"):
+        cli_score.build_config(parser.parse_args(["--sandbox-option", "workers=3"]))

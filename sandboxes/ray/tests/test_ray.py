@@ -220,9 +220,10 @@ def test_registry_score_cli_and_close(pool, cluster, tmp_path):
     pool.close()
     with pytest.raises(SandboxClosedError):
         pool.run(["print(1)"])
-    cfg = RewardConfig.code(sandbox="ray", sandbox_workers=1)
-    executor = CodeExecutor(sandbox_name=cfg.sandbox, workers=cfg.sandbox_workers)
+    cfg = RewardConfig.code(sandbox="ray", sandbox_workers=1, sandbox_options={"chunk_size": 3, "max_in_flight": 2})
+    executor = CodeExecutor(sandbox_name=cfg.sandbox, workers=cfg.sandbox_workers, sandbox_options=cfg.sandbox_options)
     assert type(executor.sandbox).__name__ == "RaySandbox" and executor.sandbox.workers == 1
+    assert executor.sandbox.chunk_size == 3 and executor.sandbox.max_in_flight == 2  # the recipe's options reach it
     executor.close()
     out = tmp_path / "scored.jsonl"
     assert main(["score", "--sandbox", "ray", "--workers", "1", "--limit", "6", "--no-progress", "--out", str(out)]) == 0
