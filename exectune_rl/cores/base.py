@@ -11,6 +11,8 @@ import concurrent.futures
 import dataclasses
 import enum
 import math
+import os
+import queue
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -415,22 +417,37 @@ class CallableCore(Core):
         return self._wrap(out, time.perf_counter() - start)
 
     def _one(self, request: CoreRequest) -> CoreResponse:
-        if self.timeout_s is None:
-            return self._call(request)
-        # A daemon thread per call: the only way to stop waiting for a function that hangs
-        # (a pool's worker could not be abandoned, and would block the interpreter's exit).
-        start = time.perf_counter()
-        box: list[CoreResponse] = []
-        done = threading.Event()
+        return self._run([request], 1)[0]
 
-        def target() -> None:
-            box.append(self._call(request))
-            done.set()
-
-        threading.Thread(target=target, name="callable-core-call", daemon=True).start()
-        if not done.wait(self.timeout_s):
-            return self._timed_out(time.perf_counter() - start)
-        return box[0]
+    def _run(self, requests: list[CoreRequest], workers: int) -> list[CoreResponse]:
+        """The calls, ``workers`` at a time on the shared daemon threads, each held to ``timeout_s``
+        from its start (a call past it is abandoned: its thread finishes it and its answer is dropped)."""
+        if self.timeout_s is None and workers <= 1:
+            return [self._call(r) for r in requests]
+        out: list[CoreResponse | None] = [None] * len(requests)
+        changed = threading.Event()
+        todo = list(enumerate(requests))
+        todo.reverse()
+        running: list[tuple[int, _Call]] = []
+        while todo or running:
+            while todo and len(running) < workers:
+                i, request = todo.pop()
+                running.append((i, _CALLS.submit(self._call, request, changed)))
+            now = time.perf_counter()
+            still = []
+            for i, call in running:
+                if call.done:
+                    out[i] = call.result
+                elif self.timeout_s is not None and call.started is not None and now - call.started > self.timeout_s:
+                    out[i] = self._timed_out(now - call.started)
+                else:
+                    still.append((i, call))
+            if len(still) == len(running):
+                waits = [c.started + self.timeout_s - now for _, c in still if self.timeout_s is not None and c.started is not None]
+                changed.wait(max(0.0, min(waits)) + 0.001 if waits else (0.05 if self.timeout_s is not None else None))
+                changed.clear()
+            running = still
+        return out  # type: ignore[return-value]
 
     async def _aone(self, request: CoreRequest, sem: asyncio.Semaphore) -> CoreResponse:
         async with sem:
@@ -447,18 +464,85 @@ class CallableCore(Core):
         if self._is_async:
             return run_sync(self.agenerate(requests))
         requests = list(requests)
-        workers = min(self.max_concurrency, len(requests))
-        if workers <= 1:
-            return [self._one(r) for r in requests]
-        # A pool per batch keeps the core picklable and leaves no idle threads behind.
-        with concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="callable-core") as pool:
-            return list(pool.map(self._one, requests))
+        return self._run(requests, min(self.max_concurrency, len(requests)))
 
     async def agenerate(self, requests: Sequence[CoreRequest]) -> list[CoreResponse]:
         if not self._is_async:
             return await asyncio.to_thread(self.generate, list(requests))
         sem = asyncio.Semaphore(self.max_concurrency)
         return list(await asyncio.gather(*(self._aone(r, sem) for r in requests)))
+
+
+class _Call:
+    """One call handed to :data:`_CALLS`: ``done``, ``result`` and when it ``started``."""
+
+    __slots__ = ("fn", "arg", "notify", "started", "done", "result")
+
+    def __init__(self, fn: Callable[[Any], Any], arg: Any, notify: threading.Event) -> None:
+        self.fn, self.arg, self.notify = fn, arg, notify
+        self.started: float | None = None
+        self.done = False
+        self.result: Any = None
+
+
+class _CallThreads:
+    """Daemon threads shared by every :class:`CallableCore`, started on demand and kept while in use.
+
+    Daemon threads, not a ``ThreadPoolExecutor``: a call abandoned at its timeout may never
+    return, and must not hold the interpreter's exit. A thread with no work for ``IDLE_S``
+    seconds ends. No thread is started per call (that cost ~0.1 ms a call), and there are
+    never fewer threads than calls in flight, so a call starts as soon as it is submitted.
+    """
+
+    IDLE_S = 30.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._reset()
+
+    def _reset(self) -> None:
+        self._queue: queue.SimpleQueue[_Call] = queue.SimpleQueue()
+        self._idle = 0
+        self._pid = os.getpid()
+
+    def submit(self, fn: Callable[[Any], Any], arg: Any, notify: threading.Event) -> _Call:
+        call = _Call(fn, arg, notify)
+        with self._lock:
+            if self._pid != os.getpid():  # a forked child has none of its parent's threads
+                self._reset()
+            spawn = self._idle == 0
+            if not spawn:
+                self._idle -= 1  # an idle thread is now promised this call
+        self._queue.put(call)
+        if spawn:
+            threading.Thread(target=self._work, args=(self._queue,), name="callable-core", daemon=True).start()
+        return call
+
+    def _work(self, calls: "queue.SimpleQueue[_Call]") -> None:
+        while True:
+            try:
+                call = calls.get(timeout=self.IDLE_S)
+            except queue.Empty:
+                with self._lock:
+                    if calls is not self._queue or self._idle > 0:  # no call is promised to an idle thread
+                        self._idle -= calls is self._queue
+                        return
+                continue  # every idle thread is promised a call: one is on its way
+            call.started = time.perf_counter()
+            try:
+                call.result = call.fn(call.arg)
+            except BaseException as exc:  # noqa: BLE001 - _call catches Exception; never lose the thread
+                call.result = CoreResponse.failure(CoreFailureKind.INTERNAL, f"{type(exc).__name__}: {exc}")
+            call.done = True
+            call.notify.set()
+            del call
+            with self._lock:
+                if calls is not self._queue:
+                    return
+                self._idle += 1
+
+
+_CALLS = _CallThreads()
 
 
 def run_sync(coro: Awaitable[T]) -> T:

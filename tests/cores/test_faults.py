@@ -205,6 +205,37 @@ def test_callable_core_that_hangs_times_out_as_a_typed_failure() -> None:
     assert out[1].is_infra_failure and "timeout_s=0.3" in out[1].error.message
 
 
+def test_callable_core_reuses_its_threads_and_a_hung_call_never_holds_the_exit(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    seen: set[threading.Thread] = set()
+
+    def fn(r: CoreRequest) -> str:
+        seen.add(threading.current_thread())
+        return r.prompt_text.upper()
+
+    core = CallableCore(fn, max_concurrency=8)
+    requests = [CoreRequest.from_prompt(f"q{i}") for i in range(64)]
+    idle_already = threading.active_count()  # the shared threads other cores left idle may serve too
+    for _ in range(20):
+        assert [r.text for r in core.generate(requests)] == [f"Q{i}" for i in range(64)]
+    # No thread per call or per batch: 1,280 calls on a handful of threads.
+    assert len(seen) <= idle_already + 8, len(seen)
+    # The threads are daemons: a call hung forever and abandoned at its timeout lets the process exit.
+    script = tmp_path / "hang.py"
+    script.write_text(
+        "import threading\n"
+        "from exectune_rl.cores.base import CallableCore, CoreRequest\n"
+        "core = CallableCore(lambda r: threading.Event().wait(), timeout_s=0.2)\n"
+        "out = core.generate([CoreRequest.from_prompt('x'), CoreRequest.from_prompt('y')])\n"
+        "print([r.error.kind.value for r in out])\n"
+    )
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "['timeout', 'timeout']"
+
+
 def test_async_callable_core_that_hangs_times_out() -> None:
     async def fn(request: CoreRequest) -> str:
         if "hang" in request.prompt_text:
