@@ -33,14 +33,15 @@ _MUTABLE = (list, dict, set, bytearray)
 
 
 class _Server:
-    def __init__(self, module: types.ModuleType) -> None:
+    def __init__(self, module: types.ModuleType, from_judge: int = FROM_JUDGE, to_judge: int = TO_JUDGE) -> None:
         self.module = module
+        self.to_judge = to_judge
         self.objects: dict[int, Any] = {}
         self.ids: dict[int, int] = {}
         self.codec = _wire.Codec("program", handle_of=self.handle_of, resolve_handle=self.resolve,
                                  make_callback=self.make_callback)
         self.next_cb_call = 1
-        self.reader = _wire.Reader(FROM_JUDGE)
+        self.reader = _wire.Reader(from_judge)
 
     def handle_of(self, obj: Any) -> int:
         hid = self.ids.get(id(obj))
@@ -109,23 +110,23 @@ class _Server:
             args = self.codec.decode(raw_args)
             kwargs = self.codec.decode(raw_kwargs)
         except _wire.WireError as exc:
-            _wire.write_message(TO_JUDGE, ["bad", call_id, f"bad call: {exc}"])
+            _wire.write_message(self.to_judge, ["bad", call_id, f"bad call: {exc}"])
             return True
         try:
             value, any_handle = _perform(target, name, args, kwargs)
         except SystemExit as exc:
             _exit(exc.code)
         except Exception as exc:
-            _wire.write_message(TO_JUDGE, ["err", call_id, _mro(exc), _text(exc)])
+            _wire.write_message(self.to_judge, ["err", call_id, _mro(exc), _text(exc)])
             return True
         except BaseException as exc:  # noqa: BLE001 - KeyboardInterrupt, GeneratorExit, custom
-            _wire.write_message(TO_JUDGE, ["err", call_id, _mro(exc), _text(exc)])
+            _wire.write_message(self.to_judge, ["err", call_id, _mro(exc), _text(exc)])
             return True
         try:
             reply = ["ret", call_id, self.codec.encode(value, allow_handle=any_handle), self._write_back(raw_args, args, raw_kwargs, kwargs)]
-            _wire.write_message(TO_JUDGE, reply)
+            _wire.write_message(self.to_judge, reply)
         except _wire.WireError as exc:
-            _wire.write_message(TO_JUDGE, ["bad", call_id, str(exc)])
+            _wire.write_message(self.to_judge, ["bad", call_id, str(exc)])
         return True
 
     def _write_back(self, raw_args: Any, args: list[Any], raw_kwargs: Any, kwargs: dict[str, Any]) -> Any:
@@ -146,7 +147,7 @@ class _Server:
         """Call a function of the tests: a message to the judge, answered by its result."""
         call = self.next_cb_call
         self.next_cb_call += 1
-        _wire.write_message(TO_JUDGE, ["cb", call, cb_id, self.codec.encode(list(args)), self.codec.encode(dict(kwargs))])
+        _wire.write_message(self.to_judge, ["cb", call, cb_id, self.codec.encode(list(args)), self.codec.encode(dict(kwargs))])
         while True:
             msg = self.reader.read()
             if type(msg) is list and len(msg) == 4 and msg[0] == "cbret" and msg[1] == call:
@@ -219,6 +220,37 @@ def _flush() -> None:
 def _exit(code: Any) -> None:
     _flush()
     os._exit(code & 0xFF if isinstance(code, int) and not isinstance(code, bool) else (0 if code is None else 1))
+
+
+def warm_up(rounds: int = 64) -> None:
+    """Run the serving path in the worker, on a pipe of its own, before it forks any task.
+
+    CPython specialises (writes into) the bytecode of code it runs a few times; code that first
+    runs in a task child does that work, and pays a copy-on-write fault for each page it
+    writes, in every child anew. Run here, once, the children inherit it already done.
+    """
+    module = types.ModuleType("solution")
+    exec("def f(x, y=None):\n    return [x, y, {'k': (1, 2.5)}]\nclass C:\n    v = 1\nN = 3\nS = 'text'\n", module.__dict__)
+    from_judge, to_server = os.pipe()
+    from_server, to_judge = os.pipe()
+    try:
+        server = _Server(module, from_judge, to_judge)
+        replies = _wire.Reader(from_server)
+        judge_codec = _wire.Codec("judge", make_handle=lambda hid, name, is_callable: hid)
+        for i in range(rounds):
+            _wire.write_message(to_judge, ["ready", server.manifest()])
+            judge_codec.decode(replies.read()[1]["f"][1])
+            hid = server.handle_of(module.f)
+            args = judge_codec.encode([i, [1, 2, "x"], {"a": {1, 2}}, b"b", (None, True)])
+            _wire.write_message(to_server, ["op", i, hid, "call", args, judge_codec.encode({})])
+            server.handle(server.reader.read())
+            judge_codec.decode(replies.read()[2])
+            _wire.write_message(to_server, ["op", i, hid, "nope", args, judge_codec.encode({})])
+            server.handle(server.reader.read())
+            replies.read()
+    finally:
+        for fd in (from_judge, to_server, from_server, to_judge):
+            os.close(fd)
 
 
 def serve(code: Any) -> int:

@@ -755,6 +755,10 @@ def main() -> None:
             importlib.import_module(name)
         except Exception:
             pass  # a missing optional module must not stop the worker
+    try:
+        _task._served.warm_up()  # specialised here once, not in every judged task child
+    except Exception:
+        pass  # only a cost: the children then specialise the code themselves
     import gc
 
     gc.collect()

@@ -136,3 +136,16 @@ def test_language_spellings_reach_the_same_harness(pool):
     outs = run_tests(pool, ["def add(a, b):\n    return a + b"] * 2,
                      [ProgramTests("asserts", code="assert add(1, 2) == 3", language=lang) for lang in ("py", "Python3")])
     assert all(o.passed for o in outs)
+
+
+def test_the_serving_warm_up_runs_on_pipes_of_its_own_and_leaves_nothing_open():
+    import os
+    import sys
+
+    from exectune_rl.sandboxes import _served
+
+    before = sorted(os.listdir("/proc/self/fd"))
+    _served.warm_up(3)
+    _served.warm_up(3)
+    assert sorted(os.listdir("/proc/self/fd")) == before
+    assert sys.modules.get("solution") is None  # its module is never registered where tests import from
