@@ -42,6 +42,8 @@ MAX_DRAIN = 100_000
 _HEAD = struct.Struct("!I")
 _DATA_TYPES = (bool, int, float, complex, str, bytes, bytearray, list, tuple, dict, set, frozenset)
 _BIG = 1 << 62
+_ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False)  # built once: json.dumps makes one a call
+_DECODER = json.JSONDecoder()
 
 
 class WireError(Exception):
@@ -61,7 +63,7 @@ class WireTimeout(Exception):
 
 def write_message(fd: int, obj: Any, deadline: float | None = None) -> None:
     """Send one message; with a deadline the fd must be non-blocking (the judge's side)."""
-    data = json.dumps(obj, separators=(",", ":"), check_circular=False).encode("ascii")
+    data = _ENCODER.encode(obj).encode("ascii")
     if len(data) > MAX_MESSAGE_BYTES:
         raise WireError(f"message of {len(data)} bytes is over the {MAX_MESSAGE_BYTES}-byte limit")
     buf = memoryview(_HEAD.pack(len(data)) + data)
@@ -121,7 +123,7 @@ class Reader:
         self._fill(end, deadline)
         body, self.buf = self.buf[_HEAD.size:end], self.buf[end:]
         try:
-            return json.loads(body)
+            return _DECODER.decode(body.decode("ascii"))  # the encoder writes ASCII only
         except (ValueError, RecursionError, MemoryError) as exc:
             raise WireError(f"malformed message: {type(exc).__name__}") from exc
 
@@ -182,6 +184,11 @@ class Codec:
             return v if math.isfinite(v) else {"fl": repr(v)}
         d = depth + 1
         if t is list:
+            if _plain_scalars(v):  # the common case, without a call per element
+                self._items += len(v)
+                if self._items > MAX_ITEMS:
+                    raise WireError(f"value has more than {MAX_ITEMS} elements")
+                return list(v)
             return [self._enc(x, d, allow_handle) for x in v]
         if t is tuple:
             return {"t": [self._enc(x, d, allow_handle) for x in v]}
@@ -307,6 +314,23 @@ class Codec:
         if type(x) is not list:
             raise WireError("expected a list")
         return [self._dec(i, d) for i in x]
+
+
+def _plain_scalars(items: list[Any]) -> bool:
+    """Whether every item is a str, a bool, None, an int that needs no tag or a finite float
+    (each of the exact type: a subclass goes through ``_enc`` and is refused there)."""
+    for x in items:
+        t = type(x)
+        if t is str or t is bool or x is None:
+            continue
+        if t is int:
+            if -_BIG < x < _BIG:
+                continue
+            return False
+        if t is float and x - x == 0.0:  # finite (inf - inf and nan - nan are nan)
+            continue
+        return False
+    return True
 
 
 # --------------------------------------------------------------------------- well-known types

@@ -1,0 +1,66 @@
+"""The data-only wire: exact round trips of plain values, and what must never cross as data."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import pytest
+
+from exectune_rl.sandboxes import _wire
+
+
+def _through(value, side="program"):
+    enc = _wire.Codec(side, handle_of=lambda obj: (_ for _ in ()).throw(_wire.WireError("no handles")))
+    raw = enc.encode(value, allow_handle=False)
+    text = json.dumps(raw)  # what the frame carries
+    return _wire.Codec("judge", make_handle=lambda *a: a).decode(json.loads(text)), enc.items
+
+
+@pytest.mark.parametrize("value", [
+    [1, 2, 3], ["a", "", "ü"], [True, False, None], [0.5, -0.0, 1e300], [],
+    [1 << 70, 2], [float("inf"), 1.0], [1, [2, [3]]], [(1, 2), {3}, {"k": 4}], [b"x", bytearray(b"y")],
+])
+def test_lists_round_trip_exactly(value):
+    out, _ = _through(value)
+    assert out == value
+    assert [type(x) for x in out] == [type(x) for x in value]
+
+
+def test_nan_in_a_list_comes_back_as_nan():
+    out, _ = _through([float("nan"), 1])
+    assert math.isnan(out[0]) and out[1] == 1
+
+
+def test_a_subclass_inside_a_list_never_crosses_as_data():
+    class Sneaky(int):
+        def __eq__(self, other):
+            return True
+
+    with pytest.raises(_wire.WireError):
+        _through([1, Sneaky(2)])
+    with pytest.raises(_wire.WireError):
+        _through([1, type("S", (str,), {})("x")])
+
+
+def test_element_counts_and_limits_hold_for_flat_lists(monkeypatch):
+    _, items = _through(list(range(1000)))
+    assert items == 1001  # the list and each element, as the manifest's size rule expects
+    monkeypatch.setattr(_wire, "MAX_ITEMS", 100)
+    with pytest.raises(_wire.WireError, match="more than 100 elements"):
+        _through(list(range(500)))
+
+
+def test_a_frame_that_is_not_ascii_json_is_a_wire_error_not_a_crash():
+    r, w = os.pipe()
+    try:
+        body = '["ret", 1, "\u00fc"]'.encode("utf-8")  # the encoder never writes this: refused
+        os.write(w, _wire._HEAD.pack(len(body)) + body)
+        with pytest.raises(_wire.WireError):
+            _wire.Reader(r).read()
+        _wire.write_message(w, ["ret", 2, "\u00fc"])  # escaped by the encoder: fine
+        assert _wire.Reader(r).read() == ["ret", 2, "\u00fc"]
+    finally:
+        os.close(r)
+        os.close(w)
