@@ -416,9 +416,6 @@ class CallableCore(Core):
             return self._error(exc)
         return self._wrap(out, time.perf_counter() - start)
 
-    def _one(self, request: CoreRequest) -> CoreResponse:
-        return self._run([request], 1)[0]
-
     def _run(self, requests: list[CoreRequest], workers: int) -> list[CoreResponse]:
         """The calls, ``workers`` at a time on the shared daemon threads, each held to ``timeout_s``
         from its start (a call past it is abandoned: its thread finishes it and its answer is dropped)."""
@@ -426,13 +423,12 @@ class CallableCore(Core):
             return [self._call(r) for r in requests]
         out: list[CoreResponse | None] = [None] * len(requests)
         changed = threading.Event()
-        todo = list(enumerate(requests))
-        todo.reverse()
+        start_next = 0
         running: list[tuple[int, _Call]] = []
-        while todo or running:
-            while todo and len(running) < workers:
-                i, request = todo.pop()
-                running.append((i, _CALLS.submit(self._call, request, changed)))
+        while start_next < len(requests) or running:
+            while start_next < len(requests) and len(running) < workers:
+                running.append((start_next, _CALLS.submit(self._call, requests[start_next], changed)))
+                start_next += 1
             now = time.perf_counter()
             still = []
             for i, call in running:
@@ -515,17 +511,17 @@ class _CallThreads:
                 self._idle -= 1  # an idle thread is now promised this call
         self._queue.put(call)
         if spawn:
-            threading.Thread(target=self._work, args=(self._queue,), name="callable-core", daemon=True).start()
+            threading.Thread(target=self._work, name="callable-core", daemon=True).start()
         return call
 
-    def _work(self, calls: "queue.SimpleQueue[_Call]") -> None:
+    def _work(self) -> None:
         while True:
             try:
-                call = calls.get(timeout=self.IDLE_S)
+                call = self._queue.get(timeout=self.IDLE_S)
             except queue.Empty:
                 with self._lock:
-                    if calls is not self._queue or self._idle > 0:  # no call is promised to an idle thread
-                        self._idle -= calls is self._queue
+                    if self._idle > 0:  # no call is promised to an idle thread: this one may end
+                        self._idle -= 1
                         return
                 continue  # every idle thread is promised a call: one is on its way
             call.started = time.perf_counter()
@@ -537,8 +533,6 @@ class _CallThreads:
             call.notify.set()
             del call
             with self._lock:
-                if calls is not self._queue:
-                    return
                 self._idle += 1
 
 
