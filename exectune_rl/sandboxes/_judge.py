@@ -120,6 +120,7 @@ class Channel:
         self.calls = 0
         self.codec = _wire.Codec("judge", make_handle=self._make_handle, callback_of=self._callback_of)
         self._handles: dict[int, Handle] = {}
+        self.stdout = sys.stdout  # the judge's own: a call made while the tests redirect it is captured
 
     def _make_handle(self, hid: int, type_name: str, is_callable: bool) -> "Handle":
         h = self._handles.get(hid)
@@ -180,7 +181,8 @@ class Channel:
             raise HarnessError(str(exc)) from None
         call_id = random.getrandbits(62)
         self.calls += 1
-        self._send(["op", call_id, hid, name, raw_args, raw_kwargs])
+        capture = sys.stdout is not self.stdout
+        self._send(["op", call_id, hid, name, raw_args, raw_kwargs, capture])
         while True:
             msg = self._read()
             kind = msg[0]
@@ -189,6 +191,12 @@ class Channel:
                 continue
             if len(msg) < 2 or msg[1] != call_id:
                 raise self.fail("the program sent a reply that answers no pending call")
+            if kind in ("ret", "err") and len(msg) == 5 and capture:
+                if type(msg[4]) is not str:
+                    raise self.fail("the program broke the protocol: printed text that is not text")
+                # What the program printed, where a program run in this process would have
+                # printed it: the tests' redirected stdout (plain text, written by the judge).
+                sys.stdout.write(msg.pop())
             if kind == "ret" and len(msg) == 4:
                 try:
                     value = self.codec.decode(msg[2])
@@ -252,8 +260,10 @@ class Channel:
 class Handle:
     """The tests' proxy of one object of the program: each use is a call into the program.
 
-    A handle equals only itself and has no truth value, so an object of the program can never
-    stand in for an expected value.
+    A handle equals only itself, so an object of the program can never stand in for an
+    expected value. Its truth value, ``len`` and ``isinstance`` against it are the program's
+    answers (checked to be a bool or an int), as they would be in the program's own process:
+    questions about the program's objects, which the program could answer with data anyway.
     """
 
     _et_handle_id = True
@@ -327,7 +337,24 @@ class Handle:
         return hash(("program-object", object.__getattribute__(self, "_id")))
 
     def __bool__(self) -> bool:
-        raise TypeError(f"a program object ({object.__getattribute__(self, '_type')}) has no truth value in the tests")
+        return self._checked_bool(self._op("bool"), "bool()")
+
+    def __instancecheck__(self, instance: Any) -> bool:
+        try:
+            return self._checked_bool(self._op("instancecheck", instance), "isinstance()")
+        except HarnessError:
+            return False  # an object of the tests that cannot cross is no instance of a program class
+
+    def __subclasscheck__(self, subclass: Any) -> bool:
+        try:
+            return self._checked_bool(self._op("subclasscheck", subclass), "issubclass()")
+        except HarnessError:
+            return False
+
+    def _checked_bool(self, value: Any, what: str) -> bool:
+        if type(value) is not bool:
+            raise TypeError(f"{what} on a program object did not give a bool")
+        return value
 
 
 class _RemoteIterator:

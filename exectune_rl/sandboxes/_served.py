@@ -13,6 +13,7 @@ Loaded by path in sandbox workers (stdlib only).
 from __future__ import annotations
 
 import builtins
+import io as _io
 import os
 import sys
 import traceback
@@ -30,6 +31,8 @@ MANIFEST_ITEMS = 20_000
 """A top-level value longer than this many bytes, or of more elements, crosses as a handle (its
 items on demand), not as a copy: the encoder's own element count decides, no second encoding."""
 _MUTABLE = (list, dict, set, bytearray)
+PRINTED_MAX_CHARS = 1 << 20
+"""What a call prints while the tests capture stdout comes back up to this many characters."""
 
 
 class _Server:
@@ -102,9 +105,9 @@ class _Server:
             return False
         if msg[0] == "bye":
             return False
-        if msg[0] != "op" or len(msg) != 6:
+        if msg[0] != "op" or len(msg) != 7:
             return True
-        _, call_id, hid, name, raw_args, raw_kwargs = msg
+        _, call_id, hid, name, raw_args, raw_kwargs, capture = msg
         try:
             target = self.resolve(hid)
             args = self.codec.decode(raw_args)
@@ -112,22 +115,28 @@ class _Server:
         except _wire.WireError as exc:
             _wire.write_message(self.to_judge, ["bad", call_id, f"bad call: {exc}"])
             return True
+        buf = real_stdout = None
+        if capture is True:
+            # The tests had redirected their stdout: what the program prints during this call
+            # goes back with the reply, to be written where the tests' stdout now points.
+            buf, real_stdout = _io.StringIO(), sys.stdout
+            sys.stdout = buf
         try:
             value, any_handle = _perform(target, name, args, kwargs)
         except SystemExit as exc:
             _exit(exc.code)
-        except Exception as exc:
-            _wire.write_message(self.to_judge, ["err", call_id, _mro(exc), _text(exc)])
-            return True
         except BaseException as exc:  # noqa: BLE001 - KeyboardInterrupt, GeneratorExit, custom
-            _wire.write_message(self.to_judge, ["err", call_id, _mro(exc), _text(exc)])
+            _wire.write_message(self.to_judge, ["err", call_id, _mro(exc), _text(exc), *_printed(buf, real_stdout)])
             return True
+        printed = _printed(buf, real_stdout)
         try:
-            reply = ["ret", call_id, self.codec.encode(value, allow_handle=any_handle), self._write_back(raw_args, args, raw_kwargs, kwargs)]
+            reply = ["ret", call_id, self.codec.encode(value, allow_handle=any_handle), self._write_back(raw_args, args, raw_kwargs, kwargs), *printed]
             _wire.write_message(self.to_judge, reply)
         except _wire.WireError as exc:
             _wire.write_message(self.to_judge, ["bad", call_id, str(exc)])
         return True
+
+
 
     def _write_back(self, raw_args: Any, args: list[Any], raw_kwargs: Any, kwargs: dict[str, Any]) -> Any:
         changes = []
@@ -162,6 +171,18 @@ class _Server:
                 _exit(0)
 
 
+def _printed(buf: Any, real_stdout: Any) -> tuple[str, ...]:
+    """What the program printed during a captured call, with its stdout put back; () when not captured."""
+    if buf is None:
+        return ()
+    sys.stdout = real_stdout
+    try:
+        text = buf.getvalue()
+    except BaseException:  # noqa: BLE001 - the program may have closed it
+        text = ""
+    return (text[:PRINTED_MAX_CHARS] if type(text) is str else "",)
+
+
 def _perform(target: Any, name: str, args: list[Any], kwargs: dict[str, Any]) -> tuple[Any, bool]:
     """Do one operation; the flag says whether any object may come back as a handle."""
     if name == "call":
@@ -192,6 +213,12 @@ def _perform(target: Any, name: str, args: list[Any], kwargs: dict[str, Any]) ->
         return next(target), False
     if name == "str":
         return str(target), False
+    if name == "bool":
+        return bool(target), False
+    if name == "instancecheck":
+        return isinstance(args[0], target), False
+    if name == "subclasscheck":
+        return issubclass(args[0], target), False
     raise TypeError(f"unsupported operation {name!r}")
 
 
@@ -242,10 +269,10 @@ def warm_up(rounds: int = 64) -> None:
             judge_codec.decode(replies.read()[1]["f"][1])
             hid = server.handle_of(module.f)
             args = judge_codec.encode([i, [1, 2, "x"], {"a": {1, 2}}, b"b", (None, True)])
-            _wire.write_message(to_server, ["op", i, hid, "call", args, judge_codec.encode({})])
+            _wire.write_message(to_server, ["op", i, hid, "call", args, judge_codec.encode({}), i % 2 == 0])
             server.handle(server.reader.read())
             judge_codec.decode(replies.read()[2])
-            _wire.write_message(to_server, ["op", i, hid, "nope", args, judge_codec.encode({})])
+            _wire.write_message(to_server, ["op", i, hid, "nope", args, judge_codec.encode({}), False])
             server.handle(server.reader.read())
             replies.read()
     finally:

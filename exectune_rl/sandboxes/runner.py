@@ -276,34 +276,166 @@ def __et_mark(text):
 """
 
 
+# pytest-style tests run without pytest's runner: this (trusted) code, put before the tests'
+# calls, expands a test's ``@pytest.mark.parametrize`` marks (stacked marks multiply, as in
+# pytest; ``pytest.param`` values and ``skip`` marks are honoured) and passes each other
+# argument from a fixture the test module defines (``@pytest.fixture``; fixtures may take
+# fixtures, a generator fixture is finished after its case). Fixtures are built anew for each
+# case; pytest's own fixtures (``tmp_path``, ``capsys``, ...) are not provided: a test that
+# needs one fails, naming it. Only objects of the tests are inspected, never the program's.
+_PYTEST_CASES = '''
+def __et_pytest(get, ns):
+    try:
+        fn = get()
+        return __et_pytest_cases(fn, ns)
+    except Exception as exc:
+        def fail(exc=exc):
+            raise exc
+        return [fail]
+
+def __et_pytest_cases(fn, ns):
+    import types
+    if getattr(type(fn), "_et_handle_id", False):
+        raise TypeError("a test function of the tests was replaced by a name of the program")
+    func = fn.__func__ if type(fn) is types.MethodType else fn
+    if type(func) is not types.FunctionType:
+        return [lambda: (fn(), True)[1]]
+    marks = list(func.__dict__.get("pytestmark", ()))
+    owner = getattr(fn, "__self__", None)
+    if owner is not None:
+        marks += list(type(owner).__dict__.get("pytestmark", ()))
+    code = func.__code__
+    wanted = code.co_argcount + code.co_kwonlyargcount - (1 if owner is not None else 0)
+    if not marks and not wanted:
+        return [lambda: (fn(), True)[1]]
+    import inspect, itertools
+    grids = []
+    for mark in marks:
+        name = getattr(mark, "name", None)
+        if name == "skip" or (name == "skipif" and mark.args and mark.args[0] is True):
+            return []
+        if name != "parametrize":
+            continue
+        args, kwargs = tuple(mark.args), dict(mark.kwargs)
+        names = args[0] if args else kwargs.get("argnames")
+        values = args[1] if len(args) > 1 else kwargs.get("argvalues", ())
+        names = [n.strip() for n in names.split(",") if n.strip()] if isinstance(names, str) else list(names)
+        rows = []
+        for value in values:
+            if type(value).__name__ == "ParameterSet":
+                if any(getattr(m, "name", None) == "skip" for m in value.marks):
+                    continue
+                value = value.values
+            elif len(names) == 1:
+                value = (value,)
+            rows.append(dict(zip(names, value)))
+        grids.append(rows)
+    fixtures = {}
+    for value in list(ns.values()):
+        kind = type(value)
+        if kind.__name__ == "FixtureFunctionDefinition" and kind.__module__.startswith("_pytest"):
+            f = value._get_wrapped_function()
+            fixtures[getattr(value, "name", None) or f.__name__] = f
+        elif kind is types.FunctionType and "_pytestfixturefunction" in value.__dict__:
+            marker = value.__dict__["_pytestfixturefunction"]
+            wrapped = value.__dict__.get("__pytest_wrapped__")
+            fixtures[getattr(marker, "name", None) or value.__name__] = getattr(wrapped, "obj", value)
+
+    def arguments(f, given):
+        out = []
+        for p in inspect.signature(f).parameters.values():
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and (p.default is p.empty or p.name in given):
+                out.append(p.name)
+        return out
+
+    def make(params):
+        def case():
+            values, finish = dict(params), []
+
+            def need(name, chain):
+                if name in values:
+                    return values[name]
+                if name not in fixtures or name in chain:
+                    raise LookupError(f"fixture {name!r} not found (the tests' own fixtures only)")
+                f = fixtures[name]
+                value = f(**{p: need(p, chain + (name,)) for p in arguments(f, values)})
+                if inspect.isgenerator(value):
+                    finish.append(value)
+                    value = next(value)
+                values[name] = value
+                return value
+
+            try:
+                fn(**{p: need(p, ()) for p in arguments(fn, values)})
+            finally:
+                for gen in reversed(finish):
+                    try:
+                        next(gen)
+                    except StopIteration:
+                        pass
+            return True
+        return case
+
+    combos = itertools.product(*grids) if grids else [()]
+    return [make({k: v for part in combo for k, v in part.items()}) for combo in combos]
+'''
+
+
+def _parametrized_cases(fn: ast.FunctionDef) -> int:
+    """How many cases a test's literal ``parametrize`` decorators give (1 without any, 0 when skipped)."""
+    n = 1
+    for dec in fn.decorator_list:
+        target = dec.func if isinstance(dec, ast.Call) else dec
+        name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", "")
+        if name == "skip":
+            return 0
+        if name == "parametrize" and isinstance(dec, ast.Call) and len(dec.args) >= 2 \
+                and isinstance(dec.args[1], (ast.List, ast.Tuple)):
+            n *= sum(1 for e in dec.args[1].elts if not _skipped_param(e))
+    return n
+
+
+def _skipped_param(node: ast.expr) -> bool:
+    """``pytest.param(..., marks=pytest.mark.skip...)``: a parametrized case pytest would skip."""
+    return isinstance(node, ast.Call) and any(k.arg == "marks" and "skip" in ast.unparse(k.value)
+                                              and "skipif" not in ast.unparse(k.value) for k in node.keywords)
+
+
 @functools.lru_cache(maxsize=4096)
-def _python_tests(code: str) -> tuple[str, int, tuple[str, ...]]:
-    """Counted test code, the number of static asserts and the ``test_*`` functions (cached)."""
+def _python_tests(code: str) -> tuple[str, int, tuple[str, ...], int]:
+    """Counted test code, the number of static asserts, the ``test_*`` functions, and the
+    cases those functions give (their literal ``parametrize`` lists counted) (cached)."""
     try:
         tree = ast.parse(code)
     except SyntaxError:
-        return code, 0, ()
+        return code, 0, (), 0
     counter = _CountAsserts()
     tree = ast.fix_missing_locations(counter.visit(tree))
-    test_fns = [n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test")]
+    fns = [(n.name, n) for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test")]
     for cls in tree.body:  # pytest's class-based tests: each test_* method of a Test* class
         if isinstance(cls, ast.ClassDef) and cls.name.startswith("Test"):
-            test_fns += [f"{cls.name}().{m.name}" for m in cls.body
-                         if isinstance(m, ast.FunctionDef) and m.name.startswith("test")]
-    return ast.unparse(tree), counter.count, tuple(test_fns)
+            fns += [(f"{cls.name}().{m.name}", m) for m in cls.body
+                    if isinstance(m, ast.FunctionDef) and m.name.startswith("test")]
+    return ast.unparse(tree), counter.count, tuple(name for name, _ in fns), sum(_parametrized_cases(n) for _, n in fns)
+
+
+def _pytest_calls(test_fns: tuple[str, ...], indent: str = "") -> str:
+    """The calls that run pytest-style tests: one counted case per (parametrized) case."""
+    return "\n".join(f"{indent}for __et_c in __et_pytest(lambda: {fn}, globals()):\n{indent}    __et_case(__et_c)"
+                     for fn in test_fns)
 
 
 @functools.lru_cache(maxsize=4096)
 def _python_epilogue(code: str, fmt: str, entry_point: str | None) -> str:
     """The harness run after the program: counted tests between completion marks (cached)."""
-    counted, _, test_fns = _python_tests(code)
+    counted, _, test_fns, _ = _python_tests(code)
     if fmt == "check":
         call = f"check({entry_point})"
     else:
-        call = "\n".join(f"    __et_case(lambda: ({fn}(), True)[1])" for fn in test_fns) or "    pass"
+        call = _pytest_calls(test_fns, "    ") or "    pass"
         call = "def __et_run():\n" + call + "\n__et_run()"
     return "\n".join([
-        _PY_PRELUDE, "__et_mark(__et_nonce + ':ran')", "try:",
+        _PY_PRELUDE + (_PYTEST_CASES if test_fns and fmt != "check" else ""), "__et_mark(__et_nonce + ':ran')", "try:",
         _indent(counted + "\n" + call), "finally:",
         "    __et_mark(__et_nonce + ':done %d %d' % tuple(__et_counts))",
         "__et_mark(__et_nonce + ':completed')",
@@ -317,14 +449,14 @@ def _python_judge(code: str, fmt: str, entry_point: str | None, support: str = "
     The entry point is looked up on the ``solution`` module, never by a bare name that a
     builtin of the same name could answer.
     """
-    counted, _, test_fns = _python_tests(code)
+    counted, _, test_fns, _ = _python_tests(code)
     if fmt == "check":
         call = (f"import solution as __et_solution\n"
                 f"if not hasattr(__et_solution, {entry_point!r}):\n"
                 f"    raise NameError('the program defines no {entry_point}')\n"
                 f"check(getattr(__et_solution, {entry_point!r}))")
     else:
-        call = "\n".join(f"__et_case(lambda: ({fn}(), True)[1])" for fn in test_fns)
+        call = (_PYTEST_CASES + "\n" + _pytest_calls(test_fns)) if test_fns else ""
     return (support + "\n" if support else "") + counted + "\n" + call + "\n"
 
 
@@ -352,7 +484,7 @@ class PythonHarness:
         [res] = results
         if nonce.startswith(_JUDGED):
             return _evaluate_judged(tests, res)
-        _, static, test_fns = _python_tests(tests.code)
+        _, static, _, fn_cases = _python_tests(tests.code)
         if res.status is ExecStatus.SYNTAX_ERROR:
             return TestOutcome(TestStatus.SYNTAX_ERROR, False, False, False,
                                detail=f"program does not compile: {res.stderr.strip()[-300:]}", results=(res,))
@@ -363,7 +495,7 @@ class PythonHarness:
         done = _counts_after(out, f"{nonce}:done ")
         completed = f"{nonce}:completed" in out
         passed_n, seen = done if done else (0 if ran else None, None)
-        total = max(seen or 0, static + len(test_fns) if tests.format == "asserts" else static) or seen
+        total = max(seen or 0, static + fn_cases if tests.format == "asserts" else static) or seen
         fraction = (passed_n / total) if (total and passed_n is not None) else (0.0 if ran else None)
         if res.status is ExecStatus.OK and not completed:
             status, detail = TestStatus.EARLY_EXIT, "the program exited before its tests finished"
@@ -389,8 +521,8 @@ def _evaluate_judged(tests: ProgramTests, res: ExecResult) -> TestOutcome:
     Only the judge's counts give credit; a pass needs every case passed, the tests run to
     their end, and the program's process alive and well throughout.
     """
-    _, static, test_fns = _python_tests(tests.code)
-    expected = static + len(test_fns) if tests.format == "asserts" else static
+    _, static, _, fn_cases = _python_tests(tests.code)
+    expected = static + fn_cases if tests.format == "asserts" else static
     if res.status is ExecStatus.SYNTAX_ERROR:
         return TestOutcome(TestStatus.SYNTAX_ERROR, False, False, False, 0, expected or None, 0.0 if expected else None,
                            f"program does not compile: {res.stderr.strip()[-300:]}", (res,))

@@ -314,6 +314,27 @@ HONEST_MORE = {
                                "import pytest\nwith pytest.raises(MyError):\n    f(-2)\nassert f(3) == 3\n"),
     "deque_compared_to_deque": ("from collections import deque\ndef q():\n    return deque([3, 1, 2])\n",
                                 "from collections import deque\nassert list(q()) == [3, 1, 2] and q() == deque([3, 1, 2])\n"),
+    "pytest_parametrize": (HONEST, "import pytest\nfrom solution import add\n\n"
+                                   "@pytest.mark.parametrize('a,b,c', [(1, 2, 3), (2, 2, 4), pytest.param(0, 0, 0, id='zero')])\n"
+                                   "def test_add(a, b, c):\n    assert add(a, b) == c\n"),
+    "pytest_fixtures": (HONEST, "import pytest\nfrom solution import add\n\n@pytest.fixture\ndef two():\n    return 2\n\n"
+                                "@pytest.fixture\ndef four(two):\n    yield two + two\n\n"
+                                "def test_add(two, four):\n    assert add(two, two) == four\n\n"
+                                "class TestMore:\n    @pytest.mark.parametrize('x', [1, 5])\n"
+                                "    def test_more(self, x, two):\n        assert add(x, two) == x + 2\n"),
+    "stateful_class_truth_len_isinstance": (
+        "class Stack:\n    def __init__(self):\n        self.items = []\n    def push(self, x):\n        self.items.append(x)\n"
+        "    def pop(self):\n        return self.items.pop()\n    def __len__(self):\n        return len(self.items)\n"
+        "    def __bool__(self):\n        return bool(self.items)\nclass Queue:\n    pass\n",
+        "s = Stack()\nassert not s\ns.push(1)\ns.push(2)\nassert len(s) == 2 and s\nassert s.pop() == 2\n"
+        "assert isinstance(s, Stack) and not isinstance(s, Queue) and not isinstance(3, Stack)\n"
+        "assert issubclass(Stack, Stack) and not issubclass(Queue, Stack)\n"),
+    "prints_captured_by_the_tests": (
+        "import sys\ndef hello(name):\n    print('hi', name)\n    return len(name)\ndef shout():\n    print('loud')\n    raise ValueError('x')\n",
+        "import io, contextlib\nbuf = io.StringIO()\nwith contextlib.redirect_stdout(buf):\n    n = hello('bob')\n"
+        "assert buf.getvalue() == 'hi bob\\n' and n == 3\nbuf2 = io.StringIO()\nwith contextlib.redirect_stdout(buf2):\n"
+        "    try:\n        shout()\n    except ValueError:\n        pass\nassert buf2.getvalue() == 'loud\\n'\n"
+        "hello('not captured')\n"),
 }
 
 
@@ -322,6 +343,63 @@ def test_more_honest_programs_pass(pool, name):
     program, tests = HONEST_MORE[name]
     [out] = run_tests(pool, [program], ProgramTests("asserts", code=tests))
     assert out.passed, (name, out)
+
+
+def test_parametrized_cases_count_one_by_one(pool):
+    tests = ProgramTests("asserts", code=(
+        "import pytest\n\n@pytest.mark.parametrize('a', [1, 2])\n@pytest.mark.parametrize('b', [10, 20])\n"
+        "def test_add(a, b):\n    assert add(a, b) == a + b\n\n"
+        "@pytest.mark.skip(reason='later')\ndef test_skipped():\n    assert False\n\n"
+        "@pytest.mark.parametrize('a', [1, pytest.param(2, marks=pytest.mark.skip)])\ndef test_one(a):\n    assert add(a, 0) == a\n"))
+    honest, half = run_tests(pool, [HONEST, "def add(a, b):\n    return a + b if a == 1 else 0\n"], [tests] * 2)
+    assert honest.passed and (honest.passed_cases, honest.total_cases) == (5, 5), honest
+    assert not half.passed and (half.passed_cases, half.total_cases) == (3, 5), half
+
+
+def test_a_generator_fixture_is_finished_after_its_case(pool):
+    tests = ProgramTests("asserts", code=(
+        "import pytest\nLOG = []\n\n@pytest.fixture\ndef res():\n    LOG.append('open')\n    yield 3\n    LOG.append('close')\n\n"
+        "def test_a(res):\n    assert add(res, 1) == 4\n\ndef test_b():\n    assert LOG == ['open', 'close']\n"))
+    [out] = run_tests(pool, [HONEST], tests)
+    assert out.passed, out
+
+
+def test_a_missing_fixture_fails_its_case_naming_it(pool):
+    tests = ProgramTests("asserts", code="def test_a(tmp_path):\n    assert add(1, 1) == 2\n\ndef test_b():\n    assert add(1, 2) == 3\n")
+    [out] = run_tests(pool, [HONEST], tests)
+    assert not out.passed and out.status is TestStatus.FAILED and (out.passed_cases, out.total_cases) == (1, 2)
+    assert "LookupError" in out.detail, out
+
+
+def test_a_program_name_that_replaces_a_test_function_fails_it(pool):
+    # the tests' own test_* functions are the cases; one a later import replaced with the
+    # program's name (which would pass by merely not raising) fails instead
+    tests = ProgramTests("asserts", code="def test_small():\n    assert add(1, 2) == 3\n\nfrom solution import *\n")
+    [out] = run_tests(pool, [WRONG + "def test_small():\n    return None\n"], tests)
+    assert not out.passed and out.passed_cases == 0, out
+
+
+def test_a_truthy_object_gets_no_more_than_a_constant_answer(pool):
+    # a program object's truth value is the program's answer, as in its own process: an
+    # always-true object scores exactly what `return True` scores, never a pass
+    tests = ProgramTests("check", entry_point="is_even", code=(
+        "def check(candidate):\n    assert candidate(2)\n    assert not candidate(3)\n    assert candidate(4) == True\n"))
+    truthy, constant = run_tests(pool, ["class T:\n    def __bool__(self):\n        return True\n"
+                                        "def is_even(n):\n    return T()\n", "def is_even(n):\n    return True\n"], [tests] * 2)
+    assert not truthy.passed and not constant.passed
+    assert truthy.passed_cases <= constant.passed_cases, (truthy, constant)
+
+
+def test_printed_text_crosses_only_while_the_tests_capture(pool):
+    # the program patches its side of the wire to attach "printed" text to every reply: where
+    # the tests did not redirect stdout, such a reply breaks the protocol and fails the call
+    program = ("import sys\nw = sys.modules['exectune_sandbox_wire']\nsend = w.write_message\n"
+               "def forged(fd, msg, *a, **k):\n    if type(msg) is list and msg and msg[0] == 'ret' and len(msg) == 4:\n"
+               "        msg = msg + ['3\\n']\n    return send(fd, msg, *a, **k)\nw.write_message = forged\n"
+               "def add(a, b):\n    return 0\n")
+    [out] = run_tests(pool, [program], ProgramTests("asserts", code="assert add(1, 2) == 3 or True\nassert add(2, 2) == 0\n"))
+    assert not out.passed and out.passed_cases == 0, out
+    assert out.status is TestStatus.EARLY_EXIT and "protocol" in out.detail, out
 
 
 def test_unflushed_output_is_kept(pool):
