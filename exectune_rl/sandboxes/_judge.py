@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import operator
 import os
 import random
 import sys
@@ -118,8 +119,11 @@ class Channel:
         self.timed_out = False
         self.callbacks: list[Any] = []
         self.calls = 0
-        self.codec = _wire.Codec("judge", make_handle=self._make_handle, callback_of=self._callback_of)
+        self.codec = _wire.Codec("judge", make_handle=self._make_handle, callback_of=self._callback_of,
+                                 test_object_of=self._test_object_of, resolve_test_object=self._resolve_test_object)
         self._handles: dict[int, Handle] = {}
+        self.test_objects: list[Any] = []
+        self._test_object_ids: dict[int, int] = {}
         self.stdout = sys.stdout  # the judge's own: a call made while the tests redirect it is captured
 
     def _make_handle(self, hid: int, type_name: str, is_callable: bool) -> "Handle":
@@ -132,6 +136,19 @@ class Channel:
     def _callback_of(self, fn: Any) -> int:
         self.callbacks.append(fn)
         return len(self.callbacks) - 1
+
+    def _test_object_of(self, obj: Any) -> tuple[int, int]:
+        oid = self._test_object_ids.get(id(obj))
+        if oid is None:
+            oid = len(self.test_objects)
+            self.test_objects.append(obj)  # kept alive: its id() names it for the whole run
+            self._test_object_ids[id(obj)] = oid
+        return oid, _wire.test_object_flags(obj)
+
+    def _resolve_test_object(self, oid: int) -> Any:
+        if not 0 <= oid < len(self.test_objects):
+            raise _wire.WireError("no such test object")
+        return self.test_objects[oid]
 
     def fail(self, why: str) -> ProgramGone:
         if self.gone is None:
@@ -189,6 +206,9 @@ class Channel:
             if kind == "cb" and len(msg) == 5:
                 self._run_callback(msg)
                 continue
+            if kind == "to" and len(msg) == 6:
+                self._run_test_op(msg)
+                continue
             if len(msg) < 2 or msg[1] != call_id:
                 raise self.fail("the program sent a reply that answers no pending call")
             if kind in ("ret", "err") and len(msg) == 5 and capture:
@@ -234,6 +254,36 @@ class Channel:
                 target.clear()
                 target.update(new)
 
+    def _run_test_op(self, msg: list[Any]) -> None:
+        """One operation the program asks for on an object of the tests it was given.
+
+        Only public names (no leading underscore) are read, set or deleted, so the program
+        never reaches a class, a function's globals, a frame or anything of the judge through
+        them; what comes back crosses like any value of the tests (data, a callback for a
+        callable, a test object for another object of the tests).
+        """
+        _, call, oid, op, raw_args, raw_kwargs = msg
+        try:
+            if type(oid) is not int or not 0 <= oid < len(self.test_objects) or type(op) is not str:
+                raise _wire.WireError("bad test object operation")
+            args = self.codec.decode(raw_args)
+            kwargs = self.codec.decode(raw_kwargs)
+            if type(args) is not list or type(kwargs) is not dict or not all(type(k) is str for k in kwargs):
+                raise _wire.WireError("bad test object arguments")
+        except _wire.WireError as exc:
+            raise self.fail(f"the program broke the protocol: {exc}") from None
+        obj = self.test_objects[oid]
+        try:
+            value = _test_object_op(obj, op, args)
+            reply = ["cbret", call, True, self.codec.encode(value)]
+        except (ProgramGone, HarnessError):
+            raise
+        except _wire.WireError as exc:
+            reply = ["cbret", call, False, ["TypeError", str(exc)[:500]]]
+        except Exception as exc:
+            reply = ["cbret", call, False, [type(exc).__name__, str(exc)[:500]]]
+        self._send(reply)
+
     def _run_callback(self, msg: list[Any]) -> None:
         _, cb_call, cb_id, raw_args, raw_kwargs = msg
         if type(cb_id) is not int or not 0 <= cb_id < len(self.callbacks):
@@ -255,6 +305,55 @@ class Channel:
         except Exception as exc:
             reply = ["cbret", cb_call, False, [type(exc).__name__, str(exc)[:500]]]
         self._send(reply)
+
+
+_TEST_OBJECT_COMPARE = {"eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.le, "gt": operator.gt,
+                        "ge": operator.ge}
+
+
+def _public(name: Any) -> str:
+    if type(name) is not str or not name.isidentifier() or name.startswith("_"):
+        raise AttributeError(f"only public attributes of the tests' objects can be used, not {str(name)[:100]!r}")
+    return name
+
+
+def _test_object_op(obj: Any, op: str, args: list[Any]) -> Any:
+    """What the program's proxy of ``obj`` asked for (see ``Channel._run_test_op``)."""
+    if op == "getattr" and len(args) == 1:
+        return getattr(obj, _public(args[0]))
+    if op == "setattr" and len(args) == 2:
+        setattr(obj, _public(args[0]), args[1])
+        return None
+    if op == "delattr" and len(args) == 1:
+        delattr(obj, _public(args[0]))
+        return None
+    if op == "bool" and not args:
+        return bool(obj)
+    if op == "len" and not args:
+        return len(obj)
+    if op == "hash" and not args:
+        return hash(obj)
+    if op == "str" and not args:
+        return str(obj)
+    if op == "repr" and not args:
+        return repr(obj)
+    if op == "iter" and not args:
+        items = []
+        for item in obj:
+            items.append(item)
+            if len(items) > _wire.MAX_DRAIN:
+                raise ValueError(f"an object of the tests gave more than {_wire.MAX_DRAIN} items")
+        return items
+    if op == "getitem" and len(args) == 1:
+        return obj[args[0]]
+    if op == "setitem" and len(args) == 2:
+        obj[args[0]] = args[1]
+        return None
+    if op == "contains" and len(args) == 1:
+        return args[0] in obj
+    if op in _TEST_OBJECT_COMPARE and len(args) == 1:
+        return _TEST_OBJECT_COMPARE[op](obj, args[0])
+    raise TypeError(f"unsupported operation on an object of the tests: {op[:50]!r}")
 
 
 class Handle:
@@ -433,7 +532,7 @@ def run(payload: dict[str, Any], code: Any, channel: Channel) -> dict[str, Any]:
     try:
         manifest = channel.ready()
         verdict["ready"] = True
-        ns: dict[str, Any] = {"__name__": "exectune_tests", "__builtins__": builtins, "__et_case": counts.case}
+        ns: dict[str, Any] = {"__name__": _wire.TESTS_MODULE, "__builtins__": builtins, "__et_case": counts.case}
         sys.modules["solution"] = _bind_manifest(manifest, channel, ns)
         exec(code, ns)
         verdict["completed"] = channel.gone is None

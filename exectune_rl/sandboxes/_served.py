@@ -42,7 +42,8 @@ class _Server:
         self.objects: dict[int, Any] = {}
         self.ids: dict[int, int] = {}
         self.codec = _wire.Codec("program", handle_of=self.handle_of, resolve_handle=self.resolve,
-                                 make_callback=self.make_callback)
+                                 make_callback=self.make_callback, make_test_object=self.make_test_object)
+        self.test_objects: dict[int, ObjectOfTheTests] = {}
         self.next_cb_call = 1
         self.reader = _wire.Reader(from_judge)
 
@@ -68,6 +69,12 @@ class _Server:
 
         callback.__name__ = callback.__qualname__ = f"test_callback_{cb_id}"
         return callback
+
+    def make_test_object(self, oid: int, name: str, flags: int) -> "ObjectOfTheTests":
+        proxy = self.test_objects.get(oid)
+        if proxy is None:  # one proxy per object of the tests: identity holds on this side too
+            proxy = self.test_objects[oid] = ObjectOfTheTests(self, oid, name, flags)
+        return proxy
 
     # -- the judge's calls ------------------------------------------------------------
 
@@ -154,9 +161,16 @@ class _Server:
 
     def call_back(self, cb_id: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Call a function of the tests: a message to the judge, answered by its result."""
+        return self._ask("cb", cb_id, args, kwargs)
+
+    def test_op(self, oid: int, op: str, args: tuple[Any, ...]) -> Any:
+        """One operation on an object of the tests, done by the judge."""
+        return self._ask("to", oid, args, {}, op)
+
+    def _ask(self, kind: str, target: int, args: tuple[Any, ...], kwargs: dict[str, Any], *op: str) -> Any:
         call = self.next_cb_call
         self.next_cb_call += 1
-        _wire.write_message(self.to_judge, ["cb", call, cb_id, self.codec.encode(list(args)), self.codec.encode(dict(kwargs))])
+        _wire.write_message(self.to_judge, [kind, call, target, *op, self.codec.encode(list(args)), self.codec.encode(dict(kwargs))])
         while True:
             msg = self.reader.read()
             if type(msg) is list and len(msg) == 4 and msg[0] == "cbret" and msg[1] == call:
@@ -169,6 +183,94 @@ class _Server:
                 raise cls(text)
             if not self.handle(msg):
                 _exit(0)
+
+
+class ObjectOfTheTests:
+    """The program's proxy of an object of the tests: each use is a call into the judge.
+
+    Public attributes can be read and set, and operators used, as on the object itself. A
+    class of the tests that defines no truth value, ``__eq__`` or ``__hash__`` gets the
+    answers ``object`` gives (true, identity, identity) here, without a call.
+    """
+
+    _et_test_object = True
+    __slots__ = ("_server", "_oid", "_name", "_flags", "_hash")
+
+    def __init__(self, server: _Server, oid: int, name: str, flags: int) -> None:
+        object.__setattr__(self, "_server", server)
+        object.__setattr__(self, "_oid", oid)
+        object.__setattr__(self, "_name", name)
+        object.__setattr__(self, "_flags", flags)
+        object.__setattr__(self, "_hash", None)
+
+    def _op(self, op: str, *args: Any) -> Any:
+        return object.__getattribute__(self, "_server").test_op(object.__getattribute__(self, "_oid"), op, args)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(f"{object.__getattribute__(self, '_name')} object of the tests has no usable attribute {name!r}")
+        return self._op("getattr", name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._op("setattr", name, value)
+
+    def __delattr__(self, name: str) -> None:
+        self._op("delattr", name)
+
+    def __bool__(self) -> bool:
+        return bool(self._op("bool")) if object.__getattribute__(self, "_flags") & _wire.TEST_OBJECT_BOOL else True
+
+    def __len__(self) -> int:
+        return self._op("len")
+
+    def __iter__(self) -> Any:
+        return iter(self._op("iter"))
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._op("getitem", key)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._op("setitem", key, value)
+
+    def __contains__(self, item: Any) -> bool:
+        return bool(self._op("contains", item))
+
+    def __eq__(self, other: Any) -> Any:
+        if other is self:
+            return True
+        return self._op("eq", other) if object.__getattribute__(self, "_flags") & _wire.TEST_OBJECT_EQ else NotImplemented
+
+    def __ne__(self, other: Any) -> Any:
+        if other is self:
+            return False
+        return self._op("ne", other) if object.__getattribute__(self, "_flags") & _wire.TEST_OBJECT_EQ else NotImplemented
+
+    def __lt__(self, other: Any) -> Any:
+        return self._op("lt", other)
+
+    def __le__(self, other: Any) -> Any:
+        return self._op("le", other)
+
+    def __gt__(self, other: Any) -> Any:
+        return self._op("gt", other)
+
+    def __ge__(self, other: Any) -> Any:
+        return self._op("ge", other)
+
+    def __hash__(self) -> int:
+        if not object.__getattribute__(self, "_flags") & _wire.TEST_OBJECT_HASH:
+            return hash(("test-object", object.__getattribute__(self, "_oid")))
+        value = object.__getattribute__(self, "_hash")
+        if value is None:
+            value = self._op("hash")
+            object.__setattr__(self, "_hash", value)
+        return value
+
+    def __str__(self) -> str:
+        return self._op("str")
+
+    def __repr__(self) -> str:
+        return self._op("repr")
 
 
 def _printed(buf: Any, real_stdout: Any) -> tuple[str, ...]:

@@ -16,8 +16,11 @@ named tuples to ``tuple``; ``range`` to ``range``; ``fractions.Fraction``,
 ``decimal.Decimal`` and ``datetime`` values to the same type; generators and other iterators
 it drains (bounded) to an iterator over the items. Functions, classes and (where allowed)
 other objects of the program cross as *handles*: the judge can call them or read their
-attributes, each a new call into the program, but a handle equals only itself and has no
-truth value.
+attributes, each a new call into the program, but a handle equals only itself. Objects of
+the tests (instances of a class the tests define, and ``types.SimpleNamespace``) cross the
+other way as *test objects*: the program's proxy reads and sets their public attributes and
+uses their operators, each a call into the judge that only ever touches names without a
+leading underscore (see ``_judge.Channel._run_test_op``).
 
 Limits on what the judge accepts: a message is at most ``MAX_MESSAGE_BYTES``; nesting deeper
 than ``MAX_DEPTH`` or more than ``MAX_ITEMS`` elements fails the call. A reply must carry the
@@ -146,16 +149,23 @@ class Codec:
         make_handle: (judge side) builds the judge's proxy for ``(id, type name, callable)``.
         callback_of: (judge side) registers a callable of the tests, returns its id.
         make_callback: (program side) builds the program's stub for a callback id.
+        test_object_of: (judge side) registers an object of the tests, returns ``(id, flags)``.
+        resolve_test_object: (judge side) a test object id back to its object.
+        make_test_object: (program side) builds the program's proxy for ``(id, type name, flags)``.
     """
 
     def __init__(self, side: str, *, handle_of=None, resolve_handle=None, make_handle=None,
-                 callback_of=None, make_callback=None) -> None:
+                 callback_of=None, make_callback=None, test_object_of=None, resolve_test_object=None,
+                 make_test_object=None) -> None:
         self.side = side
         self.handle_of = handle_of
         self.resolve_handle = resolve_handle
         self.make_handle = make_handle
         self.callback_of = callback_of
         self.make_callback = make_callback
+        self.test_object_of = test_object_of
+        self.resolve_test_object = resolve_test_object
+        self.make_test_object = make_test_object
         self._items = 0
 
     # -- encoding ---------------------------------------------------------------------
@@ -219,9 +229,14 @@ class Codec:
         known = _known_value(v, self, d)
         if known is not None:
             return known
+        if self.test_object_of is not None and is_test_object(v):
+            oid, flags = self.test_object_of(v)
+            return {"o": [oid, str(type(v).__name__)[:100], flags]}
         raise WireError(f"the tests pass an object of type {type(v).__name__}, which cannot cross to the program")
 
     def _enc_program(self, v: Any, d: int, allow_handle: bool) -> Any:
+        if getattr(type(v), "_et_test_object", False):  # the program's proxy of a test object: back to it
+            return {"o": object.__getattribute__(v, "_oid")}
         known = _known_value(v, self, d)
         if known is not None:
             return known
@@ -304,6 +319,13 @@ class Codec:
             return complex(re_, im)
         if tag == "cb" and self.side == "program" and type(x) is int:
             return self.make_callback(x)
+        if tag == "o":
+            if self.side == "judge" and type(x) is int and self.resolve_test_object is not None:
+                return self.resolve_test_object(x)
+            if (self.side == "program" and type(x) is list and len(x) == 3 and type(x[0]) is int
+                    and type(x[1]) is str and type(x[2]) is int and self.make_test_object is not None):
+                return self.make_test_object(x[0], x[1][:100], x[2])
+            raise WireError("bad test object")
         if tag == "ty" and self.side == "program" and x in _TYPES:
             return _TYPES[x]
         if tag == "i":
@@ -314,6 +336,33 @@ class Codec:
         if type(x) is not list:
             raise WireError("expected a list")
         return [self._dec(i, d) for i in x]
+
+
+TESTS_MODULE = "exectune_tests"
+"""The judge runs the tests as this module: the classes it defines are the tests' own."""
+TEST_OBJECT_BOOL, TEST_OBJECT_EQ, TEST_OBJECT_HASH = 1, 2, 4
+"""Flags sent with a test object: its class defines a truth value (``__bool__``/``__len__``),
+an ``__eq__``, a ``__hash__``; without them the program's proxy answers as ``object`` would."""
+
+
+def is_test_object(v: Any) -> bool:
+    """An instance of a class the tests define, or a ``SimpleNamespace``: what may cross as a test object."""
+    t = type(v)
+    if isinstance(v, type) or isinstance(v, BaseException):
+        return False
+    return t.__module__ == TESTS_MODULE or (t.__module__ == "types" and t.__name__ == "SimpleNamespace")
+
+
+def test_object_flags(v: Any) -> int:
+    t = type(v)
+    flags = 0
+    if getattr(t, "__bool__", None) is not None or getattr(t, "__len__", None) is not None:
+        flags |= TEST_OBJECT_BOOL
+    if t.__eq__ is not object.__eq__:
+        flags |= TEST_OBJECT_EQ
+    if t.__hash__ is not object.__hash__:
+        flags |= TEST_OBJECT_HASH
+    return flags
 
 
 def _plain_scalars(items: list[Any]) -> bool:

@@ -264,7 +264,7 @@ def test_humaneval_helpers_and_heavy_suites_pass(pool):
 
 def test_broken_tests_or_uncrossable_arguments_are_infra(pool):
     # an argument the program cannot receive is the tests' limit, never the program's fault
-    tests = ProgramTests("asserts", code="class Box:\n    pass\nassert add(Box(), 1) == 1\n")
+    tests = ProgramTests("asserts", code="import threading\nassert add(threading.Lock(), 1) == 1\n")
     [out] = run_tests(pool, [HONEST], tests)
     assert out.status is TestStatus.INFRA and "cannot cross" in out.detail
 
@@ -400,6 +400,67 @@ def test_printed_text_crosses_only_while_the_tests_capture(pool):
     [out] = run_tests(pool, [program], ProgramTests("asserts", code="assert add(1, 2) == 3 or True\nassert add(2, 2) == 0\n"))
     assert not out.passed and out.passed_cases == 0, out
     assert out.status is TestStatus.EARLY_EXIT and "protocol" in out.detail, out
+
+
+TESTS_OBJECTS = {
+    "linked_list_reversed_in_place": (
+        "def rev(head):\n    prev = None\n    while head:\n        head.next, prev, head = prev, head, head.next\n    return prev\n",
+        "class ListNode:\n    def __init__(self, val=0, next=None):\n        self.val, self.next = val, next\n"
+        "def build(xs):\n    h = None\n    for x in reversed(xs):\n        h = ListNode(x, h)\n    return h\n"
+        "def items(h):\n    out = []\n    while h:\n        out.append(h.val)\n        h = h.next\n    return out\n"
+        "head = build([1, 2, 3])\nassert items(rev(head)) == [3, 2, 1]\nassert rev(None) is None\nassert head.next is None\n"),
+    "tree_depth_and_values": (
+        "def depth(t):\n    return 0 if t is None else 1 + max(depth(t.left), depth(t.right))\n"
+        "def values(t):\n    return [] if not t else values(t.left) + [t.val] + values(t.right)\n",
+        "from dataclasses import dataclass\nfrom typing import Optional\n@dataclass(eq=False)\nclass T:\n    val: int\n"
+        "    left: Optional['T'] = None\n    right: Optional['T'] = None\n"
+        "t = T(2, T(1), T(3, None, T(4)))\nassert depth(t) == 3\nassert values(t) == [1, 2, 3, 4]\n"),
+    "value_objects_in_sets_and_heaps": (
+        "import heapq\ndef distinct(ps):\n    return len(set(ps))\ndef smallest(ps):\n    h = list(ps)\n    heapq.heapify(h)\n"
+        "    return heapq.heappop(h)\n",
+        "class P:\n    def __init__(self, x):\n        self.x = x\n    def __eq__(self, o):\n        return isinstance(o, P) and o.x == self.x\n"
+        "    def __hash__(self):\n        return hash(self.x)\n    def __lt__(self, o):\n        return self.x < o.x\n"
+        "assert distinct([P(1), P(1), P(2)]) == 2\nassert smallest([P(5), P(2), P(9)]) == P(2)\n"),
+    "methods_namespaces_and_identity": (
+        "def use(o, ns, a, b):\n    return o.double(ns.n), a is b, [a, b][0] is a\ndef back(o):\n    return o\n",
+        "import types\nclass C:\n    def double(self, x):\n        return 2 * x\nc = C()\n"
+        "assert use(c, types.SimpleNamespace(n=4), c, c) == (8, True, True)\nassert back(c) is c\n"),
+}
+
+
+@pytest.mark.parametrize("name", list(TESTS_OBJECTS))
+def test_objects_of_the_tests_cross_to_the_program(pool, name):
+    program, tests = TESTS_OBJECTS[name]
+    [out] = run_tests(pool, [program], ProgramTests("asserts", code=tests))
+    assert out.passed, (name, out)
+
+
+OBJECT_PROBES = {
+    "private_attribute": "return o._secret",
+    "class_of_it": "return o.__class__",
+    "its_dict": "return o.__dict__",
+    "globals_through_the_class": "return type(o).__init__.__globals__",
+    "getattr_dunder": "return getattr(o, '__class__')",
+    "vars_of_it": "return vars(o)",
+    "method_globals": "return o.check.__globals__['__et_case']",
+    "method_self": "return o.check.__self__",
+    "forged_test_object_ids": ("import sys\n    w = sys.modules['exectune_sandbox_wire']\n    send = w.write_message\n"
+                               "    def forged(fd, msg, *a, **k):\n        if type(msg) is list and msg and msg[0] == 'ret':\n"
+                               "            msg[2] = [{'o': i} for i in range(-2, 50)]\n        return send(fd, msg, *a, **k)\n"
+                               "    w.write_message = forged\n    return 0"),
+}
+
+
+@pytest.mark.parametrize("name", list(OBJECT_PROBES))
+def test_an_object_of_the_tests_shows_the_program_only_public_names(pool, name):
+    # the tests hold their expected value in a private attribute and a reference to the
+    # judge's counting through a method: no probe may read either or pass
+    tests = ProgramTests("asserts", code=(
+        "class C:\n    _secret = 3\n    def check(self, x):\n        return x == 3\n"
+        "o = C()\nassert peek(o) == 3\nassert peek(o) == o._secret\n"))
+    program = f"def peek(o):\n    {OBJECT_PROBES[name]}\n"
+    [out] = run_tests(pool, [program], tests)
+    assert not out.passed and out.passed_cases == 0 and out.status is not TestStatus.INFRA, (name, out)
 
 
 def test_unflushed_output_is_kept(pool):
