@@ -263,47 +263,39 @@ class Channel:
         callable, a test object for another object of the tests).
         """
         _, call, oid, op, raw_args, raw_kwargs = msg
-        try:
-            if type(oid) is not int or not 0 <= oid < len(self.test_objects) or type(op) is not str:
-                raise _wire.WireError("bad test object operation")
-            args = self.codec.decode(raw_args)
-            kwargs = self.codec.decode(raw_kwargs)
-            if type(args) is not list or type(kwargs) is not dict or not all(type(k) is str for k in kwargs):
-                raise _wire.WireError("bad test object arguments")
-        except _wire.WireError as exc:
-            raise self.fail(f"the program broke the protocol: {exc}") from None
+        if type(oid) is not int or not 0 <= oid < len(self.test_objects) or type(op) is not str:
+            raise self.fail("the program broke the protocol: bad test object operation")
         obj = self.test_objects[oid]
-        try:
-            value = _test_object_op(obj, op, args)
-            reply = ["cbret", call, True, self.codec.encode(value)]
-        except (ProgramGone, HarnessError):
-            raise
-        except _wire.WireError as exc:
-            reply = ["cbret", call, False, ["TypeError", str(exc)[:500]]]
-        except Exception as exc:
-            reply = ["cbret", call, False, [type(exc).__name__, str(exc)[:500]]]
-        self._send(reply)
+        self._answer(call, raw_args, raw_kwargs, lambda args, kwargs: _test_object_op(obj, op, args, kwargs))
 
     def _run_callback(self, msg: list[Any]) -> None:
-        _, cb_call, cb_id, raw_args, raw_kwargs = msg
+        _, call, cb_id, raw_args, raw_kwargs = msg
         if type(cb_id) is not int or not 0 <= cb_id < len(self.callbacks):
             raise self.fail("the program called a callback that does not exist")
+        fn = self.callbacks[cb_id]
+        self._answer(call, raw_args, raw_kwargs, lambda args, kwargs: fn(*args, **kwargs))
+
+    def _answer(self, call: Any, raw_args: Any, raw_kwargs: Any, action: Any) -> None:
+        """Run what the program asked of the tests (a callback, a test object's operation) and reply.
+
+        What the tests' code raises, or returns that cannot cross, is raised in the program:
+        the program chose the call, so its failure is the program's, never ``INFRA``.
+        """
         try:
             args = self.codec.decode(raw_args)
             kwargs = self.codec.decode(raw_kwargs)
             if type(args) is not list or type(kwargs) is not dict or not all(type(k) is str for k in kwargs):
-                raise _wire.WireError("bad callback arguments")
+                raise _wire.WireError("bad arguments")
         except _wire.WireError as exc:
             raise self.fail(f"the program broke the protocol: {exc}") from None
         try:
-            value = self.callbacks[cb_id](*args, **kwargs)
-            reply = ["cbret", cb_call, True, self.codec.encode(value)]
+            reply = ["cbret", call, True, self.codec.encode(action(args, kwargs))]
         except (ProgramGone, HarnessError):
             raise
         except _wire.WireError as exc:
-            raise HarnessError(f"a callback of the tests returned something that cannot cross: {exc}") from None
+            reply = ["cbret", call, False, ["TypeError", f"the tests' answer cannot cross: {exc}"[:500]]]
         except Exception as exc:
-            reply = ["cbret", cb_call, False, [type(exc).__name__, str(exc)[:500]]]
+            reply = ["cbret", call, False, [type(exc).__name__, str(exc)[:500]]]
         self._send(reply)
 
 
@@ -317,8 +309,10 @@ def _public(name: Any) -> str:
     return name
 
 
-def _test_object_op(obj: Any, op: str, args: list[Any]) -> Any:
+def _test_object_op(obj: Any, op: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
     """What the program's proxy of ``obj`` asked for (see ``Channel._run_test_op``)."""
+    if kwargs:
+        raise TypeError("operations on an object of the tests take no keyword arguments")
     if op == "getattr" and len(args) == 1:
         return getattr(obj, _public(args[0]))
     if op == "setattr" and len(args) == 2:

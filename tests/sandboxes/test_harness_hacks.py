@@ -463,6 +463,18 @@ def test_an_object_of_the_tests_shows_the_program_only_public_names(pool, name):
     assert not out.passed and out.passed_cases == 0 and out.status is not TestStatus.INFRA, (name, out)
 
 
+def test_what_the_program_asks_of_the_tests_never_makes_it_infra(pool):
+    # a callback or a test object's attribute that cannot cross fails the program's call:
+    # the program chose the call, so it must not turn its row into INFRA (dropped from a batch)
+    tests = ProgramTests("asserts", code=(
+        "import threading\nclass C:\n    lock = threading.Lock()\ndef mk():\n    return threading.Lock()\n"
+        "assert use(mk, C()) == 1\nassert add(1, 2) == 3\n"))
+    for probe in ("f()", "o.lock"):
+        program = f"def use(f, o):\n    {probe}\n    return 1\ndef add(a, b):\n    return a + b\n"
+        [out] = run_tests(pool, [program], tests)
+        assert out.status is TestStatus.FAILED and (out.passed_cases, out.total_cases) == (1, 2), (probe, out)
+
+
 def test_unflushed_output_is_kept(pool):
     [out] = run_tests(pool, ["def add(a, b):\n    print('working')\n    return a + b\n"], ASSERTS)
     assert out.passed and "working" in out.results[0].stdout
