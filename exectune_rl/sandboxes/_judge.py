@@ -10,8 +10,8 @@ verdict leaves through a channel the program's process never holds.
 What the tests see: their own builtins; the program's top-level names (functions, classes and
 other objects as proxies, data as copies, imported standard-library modules re-imported here)
 except names that would shadow a builtin; ``import solution`` / ``from solution import ...``;
-and ``__et_case(test)``, which counts one case: it passes when ``test()`` returns a true value
-and raises nothing. A call into a program that exited, died, hung past the deadline or broke
+and ``__et_case(test, site=None)``, which counts one case: it passes when ``test()`` returns a
+true value and raises nothing (an assert ``site`` is one case however often it runs). A call into a program that exited, died, hung past the deadline or broke
 the protocol raises :class:`ProgramGone` (a ``BaseException``: tests cannot swallow it with
 ``except Exception``), and every later call does too.
 
@@ -465,24 +465,45 @@ class _RemoteIterator:
 
 
 class Counts:
+    """The cases the tests ran and passed.
+
+    A case with a ``site`` (the index of an ``assert`` in the test code) is that assert: it is
+    counted once, however often it runs, and passes only if every run of it passed, so an
+    assert in a loop over what the program returned gives the program no say in how many
+    cases there are. A case without one (a pytest-style test, one per parametrized case)
+    counts each call.
+    """
+
     def __init__(self) -> None:
         self.passed = 0
         self.seen = 0
         self.failures: list[str] = []
+        self.sites: dict[int, bool] = {}  # assert site -> passed every run so far
 
-    def case(self, test: Any) -> None:
-        self.seen += 1
+    def case(self, test: Any, site: int | None = None) -> None:
+        known = site is not None and site in self.sites
+        if not known:
+            self.seen += 1
+        number = self.seen
         try:
             ok = bool(test())
+            why = "" if ok else "the check was false"
         except (ProgramGone, ProgramAborted, HarnessError, Deadline):
             raise
         except BaseException as exc:  # noqa: BLE001 - a failing case, whatever the tests raised
-            self._failure(f"case {self.seen}: {type(exc).__name__}{': ' + str(exc)[:200] if isinstance(exc, ProgramValueError) else ''}")
-            return
-        if ok:
-            self.passed += 1
+            ok, why = False, f"{type(exc).__name__}{': ' + str(exc)[:200] if isinstance(exc, ProgramValueError) else ''}"
+        if site is None or not known:
+            if ok:
+                self.passed += 1
+            if site is not None:
+                self.sites[site] = ok
+        elif self.sites[site] and not ok:  # an assert that passed before fails on a later run
+            self.sites[site] = False
+            self.passed -= 1
         else:
-            self._failure(f"case {self.seen}: the check was false")
+            return
+        if not ok:
+            self._failure(f"case {number}: {why}")
 
     def _failure(self, text: str) -> None:
         if len(self.failures) < MAX_FAILURES:

@@ -409,7 +409,7 @@ def _known_value(v: Any, codec: Codec, d: int) -> Any:
         return {"dt": [t.__name__, v.isoformat()]}
     if t.__bases__ == (tuple,) and hasattr(t, "_fields") and hasattr(t, "_make"):
         return {"t": [codec._enc(x, d, False) for x in tuple.__iter__(v)]}  # a named tuple
-    if codec.side == "program" and mod == "builtins" and t.__name__ in _ITERATOR_TYPES:
+    if mod == "builtins" and t.__name__ in _ITERATOR_TYPES:  # drained (bounded), on either side
         items = []
         for item in v:
             items.append(codec._enc(item, d, False))

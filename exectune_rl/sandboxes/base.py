@@ -186,7 +186,8 @@ class ExecRequest:
             as the module ``solution`` (not run as ``__main__``) in its sandboxed process, and
             the judge's code sees the program's top-level names as proxies: each call crosses
             as plain data (see ``exectune_rl.sandboxes._wire``). ``__et_case(fn)`` counts one
-            case there. The program's process never holds this code, its expected values or
+            case there (``__et_case(fn, site)``: the assert at ``site``, counted once however
+            often it runs, passed only if every run passed). The program's process never holds this code, its expected values or
             the verdict, which comes back as ``ExecResult.verdict``.
     """
 

@@ -33,6 +33,7 @@ import functools
 import logging
 import re
 import secrets
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -230,25 +231,32 @@ class TestHarness(Protocol):
 class _CountAsserts(ast.NodeTransformer):
     """Rewrites each ``assert`` into a counted check that does not stop the suite.
 
-    Asserts inside pytest-style ``test_*`` functions are left alone: each such function is
-    one case, failed by its first failing assert (pytest's own semantics).
+    Each rewritten assert is one case (its *site*), however often it runs: it passes only if
+    every run passed (see ``_judge.Counts``). Left alone, with Python's own semantics:
+    asserts in pytest-style ``test_*`` functions (each such function is one case, failed by
+    its first failing assert, as in pytest), in classes, and, where the tests have ``test_*``
+    functions, in every function (their helpers: a failing assert fails the test calling it).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, in_functions: bool = True) -> None:
         self.count = 0
+        self.in_functions = in_functions
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> Any:
-        if node.name.startswith("test"):
+        if node.name.startswith("test") or not self.in_functions:
             return node
         return self.generic_visit(node)
 
     visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
 
+    def visit_ClassDef(self, node: ast.ClassDef) -> Any:
+        return node
+
     def visit_Assert(self, node: ast.Assert) -> Any:
-        self.count += 1
         call = ast.Call(func=ast.Name("__et_case", ast.Load()), args=[ast.Lambda(
             args=ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[]),
-            body=node.test)], keywords=[])
+            body=node.test), ast.Constant(self.count)], keywords=[])
+        self.count += 1
         return ast.copy_location(ast.Expr(call), node)
 
     def visit_Lambda(self, node: ast.Lambda) -> Any:
@@ -263,13 +271,20 @@ class _CountAsserts(ast.NodeTransformer):
 # forged globals, not introspection.)
 _PY_PRELUDE = """
 __et_counts = [0, 0]
-def __et_case(test):
-    __et_counts[1] += 1
+__et_sites = {}
+def __et_case(test, site=None):
     try:
-        if test():
-            __et_counts[0] += 1
+        ok = True if test() else False
     except Exception:
-        pass
+        ok = False
+    if site is None or site not in __et_sites:
+        __et_counts[1] += 1
+        __et_counts[0] += ok
+        if site is not None:
+            __et_sites[site] = ok
+    elif __et_sites[site] and not ok:
+        __et_sites[site] = False
+        __et_counts[0] -= 1
 def __et_mark(text):
     __et_flush()
     __et_write(1, ("\\n" + text + "\\n").encode())
@@ -409,20 +424,55 @@ def _python_tests(code: str) -> tuple[str, int, tuple[str, ...], int]:
         tree = ast.parse(code)
     except SyntaxError:
         return code, 0, (), 0
-    counter = _CountAsserts()
-    tree = ast.fix_missing_locations(counter.visit(tree))
     fns = [(n.name, n) for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test")]
     for cls in tree.body:  # pytest's class-based tests: each test_* method of a Test* class
         if isinstance(cls, ast.ClassDef) and cls.name.startswith("Test"):
             fns += [(f"{cls.name}().{m.name}", m) for m in cls.body
                     if isinstance(m, ast.FunctionDef) and m.name.startswith("test")]
+    counter = _CountAsserts(in_functions=not fns)
+    tree = ast.fix_missing_locations(counter.visit(tree))
     return ast.unparse(tree), counter.count, tuple(name for name, _ in fns), sum(_parametrized_cases(n) for _, n in fns)
 
 
+_STDLIB_NAMES = frozenset(getattr(sys, "stdlib_module_names", ())) | frozenset(sys.builtin_module_names)
+
+
+def _unbound_modules(code: str) -> tuple[str, ...]:
+    """Standard-library modules the tests use (``math.isclose``) without importing or defining them.
+
+    The judge binds these to the real modules before the tests run, so that a program's own
+    top-level name (``math = Fake()``), which the tests would otherwise see, never answers.
+    """
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return ()
+    bases, bound = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            bases.add(node.value.id)
+        elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            bound.add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+    return tuple(sorted(b for b in bases - bound if b in _STDLIB_NAMES))
+
+
 def _pytest_calls(test_fns: tuple[str, ...], indent: str = "") -> str:
-    """The calls that run pytest-style tests: one counted case per (parametrized) case."""
-    return "\n".join(f"{indent}for __et_c in __et_pytest(lambda: {fn}, globals()):\n{indent}    __et_case(__et_c)"
-                     for fn in test_fns)
+    """The calls that run pytest-style tests: one counted case per (parametrized) case.
+
+    Every test is expanded before any runs, as pytest collects before it runs: a test that
+    changes a list a later test is parametrized by (through the program) changes nothing.
+    """
+    if not test_fns:
+        return ""
+    gets = ", ".join(f"lambda: {fn}" for fn in test_fns)
+    return (f"{indent}for __et_cs in [__et_pytest(__et_g, globals()) for __et_g in ({gets},)]:\n"
+            f"{indent}    for __et_c in __et_cs:\n{indent}        __et_case(__et_c)")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -457,7 +507,9 @@ def _python_judge(code: str, fmt: str, entry_point: str | None, support: str = "
                 f"check(getattr(__et_solution, {entry_point!r}))")
     else:
         call = (_PYTEST_CASES + "\n" + _pytest_calls(test_fns)) if test_fns else ""
-    return (support + "\n" if support else "") + counted + "\n" + call + "\n"
+    unbound = _unbound_modules((support + "\n" if support else "") + code)
+    imports = "".join(f"import {name}\n" for name in unbound)
+    return imports + (support + "\n" if support else "") + counted + "\n" + call + "\n"
 
 
 class PythonHarness:

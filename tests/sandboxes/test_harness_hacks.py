@@ -314,6 +314,9 @@ HONEST_MORE = {
                                "import pytest\nwith pytest.raises(MyError):\n    f(-2)\nassert f(3) == 3\n"),
     "deque_compared_to_deque": ("from collections import deque\ndef q():\n    return deque([3, 1, 2])\n",
                                 "from collections import deque\nassert list(q()) == [3, 1, 2] and q() == deque([3, 1, 2])\n"),
+    "generators_passed_back_and_given": (
+        "def enc(s):\n    return (chr(ord(c) + 1) for c in s)\ndef dec(chars):\n    return ''.join(chr(ord(c) - 1) for c in chars)\n",
+        "assert dec(enc('abc')) == 'abc'\nassert dec(c for c in 'bcd') == 'abc'\nassert dec(iter(['b'])) == 'a'\n"),
     "pytest_parametrize": (HONEST, "import pytest\nfrom solution import add\n\n"
                                    "@pytest.mark.parametrize('a,b,c', [(1, 2, 3), (2, 2, 4), pytest.param(0, 0, 0, id='zero')])\n"
                                    "def test_add(a, b, c):\n    assert add(a, b) == c\n"),
@@ -354,6 +357,44 @@ def test_parametrized_cases_count_one_by_one(pool):
     honest, half = run_tests(pool, [HONEST, "def add(a, b):\n    return a + b if a == 1 else 0\n"], [tests] * 2)
     assert honest.passed and (honest.passed_cases, honest.total_cases) == (5, 5), honest
     assert not half.passed and (half.passed_cases, half.total_cases) == (3, 5), half
+
+
+def test_a_parametrize_list_emptied_through_the_program_changes_nothing(pool):
+    # tests are expanded before any runs (as pytest collects first): a program that clears
+    # the list a later test is parametrized by (the write-back of a mutated argument) still fails
+    tests = ProgramTests("asserts", code=(
+        "import pytest\nfrom solution import add, add_all\nCASES = [((1, 2), 3), ((2, 2), 4), ((5, 5), 10)]\n"
+        "def test_batch():\n    assert add_all(CASES) == [3, 4, 10]\n"
+        "@pytest.mark.parametrize('args,expected', CASES)\ndef test_each(args, expected):\n    assert add(*args) == expected\n"))
+    program = "def add_all(cases):\n    out = [a + b for (a, b), _ in cases]\n    cases.clear()\n    return out\ndef add(a, b):\n    return 0\n"
+    [out] = run_tests(pool, [program], tests)
+    assert not out.passed and (out.passed_cases, out.total_cases) == (1, 4), out
+
+
+def test_helper_asserts_of_pytest_style_tests_fail_the_test_that_calls_them(pool):
+    tests = ProgramTests("asserts", code=(
+        "from solution import get_primes\ndef is_prime(n):\n    return n > 1 and all(n % d for d in range(2, int(n ** .5) + 1))\n"
+        "def check_all_prime(xs):\n    for x in xs:\n        assert is_prime(x)\n"
+        "def test_primes_10():\n    r = get_primes(10)\n    check_all_prime(r)\n    assert r == [2, 3, 5, 7]\n"
+        "class TestMore:\n    def _check(self, xs):\n        assert all(is_prime(x) for x in xs)\n"
+        "    def test_primes_20(self):\n        r = get_primes(20)\n        self._check(r)\n        assert len(r) == 8\n"))
+    honest = "def get_primes(n):\n    return [p for p in range(2, n) if all(p % d for d in range(2, p))]\n"
+    flood = "def get_primes(n):\n    return [2] * 100000\n"
+    good, bad = run_tests(pool, [honest, flood], [tests] * 2)
+    assert good.passed and (good.passed_cases, good.total_cases) == (2, 2), good
+    assert not bad.passed and (bad.passed_cases, bad.total_cases) == (0, 2), bad
+
+
+def test_a_module_the_tests_forgot_to_import_is_never_the_programs(pool):
+    # tests that use math without importing it: a program defining its own "math" object
+    # must not answer for it (the name stays the program's only as solution.math)
+    tests = ProgramTests("asserts", code="assert math.isclose(area(2), 12.566370614359172, rel_tol=1e-6)\n")
+    hack = "class M:\n    def isclose(self, *a, **k):\n        return True\nmath = M()\ndef area(r):\n    return 0\n"
+    honest = "import math\ndef area(r):\n    return math.pi * r * r\n"
+    no_import = "def area(r):\n    return 3.141592653589793 * r * r\n"
+    bad, good, plain = run_tests(pool, [hack, honest, no_import], [tests] * 3)
+    assert not bad.passed and bad.passed_cases == 0, bad
+    assert good.passed and plain.passed, (good, plain)
 
 
 def test_a_generator_fixture_is_finished_after_its_case(pool):

@@ -26,10 +26,20 @@ def test_pass_fail_and_fractions(pool):
     assert raising.status is TestStatus.FAILED and raising.fraction == 0.0 and raising.runs
 
 
-def test_check_format_counts_asserts_in_loops(pool):
+def test_check_format_counts_each_assert_once(pool):
+    # an assert in a loop is one case, passed only if every run of it passed
     ok, half = run_tests(pool, ["def double(x):\n    return 2 * x", "def double(x):\n    return 2 * x if x < 2 else 0"], CHECK)
-    assert ok.passed and ok.total_cases == 5
-    assert not half.passed and half.passed_cases == 3 and half.total_cases == 5
+    assert ok.passed and ok.total_cases == 3
+    assert not half.passed and (half.passed_cases, half.total_cases) == (1, 3)
+
+
+@pytest.mark.parametrize("harness_mode", ["out_of_process", "inprocess"])
+def test_a_loop_over_the_programs_answer_gives_it_no_say_in_the_case_count(pool, harness_mode):
+    tests = ProgramTests("check", entry_point="evens", code=(
+        "def check(candidate):\n    for x in candidate(5):\n        assert x % 2 == 0\n    assert candidate(5) == [0, 2, 4]\n"))
+    flood, constant = run_tests(pool, ["def evens(n):\n    return [0] * 100000", "def evens(n):\n    return [0]"],
+                                [tests] * 2, harness_mode=harness_mode)
+    assert (flood.passed_cases, flood.total_cases) == (1, 2) and flood.fraction <= constant.fraction, (flood, constant)
 
 
 @pytest.mark.parametrize("exit_call", ["import sys; sys.exit(0)", "import os; os._exit(0)", "raise SystemExit"])
