@@ -58,7 +58,8 @@ class ProgramValueError(Exception):
     """The program answered with something that is not data (an object of a forbidden type)."""
 
 
-_EXC_CACHE: dict[tuple[str, type], type] = {}
+_RUN_EXCEPTIONS: dict[str, type] = {}
+"""The mirrored exception classes of the current run, by name (emptied when a run starts)."""
 
 
 def _builtin_base(mro: Any) -> tuple[list[str], type]:
@@ -73,19 +74,27 @@ def _builtin_base(mro: Any) -> tuple[list[str], type]:
 
 def mirror_exception(mro: Any) -> type:
     """The judge's class for an exception class of the program, from its MRO's names: the
-    same class for the same names, so ``except MyError`` in the tests catches what the
-    program raises. Its base is the first builtin exception in the MRO."""
+    same class for the same name within a run, so ``except MyError`` in the tests catches
+    what the program raises, and ``except BaseError`` a subclass of it (the program's classes
+    between it and the first builtin exception of its MRO are mirrored too, the first one
+    mirrored of each name kept). Its builtin base is the first builtin exception in the MRO."""
     names, base = _builtin_base(mro)
     if not issubclass(base, Exception):
         base = Exception
-    name = names[0][:100] if names else base.__name__
-    if name == base.__name__:
-        return base
-    key = (name, base)
-    cls = _EXC_CACHE.get(key)
+    own = names[:names.index(base.__name__)] if base.__name__ in names else names[:1]
+    return _mirror_chain([n[:100] for n in own], base) if own else base
+
+
+def _mirror_chain(own: list[str], base: type) -> type:
+    cls = _RUN_EXCEPTIONS.get(own[0])
     if cls is None:
-        cls = type(name if name.isidentifier() else "ProgramException", (base,), {"__module__": "solution"})
-        _EXC_CACHE[key] = cls
+        parent = _mirror_chain(own[1:], base) if len(own) > 1 else base
+        name = own[0] if own[0].isidentifier() else "ProgramException"
+        try:
+            cls = type(name, (parent,) if issubclass(parent, base) else (parent, base), {"__module__": "solution"})
+        except TypeError:  # bases that cannot be combined: the nearer one is kept
+            cls = type(name, (parent,), {"__module__": "solution"})
+        _RUN_EXCEPTIONS[own[0]] = cls
     return cls
 
 
@@ -203,20 +212,15 @@ class Channel:
         while True:
             msg = self._read()
             kind = msg[0]
-            if kind == "cb" and len(msg) == 5:
-                self._run_callback(msg)
-                continue
-            if kind == "to" and len(msg) == 6:
-                self._run_test_op(msg)
+            if kind in ("cb", "to") and len(msg) == (5 if kind == "cb" else 6) + capture:
+                if capture:
+                    self._write_printed(msg.pop())
+                (self._run_callback if kind == "cb" else self._run_test_op)(msg)
                 continue
             if len(msg) < 2 or msg[1] != call_id:
                 raise self.fail("the program sent a reply that answers no pending call")
             if kind in ("ret", "err") and len(msg) == 5 and capture:
-                if type(msg[4]) is not str:
-                    raise self.fail("the program broke the protocol: printed text that is not text")
-                # What the program printed, where a program run in this process would have
-                # printed it: the tests' redirected stdout (plain text, written by the judge).
-                sys.stdout.write(msg.pop())
+                self._write_printed(msg.pop())
             if kind == "ret" and len(msg) == 4:
                 try:
                     value = self.codec.decode(msg[2])
@@ -230,6 +234,14 @@ class Channel:
             if kind == "bad" and len(msg) == 3:
                 raise ProgramValueError(msg[2][:500] if type(msg[2]) is str else "the program answered with a bad value")
             raise self.fail("the program broke the protocol: an unknown reply")
+
+    def _write_printed(self, text: Any) -> None:
+        """What the program printed, where a program run in this process would have printed it:
+        the tests' redirected stdout (plain text, written by the judge)."""
+        if type(text) is not str:
+            raise self.fail("the program broke the protocol: printed text that is not text")
+        if text:
+            sys.stdout.write(text)
 
     def _write_back(self, args: tuple[Any, ...], kwargs: dict[str, Any], raw: Any) -> None:
         """Mutations of list/dict/set/bytearray arguments, copied into the tests' objects."""
@@ -482,16 +494,18 @@ class Counts:
 
     def case(self, test: Any, site: int | None = None) -> None:
         known = site is not None and site in self.sites
-        if not known:
-            self.seen += 1
-        number = self.seen
         try:
             ok = bool(test())
             why = "" if ok else "the check was false"
         except (ProgramGone, ProgramAborted, HarnessError, Deadline):
             raise
         except BaseException as exc:  # noqa: BLE001 - a failing case, whatever the tests raised
+            if type(exc).__name__ == "Skipped" and any(c.__module__ == "_pytest.outcomes" for c in type(exc).__mro__):
+                return  # pytest.skip() in the tests: not a case (the program's exceptions are mirrored, never this)
             ok, why = False, f"{type(exc).__name__}{': ' + str(exc)[:200] if isinstance(exc, ProgramValueError) else ''}"
+        if not known:
+            self.seen += 1
+        number = self.seen
         if site is None or not known:
             if ok:
                 self.passed += 1
@@ -541,6 +555,7 @@ def _bind_manifest(manifest: dict[str, Any], channel: Channel, ns: dict[str, Any
 
 def run(payload: dict[str, Any], code: Any, channel: Channel) -> dict[str, Any]:
     """Import the program's manifest, run the tests, and return the verdict."""
+    _RUN_EXCEPTIONS.clear()
     counts = Counts()
     verdict: dict[str, Any] = {"v": 1, "ready": False, "completed": False, "passed": 0, "seen": 0,
                                "program_gone": None, "harness_error": None, "error": None, "import_error": None}

@@ -44,6 +44,7 @@ class _Server:
         self.codec = _wire.Codec("program", handle_of=self.handle_of, resolve_handle=self.resolve,
                                  make_callback=self.make_callback, make_test_object=self.make_test_object)
         self.test_objects: dict[int, ObjectOfTheTests] = {}
+        self.capture: _io.StringIO | None = None  # what the current call prints, while the tests capture it
         self.next_cb_call = 1
         self.reader = _wire.Reader(from_judge)
 
@@ -123,18 +124,22 @@ class _Server:
             _wire.write_message(self.to_judge, ["bad", call_id, f"bad call: {exc}"])
             return True
         buf = real_stdout = None
+        outer = self.capture
         if capture is True:
             # The tests had redirected their stdout: what the program prints during this call
-            # goes back with the reply, to be written where the tests' stdout now points.
+            # goes back with the reply (or with a call back to the tests, which comes first),
+            # to be written where the tests' stdout now points.
             buf, real_stdout = _io.StringIO(), sys.stdout
-            sys.stdout = buf
+            sys.stdout = self.capture = buf
         try:
             value, any_handle = _perform(target, name, args, kwargs)
         except SystemExit as exc:
             _exit(exc.code)
         except BaseException as exc:  # noqa: BLE001 - KeyboardInterrupt, GeneratorExit, custom
+            self.capture = outer
             _wire.write_message(self.to_judge, ["err", call_id, _mro(exc), _text(exc), *_printed(buf, real_stdout)])
             return True
+        self.capture = outer
         printed = _printed(buf, real_stdout)
         try:
             reply = ["ret", call_id, self.codec.encode(value, allow_handle=any_handle), self._write_back(raw_args, args, raw_kwargs, kwargs), *printed]
@@ -170,7 +175,13 @@ class _Server:
     def _ask(self, kind: str, target: int, args: tuple[Any, ...], kwargs: dict[str, Any], *op: str) -> Any:
         call = self.next_cb_call
         self.next_cb_call += 1
-        _wire.write_message(self.to_judge, [kind, call, target, *op, self.codec.encode(list(args)), self.codec.encode(dict(kwargs))])
+        printed: tuple[str, ...] = ()
+        if self.capture is not None:  # printed so far in this call: the tests' stdout gets it first
+            printed = _printed(self.capture, sys.stdout)
+            self.capture.seek(0)
+            self.capture.truncate()
+        _wire.write_message(self.to_judge, [kind, call, target, *op, self.codec.encode(list(args)),
+                                            self.codec.encode(dict(kwargs)), *printed])
         while True:
             msg = self.reader.read()
             if type(msg) is list and len(msg) == 4 and msg[0] == "cbret" and msg[1] == call:

@@ -13,8 +13,9 @@ array rebuilt by the judge (or a nested list where numpy is missing there);
 ``collections.Counter``/``OrderedDict``/``defaultdict`` to ``dict`` (they compare equal to one);
 ``deque`` to ``deque``;
 named tuples to ``tuple``; ``range`` to ``range``; ``fractions.Fraction``,
-``decimal.Decimal`` and ``datetime`` values to the same type; generators and other iterators
-it drains (bounded) to an iterator over the items. Functions, classes and (where allowed)
+``decimal.Decimal`` and ``datetime`` values to the same type; dict views to the same kind of
+view; generators and other iterators it drains (bounded) to an iterator over the items (either
+side: an iterator the tests pass crosses the same way). Functions, classes and (where allowed)
 other objects of the program cross as *handles*: the judge can call them or read their
 attributes, each a new call into the program, but a handle equals only itself. Objects of
 the tests (instances of a class the tests define, and ``types.SimpleNamespace``) cross the
@@ -409,6 +410,10 @@ def _known_value(v: Any, codec: Codec, d: int) -> Any:
         return {"dt": [t.__name__, v.isoformat()]}
     if t.__bases__ == (tuple,) and hasattr(t, "_fields") and hasattr(t, "_make"):
         return {"t": [codec._enc(x, d, False) for x in tuple.__iter__(v)]}  # a named tuple
+    if mod == "builtins" and t.__name__ in _DICT_VIEWS:  # rebuilt as the same kind of view, in order
+        if len(v) > MAX_DRAIN:
+            raise WireError(f"a dict view of more than {MAX_DRAIN} items")
+        return {_DICT_VIEWS[t.__name__]: [codec._enc(x, d, False) for x in v]}
     if mod == "builtins" and t.__name__ in _ITERATOR_TYPES:  # drained (bounded), on either side
         items = []
         for item in v:
@@ -422,8 +427,9 @@ def _known_value(v: Any, codec: Codec, d: int) -> Any:
 _ITERATOR_TYPES = frozenset({
     "generator", "map", "filter", "zip", "enumerate", "reversed", "list_iterator", "tuple_iterator",
     "range_iterator", "set_iterator", "str_iterator", "dict_keyiterator", "dict_valueiterator",
-    "dict_itemiterator", "dict_keys", "dict_values", "dict_items",
+    "dict_itemiterator",
 })
+_DICT_VIEWS = {"dict_keys": "dk", "dict_values": "dv", "dict_items": "di"}
 
 
 def _numpy_value(v: Any, codec: Codec, d: int) -> Any:
@@ -440,6 +446,15 @@ def _numpy_value(v: Any, codec: Codec, d: int) -> Any:
 
 
 def _decode_known(tag: str, x: Any, codec: Codec, d: int) -> Any:
+    if tag in ("dk", "dv", "di"):
+        items = codec._dec_list(x, d)
+        if tag == "dk":
+            return dict.fromkeys(items).keys()
+        if tag == "dv":
+            return dict(enumerate(items)).values()
+        if not all(type(p) is tuple and len(p) == 2 for p in items):
+            raise WireError("bad dict items")
+        return dict(items).items()
     if tag == "dq":
         from collections import deque
 

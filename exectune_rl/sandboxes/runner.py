@@ -275,7 +275,11 @@ __et_sites = {}
 def __et_case(test, site=None):
     try:
         ok = True if test() else False
-    except Exception:
+    except BaseException as exc:
+        if type(exc).__name__ == "Skipped" and any(c.__module__ == "_pytest.outcomes" for c in type(exc).__mro__):
+            return
+        if not isinstance(exc, Exception):
+            raise
         ok = False
     if site is None or site not in __et_sites:
         __et_counts[1] += 1
@@ -293,11 +297,14 @@ def __et_mark(text):
 
 # pytest-style tests run without pytest's runner: this (trusted) code, put before the tests'
 # calls, expands a test's ``@pytest.mark.parametrize`` marks (stacked marks multiply, as in
-# pytest; ``pytest.param`` values and ``skip`` marks are honoured) and passes each other
-# argument from a fixture the test module defines (``@pytest.fixture``; fixtures may take
-# fixtures, a generator fixture is finished after its case). Fixtures are built anew for each
-# case; pytest's own fixtures (``tmp_path``, ``capsys``, ...) are not provided: a test that
-# needs one fails, naming it. Only objects of the tests are inspected, never the program's.
+# pytest; ``pytest.param`` values, ``skip``/``skipif`` marks and a module's ``pytestmark`` are
+# honoured) and passes each other argument from a fixture the test module defines
+# (``@pytest.fixture``; fixtures may take fixtures, a generator fixture is finished after its
+# case; ``autouse`` and ``usefixtures`` work). A test class's ``setup_method``/``teardown_method``
+# (``setUp``/``tearDown`` for a ``unittest.TestCase``) run around each of its tests. Fixtures
+# are built anew for each case; pytest's own fixtures (``tmp_path``, ``capsys``, ...) are not
+# provided: a test that needs one fails, naming it. Only objects of the tests are inspected,
+# never the program's.
 _PYTEST_CASES = '''
 def __et_pytest(get, ns):
     try:
@@ -315,20 +322,45 @@ def __et_pytest_cases(fn, ns):
     func = fn.__func__ if type(fn) is types.MethodType else fn
     if type(func) is not types.FunctionType:
         return [lambda: (fn(), True)[1]]
-    marks = list(func.__dict__.get("pytestmark", ()))
     owner = getattr(fn, "__self__", None)
+    marks = list(func.__dict__.get("pytestmark", ()))
     if owner is not None:
         marks += list(type(owner).__dict__.get("pytestmark", ()))
+    module_marks = ns.get("pytestmark", ())
+    marks += list(module_marks) if isinstance(module_marks, (list, tuple)) else [module_marks]
+    fixtures, autouse = {}, []
+    for value in list(ns.values()):
+        kind = type(value)
+        if kind.__name__ == "FixtureFunctionDefinition" and kind.__module__.startswith("_pytest"):
+            f, marker = value._get_wrapped_function(), getattr(value, "_fixture_function_marker", None)
+        elif kind is types.FunctionType and "_pytestfixturefunction" in value.__dict__:
+            marker = value.__dict__["_pytestfixturefunction"]
+            f = getattr(value.__dict__.get("__pytest_wrapped__"), "obj", value)
+        else:
+            continue
+        name = getattr(marker, "name", None) or getattr(value, "name", None) or f.__name__
+        fixtures[name] = f
+        if getattr(marker, "autouse", False):
+            autouse.append(name)
+    setup = teardown = None
+    if owner is not None:
+        unit = any(c.__name__ == "TestCase" and c.__module__.startswith("unittest") for c in type(owner).__mro__)
+        setup = getattr(owner, "setUp" if unit else "setup_method", None)
+        teardown = getattr(owner, "tearDown" if unit else "teardown_method", None)
     code = func.__code__
     wanted = code.co_argcount + code.co_kwonlyargcount - (1 if owner is not None else 0)
-    if not marks and not wanted:
+    if not marks and not wanted and not autouse and setup is None and teardown is None:
         return [lambda: (fn(), True)[1]]
     import inspect, itertools
-    grids = []
+    grids, used = [], list(autouse)
     for mark in marks:
         name = getattr(mark, "name", None)
-        if name == "skip" or (name == "skipif" and mark.args and mark.args[0] is True):
-            return []
+        if name in ("skipif", "xfail"):
+            cond = mark.args[0] if mark.args else mark.kwargs.get("condition", name == "xfail")
+        if name == "skip" or (name in ("skipif", "xfail") and not isinstance(cond, str) and cond):
+            return []  # an expected failure is not judged either: pytest does not fail a suite on one
+        if name == "usefixtures":
+            used += [n for n in mark.args if isinstance(n, str)]
         if name != "parametrize":
             continue
         args, kwargs = tuple(mark.args), dict(mark.kwargs)
@@ -345,16 +377,6 @@ def __et_pytest_cases(fn, ns):
                 value = (value,)
             rows.append(dict(zip(names, value)))
         grids.append(rows)
-    fixtures = {}
-    for value in list(ns.values()):
-        kind = type(value)
-        if kind.__name__ == "FixtureFunctionDefinition" and kind.__module__.startswith("_pytest"):
-            f = value._get_wrapped_function()
-            fixtures[getattr(value, "name", None) or f.__name__] = f
-        elif kind is types.FunctionType and "_pytestfixturefunction" in value.__dict__:
-            marker = value.__dict__["_pytestfixturefunction"]
-            wrapped = value.__dict__.get("__pytest_wrapped__")
-            fixtures[getattr(marker, "name", None) or value.__name__] = getattr(wrapped, "obj", value)
 
     def arguments(f, given):
         out = []
@@ -381,7 +403,15 @@ def __et_pytest_cases(fn, ns):
                 return value
 
             try:
-                fn(**{p: need(p, ()) for p in arguments(fn, values)})
+                for name in used:
+                    need(name, ())
+                if setup is not None:
+                    setup(*([func] if arguments(setup, {}) else []))
+                try:
+                    fn(**{p: need(p, ()) for p in arguments(fn, values)})
+                finally:
+                    if teardown is not None:
+                        teardown(*([func] if arguments(teardown, {}) else []))
             finally:
                 for gen in reversed(finish):
                     try:
@@ -402,7 +432,7 @@ def _parametrized_cases(fn: ast.FunctionDef) -> int:
     for dec in fn.decorator_list:
         target = dec.func if isinstance(dec, ast.Call) else dec
         name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", "")
-        if name == "skip":
+        if name in ("skip", "xfail") and not (isinstance(dec, ast.Call) and dec.args):
             return 0
         if name == "parametrize" and isinstance(dec, ast.Call) and len(dec.args) >= 2 \
                 and isinstance(dec.args[1], (ast.List, ast.Tuple)):
@@ -509,6 +539,10 @@ def _python_judge(code: str, fmt: str, entry_point: str | None, support: str = "
         call = (_PYTEST_CASES + "\n" + _pytest_calls(test_fns)) if test_fns else ""
     unbound = _unbound_modules((support + "\n" if support else "") + code)
     imports = "".join(f"import {name}\n" for name in unbound)
+    if unbound and re.search(r"^\s*from\s+solution\s+import\s+\*", counted, re.M):
+        # a star import of the program's names must not rebind them either
+        counted = re.sub(r"^(\s*)(from\s+solution\s+import\s+\*.*)$", lambda m: m.group(1) + m.group(2) + "; "
+                         + "; ".join(f"import {name}" for name in unbound), counted, flags=re.M)
     return imports + (support + "\n" if support else "") + counted + "\n" + call + "\n"
 
 

@@ -317,6 +317,26 @@ HONEST_MORE = {
     "generators_passed_back_and_given": (
         "def enc(s):\n    return (chr(ord(c) + 1) for c in s)\ndef dec(chars):\n    return ''.join(chr(ord(c) - 1) for c in chars)\n",
         "assert dec(enc('abc')) == 'abc'\nassert dec(c for c in 'bcd') == 'abc'\nassert dec(iter(['b'])) == 'a'\n"),
+    "pytest_setup_autouse_usefixtures_marks": (HONEST, (
+        "import pytest, unittest\nfrom solution import add\npytestmark = [pytest.mark.usefixtures('log')]\nLOG = []\n"
+        "@pytest.fixture(autouse=True)\ndef reset():\n    LOG.clear()\n@pytest.fixture\ndef log():\n    LOG.append('used')\n"
+        "class TestA:\n    def setup_method(self, method):\n        self.base = 10\n    def teardown_method(self, method):\n"
+        "        self.base = None\n    def test_base(self):\n        assert add(self.base, 1) == 11 and LOG == ['used']\n"
+        "class TestU(unittest.TestCase):\n    def setUp(self):\n        self.x = 2\n    def test_x(self):\n        self.assertEqual(add(self.x, 2), 4)\n"
+        "@pytest.mark.skipif(condition=True, reason='never')\ndef test_skipped():\n    assert False\n"
+        "@pytest.mark.xfail(reason='known')\ndef test_expected_to_fail():\n    assert add(1, 1) == 3\n"
+        "def test_skips_itself():\n    pytest.skip('not here')\n    assert False\n")),
+    "exception_hierarchy_and_dict_views": (
+        "class AppError(Exception):\n    pass\nclass NotFound(AppError, LookupError):\n    pass\n"
+        "def find(k):\n    raise NotFound(k)\ndef keys(d):\n    return d.keys()\ndef items(d):\n    return d.items()\n",
+        "import pytest\nfrom solution import AppError, NotFound\nwith pytest.raises(AppError):\n    find('x')\n"
+        "with pytest.raises(LookupError):\n    find('x')\nassert issubclass(NotFound, AppError)\n"
+        "k = keys({'a': 1, 'b': 2})\nassert len(k) == 2 and 'a' in k and k == {'a', 'b'} and list(k) == ['a', 'b']\n"
+        "assert items({'a': 1}) == {('a', 1)}\n"),
+    "prints_in_order_around_callbacks": (
+        "def each(xs, f):\n    print('start')\n    for x in xs:\n        f(x)\n    print('end')\n",
+        "import io, contextlib\nbuf = io.StringIO()\nwith contextlib.redirect_stdout(buf):\n    each([1, 2], lambda x: print('cb', x))\n"
+        "assert buf.getvalue() == 'start\\ncb 1\\ncb 2\\nend\\n'\n"),
     "pytest_parametrize": (HONEST, "import pytest\nfrom solution import add\n\n"
                                    "@pytest.mark.parametrize('a,b,c', [(1, 2, 3), (2, 2, 4), pytest.param(0, 0, 0, id='zero')])\n"
                                    "def test_add(a, b, c):\n    assert add(a, b) == c\n"),
@@ -395,6 +415,22 @@ def test_a_module_the_tests_forgot_to_import_is_never_the_programs(pool):
     bad, good, plain = run_tests(pool, [hack, honest, no_import], [tests] * 3)
     assert not bad.passed and bad.passed_cases == 0, bad
     assert good.passed and plain.passed, (good, plain)
+    starred = ProgramTests("asserts", code="from solution import *\n\ndef test_area():\n    assert math.isclose(area(2), 12.566370614359172)\n")
+    bad, good = run_tests(pool, [hack, honest], [starred] * 2)
+    assert not bad.passed and good.passed, (bad, good)
+
+
+def test_a_program_cannot_skip_its_failing_cases(pool):
+    # only pytest's own Skipped, raised by the tests, skips; an exception of the program
+    # named so (mirrored in the judge, never pytest's class) fails the case or stops the tests
+    tests = ProgramTests("asserts", code="def test_a():\n    assert add(1, 2) == 3\n\ndef test_b():\n    assert add(2, 2) == 4\n")
+    hacks = ["class Skipped(Exception):\n    pass\ndef add(a, b):\n    raise Skipped('skip')\n",
+             "class Skipped(BaseException):\n    pass\ndef add(a, b):\n    raise Skipped('skip')\n",
+             "def add(a, b):\n    raise type('Skipped', (Exception,), {'__module__': '_pytest.outcomes'})('skip')\n",
+             "class OutcomeException(BaseException):\n    __module__ = '_pytest.outcomes'\n"
+             "class Skipped(OutcomeException):\n    pass\ndef add(a, b):\n    raise Skipped('skip')\n"]
+    for out in run_tests(pool, hacks, [tests] * len(hacks)):
+        assert not out.passed and not out.passed_cases, out
 
 
 def test_a_generator_fixture_is_finished_after_its_case(pool):
