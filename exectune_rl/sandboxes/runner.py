@@ -302,8 +302,9 @@ def __et_mark(text):
 # (``@pytest.fixture``; fixtures may take fixtures, a generator fixture is finished after its
 # case; ``autouse`` and ``usefixtures`` work). A test class's ``setup_method``/``teardown_method``
 # (``setUp``/``tearDown`` for a ``unittest.TestCase``) run around each of its tests. Fixtures
-# are built anew for each case; pytest's own fixtures (``tmp_path``, ``capsys``, ...) are not
-# provided: a test that needs one fails, naming it. Only objects of the tests are inspected,
+# are built anew for each case. Of pytest's own fixtures only ``capsys`` is provided (what the
+# program prints during the tests' calls is forwarded to the tests' stdout); a test that needs
+# another (``tmp_path``, ``monkeypatch``, ...) fails, naming it. Only objects of the tests are inspected,
 # never the program's.
 _PYTEST_CASES = '''
 def __et_pytest(get, ns):
@@ -314,6 +315,26 @@ def __et_pytest(get, ns):
         def fail(exc=exc):
             raise exc
         return [fail]
+
+def __et_capsys():
+    import collections, io, sys
+    result = collections.namedtuple("CaptureResult", "out err")
+
+    class Capture:
+        def __init__(self):
+            self.saved = sys.stdout, sys.stderr
+            sys.stdout, sys.stderr = io.StringIO(), io.StringIO()
+
+        def readouterr(self):
+            out, err = sys.stdout.getvalue(), sys.stderr.getvalue()
+            sys.stdout, sys.stderr = io.StringIO(), io.StringIO()
+            return result(out, err)
+
+    capture = Capture()
+    try:
+        yield capture
+    finally:
+        sys.stdout, sys.stderr = capture.saved
 
 def __et_pytest_cases(fn, ns):
     import types
@@ -342,6 +363,8 @@ def __et_pytest_cases(fn, ns):
         fixtures[name] = f
         if getattr(marker, "autouse", False):
             autouse.append(name)
+    if "capsys" not in fixtures:
+        fixtures["capsys"] = __et_capsys
     setup = teardown = None
     if owner is not None:
         unit = any(c.__name__ == "TestCase" and c.__module__.startswith("unittest") for c in type(owner).__mro__)

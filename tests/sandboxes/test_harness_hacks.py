@@ -333,6 +333,10 @@ HONEST_MORE = {
         "with pytest.raises(LookupError):\n    find('x')\nassert issubclass(NotFound, AppError)\n"
         "k = keys({'a': 1, 'b': 2})\nassert len(k) == 2 and 'a' in k and k == {'a', 'b'} and list(k) == ['a', 'b']\n"
         "assert items({'a': 1}) == {('a', 1)}\n"),
+    "pytest_capsys": (
+        "def greet(name):\n    print(f'hello {name}')\n",
+        "def test_greet(capsys):\n    greet('ann')\n    captured = capsys.readouterr()\n    assert captured.out == 'hello ann\\n'\n"
+        "    greet('bo')\n    out, err = capsys.readouterr()\n    assert out == 'hello bo\\n' and err == ''\n"),
     "prints_in_order_around_callbacks": (
         "def each(xs, f):\n    print('start')\n    for x in xs:\n        f(x)\n    print('end')\n",
         "import io, contextlib\nbuf = io.StringIO()\nwith contextlib.redirect_stdout(buf):\n    each([1, 2], lambda x: print('cb', x))\n"
