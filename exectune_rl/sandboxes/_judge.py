@@ -260,11 +260,7 @@ class Channel:
             new = self.codec.decode(value)
             if type(target) is not type(new):
                 raise _wire.WireError("write-back changes an argument's type")
-            if type(target) in (list, bytearray):
-                target[:] = new
-            else:
-                target.clear()
-                target.update(new)
+            _merge_into(target, new)
 
     def _run_test_op(self, msg: list[Any]) -> None:
         """One operation the program asks for on an object of the tests it was given.
@@ -360,6 +356,34 @@ def _test_object_op(obj: Any, op: str, args: list[Any], kwargs: dict[str, Any]) 
     if op in _TEST_OBJECT_COMPARE and len(args) == 1:
         return _TEST_OBJECT_COMPARE[op](obj, args[0])
     raise TypeError(f"unsupported operation on an object of the tests: {op[:50]!r}")
+
+
+def _merge_into(target: Any, new: Any) -> None:
+    """Make ``target`` (a list, dict, set or bytearray of the tests) equal ``new`` in place, keeping
+    every nested list/dict/set/bytearray that is still there (same place, same type) the same
+    object, so a reference the tests hold to an inner container sees the program's changes."""
+    if type(target) is list:
+        for i in range(min(len(target), len(new))):
+            if type(target[i]) is type(new[i]) and type(new[i]) in (list, dict, set, bytearray) and target[i] is not target:
+                _merge_into(target[i], new[i])
+            else:
+                target[i] = new[i]
+        del target[len(new):]
+        target.extend(new[len(target):])
+    elif type(target) is dict:
+        for key in [k for k in target if k not in new]:
+            del target[key]
+        for key, value in new.items():
+            old = target.get(key)
+            if type(old) is type(value) and type(value) in (list, dict, set, bytearray) and old is not target:
+                _merge_into(old, value)
+            else:
+                target[key] = value
+    elif type(target) is bytearray:
+        target[:] = new
+    else:
+        target.clear()
+        target.update(new)
 
 
 class Handle:

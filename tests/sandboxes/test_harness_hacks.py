@@ -337,6 +337,11 @@ HONEST_MORE = {
         "def greet(name):\n    print(f'hello {name}')\n",
         "def test_greet(capsys):\n    greet('ann')\n    captured = capsys.readouterr()\n    assert captured.out == 'hello ann\\n'\n"
         "    greet('bo')\n    out, err = capsys.readouterr()\n    assert out == 'hello bo\\n' and err == ''\n"),
+    "nested_in_place_changes_keep_the_tests_references": (
+        "def grow(rows, table):\n    rows[0].append(9)\n    rows.append([7])\n    table['k'].add(3)\n    table['new'] = 1\n",
+        "inner = [1]\nrows = [inner]\nbag = {2}\ntable = {'k': bag, 'gone': 0}\ngrow(rows, table)\n"
+        "assert rows == [[1, 9], [7]] and rows[0] is inner and inner == [1, 9]\n"
+        "assert table == {'k': {2, 3}, 'gone': 0, 'new': 1} and table['k'] is bag\n"),
     "prints_in_order_around_callbacks": (
         "def each(xs, f):\n    print('start')\n    for x in xs:\n        f(x)\n    print('end')\n",
         "import io, contextlib\nbuf = io.StringIO()\nwith contextlib.redirect_stdout(buf):\n    each([1, 2], lambda x: print('cb', x))\n"
