@@ -86,7 +86,11 @@ class ProgramTests:
 
     Args:
         format: ``"check"``, ``"asserts"`` or ``"io"``.
-        code: Test code (``check``/``asserts``).
+        code: Test code (``check``/``asserts``). ``asserts`` code holds top-level asserts
+            (each one case, counted once however often it runs) or pytest-style ``test_*``
+            functions and ``Test*`` classes (each test, and each of its parametrized cases,
+            one case), run without pytest's runner: parametrize marks, the module's own
+            fixtures, ``capsys``, skip/xfail marks and setup/teardown methods work.
         entry_point: The function ``check`` is called with (``check`` only).
         cases: ``(stdin, expected_stdout)`` pairs (``io`` only).
         language: The program's language.
