@@ -21,6 +21,7 @@ Loaded by path in sandbox workers (stdlib only).
 from __future__ import annotations
 
 import builtins
+import copy
 import json
 import operator
 import os
@@ -203,6 +204,11 @@ class Channel:
         try:
             raw_args = self.codec.encode(list(args))
             raw_kwargs = self.codec.encode(dict(kwargs or {}))
+        except _wire.WireLimit as exc:
+            # Over the size limits: the value may well be one the program returned (or grew
+            # through a write-back) and the tests pass on, so it is this call's failure, never
+            # INFRA the program could cause.
+            raise ProgramValueError(f"an argument cannot cross: {exc}") from None
         except _wire.WireError as exc:
             raise HarnessError(str(exc)) from None
         call_id = random.getrandbits(62)
@@ -307,6 +313,12 @@ class Channel:
         self._send(reply)
 
 
+_TEST_OBJECT_UNARY = {"neg": operator.neg, "pos": operator.pos, "abs": operator.abs, "invert": operator.invert,
+                      "int": int, "float": float, "index": operator.index}
+_TEST_OBJECT_BINARY = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "truediv": operator.truediv,
+                       "floordiv": operator.floordiv, "mod": operator.mod, "pow": operator.pow, "and": operator.and_,
+                       "or": operator.or_, "xor": operator.xor, "lshift": operator.lshift, "rshift": operator.rshift,
+                       "matmul": operator.matmul}
 _TEST_OBJECT_COMPARE = {"eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.le, "gt": operator.gt,
                         "ge": operator.ge}
 
@@ -323,12 +335,27 @@ def _test_object_op(obj: Any, op: str, args: list[Any], kwargs: dict[str, Any]) 
         raise TypeError("operations on an object of the tests take no keyword arguments")
     if op == "getattr" and len(args) == 1:
         return getattr(obj, _public(args[0]))
-    if op == "setattr" and len(args) == 2:
-        setattr(obj, _public(args[0]), args[1])
+    if op in ("setattr", "delattr") and len(args) == (2 if op == "setattr" else 1):
+        name = _public(args[0])
+        if callable(getattr(type(obj), name, None)):  # a method the tests call must stay theirs
+            raise AttributeError(f"{name!r} is a method of the tests' class: the program cannot replace it")
+        if op == "setattr":
+            setattr(obj, name, args[1])
+        else:
+            delattr(obj, name)
         return None
-    if op == "delattr" and len(args) == 1:
-        delattr(obj, _public(args[0]))
-        return None
+    if op == "copy" and not args:
+        return copy.copy(obj)
+    if op == "deepcopy" and not args:
+        return copy.deepcopy(obj)
+    if op == "next" and not args:
+        return next(obj)
+    if op in _TEST_OBJECT_UNARY and not args:
+        return _TEST_OBJECT_UNARY[op](obj)
+    if op in _TEST_OBJECT_BINARY and len(args) == 1:
+        return _TEST_OBJECT_BINARY[op](obj, args[0])
+    if op.startswith("r") and op[1:] in _TEST_OBJECT_BINARY and len(args) == 1:  # the reflected form
+        return _TEST_OBJECT_BINARY[op[1:]](args[0], obj)
     if op == "bool" and not args:
         return bool(obj)
     if op == "len" and not args:

@@ -283,6 +283,30 @@ class ObjectOfTheTests:
     def __repr__(self) -> str:
         return self._op("repr")
 
+    def __copy__(self) -> Any:
+        return self._op("copy")
+
+    def __deepcopy__(self, memo: Any) -> Any:
+        return self._op("deepcopy")
+
+    def __next__(self) -> Any:
+        return self._op("next")
+
+
+def _operator(op: str) -> Any:
+    def method(self: ObjectOfTheTests, *other: Any) -> Any:
+        return self._op(op, *other)
+
+    method.__name__ = f"__{op}__"
+    return method
+
+
+for _name in ("neg", "pos", "abs", "invert", "int", "float", "index", "add", "sub", "mul", "truediv", "floordiv", "mod",
+              "pow", "and", "or", "xor", "lshift", "rshift", "matmul", "radd", "rsub", "rmul", "rtruediv", "rfloordiv",
+              "rmod", "rpow", "rand", "ror", "rxor", "rlshift", "rrshift", "rmatmul"):
+    setattr(ObjectOfTheTests, f"__{_name}__", _operator(_name))
+del _name
+
 
 def _printed(buf: Any, real_stdout: Any) -> tuple[str, ...]:
     """What the program printed during a captured call, with its stdout put back; () when not captured."""

@@ -54,6 +54,10 @@ class WireError(Exception):
     """A message that is not valid data: too big, too deep, malformed, or of a wrong type."""
 
 
+class WireLimit(WireError):
+    """A value over the wire's size limits (too deep, too many elements, too long an iterator)."""
+
+
 class WireClosed(Exception):
     """The other side closed the channel (it exited or was killed)."""
 
@@ -182,10 +186,10 @@ class Codec:
 
     def _enc(self, v: Any, depth: int, allow_handle: bool) -> Any:
         if depth > MAX_DEPTH:
-            raise WireError(f"value nested deeper than {MAX_DEPTH} levels")
+            raise WireLimit(f"value nested deeper than {MAX_DEPTH} levels")
         self._items += 1
         if self._items > MAX_ITEMS:
-            raise WireError(f"value has more than {MAX_ITEMS} elements")
+            raise WireLimit(f"value has more than {MAX_ITEMS} elements")
         t = type(v)
         if v is None or t is bool or t is str:
             return v
@@ -198,7 +202,7 @@ class Codec:
             if _plain_scalars(v):  # the common case, without a call per element
                 self._items += len(v)
                 if self._items > MAX_ITEMS:
-                    raise WireError(f"value has more than {MAX_ITEMS} elements")
+                    raise WireLimit(f"value has more than {MAX_ITEMS} elements")
                 return list(v)
             return [self._enc(x, d, allow_handle) for x in v]
         if t is tuple:
@@ -260,7 +264,7 @@ class Codec:
 
     def _dec(self, v: Any, depth: int) -> Any:
         if depth > MAX_DEPTH:
-            raise WireError(f"value nested deeper than {MAX_DEPTH} levels")
+            raise WireLimit(f"value nested deeper than {MAX_DEPTH} levels")
         t = type(v)
         if v is None or t is bool or t is str or t is int or t is float:
             return v
@@ -412,14 +416,14 @@ def _known_value(v: Any, codec: Codec, d: int) -> Any:
         return {"t": [codec._enc(x, d, False) for x in tuple.__iter__(v)]}  # a named tuple
     if mod == "builtins" and t.__name__ in _DICT_VIEWS:  # rebuilt as the same kind of view, in order
         if len(v) > MAX_DRAIN:
-            raise WireError(f"a dict view of more than {MAX_DRAIN} items")
+            raise WireLimit(f"a dict view of more than {MAX_DRAIN} items")
         return {_DICT_VIEWS[t.__name__]: [codec._enc(x, d, False) for x in v]}
     if mod == "builtins" and t.__name__ in _ITERATOR_TYPES:  # drained (bounded), on either side
         items = []
         for item in v:
             items.append(codec._enc(item, d, False))
             if len(items) > MAX_DRAIN:
-                raise WireError(f"returned an iterator of more than {MAX_DRAIN} items")
+                raise WireLimit(f"an iterator of more than {MAX_DRAIN} items")
         return {"i": items}
     return None
 

@@ -28,6 +28,7 @@ Example:
 from __future__ import annotations
 
 import ast
+import builtins
 import enum
 import functools
 import logging
@@ -352,7 +353,10 @@ def __et_pytest_cases(fn, ns):
     if owner is not None:
         marks += list(type(owner).__dict__.get("pytestmark", ()))
     module_marks = ns.get("pytestmark", ())
-    marks += list(module_marks) if isinstance(module_marks, (list, tuple)) else [module_marks]
+    marks += list(module_marks) if type(module_marks) in (list, tuple) else [module_marks]
+    # pytest's own marks only: a name the program binds (its own "pytestmark") is never one
+    marks = [getattr(m, "mark", m) for m in marks
+             if type(m).__name__ in ("Mark", "MarkDecorator") and type(m).__module__.startswith("_pytest")]
     fixtures, autouse = {}, []
     for value in list(ns.values()):
         kind = type(value)
@@ -494,29 +498,61 @@ def _python_tests(code: str) -> tuple[str, int, tuple[str, ...], int]:
 _STDLIB_NAMES = frozenset(getattr(sys, "stdlib_module_names", ())) | frozenset(sys.builtin_module_names)
 
 
-def _unbound_modules(code: str) -> tuple[str, ...]:
-    """Standard-library modules the tests use (``math.isclose``) without importing or defining them.
+_MODULE_ALIASES = frozenset({"np", "numpy", "pd", "pandas", "scipy", "sp", "nx", "networkx", "sympy", "torch", "plt"})
+"""Names tests commonly use for a third-party module: only a module (never another object of the
+program) may answer for one the tests use without importing it."""
 
-    The judge binds these to the real modules before the tests run, so that a program's own
-    top-level name (``math = Fake()``), which the tests would otherwise see, never answers.
+
+def _module_bound(body: list[ast.stmt]) -> set[str]:
+    """Names the tests bind at module level (imports, definitions, assignments, loop targets),
+    looking into top-level ``if``/``for``/``while``/``with``/``try`` blocks, never into a
+    function or class."""
+    bound: set[str] = set()
+    for node in body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((a.asname or a.name).split(".")[0] for a in node.names if a.name != "*")
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+            continue
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.stmt):
+                bound |= _module_bound([child])
+            elif not isinstance(child, ast.expr) or isinstance(child, (ast.Name, ast.Tuple, ast.List, ast.Starred)):
+                for name in ast.walk(child):
+                    if isinstance(name, ast.Name) and not isinstance(name.ctx, ast.Load):
+                        bound.add(name.id)
+            elif isinstance(child, ast.NamedExpr):
+                bound.add(child.target.id)
+        for handler in getattr(node, "handlers", ()):
+            if handler.name:
+                bound.add(handler.name)
+            bound |= _module_bound(handler.body)
+    return bound
+
+
+@functools.lru_cache(maxsize=4096)
+def _module_names(code: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """For the judge: the standard-library modules the tests use (``math.isclose``) without
+    binding the name at module level, the well-known third-party module names they use so, and
+    every name the tests bind at module level (cached).
+
+    The judge imports the first (the real modules), drops the program's value of the second
+    unless it is a module, and lets a star import of the program's names rebind none of the
+    three, nor a builtin's name: a program's ``math = Fake()`` or ``abs = ...`` never answers
+    for the tests.
     """
     try:
         tree = ast.parse(code)
     except SyntaxError:
-        return ()
-    bases, bound = set(), set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-            bases.add(node.value.id)
-        elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
-            bound.add(node.id)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            bound.update((a.asname or a.name).split(".")[0] for a in node.names)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            bound.add(node.name)
-        elif isinstance(node, ast.arg):
-            bound.add(node.arg)
-    return tuple(sorted(b for b in bases - bound if b in _STDLIB_NAMES))
+        return (), (), ()
+    bound = _module_bound(tree.body)
+    bases = {n.value.id for n in ast.walk(tree) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)}
+    free = bases - bound - set(dir(builtins))
+    return (tuple(sorted(free & _STDLIB_NAMES)), tuple(sorted(free & _MODULE_ALIASES - _STDLIB_NAMES)),
+            tuple(sorted(bound)))
+
+
+_STAR_IMPORT = re.compile(r"^(\s*)from\s+solution\s+import\s+\*\s*$", re.M)
 
 
 def _pytest_calls(test_fns: tuple[str, ...], indent: str = "") -> str:
@@ -564,13 +600,21 @@ def _python_judge(code: str, fmt: str, entry_point: str | None, support: str = "
                 f"check(getattr(__et_solution, {entry_point!r}))")
     else:
         call = (_PYTEST_CASES + "\n" + _pytest_calls(test_fns)) if test_fns else ""
-    unbound = _unbound_modules((support + "\n" if support else "") + code)
-    imports = "".join(f"import {name}\n" for name in unbound)
-    if unbound and re.search(r"^\s*from\s+solution\s+import\s+\*", counted, re.M):
-        # a star import of the program's names must not rebind them either
-        counted = re.sub(r"^(\s*)(from\s+solution\s+import\s+\*.*)$", lambda m: m.group(1) + m.group(2) + "; "
-                         + "; ".join(f"import {name}" for name in unbound), counted, flags=re.M)
-    return imports + (support + "\n" if support else "") + counted + "\n" + call + "\n"
+    stdlib, aliases, bound = _module_names((support + "\n" if support else "") + code)
+    head = "".join(f"import {name}\n" for name in stdlib)
+    if aliases:
+        head += (f"import types as __et_types\nfor __et_n in {aliases!r}:\n"
+                 f"    if not isinstance(globals().get(__et_n), __et_types.ModuleType):\n"
+                 f"        globals().pop(__et_n, None)\n")
+    if _STAR_IMPORT.search(counted):
+        # the program's public names, less those the tests bind themselves, the module names
+        # above and builtins' names (whatever the program defines under them)
+        keep = tuple(sorted(set(stdlib) | set(aliases) | set(bound)))
+        counted = _STAR_IMPORT.sub(lambda m: m.group(1) + (
+            "import solution as __et_star, builtins as __et_builtins; globals().update({__k: __v for __k, __v in "
+            f"vars(__et_star).items() if not __k.startswith('_') and __k not in {keep!r} and not hasattr(__et_builtins, __k)}})"),
+            counted)
+    return head + (support + "\n" if support else "") + counted + "\n" + call + "\n"
 
 
 class PythonHarness:

@@ -442,6 +442,78 @@ def test_a_program_cannot_skip_its_failing_cases(pool):
         assert not out.passed and not out.passed_cases, out
 
 
+KODCODE = ProgramTests("asserts", code=(
+    "from solution import is_pal\n\ndef test_a():\n    assert is_pal('aba')\n\ndef test_b():\n    assert not is_pal('ab')\n\n"
+    "def test_c():\n    assert is_pal('x')\n\ndef test_d():\n    assert not is_pal('xy')\n"))
+NAME_HACKS = {
+    # a "pytestmark" of the program: its marks' names are asked over the wire, one answer per test
+    "program_pytestmark_skips": (KODCODE, "class Mark:\n    n = 0\n    args = ()\n    kwargs = {}\n    @property\n"
+                                          "    def name(self):\n        Mark.n += 1\n        return '' if Mark.n == 1 else 'skip'\n"
+                                          "pytestmark = [Mark()]\ndef is_pal(s):\n    return True\n"),
+    "program_pytestmark_parametrizes": (KODCODE, "class Mark:\n    name = 'parametrize'\n    args = ('zz', list(range(200)))\n"
+                                                 "    kwargs = {}\npytestmark = [Mark()]\ndef is_pal(s):\n    return True\n"),
+    # builtins' and modules' names through a star import, a module name the tests use
+    # unimported while a helper takes a parameter of that name, a third-party alias
+    "star_import_shadows_abs": (ProgramTests("asserts", code="from solution import *\nassert abs(area(2) - 12.566) < 1e-3\n"
+                                                          "assert abs(area(1) - 3.1416) < 1e-3\n"),
+                                "def abs(x):\n    return 0\ndef area(r):\n    return 0\n"),
+    "star_import_over_an_imported_module": (ProgramTests("asserts", code=(
+        "import math\nfrom solution import *\nassert math.isclose(area(2), 12.566370614359172)\n")),
+        "class math:\n    isclose = staticmethod(lambda *a, **k: True)\ndef area(r):\n    return 0\n"),
+    "star_import_over_a_helper_of_the_tests": (ProgramTests("asserts", code=(
+        "def approx_equal(a, b):\n    return abs(a - b) < 1e-6\nfrom solution import *\nassert approx_equal(area(2), 12.566370614359172)\n")),
+        "def approx_equal(a, b):\n    return True\ndef area(r):\n    return 0\n"),
+    "module_name_also_a_parameter": (ProgramTests("asserts", code=(
+        "def helper(math):\n    return math\nassert math.isclose(area(2), 12.566370614359172)\n")),
+        "class M:\n    def isclose(self, *a, **k):\n        return True\nmath = M()\ndef area(r):\n    return 0\n"),
+    "fake_numpy_alias": (ProgramTests("asserts", code="assert np.allclose(solve([1, 2]), [2, 4])\n"),
+                         "class F:\n    def allclose(self, *a):\n        return True\nnp = F()\ndef solve(x):\n    return 0\n"),
+    # replacing a method of the tests' object the tests then call
+    "replace_a_method_of_the_tests": (ProgramTests("asserts", code=(
+        "class G:\n    def __init__(self):\n        self.cells = [0, 0]\n    def solved(self):\n        return self.cells == [1, 2]\n"
+        "g = G()\nfill(g)\nassert g.solved()\n")),
+        "def fill(g):\n    g.solved = lambda: True\n"),
+}
+
+
+@pytest.mark.parametrize("name", list(NAME_HACKS))
+def test_names_of_the_program_never_answer_for_the_tests(pool, name):
+    tests, program = NAME_HACKS[name]
+    [out] = run_tests(pool, [program], tests)
+    assert not out.passed and out.status is not TestStatus.INFRA, (name, out)
+    if name.startswith("program_pytestmark"):
+        [constant] = run_tests(pool, ["def is_pal(s):\n    return True\n"], tests)
+        assert out.passed_cases <= constant.passed_cases and out.total_cases == 4, (out, constant)
+
+
+def test_a_huge_answer_passed_back_fails_the_call_never_infra(pool):
+    # the tests pass the program's own answer back: over the wire's limits once wrapped as an
+    # argument, it is that call's failure (the program made it), never INFRA
+    tests = ProgramTests("check", entry_point="enc", code=(
+        "def check(candidate):\n    assert candidate(candidate('ab')) == 'ab'\n    assert candidate('') == ''\n"))
+    deep = "def enc(s):\n    x = []\n    for _ in range(199):\n        x = [x]\n    return x\n"
+    wide = "def enc(s):\n    return [0] * 999_999\n"
+    for out in run_tests(pool, [deep, wide], [tests] * 2):
+        assert out.status is TestStatus.FAILED and out.passed_cases == 0, out
+
+
+def test_operators_copies_and_iteration_of_the_tests_objects(pool):
+    program = ("import copy\ndef combine(a, b):\n    return a + b, -a, abs(a - b) == b - a, 2 * a\n"
+               "def clone(n):\n    c = copy.deepcopy(n)\n    c.val = 9\n    return c, copy.copy(n) is not n\n"
+               "def first(it):\n    return next(it)\n")
+    tests = ProgramTests("asserts", code=(
+        "class V:\n    def __init__(self, x):\n        self.x = x\n    def __add__(self, o):\n        return V(self.x + o.x)\n"
+        "    def __sub__(self, o):\n        return V(self.x - o.x)\n    def __neg__(self):\n        return V(-self.x)\n"
+        "    def __abs__(self):\n        return V(abs(self.x))\n    def __eq__(self, o):\n        return isinstance(o, V) and o.x == self.x\n"
+        "    def __rmul__(self, k):\n        return V(k * self.x)\n    __hash__ = None\n"
+        "s, n, same, d = combine(V(1), V(3))\nassert (s, n, same, d) == (V(4), V(-1), True, V(2))\n"
+        "class N:\n    def __init__(self, val):\n        self.val = val\nn = N(1)\nc, fresh = clone(n)\nassert c.val == 9 and n.val == 1 and fresh\n"
+        "class It:\n    def __init__(self):\n        self.i = 0\n    def __next__(self):\n        self.i += 1\n        return self.i\n"
+        "assert first(It()) == 1\n"))
+    [out] = run_tests(pool, [program], tests)
+    assert out.passed, out
+
+
 def test_a_generator_fixture_is_finished_after_its_case(pool):
     tests = ProgramTests("asserts", code=(
         "import pytest\nLOG = []\n\n@pytest.fixture\ndef res():\n    LOG.append('open')\n    yield 3\n    LOG.append('close')\n\n"
