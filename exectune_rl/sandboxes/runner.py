@@ -537,9 +537,10 @@ def _module_names(code: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[st
     every name the tests bind at module level (cached).
 
     The judge imports the first (the real modules), drops the program's value of the second
-    unless it is a module, and lets a star import of the program's names rebind none of the
-    three, nor a builtin's name: a program's ``math = Fake()`` or ``abs = ...`` never answers
-    for the tests.
+    unless it is a module, drops the program's value of every name of the third (the tests'
+    own, even where used before they bind it), and lets a star import of the program's names
+    rebind none of the three, nor a builtin's name: a program's ``math = Fake()``, ``abs = ...``
+    or ``check_result = ...`` never answers for the tests.
     """
     try:
         tree = ast.parse(code)
@@ -602,6 +603,8 @@ def _python_judge(code: str, fmt: str, entry_point: str | None, support: str = "
         call = (_PYTEST_CASES + "\n" + _pytest_calls(test_fns)) if test_fns else ""
     stdlib, aliases, bound = _module_names((support + "\n" if support else "") + code)
     head = "".join(f"import {name}\n" for name in stdlib)
+    if bound:  # a name the tests define is theirs from the start: used before its definition, it is unbound, as in Python
+        head += f"for __et_n in {bound!r}:\n    globals().pop(__et_n, None)\n"
     if aliases:
         head += (f"import types as __et_types\nfor __et_n in {aliases!r}:\n"
                  f"    if not isinstance(globals().get(__et_n), __et_types.ModuleType):\n"
