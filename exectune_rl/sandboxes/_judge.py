@@ -236,7 +236,13 @@ class Channel:
                     raise ProgramValueError(f"the program answered with something that is not data: {exc}") from None
                 return value
             if kind == "err" and len(msg) == 4:
-                raise _exception_for(msg[2], msg[3])
+                exc = _exception_for(msg[2], msg[3])
+                if isinstance(exc, (StopIteration, StopAsyncIteration)) and name != "next":
+                    # Only the end of a program iterator may end the tests' loop: a StopIteration
+                    # out of any other call would silently end a map() or generator of the tests
+                    # (why PEP 479 turns it into a RuntimeError inside generators).
+                    raise RuntimeError(f"the program raised {type(exc).__name__}: {exc}") from None
+                raise exc
             if kind == "bad" and len(msg) == 3:
                 raise ProgramValueError(msg[2][:500] if type(msg[2]) is str else "the program answered with a bad value")
             raise self.fail("the program broke the protocol: an unknown reply")
@@ -337,8 +343,8 @@ def _test_object_op(obj: Any, op: str, args: list[Any], kwargs: dict[str, Any]) 
         return getattr(obj, _public(args[0]))
     if op in ("setattr", "delattr") and len(args) == (2 if op == "setattr" else 1):
         name = _public(args[0])
-        if callable(getattr(type(obj), name, None)):  # a method the tests call must stay theirs
-            raise AttributeError(f"{name!r} is a method of the tests' class: the program cannot replace it")
+        if callable(getattr(obj, name, None)):  # a method or function the tests call must stay theirs
+            raise AttributeError(f"{name!r} is a function of the tests' object: the program cannot replace it")
         if op == "setattr":
             setattr(obj, name, args[1])
         else:
@@ -575,6 +581,23 @@ class Counts:
             self.failures.append(text)
 
 
+_IMPORTABLE_PACKAGES = frozenset({"numpy", "pandas", "scipy", "sympy", "networkx"})
+_STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | frozenset(sys.builtin_module_names)
+
+
+def _judge_module(name: str) -> types.ModuleType | None:
+    top = name.partition(".")[0]
+    if not all(part.isidentifier() for part in name.split(".")) or top.startswith("_") or (
+            top not in _STDLIB and top not in _IMPORTABLE_PACKAGES):
+        return None
+    try:
+        import importlib
+
+        return importlib.import_module(name)
+    except Exception:  # noqa: BLE001 - not installed here: the tests do without the name
+        return None
+
+
 def _bind_manifest(manifest: dict[str, Any], channel: Channel, ns: dict[str, Any]) -> types.ModuleType:
     module = types.ModuleType("solution")
     for name, entry in manifest.items():
@@ -585,9 +608,12 @@ def _bind_manifest(manifest: dict[str, Any], channel: Channel, ns: dict[str, Any
         kind, raw = entry
         try:
             if kind == "m" and type(raw) is str:
-                # Only a module this process imported already: a name the program chose is
-                # never imported here (it could name a file the program wrote).
-                value = sys.modules.get(raw)
+                # The same module of this process, imported here if need be, for the standard
+                # library and a few well-known packages only: any other name the program chose
+                # is never imported (it could name a file the program wrote), and one this
+                # process happened to import for earlier tests is not bound either, so the
+                # verdict never depends on them.
+                value = _judge_module(raw)
                 if value is None:
                     continue
             elif kind == "e" and type(raw) is list:

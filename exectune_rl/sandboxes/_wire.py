@@ -55,7 +55,8 @@ class WireError(Exception):
 
 
 class WireLimit(WireError):
-    """A value over the wire's size limits (too deep, too many elements, too long an iterator)."""
+    """A value the judge cannot send on, of a kind the program may have produced: one over the
+    wire's size limits (too deep, too many elements, too long an iterator) or an exception."""
 
 
 class WireClosed(Exception):
@@ -234,6 +235,8 @@ class Codec:
         known = _known_value(v, self, d)
         if known is not None:
             return known
+        if isinstance(v, BaseException):  # often one the program raised, which the tests caught
+            raise WireLimit(f"an exception ({type(v).__name__}) cannot cross to the program")
         if self.test_object_of is not None and is_test_object(v):
             oid, flags = self.test_object_of(v)
             return {"o": [oid, str(type(v).__name__)[:100], flags]}

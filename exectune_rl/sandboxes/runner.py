@@ -312,6 +312,8 @@ def __et_mark(text):
 # another (``tmp_path``, ``monkeypatch``, ...) fails, naming it. Only objects of the tests are inspected,
 # never the program's.
 _PYTEST_CASES = '''
+__et_classes_set_up = set()
+
 def __et_pytest(get, ns):
     try:
         fn = get()
@@ -376,6 +378,12 @@ def __et_pytest_cases(fn, ns):
     setup = teardown = None
     if owner is not None:
         unit = any(c.__name__ == "TestCase" and c.__module__.startswith("unittest") for c in type(owner).__mro__)
+        cls = type(owner)
+        if cls not in __et_classes_set_up:
+            __et_classes_set_up.add(cls)
+            once = getattr(cls, "setUpClass" if unit else "setup_class", None)
+            if once is not None:
+                once()
         setup = getattr(owner, "setUp" if unit else "setup_method", None)
         teardown = getattr(owner, "tearDown" if unit else "teardown_method", None)
     code = func.__code__
@@ -388,7 +396,9 @@ def __et_pytest_cases(fn, ns):
         name = getattr(mark, "name", None)
         if name in ("skipif", "xfail"):
             cond = mark.args[0] if mark.args else mark.kwargs.get("condition", name == "xfail")
-        if name == "skip" or (name in ("skipif", "xfail") and not isinstance(cond, str) and cond):
+            if type(cond) not in (bool, int):  # a string to evaluate, or an object (of the program?) deciding
+                cond = False
+        if name == "skip" or (name in ("skipif", "xfail") and cond):
             return []  # an expected failure is not judged either: pytest does not fail a suite on one
         if name == "usefixtures":
             used += [n for n in mark.args if isinstance(n, str)]
@@ -401,7 +411,7 @@ def __et_pytest_cases(fn, ns):
         rows = []
         for value in values:
             if type(value).__name__ == "ParameterSet":
-                if any(getattr(m, "name", None) == "skip" for m in value.marks):
+                if any(getattr(m, "name", None) in ("skip", "xfail") for m in value.marks):
                     continue
                 value = value.values
             elif len(names) == 1:
@@ -513,6 +523,7 @@ def _module_bound(body: list[ast.stmt]) -> set[str]:
             bound.update((a.asname or a.name).split(".")[0] for a in node.names if a.name != "*")
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             bound.add(node.name)
+            bound.update(n for g in ast.walk(node) if isinstance(g, ast.Global) for n in g.names)
             continue
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.stmt):
@@ -548,6 +559,8 @@ def _module_names(code: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[st
         return (), (), ()
     bound = _module_bound(tree.body)
     bases = {n.value.id for n in ast.walk(tree) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)}
+    bases |= {n.args[0].id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+              and n.func.id in ("getattr", "hasattr") and n.args and isinstance(n.args[0], ast.Name)}
     free = bases - bound - set(dir(builtins))
     return (tuple(sorted(free & _STDLIB_NAMES)), tuple(sorted(free & _MODULE_ALIASES - _STDLIB_NAMES)),
             tuple(sorted(bound)))
@@ -556,7 +569,7 @@ def _module_names(code: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[st
 _STAR_IMPORT = re.compile(r"^(\s*)from\s+solution\s+import\s+\*\s*$", re.M)
 
 
-def _pytest_calls(test_fns: tuple[str, ...], indent: str = "") -> str:
+def _pytest_calls(test_fns: tuple[str, ...], indent: str = "", own: tuple[str, ...] = ()) -> str:
     """The calls that run pytest-style tests: one counted case per (parametrized) case.
 
     Every test is expanded before any runs, as pytest collects before it runs: a test that
@@ -565,8 +578,13 @@ def _pytest_calls(test_fns: tuple[str, ...], indent: str = "") -> str:
     if not test_fns:
         return ""
     gets = ", ".join(f"lambda: {fn}" for fn in test_fns)
-    return (f"{indent}for __et_cs in [__et_pytest(__et_g, globals()) for __et_g in ({gets},)]:\n"
-            f"{indent}    for __et_c in __et_cs:\n{indent}        __et_case(__et_c)")
+    # the module's setup_module/teardown_module (pytest's and nose's names) around them all,
+    # only where the tests define them
+    around = {name: (f"{indent}{name}(*[None][:{name}.__code__.co_argcount])\n" if name in own else "")
+              for name in ("setup_module", "teardown_module")}
+    return (around["setup_module"]
+            + f"{indent}for __et_cs in [__et_pytest(__et_g, globals()) for __et_g in ({gets},)]:\n"
+            f"{indent}    for __et_c in __et_cs:\n{indent}        __et_case(__et_c)\n" + around["teardown_module"])
 
 
 @functools.lru_cache(maxsize=4096)
@@ -576,7 +594,7 @@ def _python_epilogue(code: str, fmt: str, entry_point: str | None) -> str:
     if fmt == "check":
         call = f"check({entry_point})"
     else:
-        call = _pytest_calls(test_fns, "    ") or "    pass"
+        call = _pytest_calls(test_fns, "    ", _module_names(code)[2]) or "    pass"
         call = "def __et_run():\n" + call + "\n__et_run()"
     return "\n".join([
         _PY_PRELUDE + (_PYTEST_CASES if test_fns and fmt != "check" else ""), "__et_mark(__et_nonce + ':ran')", "try:",
@@ -600,9 +618,13 @@ def _python_judge(code: str, fmt: str, entry_point: str | None, support: str = "
                 f"    raise NameError('the program defines no {entry_point}')\n"
                 f"check(getattr(__et_solution, {entry_point!r}))")
     else:
-        call = (_PYTEST_CASES + "\n" + _pytest_calls(test_fns)) if test_fns else ""
+        own = _module_names((support + "\n" if support else "") + code)[2]
+        call = (_PYTEST_CASES + "\n" + _pytest_calls(test_fns, "", own)) if test_fns else ""
     stdlib, aliases, bound = _module_names((support + "\n" if support else "") + code)
-    head = "".join(f"import {name}\n" for name in stdlib)
+    # the real module, or the real member of that name where the program bound one under it
+    # (``from datetime import datetime``): never the program's own object
+    head = "".join(f"import {name} as __et_m\nglobals()[{name!r}] = __et_m if isinstance(globals().get({name!r}, __et_m), "
+                   f"type(__et_m)) or not hasattr(__et_m, {name!r}) else getattr(__et_m, {name!r})\n" for name in stdlib)
     if bound:  # a name the tests define is theirs from the start: used before its definition, it is unbound, as in Python
         head += f"for __et_n in {bound!r}:\n    globals().pop(__et_n, None)\n"
     if aliases:

@@ -472,6 +472,20 @@ NAME_HACKS = {
     "a_helper_used_before_the_tests_define_it": (ProgramTests("asserts", code=(
         "assert close_enough(area(2))\n\ndef close_enough(x):\n    return abs(x - 12.566) < 1e-3\n")),
         "def close_enough(x):\n    return True\ndef area(r):\n    return 0\n"),
+    # a StopIteration out of a call ends the tests' map() early (all() of nothing is True)
+    "stop_iteration_ends_a_map": (ProgramTests("check", entry_point="is_prime", code=(
+        "def check(candidate):\n    assert all(map(candidate, [2, 3, 5, 7]))\n    assert not any(map(candidate, [4, 6, 8, 9]))\n")),
+        "def is_prime(n):\n    raise StopIteration\n"),
+    # the expected values set up by setup_module, or the program's if it never runs
+    "expected_values_of_setup_module": (ProgramTests("asserts", code=(
+        "def setup_module(module):\n    global EXPECTED\n    EXPECTED = {1: 2, 2: 4}\n"
+        "def test_one():\n    assert f(1) == EXPECTED[1]\ndef test_two():\n    assert f(2) == EXPECTED[2]\n")),
+        "EXPECTED = {1: 0, 2: 0}\ndef f(x):\n    return 0\n"),
+    # a callable set on the tests' object in its __init__, replaced through the proxy
+    "replace_a_callable_attribute": (ProgramTests("asserts", code=(
+        "class Judge:\n    def __init__(self, answer):\n        self.answer = answer\n"
+        "        self.validate = lambda got: got == self.answer\nj = Judge(42)\nassert j.validate(f(j))\n")),
+        "def f(judge):\n    judge.validate = lambda *a: True\n    return -1\n"),
     # replacing a method of the tests' object the tests then call
     "replace_a_method_of_the_tests": (ProgramTests("asserts", code=(
         "class G:\n    def __init__(self):\n        self.cells = [0, 0]\n    def solved(self):\n        return self.cells == [1, 2]\n"
@@ -488,6 +502,27 @@ def test_names_of_the_program_never_answer_for_the_tests(pool, name):
     if name.startswith("program_pytestmark"):
         [constant] = run_tests(pool, ["def is_pal(s):\n    return True\n"], tests)
         assert out.passed_cases <= constant.passed_cases and out.total_cases == 4, (out, constant)
+
+
+def test_an_exception_the_tests_pass_back_fails_the_call_never_infra(pool):
+    tests = ProgramTests("asserts", code=(
+        "try:\n    r = f(1)\nexcept Exception as e:\n    r = e\nassert g(r) == 1\nassert f(2) == 2\n"))
+    [out] = run_tests(pool, ["def f(x):\n    raise ValueError(x)\ndef g(r):\n    return 1\n"], tests)
+    assert out.status is TestStatus.FAILED and (out.passed_cases, out.total_cases) == (0, 2), out
+
+
+def test_the_programs_modules_bind_the_same_on_a_fresh_judge(pool):
+    # the program's numpy or datetime class answers for the tests whatever the judge imported
+    # before (a fresh worker), and a stdlib name is the real module or its real member
+    from exectune_rl.sandboxes import LocalSandbox
+
+    programs = ["import numpy as np\ndef f(n):\n    return np.arange(n)\n",
+                "from datetime import datetime\ndef when():\n    return datetime(2020, 1, 2)\n"]
+    tests = [ProgramTests("asserts", code="assert np.array_equal(f(3), np.array([0, 1, 2]))\n"),
+             ProgramTests("asserts", code="assert when() == datetime.strptime('2020-01-02', '%Y-%m-%d')\n")]
+    with LocalSandbox(workers=1) as fresh:
+        outs = run_tests(fresh, programs, tests)
+    assert all(o.passed for o in outs), outs
 
 
 def test_a_huge_answer_passed_back_fails_the_call_never_infra(pool):
