@@ -1,0 +1,173 @@
+"""pytest-style tests without pytest's runner: each test expanded into its cases.
+
+Trusted code, put as text before the tests' calls (by ``runner``), in the judge's code and in
+the in-process harness; it is never imported, so it holds no ``__future__`` import and imports
+only inside its functions. For each test it:
+
+- expands ``@pytest.mark.parametrize`` marks (stacked marks multiply, as in pytest;
+  ``pytest.param`` values are honoured) and drops the test under ``skip``, a true ``skipif``
+  or ``xfail`` (an expected failure is not judged), marks of the test, its class or the
+  module's ``pytestmark``, pytest's own Mark objects only (never a name of the program);
+- passes each other argument from a fixture the test module defines (``@pytest.fixture``;
+  fixtures may take fixtures, a generator fixture is finished after its case, ``autouse`` and
+  ``usefixtures`` work), built anew for each case; of pytest's own fixtures only ``capsys`` is
+  provided (what the program prints during the tests' calls is forwarded to the tests'
+  stdout), and a test needing another (``tmp_path``, ``monkeypatch``) fails, naming it;
+- runs a class's ``setup_class``/``setUpClass`` once and its ``setup_method``/
+  ``teardown_method`` (``setUp``/``tearDown`` of a ``unittest.TestCase``) around each test.
+
+Only objects of the tests are inspected, never the program's.
+"""
+
+__et_classes_set_up = set()
+
+def __et_pytest(get, ns):
+    try:
+        fn = get()
+        return __et_pytest_cases(fn, ns)
+    except Exception as exc:
+        def fail(exc=exc):
+            raise exc
+        return [fail]
+
+def __et_capsys():
+    import collections, io, sys
+    result = collections.namedtuple("CaptureResult", "out err")
+
+    class Capture:
+        def __init__(self):
+            self.saved = sys.stdout, sys.stderr
+            sys.stdout, sys.stderr = io.StringIO(), io.StringIO()
+
+        def readouterr(self):
+            out, err = sys.stdout.getvalue(), sys.stderr.getvalue()
+            sys.stdout, sys.stderr = io.StringIO(), io.StringIO()
+            return result(out, err)
+
+    capture = Capture()
+    try:
+        yield capture
+    finally:
+        sys.stdout, sys.stderr = capture.saved
+
+def __et_pytest_cases(fn, ns):
+    import types
+    if getattr(type(fn), "_et_handle_id", False):
+        raise TypeError("a test function of the tests was replaced by a name of the program")
+    func = fn.__func__ if type(fn) is types.MethodType else fn
+    if type(func) is not types.FunctionType:
+        return [lambda: (fn(), True)[1]]
+    owner = getattr(fn, "__self__", None)
+    marks = list(func.__dict__.get("pytestmark", ()))
+    if owner is not None:
+        marks += list(type(owner).__dict__.get("pytestmark", ()))
+    module_marks = ns.get("pytestmark", ())
+    marks += list(module_marks) if type(module_marks) in (list, tuple) else [module_marks]
+    # pytest's own marks only: a name the program binds (its own "pytestmark") is never one
+    marks = [getattr(m, "mark", m) for m in marks
+             if type(m).__name__ in ("Mark", "MarkDecorator") and type(m).__module__.startswith("_pytest")]
+    fixtures, autouse = {}, []
+    for value in list(ns.values()):
+        kind = type(value)
+        if kind.__name__ == "FixtureFunctionDefinition" and kind.__module__.startswith("_pytest"):
+            f, marker = value._get_wrapped_function(), getattr(value, "_fixture_function_marker", None)
+        elif kind is types.FunctionType and "_pytestfixturefunction" in value.__dict__:
+            marker = value.__dict__["_pytestfixturefunction"]
+            f = getattr(value.__dict__.get("__pytest_wrapped__"), "obj", value)
+        else:
+            continue
+        name = getattr(marker, "name", None) or getattr(value, "name", None) or f.__name__
+        fixtures[name] = f
+        if getattr(marker, "autouse", False):
+            autouse.append(name)
+    if "capsys" not in fixtures:
+        fixtures["capsys"] = __et_capsys
+    setup = teardown = None
+    if owner is not None:
+        unit = any(c.__name__ == "TestCase" and c.__module__.startswith("unittest") for c in type(owner).__mro__)
+        cls = type(owner)
+        if cls not in __et_classes_set_up:
+            __et_classes_set_up.add(cls)
+            once = getattr(cls, "setUpClass" if unit else "setup_class", None)
+            if once is not None:
+                once()
+        setup = getattr(owner, "setUp" if unit else "setup_method", None)
+        teardown = getattr(owner, "tearDown" if unit else "teardown_method", None)
+    code = func.__code__
+    wanted = code.co_argcount + code.co_kwonlyargcount - (1 if owner is not None else 0)
+    if not marks and not wanted and not autouse and setup is None and teardown is None:
+        return [lambda: (fn(), True)[1]]
+    import inspect, itertools
+    grids, used = [], list(autouse)
+    for mark in marks:
+        name = getattr(mark, "name", None)
+        if name in ("skipif", "xfail"):
+            cond = mark.args[0] if mark.args else mark.kwargs.get("condition", name == "xfail")
+            if type(cond) not in (bool, int):  # a string to evaluate, or an object (of the program?) deciding
+                cond = False
+        if name == "skip" or (name in ("skipif", "xfail") and cond):
+            return []  # an expected failure is not judged either: pytest does not fail a suite on one
+        if name == "usefixtures":
+            used += [n for n in mark.args if isinstance(n, str)]
+        if name != "parametrize":
+            continue
+        args, kwargs = tuple(mark.args), dict(mark.kwargs)
+        names = args[0] if args else kwargs.get("argnames")
+        values = args[1] if len(args) > 1 else kwargs.get("argvalues", ())
+        names = [n.strip() for n in names.split(",") if n.strip()] if isinstance(names, str) else list(names)
+        rows = []
+        for value in values:
+            if type(value).__name__ == "ParameterSet":
+                if any(getattr(m, "name", None) in ("skip", "xfail") for m in value.marks):
+                    continue
+                value = value.values
+            elif len(names) == 1:
+                value = (value,)
+            rows.append(dict(zip(names, value)))
+        grids.append(rows)
+
+    def arguments(f, given):
+        out = []
+        for p in inspect.signature(f).parameters.values():
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and (p.default is p.empty or p.name in given):
+                out.append(p.name)
+        return out
+
+    def make(params):
+        def case():
+            values, finish = dict(params), []
+
+            def need(name, chain):
+                if name in values:
+                    return values[name]
+                if name not in fixtures or name in chain:
+                    raise LookupError(f"fixture {name!r} not found (the tests' own fixtures only)")
+                f = fixtures[name]
+                value = f(**{p: need(p, chain + (name,)) for p in arguments(f, values)})
+                if inspect.isgenerator(value):
+                    finish.append(value)
+                    value = next(value)
+                values[name] = value
+                return value
+
+            try:
+                for name in used:
+                    need(name, ())
+                if setup is not None:
+                    setup(*([func] if arguments(setup, {}) else []))
+                try:
+                    fn(**{p: need(p, ()) for p in arguments(fn, values)})
+                finally:
+                    if teardown is not None:
+                        teardown(*([func] if arguments(teardown, {}) else []))
+            finally:
+                for gen in reversed(finish):
+                    try:
+                        next(gen)
+                    except StopIteration:
+                        pass
+            return True
+        return case
+
+    combos = itertools.product(*grids) if grids else [()]
+    return [make({k: v for part in combo for k, v in part.items()}) for combo in combos]
