@@ -581,14 +581,10 @@ class Counts:
             self.failures.append(text)
 
 
-_IMPORTABLE_PACKAGES = frozenset({"numpy", "pandas", "scipy", "sympy", "networkx"})
-_STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | frozenset(sys.builtin_module_names)
-
-
 def _judge_module(name: str) -> types.ModuleType | None:
     top = name.partition(".")[0]
     if not all(part.isidentifier() for part in name.split(".")) or top.startswith("_") or (
-            top not in _STDLIB and top not in _IMPORTABLE_PACKAGES):
+            top not in _wire.STDLIB_MODULES and top not in _wire.WELL_KNOWN_PACKAGES):
         return None
     try:
         import importlib

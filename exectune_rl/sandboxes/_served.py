@@ -177,9 +177,7 @@ class _Server:
         self.next_cb_call += 1
         printed: tuple[str, ...] = ()
         if self.capture is not None:  # printed so far in this call: the tests' stdout gets it first
-            printed = _printed(self.capture, sys.stdout)
-            self.capture.seek(0)
-            self.capture.truncate()
+            printed = (_take(self.capture),)
         _wire.write_message(self.to_judge, [kind, call, target, *op, self.codec.encode(list(args)),
                                             self.codec.encode(dict(kwargs)), *printed])
         while True:
@@ -313,11 +311,18 @@ def _printed(buf: Any, real_stdout: Any) -> tuple[str, ...]:
     if buf is None:
         return ()
     sys.stdout = real_stdout
+    return (_take(buf),)
+
+
+def _take(buf: Any) -> str:
+    """What ``buf`` holds (capped), emptied for what comes next."""
     try:
         text = buf.getvalue()
+        buf.seek(0)
+        buf.truncate()
     except BaseException:  # noqa: BLE001 - the program may have closed it
         text = ""
-    return (text[:PRINTED_MAX_CHARS] if type(text) is str else "",)
+    return text[:PRINTED_MAX_CHARS] if type(text) is str else ""
 
 
 def _perform(target: Any, name: str, args: list[Any], kwargs: dict[str, Any]) -> tuple[Any, bool]:

@@ -35,6 +35,7 @@ import math
 import os
 import select
 import struct
+import sys
 import time
 from typing import Any
 
@@ -346,6 +347,10 @@ class Codec:
         return [self._dec(i, d) for i in x]
 
 
+STDLIB_MODULES = frozenset(getattr(sys, "stdlib_module_names", ())) | frozenset(sys.builtin_module_names)
+"""Top-level names of the standard library's modules (the judge binds and imports only these
+and ``WELL_KNOWN_PACKAGES`` by name, never a module name the program chose)."""
+WELL_KNOWN_PACKAGES = frozenset({"numpy", "pandas", "scipy", "sympy", "networkx"})
 TESTS_MODULE = "exectune_tests"
 """The judge runs the tests as this module: the classes it defines are the tests' own."""
 TEST_OBJECT_BOOL, TEST_OBJECT_EQ, TEST_OBJECT_HASH = 1, 2, 4

@@ -42,6 +42,7 @@ from typing import Any, Protocol
 
 from exectune_rl.errors import ConfigError
 from exectune_rl.languages import normalize
+from exectune_rl.sandboxes import _wire
 from exectune_rl.sandboxes.base import ExecRequest, ExecResult, ExecStatus, Sandbox
 
 __all__ = ["ProgramTests", "TestStatus", "TestOutcome", "TestHarness", "run_tests", "arun_tests", "register_harness",
@@ -345,10 +346,9 @@ def _python_tests(code: str) -> tuple[str, int, tuple[str, ...], int]:
     return ast.unparse(tree), counter.count, tuple(name for name, _ in fns), sum(_parametrized_cases(n) for _, n in fns)
 
 
-_STDLIB_NAMES = frozenset(getattr(sys, "stdlib_module_names", ())) | frozenset(sys.builtin_module_names)
 
 
-_MODULE_ALIASES = frozenset({"np", "numpy", "pd", "pandas", "scipy", "sp", "nx", "networkx", "sympy", "torch", "plt"})
+_MODULE_ALIASES = _wire.WELL_KNOWN_PACKAGES | {"np", "pd", "sp", "nx", "torch", "plt"}
 """Names tests commonly use for a third-party module: only a module (never another object of the
 program) may answer for one the tests use without importing it."""
 
@@ -402,7 +402,7 @@ def _module_names(code: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[st
     bases |= {n.args[0].id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
               and n.func.id in ("getattr", "hasattr") and n.args and isinstance(n.args[0], ast.Name)}
     free = bases - bound - set(dir(builtins))
-    return (tuple(sorted(free & _STDLIB_NAMES)), tuple(sorted(free & _MODULE_ALIASES - _STDLIB_NAMES)),
+    return (tuple(sorted(free & _wire.STDLIB_MODULES)), tuple(sorted(free & _MODULE_ALIASES - _wire.STDLIB_MODULES)),
             tuple(sorted(bound)))
 
 

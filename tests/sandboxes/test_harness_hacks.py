@@ -370,9 +370,36 @@ HONEST_MORE = {
 }
 
 
-@pytest.mark.parametrize("name", list(HONEST_MORE))
+# objects of the tests crossing to the program
+TESTS_OBJECTS = {
+    "linked_list_reversed_in_place": (
+        "def rev(head):\n    prev = None\n    while head:\n        head.next, prev, head = prev, head, head.next\n    return prev\n",
+        "class ListNode:\n    def __init__(self, val=0, next=None):\n        self.val, self.next = val, next\n"
+        "def build(xs):\n    h = None\n    for x in reversed(xs):\n        h = ListNode(x, h)\n    return h\n"
+        "def items(h):\n    out = []\n    while h:\n        out.append(h.val)\n        h = h.next\n    return out\n"
+        "head = build([1, 2, 3])\nassert items(rev(head)) == [3, 2, 1]\nassert rev(None) is None\nassert head.next is None\n"),
+    "tree_depth_and_values": (
+        "def depth(t):\n    return 0 if t is None else 1 + max(depth(t.left), depth(t.right))\n"
+        "def values(t):\n    return [] if not t else values(t.left) + [t.val] + values(t.right)\n",
+        "from dataclasses import dataclass\nfrom typing import Optional\n@dataclass(eq=False)\nclass T:\n    val: int\n"
+        "    left: Optional['T'] = None\n    right: Optional['T'] = None\n"
+        "t = T(2, T(1), T(3, None, T(4)))\nassert depth(t) == 3\nassert values(t) == [1, 2, 3, 4]\n"),
+    "value_objects_in_sets_and_heaps": (
+        "import heapq\ndef distinct(ps):\n    return len(set(ps))\ndef smallest(ps):\n    h = list(ps)\n    heapq.heapify(h)\n"
+        "    return heapq.heappop(h)\n",
+        "class P:\n    def __init__(self, x):\n        self.x = x\n    def __eq__(self, o):\n        return isinstance(o, P) and o.x == self.x\n"
+        "    def __hash__(self):\n        return hash(self.x)\n    def __lt__(self, o):\n        return self.x < o.x\n"
+        "assert distinct([P(1), P(1), P(2)]) == 2\nassert smallest([P(5), P(2), P(9)]) == P(2)\n"),
+    "methods_namespaces_and_identity": (
+        "def use(o, ns, a, b):\n    return o.double(ns.n), a is b, [a, b][0] is a\ndef back(o):\n    return o\n",
+        "import types\nclass C:\n    def double(self, x):\n        return 2 * x\nc = C()\n"
+        "assert use(c, types.SimpleNamespace(n=4), c, c) == (8, True, True)\nassert back(c) is c\n"),
+}
+
+
+@pytest.mark.parametrize("name", [*HONEST_MORE, *TESTS_OBJECTS])
 def test_more_honest_programs_pass(pool, name):
-    program, tests = HONEST_MORE[name]
+    program, tests = {**HONEST_MORE, **TESTS_OBJECTS}[name]
     [out] = run_tests(pool, [program], ProgramTests("asserts", code=tests))
     assert out.passed, (name, out)
 
@@ -597,39 +624,6 @@ def test_printed_text_crosses_only_while_the_tests_capture(pool):
     [out] = run_tests(pool, [program], ProgramTests("asserts", code="assert add(1, 2) == 3 or True\nassert add(2, 2) == 0\n"))
     assert not out.passed and out.passed_cases == 0, out
     assert out.status is TestStatus.EARLY_EXIT and "protocol" in out.detail, out
-
-
-TESTS_OBJECTS = {
-    "linked_list_reversed_in_place": (
-        "def rev(head):\n    prev = None\n    while head:\n        head.next, prev, head = prev, head, head.next\n    return prev\n",
-        "class ListNode:\n    def __init__(self, val=0, next=None):\n        self.val, self.next = val, next\n"
-        "def build(xs):\n    h = None\n    for x in reversed(xs):\n        h = ListNode(x, h)\n    return h\n"
-        "def items(h):\n    out = []\n    while h:\n        out.append(h.val)\n        h = h.next\n    return out\n"
-        "head = build([1, 2, 3])\nassert items(rev(head)) == [3, 2, 1]\nassert rev(None) is None\nassert head.next is None\n"),
-    "tree_depth_and_values": (
-        "def depth(t):\n    return 0 if t is None else 1 + max(depth(t.left), depth(t.right))\n"
-        "def values(t):\n    return [] if not t else values(t.left) + [t.val] + values(t.right)\n",
-        "from dataclasses import dataclass\nfrom typing import Optional\n@dataclass(eq=False)\nclass T:\n    val: int\n"
-        "    left: Optional['T'] = None\n    right: Optional['T'] = None\n"
-        "t = T(2, T(1), T(3, None, T(4)))\nassert depth(t) == 3\nassert values(t) == [1, 2, 3, 4]\n"),
-    "value_objects_in_sets_and_heaps": (
-        "import heapq\ndef distinct(ps):\n    return len(set(ps))\ndef smallest(ps):\n    h = list(ps)\n    heapq.heapify(h)\n"
-        "    return heapq.heappop(h)\n",
-        "class P:\n    def __init__(self, x):\n        self.x = x\n    def __eq__(self, o):\n        return isinstance(o, P) and o.x == self.x\n"
-        "    def __hash__(self):\n        return hash(self.x)\n    def __lt__(self, o):\n        return self.x < o.x\n"
-        "assert distinct([P(1), P(1), P(2)]) == 2\nassert smallest([P(5), P(2), P(9)]) == P(2)\n"),
-    "methods_namespaces_and_identity": (
-        "def use(o, ns, a, b):\n    return o.double(ns.n), a is b, [a, b][0] is a\ndef back(o):\n    return o\n",
-        "import types\nclass C:\n    def double(self, x):\n        return 2 * x\nc = C()\n"
-        "assert use(c, types.SimpleNamespace(n=4), c, c) == (8, True, True)\nassert back(c) is c\n"),
-}
-
-
-@pytest.mark.parametrize("name", list(TESTS_OBJECTS))
-def test_objects_of_the_tests_cross_to_the_program(pool, name):
-    program, tests = TESTS_OBJECTS[name]
-    [out] = run_tests(pool, [program], ProgramTests("asserts", code=tests))
-    assert out.passed, (name, out)
 
 
 OBJECT_PROBES = {
