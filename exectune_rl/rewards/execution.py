@@ -32,7 +32,8 @@ from typing import Any
 from exectune_rl._pickling import TransientState
 from exectune_rl.errors import ConfigError
 from exectune_rl.rewards.syntax import SyntaxChecker, SyntaxResult, SyntaxStatus, normalize_language
-from exectune_rl.sandboxes.runner import ProgramTests, TestStatus, run_tests
+from exectune_rl.sandboxes.futures import Future, done_future, gather, then
+from exectune_rl.sandboxes.runner import ProgramTests, TestStatus, submit_tests
 from exectune_rl.text import extract_code_blocks
 from exectune_rl.tasks.base import Task
 
@@ -394,12 +395,33 @@ class CodeExecutor(TransientState):
             One :class:`ExecutionResult` per output, in order. Sandbox failures give INFRA
             results, never exceptions.
         """
+        return self.submit(outputs, tasks).result()
+
+    # Programs handed to a queueing sandbox in parts of these sizes, the first small so the
+    # workers start while the rest are still checked and planned.
+    _PARTS = (4, 8, 16, 32)
+
+    def submit(self, outputs: Sequence[str], tasks: Sequence[Task]) -> Future[list[ExecutionResult]]:
+        """:meth:`run`, started: a future of its results.
+
+        On a sandbox that queues submissions (``LocalSandbox``) the programs are queued in
+        parts as they pass the precheck, so the sandbox runs the first while the rest are
+        checked, and the caller can go on (cost the batch, say) before reading the results.
+        Elsewhere the whole batch is one ``run``, done on return.
+        """
         if len(outputs) != len(tasks):
             raise ConfigError(f"outputs and tasks differ in length: {len(outputs)} vs {len(tasks)}")
         results: list[ExecutionResult | None] = [None] * len(outputs)
         syntax: list[SyntaxResult | None] = [None] * len(outputs)
         pending: dict[str, list[int]] = {}
-        programs: dict[str, tuple[str, Task]] = {}
+        part: list[tuple[str, str, Task]] = []
+        parts: list[tuple[list[str], Future[list[ExecutionResult]]]] = []
+        stream: list[bool] = []  # asked of the sandbox once a part is ready: no program, no sandbox
+
+        def flush() -> None:
+            parts.append(([key for key, _, _ in part], self._submit([(p, t) for _, p, t in part])))
+            part.clear()
+
         for i, (out, task) in enumerate(zip(outputs, tasks)):
             program = extract_program(out, task)
             early, syntax[i] = self.precheck(program, task)
@@ -413,16 +435,27 @@ class CodeExecutor(TransientState):
                 continue
             if key not in pending:
                 self.misses += 1
-                programs[key] = (program, task)
+                part.append((key, program, task))
+                if len(part) >= self._PARTS[min(len(parts), len(self._PARTS) - 1)]:
+                    if not stream:
+                        stream.append(bool(getattr(self.sandbox, "queues_submissions", False)))
+                    if stream[0]:
+                        flush()
             pending.setdefault(key, []).append(i)
-        if pending:
-            for key, res in zip(pending, self._execute(list(programs.values()))):
-                self._cache_put(key, res)
-                for i in pending[key]:
-                    results[i] = _replace(res, syntax=syntax[i])
-        return [r if r is not None else ExecutionResult.infra("no result") for r in results]
+        if part:
+            flush()
 
-    def _execute(self, items: list[tuple[str, Task]]) -> list[ExecutionResult]:
+        def assemble(done: list[Future]) -> list[ExecutionResult]:
+            for (keys, _), fut in zip(parts, done):
+                for key, res in zip(keys, fut.result()):
+                    self._cache_put(key, res)
+                    for i in pending[key]:
+                        results[i] = _replace(res, syntax=syntax[i])
+            return [r if r is not None else ExecutionResult.infra("no result") for r in results]
+
+        return gather([f for _, f in parts], assemble)
+
+    def _submit(self, items: list[tuple[str, Task]]) -> Future[list[ExecutionResult]]:
         results: list[ExecutionResult | None] = [None] * len(items)
         runnable: list[int] = []
         tests: list[ProgramTests] = []
@@ -432,23 +465,37 @@ class CodeExecutor(TransientState):
                 runnable.append(k)
             except (ConfigError, ValueError, TypeError) as exc:
                 results[k] = ExecutionResult.infra(f"bad tests for task {task.id!r}: {exc}")
-        if runnable:
-            for k, res in zip(runnable, self._run_tests([items[k][0] for k in runnable], tests)):
-                results[k] = res
-        return [r if r is not None else ExecutionResult.infra("no result") for r in results]
 
-    def _run_tests(self, programs: list[str], tests: list[ProgramTests]) -> list[ExecutionResult]:
+        def fill(outcomes: list[ExecutionResult]) -> list[ExecutionResult]:
+            for k, res in zip(runnable, outcomes):
+                results[k] = res
+            return [r if r is not None else ExecutionResult.infra("no result") for r in results]
+
+        if not runnable:
+            return done_future(fill([]))
+        programs = [items[k][0] for k in runnable]
         try:
-            outcomes = run_tests(self.sandbox, programs, tests, cpu_time_s=self.cpu_time_s, memory_mb=self.memory_mb,
-                                 calibration=self.calibration)
+            started = submit_tests(self.sandbox, programs, tests, cpu_time_s=self.cpu_time_s, memory_mb=self.memory_mb,
+                                   calibration=self.calibration)
         except ConfigError:
             raise  # a sandbox that cannot serve these tests is a configuration to fix, not a flaky run
         except Exception as exc:  # the sandbox failing is infrastructure, never the program's fault
-            logger.warning("sandbox run failed for %d programs: %s: %s", len(programs), type(exc).__name__, exc)
-            return [ExecutionResult.infra(f"sandbox failed: {type(exc).__name__}: {exc}") for _ in programs]
+            return done_future(fill(self._sandbox_failed(programs, exc)))
+        return then(started, lambda done: fill(self._outcomes(programs, done)))
+
+    def _outcomes(self, programs: list[str], done: Future) -> list[ExecutionResult]:
+        try:
+            outcomes = done.result()
+        except Exception as exc:  # the sandbox failing is infrastructure, never the program's fault
+            return self._sandbox_failed(programs, exc)
         if len(outcomes) != len(programs):
             return [ExecutionResult.infra(f"sandbox returned {len(outcomes)} results for {len(programs)}") for _ in programs]
         return [self._from_outcome(o) for o in outcomes]
+
+    @staticmethod
+    def _sandbox_failed(programs: list[str], exc: Exception) -> list[ExecutionResult]:
+        logger.warning("sandbox run failed for %d programs: %s: %s", len(programs), type(exc).__name__, exc)
+        return [ExecutionResult.infra(f"sandbox failed: {type(exc).__name__}: {exc}") for _ in programs]
 
     def _from_outcome(self, outcome: Any) -> ExecutionResult:
         status = ExecutionStatus(outcome.status.value)

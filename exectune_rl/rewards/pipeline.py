@@ -25,7 +25,7 @@ from exectune_rl.cores.base import CoreFailureKind, CoreRequest, CoreResponse
 from exectune_rl.errors import DataError, MissingColumnError
 from exectune_rl.rewards.columns import column, tasks_from_columns
 from exectune_rl.rewards.config import RewardConfig
-from exectune_rl.rewards.cost import CoreUsage, CostModel, TokenCounter, TokenSource
+from exectune_rl.rewards.cost import CoreUsage, CostBreakdown, CostModel, TokenCounter, TokenSource
 from exectune_rl.rewards.execution import CodeExecutor, ExecutionResult, ExecutionStatus
 from exectune_rl.rewards.format_gate import FormatGate, FormatResult
 from exectune_rl.rewards.leakage import LeakageDetector, LeakageResult, detect_leakage
@@ -136,18 +136,29 @@ class RewardPipeline(TransientState):
     def execute(self, outputs: Sequence[str], tasks: Sequence[Task]) -> list[ExecutionResult]:
         """Grade each core output against its task: code tasks in one sandbox batch, math tasks
         with math-verify. One result per output, in order."""
+        return self.start_execution(outputs, tasks)()
+
+    def start_execution(self, outputs: Sequence[str], tasks: Sequence[Task]) -> Callable[[], list[ExecutionResult]]:
+        """:meth:`execute`, started: the code goes to the sandbox (which runs it while the
+        caller goes on, where it queues submissions), math answers are verified, and the
+        returned function waits for the code's results and gives all of them, in order."""
         results: list[ExecutionResult | None] = [None] * len(outputs)
         for k, text in enumerate(outputs):
             results[k] = self._over_limit(text)
         code = [k for k, t in enumerate(tasks) if t.kind is TaskKind.CODE and results[k] is None]
         math = [k for k, t in enumerate(tasks) if t.kind is TaskKind.MATH and results[k] is None]
-        if code:
-            for k, res in zip(code, self.executor.run([outputs[k] for k in code], [tasks[k] for k in code])):
-                results[k] = res
+        running = self.executor.submit([outputs[k] for k in code], [tasks[k] for k in code]) if code else None
         if math:
             for k, res in zip(math, self.math_verifier.verify([outputs[k] for k in math], [tasks[k].answer for k in math])):
                 results[k] = res
-        return [r if r is not None else ExecutionResult.infra("not executed") for r in results]
+
+        def wait() -> list[ExecutionResult]:
+            if running is not None:
+                for k, res in zip(code, running.result()):
+                    results[k] = res
+            return [r if r is not None else ExecutionResult.infra("not executed") for r in results]
+
+        return wait
 
     def _over_limit(self, text: str) -> ExecutionResult | None:
         """OUTPUT_LIMIT for a core output too long to parse and execute, else None.
@@ -327,9 +338,12 @@ class RewardPipeline(TransientState):
                     flat.append((kind, key, j))
                     outputs.append(text)
                     tasks.append(task)
-        executed = dict(zip(flat, self.execute(outputs, tasks)))
+        wait = self.start_execution(outputs, tasks)
+        # What the runs cost does not depend on how they fared: counted while they run.
+        costs = {i: self._cost(b, i, items) for i, items in runs.items() if b.tasks[i] is not None}
+        executed = dict(zip(flat, wait()))
         self._store_baselines(b, bases, executed)
-        return [self._combine(b, i, runs.get(i, []), executed) for i in range(b.n)]
+        return [self._combine(b, i, runs.get(i, []), executed, costs.get(i)) for i in range(b.n)]
 
     def _store_baselines(self, b: Batch, bases: Mapping[str, list], executed: Mapping[Any, ExecutionResult]) -> None:
         for tid, items in bases.items():
@@ -372,7 +386,8 @@ class RewardPipeline(TransientState):
             ))  # fmt: skip
         return tuple(runs)
 
-    def _combine(self, b: Batch, i: int, items: list, executed: Mapping[Any, ExecutionResult]) -> RewardRecord:
+    def _combine(self, b: Batch, i: int, items: list, executed: Mapping[Any, ExecutionResult],
+                 cost: CostBreakdown | None = None) -> RewardRecord:
         cfg = self.config
         task, leak = b.tasks[i], b.leakage[i]
         base: dict[str, Any] = dict(index=i, task_id=task.id if task else f"row-{i}", format=b.formats[i], strategy=b.strategies[i], leakage=leak)
@@ -395,7 +410,7 @@ class RewardPipeline(TransientState):
                 reason = f"core-only baseline failed: {b.baseline_errors[task.id]}"
                 return RewardRecord(reward=None, status=RewardStatus.INFRA, reason=reason, **base)
             nd = compare(baseline, success) if baseline is not None else None
-        cost = self.cost_model.breakdown(*b.strategy_tokens[i], [self._usage(b, i, r) for r in runs])
+        cost = cost if cost is not None else self._cost(b, i, items)
         base.update(nondegradation=nd, cost=cost)
         if cfg.cost_lambda > 0 and cost.cost is None:
             return RewardRecord(reward=None, status=RewardStatus.INFRA, reason="cost unknown: a model has no price", **base)
@@ -409,12 +424,17 @@ class RewardPipeline(TransientState):
             return None
         return self.syntax.check_text(strategy, task.language if task.kind is TaskKind.CODE else "python", fenced_only=True)
 
-    def _usage(self, b: Batch, i: int, run: CoreRun) -> CoreUsage:
-        if run.prompt_tokens is not None and run.completion_tokens is not None:
-            return CoreUsage(run.model, run.prompt_tokens, run.completion_tokens, reported=True)
+    def _cost(self, b: Batch, i: int, items: list) -> CostBreakdown:
+        """What row ``i``'s strategy and core runs (``(text, response)`` pairs) cost."""
+        return self.cost_model.breakdown(*b.strategy_tokens[i], [self._usage(b, i, text, resp) for text, resp in items])
+
+    def _usage(self, b: Batch, i: int, text: str, resp: CoreResponse | None) -> CoreUsage:
+        model = (resp.model if resp is not None else "") or b.model
+        if resp is not None and resp.prompt_tokens is not None and resp.completion_tokens is not None:
+            return CoreUsage(model, resp.prompt_tokens, resp.completion_tokens, reported=True)
         prompt = self.prompt_tokens(b.tasks[i], b.strategies[i])  # type: ignore[arg-type]
-        completion, _ = self.core_counter.count(run.text)
-        return CoreUsage(run.model, prompt, completion, reported=False)
+        completion, _ = self.core_counter.count(text)
+        return CoreUsage(model, prompt, completion, reported=False)
 
     def close(self) -> None:
         """Stop the executor's sandbox (if it made one), the math workers and the detectors. Idempotent."""

@@ -21,10 +21,13 @@ import inspect
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from exectune_rl.errors import ConfigError
 from exectune_rl.languages import is_python, normalize
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 __all__ = ["ExecStatus", "ExecRequest", "ExecResult", "Sandbox"]
 
@@ -370,10 +373,26 @@ class Sandbox(abc.ABC):
     name: str = "sandbox"
     supports_judge: bool = False
     """Whether ``run`` carries out ``ExecRequest.judge`` (tests in a separate trusted process)."""
+    queues_submissions: bool = False
+    """Whether :meth:`submit` returns before the work is done (the requests queued on the
+    sandbox's own workers). Callers stream a batch in parts only to such a sandbox; to any
+    other they hand the whole batch at once, as to :meth:`run`."""
 
     @abc.abstractmethod
     def run(self, requests: Sequence[ExecRequest]) -> list[ExecResult]:
         """Run every request and return their results in input order."""
+
+    def submit(self, requests: Sequence[ExecRequest]) -> "Future[list[ExecResult]]":
+        """Start running ``requests``; a future of what :meth:`run` would return.
+
+        The caller can prepare more work while these run. The default runs them in the
+        calling thread, so the future is done on return; a sandbox whose ``run`` queues work
+        on workers of its own overrides this to return at once (and sets
+        ``queues_submissions``). Raises what ``run`` raises for bad input or a closed sandbox.
+        """
+        from exectune_rl.sandboxes.futures import done_future
+
+        return done_future(self.run(requests))
 
     async def arun(self, requests: Sequence[ExecRequest]) -> list[ExecResult]:
         """Async ``run``: the work happens off the event loop."""

@@ -56,6 +56,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -298,7 +299,9 @@ class _Batch:
     done: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     cancelled: bool = False
-    """Set when its ``run()`` raised: its jobs still queued are dropped, not run."""
+    """Set when its ``run()`` raised or its future was cancelled: its jobs still queued are
+    dropped, not run."""
+    future: Future | None = None
 
     def put(self, index: int, result: ExecResult) -> None:
         with self.lock:
@@ -306,8 +309,14 @@ class _Batch:
                 return
             self.results[index] = result
             self.left -= 1
-            if self.left == 0:
+            last = self.left == 0
+            if last:
                 self.done.set()
+        if last and self.future is not None:
+            try:
+                self.future.set_result([r if r is not None else ExecResult.infra("result lost") for r in self.results])
+            except InvalidStateError:  # cancelled by its reader
+                pass
 
 
 class LocalSandbox(Sandbox):
@@ -340,6 +349,7 @@ class LocalSandbox(Sandbox):
 
     name = "local"
     supports_judge = True
+    queues_submissions = True
 
     def __init__(
         self,
@@ -435,12 +445,32 @@ class LocalSandbox(Sandbox):
             TypeError: ``requests`` is not a sequence of ``ExecRequest`` (or code strings).
             SandboxClosedError: the sandbox was closed.
         """
+        future = self.submit(requests)
+        try:
+            return future.result()
+        finally:
+            if not future.done():  # interrupted while waiting: drop what has not started
+                future.cancel()
+
+    def submit(self, requests: Sequence[ExecRequest]) -> Future[list[ExecResult]]:
+        """Queue every request on the pool and return at once: a future of :meth:`run`'s list.
+
+        Cancelling the future drops its jobs that have not started.
+
+        Raises:
+            TypeError: ``requests`` is not a sequence of ``ExecRequest`` (or code strings).
+            SandboxClosedError: the sandbox was closed.
+        """
         if self._closed:
             raise SandboxClosedError("LocalSandbox is closed")
         requests = self.requests_of(requests)
+        future: Future[list[ExecResult]] = Future()
         if not requests:
-            return []
-        batch = _Batch(results=[None] * len(requests), left=len(requests))
+            future.set_result([])
+            return future
+        batch = _Batch(results=[None] * len(requests), left=len(requests), future=future)
+        # A reader's cancel() drops what has not started (the future stays pending until done).
+        future.add_done_callback(lambda f: setattr(batch, "cancelled", True) if f.cancelled() else None)
         jobs = []
         for i, r in enumerate(requests):  # every payload is built before any job is queued
             budget = r.effective_wall_time_s + (3 * _worker.COMPILE_CPU_S if r.language != "python" else 0)
@@ -457,11 +487,7 @@ class LocalSandbox(Sandbox):
                 raise SandboxClosedError("LocalSandbox is closed")
             for job in jobs:
                 self._jobs.put(job)
-        try:
-            batch.done.wait()
-        finally:
-            batch.cancelled = not batch.done.is_set()
-        return [r if r is not None else ExecResult.infra("result lost") for r in batch.results]
+        return future
 
     def _dispatch(self, index: int) -> None:
         while True:

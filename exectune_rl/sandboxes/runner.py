@@ -44,8 +44,9 @@ from exectune_rl.errors import ConfigError
 from exectune_rl.languages import normalize
 from exectune_rl.sandboxes import _wire
 from exectune_rl.sandboxes.base import ExecRequest, ExecResult, ExecStatus, Sandbox
+from exectune_rl.sandboxes.futures import Future, done_future, then
 
-__all__ = ["ProgramTests", "TestStatus", "TestOutcome", "TestHarness", "run_tests", "arun_tests", "register_harness",
+__all__ = ["ProgramTests", "TestStatus", "TestOutcome", "TestHarness", "run_tests", "submit_tests", "arun_tests", "register_harness",
            "calibrate", "prompt_helpers"]
 
 logger = logging.getLogger(__name__)
@@ -775,14 +776,38 @@ def run_tests(
     Returns:
         One ``TestOutcome`` per program, in order.
     """
+    return submit_tests(sandbox, programs, tests, cpu_time_s=cpu_time_s, memory_mb=memory_mb, wall_time_s=wall_time_s,
+                        harness_mode=harness_mode, calibration=calibration).result()
+
+
+def submit_tests(
+    sandbox: Sandbox,
+    programs: Sequence[str],
+    tests: Sequence[ProgramTests] | ProgramTests,
+    *,
+    cpu_time_s: float = 5.0,
+    memory_mb: int = 512,
+    wall_time_s: float | None = None,
+    harness_mode: str | None = None,
+    calibration: Any = None,
+) -> Future[list[TestOutcome]]:
+    """:func:`run_tests`, started: a future of its outcomes.
+
+    On a sandbox that queues submissions (``LocalSandbox``) it returns once the programs are
+    queued, so the caller can prepare the next ones while these run; elsewhere (and with
+    ``calibration``, whose re-runs depend on the first results) the work is done on return.
+    Configuration errors raise here, as from ``run_tests``.
+    """
     limits = _limits(sandbox, cpu_time_s, memory_mb, wall_time_s, harness_mode)
     if calibration is not None:
         from exectune_rl.sandboxes.calibration import run_calibrated
 
-        return run_calibrated(lambda p, s, lim: _finish(*_run_plan(sandbox, p, s, lim)), programs, _suites(programs, tests),
-                              limits, calibration)
+        return done_future(run_calibrated(lambda p, s, lim: _finish(*_run_plan(sandbox, p, s, lim)), programs,
+                                          _suites(programs, tests), limits, calibration))
     plan, requests = _plan(programs, tests, limits)
-    return [replace(o, time_limit_s=float(cpu_time_s)) for o in _finish(plan, sandbox.run(requests))]
+    limit = float(cpu_time_s)
+    return then(sandbox.submit(requests),
+                lambda done: [replace(o, time_limit_s=limit) for o in _finish(plan, done.result())])
 
 
 def calibrate(sandbox: Sandbox, tests: Sequence[ProgramTests], calibration: Any, *, cpu_time_s: float = 5.0,
