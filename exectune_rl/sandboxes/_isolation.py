@@ -36,6 +36,7 @@ __all__ = ["setup_worker_isolation", "drop_privileges", "keep_paths", "claim_uid
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
+CLONE_NEWIPC = 0x08000000
 MS_RDONLY = 1
 MS_NOSUID = 2
 MS_NODEV = 4
@@ -140,9 +141,10 @@ def _setup_mounts(keep: list[str], tmp_size_mb: int) -> list[str]:
         try:
             size = tmp_size_mb if top == "/tmp" else 16
             # /dev/shm stays writable (multiprocessing's semaphores live there) but private
-            # to this worker, small, and emptied after every task.
+            # to this worker, small, and emptied after every task. Inodes are capped too: a
+            # task's million empty files would otherwise cost the clean-up after it.
             mode = "1777" if top == "/dev/shm" else "0755"
-            _mount("tmpfs", top, "tmpfs", MS_NOSUID | MS_NODEV, f"mode={mode},size={size}m")
+            _mount("tmpfs", top, "tmpfs", MS_NOSUID | MS_NODEV, f"mode={mode},size={size}m,nr_inodes={max(4096, size * 64)}")
             for k, fd in zip(inner, fds):
                 os.makedirs(k, mode=0o755, exist_ok=True)
                 _mount(f"/proc/self/fd/{fd}", k, None, MS_BIND | MS_REC)
@@ -170,7 +172,7 @@ def _mount_private_proc() -> bool:
 
 def _enter_userns() -> None:
     uid, gid = os.getuid(), os.getgid()
-    _check(_lib().unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET), "unshare(user)")
+    _check(_lib().unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC), "unshare(user)")
     with open("/proc/self/setgroups", "w") as f:
         f.write("deny")
     with open("/proc/self/uid_map", "w") as f:
@@ -192,7 +194,10 @@ def setup_worker_isolation(*, network: bool, mounts: bool, tmp_size_mb: int = 25
     """
     layers: list[str] = []
     notes: list[str] = []
-    flags = (0 if network else CLONE_NEWNET) | (CLONE_NEWNS if mounts else 0)
+    # Its own System V IPC namespace too: shared memory, semaphores and message queues a task
+    # makes are never the host's nor another worker's (and the worker checks after each task
+    # that none is left for the next).
+    flags = (0 if network else CLONE_NEWNET) | (CLONE_NEWNS if mounts else 0) | CLONE_NEWIPC
     is_root = os.geteuid() == 0
     if flags:
         try:
@@ -200,6 +205,7 @@ def setup_worker_isolation(*, network: bool, mounts: bool, tmp_size_mb: int = 25
                 _check(_lib().unshare(flags), "unshare")
             else:
                 _enter_userns()
+            layers.append("ipcns")
             if not network:
                 layers.append("netns")
             if mounts:

@@ -315,12 +315,32 @@ class WorkDirs:
         return st.f_bavail * st.f_frsize < 64 * 1024 or st.f_favail == 0
 
 
+def sysv_ipc_left() -> bool:
+    """Whether any System V shared memory segment, semaphore set or message queue exists in
+    this process's IPC namespace (each ``/proc/sysvipc`` table is a header line, then one line
+    per object)."""
+    for table in ("shm", "sem", "msg"):
+        try:
+            fd = os.open("/proc/sysvipc/" + table, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            head = os.read(fd, 4096)
+        finally:
+            os.close(fd)
+        if head.count(b"\n") > 1:
+            return True
+    return False
+
+
 def clear_dir(path: str, max_entries: int = 1_000_000, max_s: float = 5.0) -> bool:
     """Remove everything inside ``path``; False if that failed or went past its bounds.
 
     No recursion and no long paths: it walks with one directory fd at a time (down by name,
     up by ``..``), so a tree deeper than ``PATH_MAX`` or Python's recursion limit goes like
-    any other. Directories the task locked (mode 000) are opened up first. Runs only when
+    any other. Each directory is listed once (its files removed, its subdirectories kept by
+    name for the way down), so the time is linear in the entries, however many siblings a
+    task made. Directories the task locked (mode 000) are opened up first. Runs only when
     nothing of the task is alive, so nothing moves under it.
     """
     try:
@@ -331,34 +351,45 @@ def clear_dir(path: str, max_entries: int = 1_000_000, max_s: float = 5.0) -> bo
         return False
     deadline = time.monotonic() + max_s
     left = max_entries
-    names: list[str] = []
+    # per level from the top: the subdirectories still to empty there (one list per level walked)
+    todo: list[list[str]] = []
+    names: list[str] = []  # the way down: the name of each directory entered
     fix = os.geteuid() != 0  # root passes any mode; an owner must open up what its task locked
     try:
+        listed = False
         while True:
-            sub = None
-            with os.scandir(cur) as entries:
-                for entry in entries:
-                    left -= 1
-                    if left < 0 or time.monotonic() > deadline:
-                        return False
-                    if entry.is_dir(follow_symlinks=False):
-                        sub = entry.name
-                        break
-                    os.unlink(entry.name, dir_fd=cur)
-            if sub is not None:
+            if not listed:
+                subs = []
+                with os.scandir(cur) as entries:
+                    for entry in entries:
+                        left -= 1
+                        if left < 0 or time.monotonic() > deadline:
+                            return False
+                        if entry.is_dir(follow_symlinks=False):
+                            subs.append(entry.name)
+                        else:
+                            os.unlink(entry.name, dir_fd=cur)
+                todo.append(subs)
+            if todo[-1]:
+                sub = todo[-1].pop()
                 if fix:
                     os.chmod(sub, 0o700, dir_fd=cur)
                 nxt = os.open(sub, _DIR_FLAGS, dir_fd=cur)
                 os.close(cur)
                 cur = nxt
                 names.append(sub)
+                listed = False
                 continue
+            todo.pop()
             if not names:
                 return True
             up = os.open("..", _DIR_FLAGS, dir_fd=cur)
             os.close(cur)
             cur = up
             os.rmdir(names.pop(), dir_fd=cur)
+            listed = True  # this level's list is on the stack already
+            if time.monotonic() > deadline:
+                return False
     except OSError:
         return False
     finally:

@@ -103,6 +103,7 @@ class Worker:
         self.note = ""
         self.epilogues: dict[str, Any] = {}
         self.shm_private = False
+        self.ipc_private = False
         self.children_file = f"/proc/self/task/{os.getpid()}/children"
         self.out_fd = os.memfd_create("stdout")
         self.err_fd = os.memfd_create("stderr")
@@ -123,6 +124,7 @@ class Worker:
         )
         self.layers += layers
         self.shm_private = "mountns" in layers and os.path.isdir("/dev/shm")
+        self.ipc_private = "ipcns" in layers
         if self.uid is not None and "mountns" not in layers and not _isolation.world_readable(sys.base_prefix):
             self.note = "; ".join(filter(None, [self.note, (
                 f"the interpreter under {sys.base_prefix} is not readable by the sandbox uid and no mount "
@@ -221,6 +223,8 @@ class Worker:
                 self.retire = "its work dir could not be cleared"
             if self.shm_private and not _tree.clear_dir("/dev/shm"):
                 self.retire = "its /dev/shm could not be cleared"
+            if self.ipc_private and _tree.sysv_ipc_left():
+                self.retire = "its task left System V IPC objects"  # a fresh worker has a fresh namespace
         res["wall_s"] = time.monotonic() - start
         res["isolation"] = self.isolation
         if self.retire:

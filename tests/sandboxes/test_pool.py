@@ -69,6 +69,32 @@ def test_deep_work_dir_neither_poisons_the_worker_nor_changes_the_programs_statu
     _ordinary(solo)
 
 
+FLOOD = """import os, time
+# tens of thousands of empty directories in the work dir and /dev/shm, then past the wall limit
+for base, n in (('.', 40000), ('/dev/shm', 300000)):
+    d = os.open(base, os.O_RDONLY)
+    try:
+        for i in range(n):
+            os.mkdir(str(i), dir_fd=d)
+    except OSError:
+        pass
+print('wrong', flush=True)
+time.sleep(100)
+"""
+
+
+def test_a_flood_of_empty_directories_is_the_programs_timeout_not_infra():
+    # The clean-up rescanned each directory after every subdirectory it removed (quadratic),
+    # and /dev/shm had no inode cap: the worker missed its reply deadline, was replaced, the
+    # task retried, and the program's own failure came back as INFRA.
+    with LocalSandbox(workers=2) as sb:
+        io = ProgramTests("io", cases=(("abc\n", "ABC\n"),))
+        outs = run_tests(sb, [FLOOD, "print(input().upper())", FLOOD + "def add(a, b):\n    return a + b\n",
+                              "def add(a, b):\n    return a + b\n"], [io, io, ADD, ADD], cpu_time_s=2.0)
+        assert [o.status for o in outs] == [TestStatus.TIMEOUT, TestStatus.PASSED, TestStatus.TIMEOUT, TestStatus.PASSED], outs
+        _ordinary(sb)
+
+
 def test_a_failed_clean_up_replaces_the_worker_at_once():
     with LocalSandbox(workers=1) as sb:
         sb._cfgs[0]["cleanup_max_entries"] = 50  # a bound a task can pass cheaply
@@ -335,3 +361,18 @@ def test_a_call_that_raised_while_building_queues_nothing(solo):
     start = time.monotonic()
     assert solo.run([ExecRequest("print(1)")])[0].stdout == "1\n"
     assert time.monotonic() - start < 2
+
+
+IPC_MAKE = "import ctypes\nlibc = ctypes.CDLL(None)\nprint(libc.shmget(ctypes.c_int(0x5EE1C0DE), 64, 0o1644))"
+IPC_LOOK = "print(sum(1 for line in open('/proc/sysvipc/shm')) - 1)"
+
+
+def test_system_v_ipc_a_task_leaves_is_never_seen_by_a_later_task_nor_the_host(solo):
+    host_before = sum(1 for _ in open("/proc/sysvipc/shm"))
+    [made] = solo.run([ExecRequest(IPC_MAKE)])
+    assert made.status is ExecStatus.OK and int(made.stdout) >= 0, made  # the segment exists, in the worker's namespace
+    assert "ipcns" in made.isolation
+    assert sum(1 for _ in open("/proc/sysvipc/shm")) == host_before  # never the host's
+    for _ in range(2):  # the worker it ran on was replaced: a fresh worker, a fresh namespace
+        [later] = solo.run([ExecRequest(IPC_LOOK)])
+        assert later.status is ExecStatus.OK and later.stdout == "0\n", later
