@@ -20,6 +20,7 @@ import functools
 import json
 import logging
 import os
+import re
 import selectors
 import subprocess
 import sys
@@ -51,14 +52,43 @@ def normalize_gold(answer: Any) -> str:
     return text.strip()
 
 
+_DELIMITED = re.compile(r"(?<!\\)\$|\\boxed|\\\(|\\\[")
+_LATEX_WORDS = re.compile(r"\\text\{[^{}]*\}|\\[A-Za-z]+")
+_PROSE = re.compile(r"[A-Za-z]{2,}")
+
+
 @functools.lru_cache(maxsize=4096)
 def _parse_gold(gold: str, timeout_s: int | None) -> Any:
+    r"""The gold answer, parsed once.
+
+    A gold that is an expression (no words once LaTeX commands and ``\text{}`` are set aside:
+    ``(1, 2)``, ``2\sqrt{3}``, ``3^{10}``, ``x=3, y=7``) is read whole, as LaTeX: read as plain
+    text, math-verify would keep its last number, and ``\boxed{2}`` would match the gold
+    ``(1, 2)``. A gold in delimiters (``$...$``, ``\boxed{}``) or in prose ("72 dollars") is
+    read as math-verify reads an answer.
+    """
     from math_verify import parse
 
-    parsed = parse(gold, parsing_timeout=timeout_s)
-    if not parsed and "$" not in gold:  # plain LaTeX such as "\frac{1}{2}" needs math delimiters
-        parsed = parse(f"${gold}$", parsing_timeout=timeout_s)
-    return parsed
+    if _DELIMITED.search(gold) or _PROSE.search(_LATEX_WORDS.sub(" ", gold)):
+        parsed = parse(gold, parsing_timeout=timeout_s)
+        if not parsed and not _DELIMITED.search(gold):
+            parsed = parse(f"${gold}$", parsing_timeout=timeout_s)
+        return parsed
+    return parse(f"${gold}$", parsing_timeout=timeout_s) or parse(gold, parsing_timeout=timeout_s)
+
+
+_ANSWER_FIXES = (
+    (re.compile(r"\\boxed\s+\{"), r"\\boxed{"),  # "\boxed {7}": math-verify finds no box
+    (re.compile(r"\\\$"), ""),  # "\$72": a dollar sign, not math
+    (re.compile(r"(\\boxed\{[^{}]*?\d)\.\}"), r"\1}"),  # "\boxed{7.}": a sentence's full stop in the box
+)
+
+
+def _answer_text(answer: str) -> str:
+    """An answer as math-verify reads it, with spellings it misreads put right."""
+    for pattern, repl in _ANSWER_FIXES:
+        answer = pattern.sub(repl, answer)
+    return answer
 
 
 def verify_inline(pairs: Sequence[tuple[str, str]], timeout_s: int | None = 5) -> list[tuple[str, str]]:
@@ -80,7 +110,7 @@ def verify_inline(pairs: Sequence[tuple[str, str]], timeout_s: int | None = 5) -
             if not gold_parsed:
                 out.append((ExecutionStatus.INFRA.value, f"gold answer {gold[:60]!r} does not parse"))
                 continue
-            parsed = parse(answer, parsing_timeout=timeout_s)
+            parsed = parse(_answer_text(answer), parsing_timeout=timeout_s)
             if not parsed:
                 out.append((ExecutionStatus.NO_ANSWER.value, "no final answer found"))
                 continue

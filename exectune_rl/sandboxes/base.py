@@ -402,7 +402,7 @@ class Sandbox(abc.ABC):
 
     @staticmethod
     def requests_of(requests: Iterable[ExecRequest | str]) -> list[ExecRequest]:
-        """The requests of a ``run`` call as a list: code strings become default ``ExecRequest``\ s.
+        r"""The requests of a ``run`` call as a list: code strings become default ``ExecRequest``\ s.
 
         Sandboxes call this first in ``run``, so every sandbox takes the same inputs.
 

@@ -31,6 +31,41 @@ def test_verdicts(math_verifier: MathVerifier) -> None:
     ]  # fmt: skip
 
 
+# (gold, an honest answer, a wrong answer that is the gold's last number or part of it)
+STRUCTURED_GOLDS = [
+    ("(1, 2)", "\\boxed{(1, 2)}", "\\boxed{2}"),
+    ("\\{3, 7\\}", "\\boxed{\\{3, 7\\}}", "\\boxed{7}"),
+    ("2\\sqrt{3}", "\\boxed{\\sqrt{12}}", "\\boxed{2}"),
+    ("3^{10}", "\\boxed{59049}", "\\boxed{3}"),
+    ("[1, 2]", "\\boxed{[1, 2]}", "\\boxed{2}"),
+    ("-1, 1", "\\boxed{1, -1}", "\\boxed{1}"),
+    ("x=3, y=7", "\\boxed{x=3, y=7}", "\\boxed{7}"),
+    ("5 \\text{ and } 7", "\\boxed{5, 7}", "\\boxed{7}"),
+    ("10^{5}", "\\boxed{100000}", "\\boxed{10}"),
+]
+
+
+@pytest.mark.parametrize("gold, honest, wrong", STRUCTURED_GOLDS, ids=[g for g, _, _ in STRUCTURED_GOLDS])
+def test_a_structured_gold_is_read_whole_not_as_its_last_number(math_verifier: MathVerifier, gold: str, honest: str,
+                                                                 wrong: str) -> None:
+    # Read as plain text, math-verify kept the gold's last number: the honest answer was
+    # wrong and the gold's last number was correct.
+    got = math_verifier.verify([honest, wrong], [gold, gold])
+    assert [r.status for r in got] == [ExecutionStatus.CORRECT, ExecutionStatus.WRONG], got
+
+
+@pytest.mark.parametrize("gold", ["72", "72 dollars", "The answer is 72", "$72$", "\\boxed{72}", "\\$72", "72.0", "#### 72"])
+def test_plain_and_prose_golds_still_read_their_number(math_verifier: MathVerifier, gold: str) -> None:
+    got = math_verifier.verify(["The answer is \\boxed{72}.", "\\boxed{27}"], [gold, gold])
+    assert [r.status for r in got] == [ExecutionStatus.CORRECT, ExecutionStatus.WRONG], (gold, got)
+
+
+@pytest.mark.parametrize("answer", ["The answer is \\$72.", "\\boxed {72}", "\\boxed{72.}", "so $\\boxed {72.}$"])
+def test_answer_spellings_math_verify_misreads_are_read_right(math_verifier: MathVerifier, answer: str) -> None:
+    got = math_verifier.verify([answer, answer.replace("72", "27")], ["72", "72"])
+    assert [r.status for r in got] == [ExecutionStatus.CORRECT, ExecutionStatus.WRONG], (answer, got)
+
+
 def test_values_follow_the_grading(math_verifier: MathVerifier) -> None:
     [ok, wrong, none] = math_verifier.verify(["#### 4", "#### 5", "no idea"], ["4", "4", "4"])
     assert (ok.value, ok.success, wrong.value, none.value) == (1.0, True, 0.0, 0.0)
