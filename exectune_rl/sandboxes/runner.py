@@ -602,8 +602,20 @@ def _counts_after(out: str, mark: str) -> tuple[int, int] | None:
         return None
 
 
+_LINE_END_SPACE = " \t\r\f\v"
+
+
 def _normalise(text: str) -> str:
-    return "\n".join(line.rstrip() for line in text.strip().splitlines())
+    """Output as ``io`` cases compare it: lines split at ``\n`` (``\r\n`` too), ASCII spaces
+    and tabs at line ends and blank lines at either end ignored; everything else counts (a
+    first line's indent, ``\r``, ``\x1c`` or U+2028 inside a line, non-ASCII spaces)."""
+    lines = [line.rstrip(_LINE_END_SPACE) for line in text.split("\n")]
+    while lines and not lines[-1]:
+        lines.pop()
+    start = 0
+    while start < len(lines) and not lines[start]:
+        start += 1
+    return "\n".join(lines[start:])
 
 
 def _evaluate_io(tests: ProgramTests, results: list[ExecResult]) -> TestOutcome:

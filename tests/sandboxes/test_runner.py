@@ -89,6 +89,32 @@ def test_io_cases_python_and_c(pool):
     assert c.passed, c
 
 
+PYRAMID = ProgramTests("io", cases=(("3", "  *\n ***\n*****\n"),))
+HONEST_PYRAMIDS = {
+    "print": "n = int(input())\nfor i in range(n):\n    print(' ' * (n - i - 1) + '*' * (2 * i + 1))",
+    "trailing spaces, no final newline": "import sys\nn = int(input())\nsys.stdout.write('\\n'.join((' ' * (n - i - 1) + '*' * (2 * i + 1)).ljust(9) for i in range(n)))",
+    "crlf": "import sys\nn = int(input())\nfor i in range(n):\n    sys.stdout.write(' ' * (n - i - 1) + '*' * (2 * i + 1) + '\\r\\n')",
+    "blank lines around": "n = int(input())\nprint()\nfor i in range(n):\n    print(' ' * (n - i - 1) + '*' * (2 * i + 1))\nprint()\nprint()",
+}
+WRONG_PYRAMIDS = {
+    "first line's indent dropped": "print('*')\nprint(' ***')\nprint('*****')",
+    "lines joined by \\r": "print('  *\\r ***\\r*****')",
+    "lines joined by \\x1c": "print('  *\\x1c ***\\x1c*****')",
+    "lines joined by U+2028": "print('  *\\u2028 ***\\u2028*****')",
+    "padded with NBSP and U+3000": "print('\\u3000  *\\n ***\\n*****\\u00a0')",
+    "a tab for the indent": "print('\\t*')\nprint(' ***')\nprint('*****')",
+}
+
+
+def test_io_compares_lines_with_only_ascii_spaces_at_their_ends_ignored(pool):
+    # The comparison used to strip the whole output and split at every line boundary Python
+    # knows: a wrong first-line indent, \r, \x1c or U+2028 between lines, and Unicode spaces passed.
+    honest = run_tests(pool, list(HONEST_PYRAMIDS.values()), PYRAMID)
+    assert [o.status for o in honest] == [TestStatus.PASSED] * len(HONEST_PYRAMIDS), dict(zip(HONEST_PYRAMIDS, honest))
+    wrong = run_tests(pool, list(WRONG_PYRAMIDS.values()), PYRAMID)
+    assert [o.status for o in wrong] == [TestStatus.FAILED] * len(WRONG_PYRAMIDS), dict(zip(WRONG_PYRAMIDS, wrong))
+
+
 def test_javascript_check(pool):
     js = ProgramTests("check", code="const assert = require('assert');\nfunction check(f) { assert.strictEqual(f(2, 3), 5); }",
                       entry_point="add", language="javascript")
