@@ -25,6 +25,10 @@ if _served is None:
     from exectune_rl.sandboxes import _served
 
 
+NODE_DATA_MB = 96
+"""Writable memory node itself needs beyond a task's ``memory_mb`` (its heap and runtime at start)."""
+
+
 def compile_source(source: str, filename: str) -> Any:
     import warnings
 
@@ -110,6 +114,11 @@ def _set_limits(req: dict[str, Any], baseline_vm: int | None, argv: list[str] | 
     if argv is None or not argv[0].endswith("node"):
         limit = int(req["memory_mb"]) * (1 << 20) + (baseline_vm or 0)
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    else:
+        # V8 reserves far more address space than it uses, so node gets no RLIMIT_AS; its
+        # writable memory (Buffers, the heap) is what RLIMIT_DATA counts, with room for node itself.
+        limit = (int(req["memory_mb"]) + NODE_DATA_MB) * (1 << 20)
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
     cap = int(req["output_limit_bytes"]) + 1
     resource.setrlimit(resource.RLIMIT_FSIZE, (cap, cap))
     resource.setrlimit(resource.RLIMIT_NOFILE, (int(req["max_open_files"]),) * 2)

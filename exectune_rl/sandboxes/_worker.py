@@ -639,7 +639,7 @@ class Worker:
             res.update(status="timeout", detail=f"CPU-time limit of {req['cpu_time_s']} s hit (the whole process tree)")
         elif trusted.get("kind") == "syntax":
             res.update(status="syntax_error", detail=str(trusted.get("exc") or "SyntaxError"))
-        elif failed and (exc == "MemoryError" or (not is_python and "out of memory" in err[-2000:])):
+        elif failed and (exc == "MemoryError" or (not is_python and any(m in err[-2000:] for m in _OUT_OF_MEMORY))):
             res.update(status="memory_limit", detail=f"memory limit of {req['memory_mb']} MiB hit")
         elif (failed or sig is not None) and self.dirs.filled():
             res.update(status="memory_limit", detail=(
@@ -655,6 +655,11 @@ class Worker:
 
 
 _SIGNALS = {s.value for s in signal.Signals}
+
+
+# What a compiled or node program prints when an allocation fails at its memory limit: glibc
+# and V8's heap ("out of memory"), C++'s new, node's Buffers and typed arrays.
+_OUT_OF_MEMORY = ("out of memory", "std::bad_alloc", "Array buffer allocation failed", "Reached heap limit")
 
 
 def _which(name: str) -> str | None:

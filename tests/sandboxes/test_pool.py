@@ -376,3 +376,15 @@ def test_system_v_ipc_a_task_leaves_is_never_seen_by_a_later_task_nor_the_host(s
     for _ in range(2):  # the worker it ran on was replaced: a fresh worker, a fresh namespace
         [later] = solo.run([ExecRequest(IPC_LOOK)])
         assert later.status is ExecStatus.OK and later.stdout == "0\n", later
+
+
+def test_memory_mb_holds_for_node_programs(pool):
+    # node got no RLIMIT_AS (V8 reserves far more than it uses) and --max-old-space-size bounds
+    # only V8's heap: 2 GB of Buffers under memory_mb=256 used to pass.
+    big = ("const keep = [];\nfor (let i = 0; i < 16; i++) keep.push(Buffer.alloc(128 * 1024 * 1024, 1));\n"
+           "console.log(require('fs').readFileSync(0, 'utf8').trim().toUpperCase());")
+    small = "const keep = Buffer.alloc(64 * 1024 * 1024, 1);\nconsole.log(require('fs').readFileSync(0, 'utf8').trim().toUpperCase());"
+    over, under = pool.run([ExecRequest(code, language="javascript", memory_mb=256, stdin="abc\n", cpu_time_s=5)
+                            for code in (big, small)])
+    assert over.status is ExecStatus.MEMORY_LIMIT and "ABC" not in over.stdout, over
+    assert under.status is ExecStatus.OK and under.stdout == "ABC\n", under
