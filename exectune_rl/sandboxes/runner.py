@@ -31,6 +31,7 @@ import ast
 import builtins
 import enum
 import functools
+import json
 import logging
 import re
 import secrets
@@ -656,6 +657,8 @@ class ScriptHarness:
         if tests.format == "io":
             return [ExecRequest(program, language=self.language, stdin=i, **limits) for i, _ in tests.cases]
         call = f"\n{tests.entry_point and tests.format == 'check' and f'check({tests.entry_point});' or ''}\n"
+        if self.language == "javascript":
+            return [ExecRequest(_js_harness(program, tests.code + call), language=self.language, stdin=nonce + "\n", **limits)]
         script = "\n".join([program, self.mark.format(f"{nonce}:ran"), tests.code, call, self.mark.format(f"{nonce}:completed")])
         return [ExecRequest(script, language=self.language, **limits)]
 
@@ -674,6 +677,47 @@ class ScriptHarness:
         parses = status not in (TestStatus.SYNTAX_ERROR, TestStatus.INFRA)
         return TestOutcome(status, passed, parses, ran, int(passed), 1, float(passed), res.detail, (res,),
                            harness_mode="inprocess")
+
+
+_JS_HARNESS = r"""'use strict';
+(() => {
+  const fs = require('fs'), vm = require('vm');
+  const write = fs.writeSync, run = vm.runInThisContext, nodeRequire = require;
+  let nonce = '';
+  try { nonce = fs.readFileSync(0, 'utf8').trim(); } catch (e) {}
+  try { fs.closeSync(0); } catch (e) {}
+  try { fs.unlinkSync(__filename); } catch (e) {}
+  const assert = require('assert');
+  Object.freeze(assert.strict);
+  Object.freeze(assert);
+  const ASSERTS = new Set(['assert', 'node:assert', 'assert/strict', 'node:assert/strict']);
+  const testsRequire = (name) => ASSERTS.has(name) ? (name.endsWith('strict') ? assert.strict : assert) : nodeRequire(name);
+  const mark = (text) => write(1, '\n' + nonce + ':' + text + '\n');
+  const program = __PROGRAM__;
+  const tests = __TESTS__;
+  const m = { exports: {} };
+  Object.assign(globalThis, { require: nodeRequire, module: m, exports: m.exports, __filename: 'solution.js', __dirname: process.cwd() });
+  run(program, { filename: 'solution.js' });
+  mark('ran');
+  run('(function (require) {\n\'use strict\';\n' + tests + '\n})', { filename: 'tests.js' })(testsRequire);
+  mark('completed');
+})();
+"""
+
+
+def _js_harness(program: str, tests: str) -> str:
+    """A JavaScript program and its tests, run so the program can neither forge nor read the verdict.
+
+    The completion nonce comes on stdin, which the harness reads and closes before the program
+    runs, and the harness's file is removed first: the program never sees the nonce nor the
+    tests' text. The markers are written through ``fs.writeSync`` taken before the program runs,
+    so replacing ``console.log`` forges nothing; ``assert`` is frozen, and the tests get it
+    through their own ``require`` (a program's ``Module._load`` cannot answer for it). The
+    program runs as a script of its own (its declarations are the tests' globals, as in one
+    file); the tests run in strict mode, so a program's function cannot reach them through
+    ``caller``.
+    """
+    return _JS_HARNESS.replace("__PROGRAM__", json.dumps(program)).replace("__TESTS__", json.dumps(tests))
 
 
 class _Unsupported:
@@ -719,11 +763,13 @@ def _plan(programs: Sequence[str], tests: Sequence[ProgramTests] | ProgramTests,
     plan, requests = [], []
     for program, suite, limits in zip(programs, suites, per_program):
         harness = _HARNESSES.get(suite.language)
-        if harness is None or (suite.format != "io" and suite.language in ("c", "cpp")):
+        if harness is None or (suite.format != "io" and suite.language in ("c", "cpp")) or (
+                suite.format == "check" and suite.language == "bash"):
             # The toolkit cannot test this program: a typed outcome for this one, not an
             # error that would sink the whole batch.
-            why = (f"no test harness for language {suite.language!r}; known: {sorted(_HARNESSES)}"
-                   if harness is None else f"{suite.language} programs are tested with format='io' only")
+            why = (f"no test harness for language {suite.language!r}; known: {sorted(_HARNESSES)}" if harness is None
+                   else "bash programs are tested with format='io' or 'asserts' (check() is a call bash has not)"
+                   if suite.language == "bash" else f"{suite.language} programs are tested with format='io' only")
             plan.append((_Unsupported(why), str(program), suite, "", len(requests), 0))
             continue
         nonce = (_JUDGED if limits.get("harness_mode") == "out_of_process" else "") + secrets.token_hex(8)

@@ -185,3 +185,60 @@ def test_the_serving_warm_up_runs_on_pipes_of_its_own_and_leaves_nothing_open():
     _served.warm_up(3)
     assert sorted(os.listdir("/proc/self/fd")) == before
     assert sys.modules.get("solution") is None  # its module is never registered where tests import from
+
+
+JS_CHECK = ProgramTests("check", code="const assert = require('assert');\nfunction check(f) { assert.strictEqual(f(2, 3), 5); assert(f(1, 1) === 2); }",
+                        entry_point="add", language="javascript")
+JS_ASSERTS = ProgramTests("asserts", code="const assert = require('node:assert');\nassert.strictEqual(add(2, 3), 5);\n"
+                          "assert.deepStrictEqual([add(1, 1)], [2]);", language="javascript")
+JS_WRONG = "function add(a, b) { return a - b; }\n"
+JS_HACKS = {
+    # print the completion mark where the harness prints its first mark, then leave
+    "console.log forging the mark": JS_WRONG + (
+        "const log = console.log;\nconsole.log = function (s, ...r) {\n"
+        "  if (typeof s === 'string' && s.endsWith(':ran')) { log(s); log(s.replace(':ran', ':completed')); process.exit(0); }\n"
+        "  return log(s, ...r);\n};"),
+    "the mark read from the program's own file": JS_WRONG + (
+        "const fs = require('fs');\nconst me = fs.readFileSync(process.argv[1], 'utf8');\n"
+        "console.log(me.match(/(judged-[0-9a-f]+:completed)/)[1]);\nprocess.exit(0);"),
+    "the mark read from stdin": JS_WRONG + (
+        "const fs = require('fs');\nlet n = '';\ntry { n = fs.readFileSync('/proc/self/fd/0', 'utf8').trim(); } catch (e) {}\n"
+        "console.log(n + ':completed');\nprocess.exit(0);"),
+    "Module._load answering for assert": JS_WRONG + (
+        "const Module = require('module'); const real = Module._load; const noop = function () {};\n"
+        "const fake = new Proxy(noop, { get: () => noop });\n"
+        "Module._load = function (req, ...r) { if (/^(node:)?assert(\\/strict)?$/.test(req)) return fake; return real.call(this, req, ...r); };"),
+    "assert's methods blanked": JS_WRONG + (
+        "const a = require('assert');\nfor (const k of Object.keys(a)) if (typeof a[k] === 'function') a[k] = () => {};"),
+    "the tests' source through caller": (
+        "function add(a, b) {\n  const t = add.caller ? String(add.caller) : '';\n  return a - b;\n}"),
+    "exit handler forcing 0": JS_WRONG + "process.on('exit', () => { process.exitCode = 0; });",
+    "uncaught errors swallowed": JS_WRONG + "process.on('uncaughtException', () => {});",
+}
+JS_HONEST = {
+    "function": "function add(a, b) { return a + b; }",
+    "arrow const": "const add = (a, b) => a + b;",
+    "class method": "class Calc { static add(a, b) { return a + b; } }\nconst add = (a, b) => Calc.add(a, b);",
+    "strict mode and module.exports": "'use strict';\nfunction add(a, b) { return a + b; }\nmodule.exports = { add };",
+    "require inside the program": "const util = require('util');\nfunction add(a, b) { return Number(util.format('%d', a + b)); }",
+    "var and a helper": "var twice = (x) => x * 2;\nvar add = function (a, b) { return twice(a + b) / 2; };",
+}
+
+
+@pytest.mark.parametrize("tests", [JS_CHECK, JS_ASSERTS], ids=["check", "asserts"])
+def test_javascript_programs_can_neither_forge_nor_read_the_verdict(pool, tests):
+    # The mark was printed with console.log from the program's own file, and assert was the
+    # program's to patch: every one of these wrong programs used to pass.
+    hacks = run_tests(pool, list(JS_HACKS.values()), tests, cpu_time_s=5)
+    assert not any(o.passed or o.status is TestStatus.INFRA for o in hacks), dict(zip(JS_HACKS, hacks))
+    honest = run_tests(pool, list(JS_HONEST.values()), tests, cpu_time_s=5)
+    assert [o.status for o in honest] == [TestStatus.PASSED] * len(JS_HONEST), dict(zip(JS_HONEST, honest))
+
+
+def test_bash_check_tests_are_a_typed_outcome_naming_the_formats_bash_takes(pool):
+    check = ProgramTests("check", code="check() { [ \"$($1 2 3)\" = 5 ] || exit 1; }", entry_point="add", language="bash")
+    asserts = ProgramTests("asserts", code="[ \"$(add 2 3)\" = 5 ] || exit 1", language="bash")
+    program = "add() { echo $(( $1 + $2 )); }"
+    bad, good = run_tests(pool, [program, program], [check, asserts], cpu_time_s=5)
+    assert bad.status is TestStatus.INFRA and "format='io' or 'asserts'" in bad.detail, bad
+    assert good.status is TestStatus.PASSED, good
