@@ -706,7 +706,7 @@ _JS_HARNESS = r"""'use strict';
 
 
 def _js_harness(program: str, tests: str) -> str:
-    """A JavaScript program and its tests, run so the program can neither forge nor read the verdict.
+    """A JavaScript program and its tests in one node process, the verdict kept from the program.
 
     The completion nonce comes on stdin, which the harness reads and closes before the program
     runs, and the harness's file is removed first: the program never sees the nonce nor the
@@ -715,7 +715,8 @@ def _js_harness(program: str, tests: str) -> str:
     through their own ``require`` (a program's ``Module._load`` cannot answer for it). The
     program runs as a script of its own (its declarations are the tests' globals, as in one
     file); the tests run in strict mode, so a program's function cannot reach them through
-    ``caller``.
+    ``caller``. It is one process still: a program scanning its own memory for the nonce could
+    forge the mark (the Python judge, in a process of its own, rules that out).
     """
     return _JS_HARNESS.replace("__PROGRAM__", json.dumps(program)).replace("__TESTS__", json.dumps(tests))
 
