@@ -490,7 +490,15 @@ class Handle:
         return f"<program object {object.__getattribute__(self, '_type')}>"
 
     def __eq__(self, other: Any) -> bool:
-        return type(other) is Handle and object.__getattribute__(other, "_id") == object.__getattribute__(self, "_id")
+        if type(other) is not Handle:
+            return False  # never the program's say against a value of the tests
+        if object.__getattribute__(other, "_id") == object.__getattribute__(self, "_id"):
+            return True
+        if object.__getattribute__(other, "_channel") is not object.__getattribute__(self, "_channel"):
+            return False
+        # Two objects of the program (``make(1, 2) == Point(1, 2)``): its own ``__eq__`` answers,
+        # as in one process; it must give a bool.
+        return self._checked_bool(self._op("eq", other), "==")
 
     def __ne__(self, other: Any) -> bool:
         return not self.__eq__(other)
@@ -555,6 +563,7 @@ class Counts:
             ok = bool(test())
             why = "" if ok else "the check was false"
         except (ProgramGone, ProgramAborted, HarnessError, Deadline):
+            self._cut_short(site, known)
             raise
         except BaseException as exc:  # noqa: BLE001 - a failing case, whatever the tests raised
             if type(exc).__name__ == "Skipped" and any(c.__module__ == "_pytest.outcomes" for c in type(exc).__mro__):
@@ -575,6 +584,17 @@ class Counts:
             return
         if not ok:
             self._failure(f"case {number}: {why}")
+
+    def _cut_short(self, site: int | None, known: bool) -> None:
+        """A run of the assert at ``site`` that never finished (the program left, hung or the
+        tests ran out of time): that assert has not passed, whatever its earlier runs did."""
+        if site is None:
+            return
+        if not known:
+            self.seen += 1
+        elif self.sites[site]:
+            self.passed -= 1
+        self.sites[site] = False
 
     def _failure(self, text: str) -> None:
         if len(self.failures) < MAX_FAILURES:

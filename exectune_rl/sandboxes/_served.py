@@ -357,6 +357,8 @@ def _perform(target: Any, name: str, args: list[Any], kwargs: dict[str, Any]) ->
         return str(target), False
     if name == "bool":
         return bool(target), False
+    if name == "eq":  # two objects of the program compared by the tests: the program's own equality
+        return target == args[0], False
     if name == "instancecheck":
         return isinstance(args[0], target), False
     if name == "subclasscheck":

@@ -171,6 +171,8 @@ class Worker:
                           "LANG": "C.UTF-8", "PWD": self.workdir}
         os.environ.clear()
         os.environ.update(self.child_env)
+        # mkdtemp above cached /tmp (read-only for tasks) as tempfile's folder: tasks get theirs.
+        tempfile.tempdir = self.workdir
         self.prctl = _isolation.prctl_function()
         if self.uid is None:
             # Tasks run as this worker's own uid: none may open /proc/<worker>/fd/... (as

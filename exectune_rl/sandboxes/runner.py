@@ -288,6 +288,12 @@ def __et_case(test, site=None):
         if type(exc).__name__ == "Skipped" and any(c.__module__ == "_pytest.outcomes" for c in type(exc).__mro__):
             return
         if not isinstance(exc, Exception):
+            if site is not None:  # a run cut short (an exit): that assert has not passed
+                if site not in __et_sites:
+                    __et_counts[1] += 1
+                elif __et_sites[site]:
+                    __et_counts[0] -= 1
+                __et_sites[site] = False
             raise
         ok = False
     if site is None or site not in __et_sites:

@@ -199,6 +199,16 @@ def test_honest_styles_pass(pool, name, suite):
 
 
 RICH = {
+    "dataclass_equality": (
+        "from dataclasses import dataclass\n@dataclass\nclass Point:\n    x: int\n    y: int\n"
+        "def make(x, y):\n    return Point(x, y)\n",
+        "from solution import Point, make\nassert make(1, 2) == Point(1, 2)\nassert make(1, 2) != Point(2, 1)\n"
+        "assert not (make(1, 2) == (1, 2))\n"),
+    "tempfile": (
+        "import os, tempfile\ndef roundtrip(text):\n    with tempfile.NamedTemporaryFile('w+', delete=False) as f:\n"
+        "        f.write(text)\n    with open(f.name) as g:\n        out = g.read()\n    os.unlink(f.name)\n"
+        "    with tempfile.TemporaryDirectory() as d:\n        open(os.path.join(d, 'x'), 'w').write(out)\n    return out\n",
+        "assert roundtrip('abc') == 'abc'\n"),
     "counter_defaultdict_namedtuple": (
         "from collections import Counter, defaultdict, namedtuple, OrderedDict\nP = namedtuple('P', 'x y')\n"
         "def counts(s):\n    return Counter(s)\ndef groups(xs):\n    d = defaultdict(list)\n    for x in xs:\n"

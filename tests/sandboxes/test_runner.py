@@ -42,6 +42,30 @@ def test_a_loop_over_the_programs_answer_gives_it_no_say_in_the_case_count(pool,
     assert (flood.passed_cases, flood.total_cases) == (1, 2) and flood.fraction <= constant.fraction, (flood, constant)
 
 
+SQUARES = ProgramTests("check", entry_point="sq", code=(
+    "def check(candidate):\n    assert candidate(0) == 0\n    for x in range(1, 10):\n        assert candidate(x) == x * x\n"))
+SQUARES_ASSERTS = ProgramTests("asserts", code="assert sq(0) == 0\nfor x in range(1, 10):\n    assert sq(x) == x * x\n")
+LEAVE = {
+    "os._exit": "import os\n        os._exit(0)",
+    "SystemExit": "raise SystemExit",
+    "KeyboardInterrupt": "raise KeyboardInterrupt",
+    "a hang": "while True:\n            pass",
+}
+
+
+@pytest.mark.parametrize("harness_mode", ["out_of_process", "inprocess"])
+@pytest.mark.parametrize("tests", [SQUARES, SQUARES_ASSERTS], ids=["check", "asserts"])
+def test_leaving_in_the_middle_of_a_looped_assert_earns_it_no_credit(pool, tests, harness_mode):
+    # An assert in a loop whose earlier runs passed stayed passed when a later run never
+    # finished: leaving (or hanging) beat answering wrong, 2/2 against 1/2.
+    wrong = "def sq(x):\n    return x * x if x < 5 else 0\n"
+    leaving = ["def sq(x):\n    if x >= 5:\n        " + how + "\n    return x * x\n" for how in LEAVE.values()]
+    outs = run_tests(pool, [wrong, *leaving], tests, cpu_time_s=1.0, harness_mode=harness_mode)
+    assert outs[0].passed_cases == 1 and outs[0].fraction == 0.5, outs[0]
+    for how, out in zip(LEAVE, outs[1:]):
+        assert not out.passed and (out.passed_cases or 0) <= 1 and (out.fraction or 0) <= 0.5, (how, out)
+
+
 @pytest.mark.parametrize("exit_call", ["import sys; sys.exit(0)", "import os; os._exit(0)", "raise SystemExit"])
 def test_exiting_before_tests_never_passes(pool, exit_call):
     # the classic reward hack: leave with status 0 before any assert runs
