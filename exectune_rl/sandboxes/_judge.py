@@ -601,10 +601,17 @@ class Counts:
             self.failures.append(text)
 
 
+# Standard-library modules whose import does something (runs a program, opens a browser or a
+# window, prints): a program binding one under its name never makes the judge import it.
+_ACTING_MODULES = frozenset({"antigravity", "this", "idlelib", "turtledemo", "turtle", "tkinter", "test", "ensurepip",
+                             "venv", "lib2to3", "pydoc_data", "webbrowser"})
+
+
 def _judge_module(name: str) -> types.ModuleType | None:
-    top = name.partition(".")[0]
-    if not all(part.isidentifier() for part in name.split(".")) or top.startswith("_") or (
-            top not in _wire.STDLIB_MODULES and top not in _wire.WELL_KNOWN_PACKAGES):
+    parts = name.split(".")
+    top = parts[0]
+    if not all(part.isidentifier() for part in parts) or top.startswith("_") or "__main__" in parts or (
+            top in _ACTING_MODULES) or (top not in _wire.STDLIB_MODULES and top not in _wire.WELL_KNOWN_PACKAGES):
         return None
     try:
         import importlib

@@ -689,3 +689,12 @@ def test_a_long_run_on_one_judge_never_reports_an_honest_early_exit():
     with LocalSandbox(workers=1) as sb:
         outs = run_tests(sb, [HONEST] * 1100, ProgramTests("asserts", code="assert add(1, 2) == 3"))
     assert [o.status for o in outs if not o.passed] == []
+
+
+@pytest.mark.parametrize("module", ["unittest.__main__", "this", "antigravity", "venv.__main__", "json.__main__"])
+def test_a_module_the_program_names_is_never_one_the_judge_runs(pool, module):
+    # The judge binds a module-typed name of the program to the real module of that name; one
+    # whose import acts (runs unittest's discovery from /, opens a browser) was imported too.
+    program = HONEST + f"import types\nbound = types.ModuleType({module!r})\n"
+    [out] = run_tests(pool, [program], SUITES["check"], cpu_time_s=2.0)
+    assert out.passed, out
