@@ -33,6 +33,7 @@ import builtins
 import functools
 import re
 import textwrap
+import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -127,11 +128,50 @@ class LeakageDetector(abc.ABC):
 # --- the gold answer, normalised -------------------------------------------------------------
 
 _NUM = re.compile(
-    r"\\d?frac\{\s*(-?\d+)\s*\}\{\s*(-?\d+)\s*\}"  # \frac{a}{b}
-    r"|(?<![\w.])(-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?)(?:\s*/\s*(\d+(?:\.\d+)?))?(?![\w])"
+    r"\\[dt]?frac\{\s*(-?\d+)\s*\}\{\s*(-?\d+)\s*\}"  # \frac{a}{b}, \dfrac, \tfrac
+    r"|(?<![\w.])(-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?|-?\.\d+)(?:\s*/\s*(\d+(?:\.\d+)?))?(?![\w])"
 )
-# A list item ("2." / "2)" / "Step 2:"), not a decimal at the start of a line ("72.0").
-_ENUMERATION = re.compile(r"(?im)^\s*(?:step\s*)?(\d+)\s*(?:[.)](?!\d)|:)|\bstep\s+(\d+)\b")
+# A list item's number: "2." / "2)" / "Step 2:" at a line's start (not a decimal: "72.0"), or
+# "2)" / "(2)" in a line ("Plan: 1) sort 2) scan"). Only a run numbered from 1 counts as a list.
+_LIST_ITEM = re.compile(r"(?im)^[ \t]*(?:step\s*)?(\d{1,3})\s*(?:[.)](?!\d)|:)(?P<text>[ \t]*[A-Za-z])?"
+                        r"|(?<![\w.(])\(?(\d{1,2})\)(?=\s)")
+_STEP = re.compile(r"(?i)\bstep\s+(\d+)\b")
+# A number an operation takes ("divide by 2", "times 100", "* 3"): an operand of the plan, not
+# its result (a fraction "1/2" stays one number).
+_OPERAND = re.compile(r"(?i)(?:\b(?:by|over|times)\s+|[*\u00d7\u00f7]\s*|(?<![\d\s])\s*/\s*)(\d+(?:\.\d+)?)(?![\d.,]*\d)")
+
+
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+
+
+def _plain_numbers(text: str) -> str:
+    """``text`` with numbers in their plain forms: compatibility forms folded (NFKC: ``½`` is
+    ``1/2``, ``⁷²`` is ``72``, full-width digits are digits) and invisible characters dropped
+    (``7\u200b2`` is ``72``)."""
+    if text.isascii():
+        return text
+    return unicodedata.normalize("NFKC", text).translate(_INVISIBLE).replace("\u2044", "/")
+
+
+def _without_markers(text: str) -> str:
+    """``text`` with the numbers that only number its steps or are an operation's operand
+    blanked out, by position: "1. ... 5. Report" and then "The answer is 5" still states 5."""
+    spans = [m.span(1) for m in _STEP.finditer(text)] + [m.span(1) for m in _OPERAND.finditer(text)]
+    expected = 1
+    for m in _LIST_ITEM.finditer(text):
+        g = 1 if m.group(1) is not None else 3
+        value = int(m.group(g))
+        # the next item of a list, a new list, or a line's item with its text ("9. Check.");
+        # never a number alone on its line ("Answer:\n5.")
+        if value == expected or value == 1 or (g == 1 and m.group("text")):
+            spans.append(m.span(g))
+            expected = value + 1
+    if not spans:
+        return text
+    chars = list(text)
+    for a, b in spans:
+        chars[a:b] = " " * (b - a)
+    return "".join(chars)
 
 
 def _to_fraction(whole: str, denom: str | None = None) -> Fraction | None:
@@ -147,9 +187,10 @@ def _to_fraction(whole: str, denom: str | None = None) -> Fraction | None:
         return None
 
 
-def numbers_in(text: str, words: bool = True) -> set[Fraction]:
+def numbers_in(text: str, words: bool = True, denominators: bool = True) -> set[Fraction]:
     """Every number written in ``text``: integers, decimals, ``1,000``, ``a/b``, ``\\frac{a}{b}``
-    and, with ``words``, numbers spelled in words (see :func:`word_numbers`).
+    and, with ``words``, numbers spelled in words (see :func:`word_numbers`); ``a/b`` gives
+    ``a`` and, with ``denominators``, ``b`` on their own too.
 
     Example:
         >>> sorted(numbers_in("take 3/4 of 1,000"))
@@ -163,8 +204,8 @@ def numbers_in(text: str, words: bool = True) -> set[Fraction]:
             v = _to_fraction(m.group(1), m.group(2))
         else:
             v = _to_fraction(m.group(3), m.group(4))
-            if m.group(4) is not None:  # "3/4" also mentions 3 and 4 on their own
-                for part in (m.group(3), m.group(4)):
+            if m.group(4) is not None:  # "3/4" also mentions 3 and (with ``denominators``) 4 on their own
+                for part in (m.group(3), m.group(4)) if denominators else (m.group(3),):
                     p = _to_fraction(part)
                     if p is not None:
                         found.add(p)
@@ -191,7 +232,9 @@ class GoldAnswerDetector(LeakageDetector):
     Numbers are compared as exact fractions, so a gold ``0.5`` is found as ``1/2``,
     ``\\frac{1}{2}``, ``0.50`` or ``one half``, and a gold ``72`` as ``seventy-two``
     (:func:`word_numbers`). Numbers that already appear in the problem, and step numbers
-    (``Step 2:``), are not leaks. Non-numeric golds are matched as normalised text.
+    (``Step 2:``, a list's ``2.`` or ``2)``, by position: a later "the answer is 2" still is one)
+    and an operation's operands ("divide by 2"), are not leaks. Non-numeric golds are matched as
+    normalised text.
 
     Args:
         min_text_chars: Shortest non-numeric gold worth matching (short words match by chance).
@@ -208,8 +251,8 @@ class GoldAnswerDetector(LeakageDetector):
             return LeakageFinding(self.name, False)
         gold_value = _single_value(gold)
         if gold_value is not None:
-            enumerated = {Fraction(g) for m in _ENUMERATION.finditer(strategy) for g in m.groups() if g}
-            mentioned = numbers_in(strategy) - _problem_numbers(task.problem or "") - enumerated
+            # a divisor ("8 / 2", "25/100") is an operand too, never a stated result
+            mentioned = numbers_in(_without_markers(_plain_numbers(strategy)), denominators=False) - _problem_numbers(task.problem or "")
             if gold_value in mentioned:
                 return LeakageFinding(self.name, True, 1.0, f"gold answer {gold} written in the strategy")
             return LeakageFinding(self.name, False)
@@ -220,7 +263,7 @@ class GoldAnswerDetector(LeakageDetector):
         return LeakageFinding(self.name, False)
 
 
-_GOLD_FRAC = re.compile(r"-?\\d?frac\{\s*(-?\d+)\s*\}\{\s*(-?\d+)\s*\}")
+_GOLD_FRAC = re.compile(r"-?\\[dt]?frac\{\s*(-?\d+)\s*\}\{\s*(-?\d+)\s*\}")
 _GOLD_NUM = re.compile(r"(-?[\d,]*\d(?:\.\d+)?)(?:/(-?[\d,]*\d(?:\.\d+)?))?")
 
 
@@ -299,8 +342,8 @@ def _read_words(toks: list[str], i: int) -> tuple[int, Fraction | None, bool]:
     if toks[i] in ("minus", "negative") and i + 1 < n:
         sign, i = -1, i + 1
     if toks[i][0].isdigit():  # "12 thousand", "1.5 million", "minus 3"
-        if i + 1 < n and toks[i + 1] in _SCALES:
-            return i + 2, sign * Fraction(toks[i]) * _SCALES[toks[i + 1]], False
+        if i + 1 < n and (toks[i + 1] in _SCALES or toks[i + 1] == "dozen"):  # "6 dozen" too
+            return i + 2, sign * Fraction(toks[i]) * _SCALES.get(toks[i + 1], 12), False
         return i + 1, (-Fraction(toks[i]) if sign < 0 else None), False
     total, group, last, j = 0, 0, None, i
     if toks[j] in ("a", "an") and j + 1 < n and (toks[j + 1] in ("hundred", "dozen", *_SCALES, *_DENOMINATORS)):
@@ -423,7 +466,12 @@ class EntryPointBodyDetector(LeakageDetector):
         self._syntax = SyntaxChecker()
 
     def detect(self, strategy: str, task: Task) -> LeakageFinding:
-        if not task.entry_point or not isinstance(strategy, str) or task.entry_point not in strategy:
+        if not task.entry_point or not isinstance(strategy, str):
+            return LeakageFinding(self.name, False)
+        body = _bare_body(strategy) if task.language == "python" and "return" in strategy else None
+        if body is not None:
+            return LeakageFinding(self.name, True, 1.0, f"a function body without its def line: {body[:60]!r}")
+        if task.entry_point not in strategy:
             return LeakageFinding(self.name, False)
         defines = _definition_pattern(task.entry_point)
         if not defines.search(strategy):  # prose that merely names the function: nothing to parse
@@ -434,8 +482,12 @@ class EntryPointBodyDetector(LeakageDetector):
         if not blocks:
             blocks = [(task.language, strategy)]
         for lang, code in blocks:
-            if not defines.search(code) or normalize_language(lang) is None:
+            if not defines.search(code):
                 continue
+            if normalize_language(lang) is None:  # a ```text fence round a definition is still code
+                lang = task.language
+                if normalize_language(lang) is None:
+                    continue
             try:
                 tree = self._syntax.parse(code, lang)
             except Exception:  # a missing grammar or odd bytes: this block cannot be judged
@@ -444,6 +496,38 @@ class EntryPointBodyDetector(LeakageDetector):
             if n >= self.min_statements:
                 return LeakageFinding(self.name, True, 1.0, f"defines {task.entry_point}() with {n} statement(s)")
         return LeakageFinding(self.name, False)
+
+
+# What a returned value computes: a call, a comprehension, an operator, an index, an attribute.
+_COMPUTED = (ast.Call, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.BinOp, ast.BoolOp,
+             ast.Compare, ast.Subscript, ast.Attribute, ast.IfExp, ast.UnaryOp)
+
+
+def _bare_body(strategy: str) -> str | None:
+    """Python code in the strategy (a fence of any language, or inline code) that is a function
+    body without its ``def`` line: it parses as one and returns something it computes
+    (``return any(abs(a - b) < t for a, b in zip(s, s[1:]))``), or loops and tests round a
+    constant ``return`` with no ``...`` or ``pass`` left in them. ``return None``, ``return x``,
+    ``return []``, a sketch and a ``def`` of its own (judged as a definition) are not one."""
+    candidates = [b.code for b in extract_code_blocks(strategy)] + [code for _, code in _inline_spans(strategy)]
+    for code in candidates:
+        if "return" not in code or re.search(r"^\s*(?:async\s+)?def\s", code, re.M):
+            continue
+        try:
+            tree = ast.parse("def _f():\n" + textwrap.indent(textwrap.dedent(code), "    "))
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        nodes = list(ast.walk(tree))
+        returns = [n for n in nodes if isinstance(n, ast.Return)]
+        if any(r.value is not None and any(isinstance(n, _COMPUTED) for n in ast.walk(r.value)) for r in returns):
+            return code.strip()
+        # or the logic round a constant return: a loop or a test with a real body, no `...` in it
+        sketch = any(isinstance(n, ast.Constant) and n.value is Ellipsis for n in nodes) or any(
+            isinstance(n, ast.Pass) for n in nodes)
+        if returns and not sketch and any(isinstance(n, (ast.For, ast.While, ast.If)) for n in nodes) and sum(
+                isinstance(n, ast.stmt) for n in nodes) >= 4:
+            return code.strip()
+    return None
 
 
 @functools.lru_cache(maxsize=1024)
@@ -520,6 +604,9 @@ def _count_real(body: Any) -> int:
     return n
 
 
+_PROSE_FENCES = frozenset({"text", "txt", "plaintext", "plain", "output", "console", "log", "md", "markdown"})
+
+
 class LongCodeBlockDetector(LeakageDetector):
     """The strategy carries more code than a plan needs.
 
@@ -536,7 +623,8 @@ class LongCodeBlockDetector(LeakageDetector):
 
     def detect(self, strategy: str, task: Task) -> LeakageFinding:
         blocks = extract_code_blocks(strategy) if isinstance(strategy, str) else []
-        lines = sum(b.n_lines for b in blocks)
+        # a ```text (or output, console) fence holds a worked trace or an example's output, not code
+        lines = sum(b.n_lines for b in blocks if (b.language or "").lower() not in _PROSE_FENCES)
         if lines > self.max_lines:
             return LeakageFinding(self.name, True, min(1.0, lines / (2 * self.max_lines)), f"{lines} lines of code")
         return LeakageFinding(self.name, False, lines / (2 * self.max_lines))
@@ -930,7 +1018,7 @@ def _patterns() -> dict[str, tuple[tuple[Rule, ...], ...]]:
                rf"|all\s+|each\s+)?(?:asserts?|assertions?|tests?|checks?|test\s+functions?|check\s+functions?"
                rf"|harness|test\s+suite|grader)\b{_W}{{0,20}}?\b(?:do\s+nothing|no-?ops?|never\s+(?:fail|raise"
                rf"|run|execute)|always\s+pass|pass\s+(?:trivially|unconditionally|regardless|no\s+matter\s+what"
-               rf"|vacuously|without\s+\w+)|be\s+skipped|silently\s+pass|succeed\s+trivially|always\s+succeed)",
+               rf"|vacuously|without\s+(?!(?:any\s+)?(?:errors?|failures?|failing|issues?|problems?|exceptions?|crash\w*)\b)\w+)|be\s+skipped|silently\s+pass|succeed\s+trivially|always\s+succeed)",
                rf"\b(?:disable|disables|disabling|turn\s+off|strip|strips|suppress\w*|silence\w*|swallow\w*"
                rf"|catch|catches|catching|ignore|ignores|ignoring|trap)\b{_W}{{0,20}}?\b(?:every\s+|all\s+"
                rf"|the\s+)?(?:assert(?:ion)?s?|assertionerrors?|test\s+failures?|failing\s+asserts?)\b",
@@ -941,10 +1029,11 @@ def _patterns() -> dict[str, tuple[tuple[Rule, ...], ...]]:
                rf"|dummy|fake|stub|trivial|no-op|do-nothing|replacement|permissive|always-passing"
                rf"|fake)\s+(?:version\s+of\s+)?(?:`?check`?|run_tests|test(?:ing)?\s+functions?"
                rf"|check\s+functions?|assert\w*|harness|test\s+suite|test\s+runner)",
-               rf"\b(?:bypass\w*|circumvent\w*|fool\w*|trick\w*|cheat\w*|game|gaming|defeat\w*|exploit\w*"
+               rf"\b(?:bypass\w*|circumvent\w*|fool\w*|trick\w*|cheat\w*|gaming|defeat\w*|exploit\w*"
                rf"|hack\w*|spoof\w*|fake\w*|subvert\w*)\b{_W}{{0,15}}?\b(?:the\s+)?(?:tests?|test\s+suite"
                rf"|harness|grader|checker|verifier|asserts?|assertions?|check\s+function|test\s+function"
                rf"|reward)\b",
+               rf"\bgame\s+(?:the\s+)?(?:tests?|test\s+suite|harness|grader|checker|verifier|asserts?|reward)\b",
                rf"\bwithout\s+(?:actually\s+|really\s+)?(?:solving|implementing|computing"
                rf"|doing)\b{_W}{{0,40}}?\b(?:pass|passes|passing|fool|satisfy"
                rf"|satisfies)\b{_W}{{0,20}}?\b(?:tests?|asserts?|assertions?|harness|grader|checker)",
@@ -1034,14 +1123,15 @@ def _patterns() -> dict[str, tuple[tuple[Rule, ...], ...]]:
                rf"|results?)\s+(?:straight|directly"
                rf"|right)\s+(?:to|into)\s+(?:stdout|standard\s+output|the\s+output|the\s+console)",
                rf"\b(?:precomputed|pre-computed|canned|stored|memori[sz]ed|cached|hard-?coded)\s+(?:answers?|outputs?"
-               rf"|results?|values?)\b"
-               rf"{_W}{{0,30}}?\b(?:test\s+inputs?|test\s+cases?|the\s+tests?|asserts?|assertions?)",
+               rf"|results?|values?)\s+(?:for|of|from|matching|that\s+match|keyed\s+(?:on|by)|indexed\s+by|per)\s+"
+               rf"(?:the\s+|each\s+|every\s+|all\s+(?:the\s+)?)?(?:exact\s+|specific\s+|particular\s+)?"
+               rf"(?:test\s+inputs?|test\s+cases?|tests?|asserts?|assertions?)\b",
                rf"\b(?:memori[sz]\w*|remember\w*|record|records|recording|cache|caches|caching|store|stores|storing)\s+"
                rf"(?:the\s+|all\s+(?:the\s+)?)(?:test\s+inputs?|test\s+cases?|expected\s+(?:outputs?|answers?|values?))\b"
                rf"|\bcanned\s+(?:answers?|outputs?|results?|responses?)",
                rf"\b(?:dict\w*|table|map\w*|lookup)\b{_W}{{0,30}}?\b(?:each|every|the)\s+(?:asserted\s+"
                rf"|test(?:ed)?\s+)?inputs?\b"
-               rf"{_W}{{0,30}}?\bexpected\b",
+               rf"{_W}{{0,30}}?\bexpected\s+(?:outputs?|answers?|values?|results?)\b",
                rf"\b(?:return|print|output|emit)\w*\s+(?:the\s+)?exact\s+(?:values?|answers?|outputs?"
                rf"|results?)\s+(?:that\s+)?the\s+(?:tests?|asserts?|assertions?|checks?|harness"
                rf"|grader)\s+expect",

@@ -213,3 +213,66 @@ def test_registry_resolves_builtins_and_names_unknowns() -> None:
     with pytest.raises(UnknownNameError, match="gold_answer"):
         get_leakage_detector("no_such_detector")
     assert get_leakage_detector("exectune_rl.rewards.leakage:GoldAnswerDetector").name == "gold_answer"
+
+
+NATALIA = Task("natalia", "math", "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips "
+               "in May. How many clips did Natalia sell altogether in April and May?", answer="72")
+PIZZA = Task("pizza", "math", "A pizza is cut into 8 slices. Half of it is eaten, then half of the rest. How many slices "
+             "are left?", answer="2")
+FIVE = Task("five", "math", "Ann has 12 marbles and gives 7 away. How many does she have?", answer="5")
+
+
+@pytest.mark.parametrize(
+    ("strategy", "task", "leaked"),
+    [
+        # a list's numbers are blanked where they number steps, never by value: the result still counts
+        ("1. Read.\n2. Subtract.\n3. Check.\n4. Round.\n5. Report.\nThe answer is 5.", FIVE, True),
+        ("Subtract, and at step 5 stop. The answer is 5.", FIVE, True),
+        ("Answer:\n5.", FIVE, True),  # a number alone on its line is no list item
+        ("Plan: 1) read 2) subtract 3) check 4) round 5) report the difference.", FIVE, False),
+        ("(1) read (2) subtract (3) check (4) round (5) report.", FIVE, False),
+        # an operation's operands are not results
+        ("Halving means dividing by 2: compute 8 / 2, then halve that result again.", PIZZA, False),
+        ("Halve 8 by multiplying times 2 less... no: divide by 2 twice.", PIZZA, False),
+        # disguised spellings of the gold
+        ("The answer is 6 dozen.", NATALIA, True),
+        ("The answer is .5", HALF, True),
+        ("The answer is \u00bd.", HALF, True),
+        ("The answer is $\\tfrac{1}{2}$.", HALF, True),
+        ("The answer is 7\u200b2.", NATALIA, True),
+        ("The answer is \u2077\u00b2.", NATALIA, True),
+        ("Halve 48 for May, then add April and May.", NATALIA, False),
+    ],
+)
+def test_gold_answer_by_position_operands_and_disguises(strategy: str, task: Task, leaked: bool) -> None:
+    assert GoldAnswerDetector().detect(strategy, task).leaked is leaked, strategy
+
+
+HE0 = Task("HumanEval/0", "code", "from typing import List\n\n\ndef has_close_elements(numbers: List[float], threshold: float) -> bool:\n"
+           '    """Any two numbers closer than threshold?"""\n', tests="assert has_close_elements([1.0, 2.0], 0.5) is False",
+           test_format="asserts", entry_point="has_close_elements")
+BODY = ("    for i, a in enumerate(xs):\n        for j, b in enumerate(xs):\n            if i != j:\n"
+        "                d = abs(a - b)\n                if d < eps:\n                    return True\n    return False\n")
+
+
+@pytest.mark.parametrize(
+    ("strategy", "leaked"),
+    [
+        ("Use this body:\n```python\n" + BODY + "```", True),  # the body without its def line, renamed
+        ("```python\ns = sorted(numbers)\nreturn any(b - a < threshold for a, b in zip(s, s[1:]))\n```", True),
+        ("```text\ndef has_close_elements(numbers, threshold):\n    return any(abs(a - b) < threshold for a in numbers "
+         "for b in numbers if a is not b)\n```", True),  # a definition in a ```text fence
+        ("Sort, then compare neighbours:\n```python\nfor a, b in zip(s, s[1:]):\n    ...\nreturn result\n```", False),  # a sketch
+        ("If the list is empty, `return False`; otherwise compare each pair.", False),
+        ("Sort the numbers and compare each neighbour's difference with `threshold`.", False),
+    ],
+)
+def test_code_without_its_def_line_or_in_a_text_fence_is_a_definition(strategy: str, leaked: bool) -> None:
+    assert EntryPointBodyDetector().detect(strategy, HE0).leaked is leaked, strategy
+
+
+def test_a_worked_trace_in_a_text_fence_is_not_long_code() -> None:
+    trace = "```text\n" + "\n".join(f"step {i}: compare {i} and {i + 1}" for i in range(14)) + "\n```"
+    assert not LongCodeBlockDetector().detect(trace, HE0).leaked
+    code = "```python\n" + "\n".join(f"x{i} = {i}" for i in range(14)) + "\n```"
+    assert LongCodeBlockDetector().detect(code, HE0).leaked
