@@ -144,10 +144,10 @@ _OPERAND = re.compile(r"(?i)(?:\b(?:by|over|times)\s+|[*\u00d7\u00f7]\s*|(?<![\d
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 
 
-def _plain_numbers(text: str) -> str:
-    """``text`` with numbers in their plain forms: compatibility forms folded (NFKC: ``½`` is
-    ``1/2``, ``⁷²`` is ``72``, full-width digits are digits) and invisible characters dropped
-    (``7\u200b2`` is ``72``)."""
+def _folded(text: str) -> str:
+    """``text`` with compatibility forms folded as Python folds identifiers (NFKC: ``½`` is
+    ``1/2``, ``⁷²`` is ``72``, full-width letters and digits are ASCII) and invisible
+    characters dropped (``7\u200b2`` is ``72``)."""
     if text.isascii():
         return text
     return unicodedata.normalize("NFKC", text).translate(_INVISIBLE).replace("\u2044", "/")
@@ -252,7 +252,7 @@ class GoldAnswerDetector(LeakageDetector):
         gold_value = _single_value(gold)
         if gold_value is not None:
             # a divisor ("8 / 2", "25/100") is an operand too, never a stated result
-            mentioned = numbers_in(_without_markers(_plain_numbers(strategy)), denominators=False) - _problem_numbers(task.problem or "")
+            mentioned = numbers_in(_without_markers(_folded(strategy)), denominators=False) - _problem_numbers(task.problem or "")
             if gold_value in mentioned:
                 return LeakageFinding(self.name, True, 1.0, f"gold answer {gold} written in the strategy")
             return LeakageFinding(self.name, False)
@@ -468,6 +468,7 @@ class EntryPointBodyDetector(LeakageDetector):
     def detect(self, strategy: str, task: Task) -> LeakageFinding:
         if not task.entry_point or not isinstance(strategy, str):
             return LeakageFinding(self.name, False)
+        strategy = _folded(strategy)  # ``def ｈas_close_elements`` defines has_close_elements in Python
         body = _bare_body(strategy) if task.language == "python" and "return" in strategy else None
         if body is not None:
             return LeakageFinding(self.name, True, 1.0, f"a function body without its def line: {body[:60]!r}")

@@ -276,3 +276,9 @@ def test_a_worked_trace_in_a_text_fence_is_not_long_code() -> None:
     assert not LongCodeBlockDetector().detect(trace, HE0).leaked
     code = "```python\n" + "\n".join(f"x{i} = {i}" for i in range(14)) + "\n```"
     assert LongCodeBlockDetector().detect(code, HE0).leaked
+
+
+def test_a_definition_in_full_width_letters_is_the_entry_points() -> None:
+    # Python folds identifiers with NFKC: `def ｈas_close_elements` defines has_close_elements.
+    strategy = "```python\ndef \uff48as_close_elements(xs, eps):\n" + BODY + "```"
+    assert EntryPointBodyDetector().detect(strategy, HE0).leaked
