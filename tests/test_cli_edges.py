@@ -299,3 +299,29 @@ def test_trainer_values_are_converted_to_the_config_types() -> None:
         "max_steps": 3, "learning_rate": 1e-5, "report_to": "none"}
     with pytest.raises(ConfigError, match="trainer.bf16 must be true or false"):
         check_trainer_fields(trl.SFTConfig, {"bf16": "maybe"})
+
+
+def test_score_records_a_bad_line_in_its_place_and_scores_its_neighbours(tmp_path: Path) -> None:
+    good = '{{"kind": "math", "problem": "{a}+{a}?", "answer": "{b}", "strategy": "add", "core_output": "\\\\boxed{{{b}}}"}}'
+    lines = [good.format(a=1, b=2), "[1, 2]", "not json", "[" * 100000 + "]" * 100000, good.format(a=3, b=6)]
+    src = tmp_path / "rows.jsonl"
+    src.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out.jsonl"
+    proc = cli("score", str(src), "--preset", "math", "--set", "math_workers=1", "--out", str(out), "--no-progress")
+    assert_clean_failure(proc, "line 2: expected a JSON object", "bad_task")
+    got = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [(g["line"], g["status"]) for g in got] == [(1, "scored"), (2, "bad_task"), (3, "bad_task"), (4, "bad_task"),
+                                                        (5, "scored")]
+    assert got[0]["reward"] is not None and got[4]["reward"] is not None and got[3]["reason"].startswith("line 4")
+
+
+def test_serve_refuses_a_port_out_of_range_or_in_use_before_it_says_listening() -> None:
+    import socket
+
+    assert "listening" not in assert_clean_failure(cli("serve", "--port", "99999"), "--port must be in 1..65535")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        err = assert_clean_failure(cli("serve", "--port", str(port)), f"--port {port}", "in use")
+        assert "listening" not in err

@@ -72,6 +72,11 @@ class Scorer:
         """
         from exectune_rl.serve.labels import check_rows, label_row
 
+        if len(labels) != len(completions) or (extra is not None and len(extra) != len(completions)):
+            from exectune_rl.errors import DataError
+
+            raise DataError(f"got {len(labels)} labels for {len(completions)} completions"
+                            + (f" and {len(extra)} extra entries" if extra is not None else "") + ": give one per completion")
         rows = []
         for i, (label, completion) in enumerate(zip(labels, completions)):
             more = dict(extra[i] or {}) if extra is not None else {}

@@ -31,6 +31,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from exectune_rl.adapters._scoring import COMPONENT_KEYS, RewardUnavailableError, get_scorer
+from exectune_rl.errors import DataError
 
 __all__ = ["reward_func", "make_reward_func"]
 
@@ -48,9 +49,17 @@ def make_reward_func(config: str | None = None, url: str | None = None, token: s
         """OpenRLHF's contract: ``{"rewards": [...], "scores": [...], "extra_logs": {...}}``, one entry per query."""
         from exectune_rl.serve.labels import completion_from_query
 
-        scorer = get_scorer(config, url, token)
+        if queries is None or labels is None:
+            raise DataError(f"reward_func needs queries and labels, one per completion; got queries={type(queries).__name__}, "
+                            f"labels={type(labels).__name__}")
+        queries, labels = list(queries), list(labels)
         if prompts is None:
             prompts = [None] * len(queries)
+        prompts = list(prompts)
+        if not len(queries) == len(labels) == len(prompts):  # zip would drop the extra rewards silently
+            raise DataError(f"reward_func got {len(queries)} queries, {len(prompts)} prompts and {len(labels)} labels: "
+                            "give one of each per completion")
+        scorer = get_scorer(config, url, token)
         completions = [completion_from_query(q, p) for q, p in zip(queries, prompts)]
         records = scorer.score(scorer.rows_for(list(labels), completions))
         unscored = [r for r in records if r.get("reward") is None]

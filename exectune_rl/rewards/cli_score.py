@@ -159,20 +159,22 @@ def _unreadable(path: str, lineno: int, exc: BaseException) -> DataError:
     return DataError(f"input file {path!r} {why}, near line {lineno}")
 
 
-def read_rows(path: str | None, limit: int | None = None, *, need_kind: bool = False) -> Iterator[dict[str, Any]]:
+def read_rows(path: str | None, limit: int | None = None, *, need_kind: bool = False,
+              keep_bad: bool = False) -> Iterator[dict[str, Any]]:
     """Rows of a JSONL(.gz) file (or the bundled sample), one at a time.
 
     Args:
         path: The file, ``'-'`` for stdin, None for the bundled sample.
         limit: Read at most this many rows.
         need_kind: Every row must say its ``kind`` (no preset sets it).
+        keep_bad: A line that is not a usable row is yielded as ``{"_line": n, "_bad": why}``
+            (the reward records it as a bad row) instead of raising.
 
     Raises:
-        DataError: the file cannot be read (binary, not gzip, a directory) or a line is not a
-            usable row (the message gives its number and the column).
+        DataError: the file cannot be read (binary, not gzip, a directory), or, without
+            ``keep_bad``, a line is not a usable row (the message gives its number and the column).
     """
     from exectune_rl.rewards.sample import SAMPLE_PATH
-    from exectune_rl.tasks.loaders import parse_json_object
 
     name = str(SAMPLE_PATH) if path is None else path
     fh = _open(name)
@@ -184,11 +186,12 @@ def read_rows(path: str | None, limit: int | None = None, *, need_kind: bool = F
                 continue
             if limit is not None and n >= limit:
                 return
-            row = normalize_row(parse_json_object(line, f"line {lineno}"))
-            if "completion" not in row and "strategy" not in row:
-                raise DataError(f"line {lineno}: a row needs 'completion' (raw guide output) or 'strategy' (a bare strategy) column")
-            if need_kind and not row.get("kind"):
-                raise DataError(f"line {lineno}: the row has no 'kind' column ('math' or 'code'); add one, or pass --preset math or --preset code")
+            try:
+                row = _usable_row(line, lineno, need_kind)
+            except (DataError, RecursionError) as exc:
+                if not keep_bad:
+                    raise DataError(str(exc) if isinstance(exc, DataError) else f"line {lineno}: nested too deeply") from None
+                row = {"_bad": str(exc) if isinstance(exc, DataError) else f"line {lineno}: nested too deeply"}
             row["_line"] = lineno
             n += 1
             yield row
@@ -197,6 +200,17 @@ def read_rows(path: str | None, limit: int | None = None, *, need_kind: bool = F
     finally:
         if fh is not sys.stdin:
             fh.close()
+
+
+def _usable_row(line: str, lineno: int, need_kind: bool) -> dict[str, Any]:
+    from exectune_rl.tasks.loaders import parse_json_object
+
+    row = normalize_row(parse_json_object(line, f"line {lineno}"))
+    if "completion" not in row and "strategy" not in row:
+        raise DataError(f"line {lineno}: a row needs 'completion' (raw guide output) or 'strategy' (a bare strategy) column")
+    if need_kind and not row.get("kind"):
+        raise DataError(f"line {lineno}: the row has no 'kind' column ('math' or 'code'); add one, or pass --preset math or --preset code")
+    return row
 
 
 @functools.lru_cache(maxsize=1)
@@ -317,8 +331,12 @@ def _wrap(rows: list[dict[str, Any]], gate: Any) -> list[Any]:
 
 
 def score_stream(reward: Any, rows: Iterator[dict[str, Any]], batch_size: int, out: TextIO | None, summary: Any,
-                 progress: Any = None, include_text: bool = False) -> int:  # fmt: skip
-    """Score rows batch by batch, writing records and folding them into ``summary``; returns the row count."""
+                 progress: Any = None, include_text: bool = False, bad_lines: list[str] | None = None) -> int:  # fmt: skip
+    """Score rows batch by batch, writing records and folding them into ``summary``; returns the row count.
+
+    A line that is no usable row (``read_rows(..., keep_bad=True)``) is a ``bad_task`` record in
+    its place, its reason appended to ``bad_lines``; its neighbours are scored as usual.
+    """
     from exectune_rl.rewards.columns import rows_to_columns
 
     n = 0
@@ -340,10 +358,36 @@ def score_stream(reward: Any, rows: Iterator[dict[str, Any]], batch_size: int, o
             progress.update(len(batch))
         batch.clear()
 
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= batch_size:
+    def bad(row: dict[str, Any]) -> None:
+        # A line that is no usable row is recorded as one, in its place; its neighbours are scored.
+        nonlocal n
+        if bad_lines is not None:
+            bad_lines.append(row["_bad"])
+        if batch:
             flush()
+        from exectune_rl.rewards.records import RewardRecord, RewardStatus
+
+        record = RewardRecord(index=0, task_id=f"line-{row['_line']}", reward=None, status=RewardStatus.BAD_TASK,
+                              reason=row["_bad"], format=reward.format_gate(""))
+        summary.add([record])
+        if out is not None:
+            out.write(json.dumps({**record.to_dict(include_text), "index": n, "line": row["_line"]}) + "\n")
+        n += 1
+        if progress is not None:
+            progress.update(1)
+
+    try:
+        for row in rows:
+            if "_bad" in row:
+                bad(row)
+                continue
+            batch.append(row)
+            if len(batch) >= batch_size:
+                flush()
+    except DataError:
+        if batch:  # the file broke off (a truncated gzip): what was read before is scored and kept
+            flush()
+        raise
     if batch:
         flush()
     return n
@@ -427,6 +471,7 @@ def run(args: argparse.Namespace) -> int:
     out: TextIO | None = None
     progress = None
     summary = ScoreSummary(core_runs=config.core_runs, cost_unit=config.cost_unit)
+    bad_lines: list[str] = []
     start = time.perf_counter()
     try:
         out = _open_out(args.out)
@@ -434,10 +479,14 @@ def run(args: argparse.Namespace) -> int:
             from tqdm import tqdm
 
             progress = tqdm(total=_count_rows(args.input, args.limit), unit="row", file=sys.stderr, dynamic_ncols=True)
-        rows = read_rows(args.input, args.limit, need_kind=config.task_kind is None)
+        rows = read_rows(args.input, args.limit, need_kind=config.task_kind is None, keep_bad=True)
         try:
-            n = score_stream(reward, rows, args.batch_size, out, summary, progress, args.include_text)
-        except MissingColumnError as exc:
+            n = score_stream(reward, rows, args.batch_size, out, summary, progress, args.include_text, bad_lines)
+        except ExecTuneError as exc:
+            if bad_lines:  # a bad line read before the failure is what to mend first
+                raise DataError(bad_lines[0]) from exc
+            if not isinstance(exc, MissingColumnError):
+                raise
             if core is None and "has no core" in str(exc):  # the library's words are core=...; the CLI's are flags
                 raise DataError("the rows have no 'core_output' column and no core was named: add the core's answer "
                                 "to each row as 'core_output', or name a core to call with --core") from None  # fmt: skip
@@ -453,4 +502,8 @@ def run(args: argparse.Namespace) -> int:
     if n == 0:
         raise DataError(f"{args.input!r} holds no rows (an empty file?): nothing to score")
     _report(args, config, summary, n, time.perf_counter() - start)
+    if bad_lines:
+        # Every other row was scored and written; the run still says its input was not clean.
+        more = f" (and {len(bad_lines) - 1} more)" if len(bad_lines) > 1 else ""
+        raise DataError(f"{bad_lines[0]}{more}: recorded as bad_task, the other rows scored")
     return 0

@@ -230,6 +230,8 @@ class RewardPipeline(TransientState):
             )
         completions = list(completions if completions is not None else [])
         n = len(completions)
+        if n == 0:  # a filtered-out batch: nothing to score, whatever columns came with it
+            return Batch(0, [], [], [], [], [], [], [], [], [])
         texts = [completion_text(c) for c in completions]
         formats = [self.format_gate(t) for t in texts]
         strategies = []

@@ -63,6 +63,8 @@ def _json_or_none(body: bytes) -> Any:
         return json.loads(body)
     except ValueError as exc:
         raise _Refused(400, f"the body is not JSON: {exc}") from exc
+    except RecursionError:
+        raise _Refused(400, "the body's JSON is nested too deeply to read") from None
 
 
 def _list_field(data: dict[str, Any], name: str, required: bool) -> list[Any] | None:

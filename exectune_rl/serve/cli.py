@@ -13,7 +13,7 @@ import logging
 import signal
 import sys
 
-from exectune_rl.errors import MissingDependencyError
+from exectune_rl.errors import ConfigError, MissingDependencyError
 
 __all__ = ["add_arguments", "run", "is_loopback"]
 
@@ -41,6 +41,21 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _check_port(host: str, port: int) -> None:
+    """A port in range that this host can listen on now, else a ConfigError naming why."""
+    import socket
+
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"--port must be in 1..65535, got {port}")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server itself binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(f"--port {port}: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``exectune serve``; returns the exit status."""
     try:
@@ -57,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"exectune serve: no EXECTUNE_SERVE_TOKEN is set, so it binds 127.0.0.1 only (not {host}); "
               "set a token to serve other machines", file=sys.stderr)  # fmt: skip
         host = "127.0.0.1"
+    _check_port(host, args.port)  # before the reward is built, and before any "listening" line
     scoring = open_scoring_run(args.config, args.set, workers=args.workers)
     try:
         app = create_app(scoring, token=token)

@@ -331,6 +331,8 @@ def parse_json_object(line: str, where: str) -> dict[str, Any]:
         row = json.loads(line)
     except ValueError as exc:
         raise DataError(f"{where}: not valid JSON ({exc})") from exc
+    except RecursionError:
+        raise DataError(f"{where}: JSON nested too deeply to read") from None
     if not isinstance(row, dict):
         raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
     return row

@@ -74,3 +74,17 @@ def test_an_unscorable_sample_raises_so_openrlhf_leaves_it_unscored(monkeypatch)
     with pytest.raises(RewardUnavailableError, match="the core's API is down"):
         openrlhf.reward_func([PROMPT + "<strategy>Add.</strategy>"], [PROMPT], ["sum"])
     scorer.close()
+
+
+@pytest.mark.parametrize(("queries", "prompts", "labels"), [
+    (["a", "b"], ["p", "p"], [{"kind": "math"}]),  # zip dropped the second reward
+    (["a"], ["p"], [{"kind": "math"}, {"kind": "math"}]),
+    (["a", "b"], ["p"], [{"kind": "math"}, {"kind": "math"}]),
+    (None, None, [{"kind": "math"}]),
+    (["a"], None, None),
+])
+def test_mismatched_or_missing_batches_are_a_clear_error(queries, prompts, labels):
+    from exectune_rl.errors import DataError
+
+    with pytest.raises(DataError, match="queries|labels"):
+        openrlhf.make_reward_func()(queries, prompts, labels)

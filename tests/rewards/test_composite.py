@@ -454,3 +454,12 @@ def test_a_raising_core_never_reaches_the_trainer(math_verifier: MathVerifier) -
     kwargs = dict(prompts=["p"], completions=["<strategy>Add.</strategy>"], problem=MATH["problem"][:1], answer=["5"])
     assert reward(**kwargs) == [None]
     assert asyncio.run(reward.as_async()(**kwargs)) == [None]
+
+
+def test_an_empty_batch_is_an_empty_list_whatever_its_columns() -> None:
+    from exectune_rl.rewards import ExecTuneReward, RewardConfig
+
+    with ExecTuneReward(RewardConfig.math(math_workers=1)) as reward:
+        assert reward.score(completions=[]) == []
+        assert reward(prompts=[], completions=[]) == []
+        assert reward.score(completions=[], problem=[], answer=[]) == []
