@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["CodeBlock", "completion_text", "extract_code_blocks", "strip_code_fences"]
+__all__ = ["CodeBlock", "completion_text", "extract_code_blocks", "is_completion", "strip_code_fences"]
 
 # A fence opens with three or more backticks (or tildes) and an optional info string.
 _FENCE_OPEN = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})[ \t]*([^\s`]*)[^\n]*$", re.MULTILINE)
@@ -63,6 +63,14 @@ def _content_of(part: Any) -> str:
         if isinstance(content, list):
             return "".join(_content_of(p) for p in content)
     return ""
+
+
+def is_completion(completion: Any) -> bool:
+    """Whether ``completion`` is a completion at all: a string, a message dict, or a list of
+    messages (what :func:`completion_text` reads); None, numbers and lists of other things are not."""
+    if isinstance(completion, (str, dict)):
+        return True
+    return isinstance(completion, (list, tuple)) and any(isinstance(m, dict) for m in completion)
 
 
 def completion_text(completion: Any) -> str:

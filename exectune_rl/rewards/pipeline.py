@@ -33,7 +33,7 @@ from exectune_rl.rewards.mathcheck import MathVerifier
 from exectune_rl.rewards.nondegradation import Baseline, BaselineStore, compare
 from exectune_rl.rewards.records import CoreRun, RewardRecord, RewardStatus
 from exectune_rl.rewards.syntax import SyntaxChecker, SyntaxResult
-from exectune_rl.text import completion_text
+from exectune_rl.text import completion_text, is_completion
 from exectune_rl.tasks.base import Task, TaskKind
 
 __all__ = ["Batch", "RewardPipeline"]
@@ -60,6 +60,16 @@ class Batch:
     slots: list[tuple[str, Any, int]] = field(default_factory=list)
     model: str = ""
     baseline_errors: dict[str, str] = field(default_factory=dict)
+
+
+def _is_outputs(value: Any) -> bool:
+    return isinstance(value, str) or (isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value))
+
+
+def _kind_of(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return f"a list holding {', '.join(sorted({type(v).__name__ for v in value if not isinstance(v, str)}))}"
+    return type(value).__name__
 
 
 def _outputs(value: Any) -> list[str] | None:
@@ -243,6 +253,14 @@ class RewardPipeline(TransientState):
         tasks, errors = tasks_from_columns(columns, n, cfg.task_kind)
         given = column(columns, "core_output", n)
         given_base = column(columns, "core_only_output", n)
+        for i in range(n):  # data that is not the model's: a bad row, never a format failure or "no answer"
+            why = None
+            if not is_completion(completions[i]):
+                why = f"completion must be a string or chat messages, got {type(completions[i]).__name__}"
+            elif given is not None and given[i] is not None and not _is_outputs(given[i]):
+                why = f"core_output must be a string or a list of strings, got {_kind_of(given[i])}"
+            if why is not None and tasks[i] is not None:
+                tasks[i], errors[i] = None, why
         if given is None and self.core is None:
             raise MissingColumnError(
                 "ExecTuneReward has no core: pass core=... or give the dataset a 'core_output' column"

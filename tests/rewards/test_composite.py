@@ -463,3 +463,18 @@ def test_an_empty_batch_is_an_empty_list_whatever_its_columns() -> None:
         assert reward.score(completions=[]) == []
         assert reward(prompts=[], completions=[]) == []
         assert reward.score(completions=[], problem=[], answer=[]) == []
+
+
+def test_data_that_is_not_the_models_is_a_bad_row_not_a_format_failure() -> None:
+    # A null completion used to score as a format failure (the gated floor) and a core_output
+    # of 7 as "no final answer": the row's data, not the model, was at fault.
+    from exectune_rl.rewards import ExecTuneReward, RewardConfig
+
+    with ExecTuneReward(RewardConfig.math(math_workers=1, nondegradation_penalty=0)) as reward:
+        recs = reward.score(completions=["<strategy>add</strategy>", None, "<strategy>add</strategy>",
+                                         "<strategy>add</strategy>", 5],
+                            problem=["1+1?"] * 5, answer=["2"] * 5,
+                            core_output=["\\boxed{2}", "\\boxed{2}", 7, ["2", None], "\\boxed{2}"])
+    assert [r.status.value for r in recs] == ["scored", "bad_task", "bad_task", "bad_task", "bad_task"]
+    assert recs[0].reward == 1.0 and all(r.reward is None for r in recs[1:])
+    assert "completion" in recs[1].reason and "core_output" in recs[2].reason
