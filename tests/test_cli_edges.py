@@ -325,3 +325,9 @@ def test_serve_refuses_a_port_out_of_range_or_in_use_before_it_says_listening() 
         port = taken.getsockname()[1]
         err = assert_clean_failure(cli("serve", "--port", str(port)), f"--port {port}", "in use")
         assert "listening" not in err
+
+
+def test_score_refuses_an_unwritable_summary_file_before_the_run() -> None:
+    proc = cli("score", "--summary-json", "/proc/summary.json", "--no-progress")
+    err = assert_clean_failure(proc, "--summary-json", "cannot write")
+    assert "scoring" not in err  # refused before any row was scored

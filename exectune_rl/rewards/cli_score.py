@@ -403,6 +403,14 @@ def _make_folders(**paths: str | None) -> None:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise ConfigError(f"{flag}: cannot create the folder of {path!r}: {exc.strerror or exc}") from None
+            existed = Path(path).exists()
+            try:  # a file that cannot be written (under /proc, read-only) fails now, not after the run
+                with open(path, "a", encoding="utf-8"):
+                    pass
+            except OSError as exc:
+                raise ConfigError(f"{flag}: cannot write {path!r}: {exc.strerror or exc}") from None
+            if not existed:
+                Path(path).unlink(missing_ok=True)
 
 
 def _report(args: argparse.Namespace, config: Any, summary: Any, n: int, elapsed: float) -> None:
