@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import enum
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -17,6 +19,23 @@ __all__ = ["TaskKind", "Task"]
 
 
 _DEFINES_CHECK = re.compile(r"^\s*(?:async\s+)?def\s+check\s*\(", re.MULTILINE)
+
+
+@functools.lru_cache(maxsize=4096)
+def _python_syntax_error(code: str) -> str | None:
+    """Why ``code`` does not compile as Python (its first error and line), or None (cached: a
+    GRPO group shares one task)."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(code, "tests", "exec", dont_inherit=True, flags=ast.PyCF_ONLY_AST)
+    except SyntaxError as exc:
+        return f"{exc.msg}, line {exc.lineno}"
+    except (ValueError, RecursionError, MemoryError, OverflowError) as exc:
+        return type(exc).__name__
+    return None
 
 
 def _io_cases(task_id: str, tests: str | None) -> list[Any]:
@@ -110,6 +129,10 @@ class Task:
                 )
         elif self.test_format == "io":
             _io_cases(self.id, self.tests)
+        if self.test_format != "io" and is_python(self.language):
+            why = _python_syntax_error(self.tests or "")
+            if why is not None:  # every program would get the same INFRA: the row's tests are at fault
+                raise DataError(f"{where}: column 'tests' is not valid Python ({why})")
 
     def to_dict(self, *, drop_none: bool = False) -> dict[str, Any]:
         """The task as a row (the JSONL and dataset-column names); ``drop_none`` leaves out unset fields."""

@@ -39,6 +39,16 @@ def test_assert_tests_without_test_format_are_a_bad_row_not_full_reward(sandbox)
     assert bad.status is RewardStatus.BAD_TASK and "'tests'" in bad.reason and "test_format" in bad.reason
 
 
+@pytest.mark.parametrize("fmt, tests", [("asserts", ASSERTS + " +"), ("check", CHECK + "    assert candidate(1,\n")])
+def test_python_tests_that_do_not_compile_are_a_bad_row_not_infra(sandbox, fmt, tests):
+    # Before: every program of the row got INFRA ("the test code does not compile"), the row's
+    # data at fault but reported as the infrastructure's.
+    good, bad = _score(sandbox, tests=[CHECK if fmt == "check" else ASSERTS, tests], test_format=[fmt, fmt],
+                       entry_point=["add", "add"])
+    assert good.status is RewardStatus.SCORED and good.reward == 1.0
+    assert bad.status is RewardStatus.BAD_TASK and "column 'tests' is not valid Python" in bad.reason, bad.reason
+
+
 def test_malformed_io_cases_name_the_tests_column():
     with pytest.raises(DataError, match="column 'tests'"):
         Task("t", "code", "read a number", tests="[[1, 2", test_format="io")
