@@ -188,10 +188,10 @@ def read_rows(path: str | None, limit: int | None = None, *, need_kind: bool = F
                 return
             try:
                 row = _usable_row(line, lineno, need_kind)
-            except (DataError, RecursionError) as exc:
+            except DataError as exc:
                 if not keep_bad:
-                    raise DataError(str(exc) if isinstance(exc, DataError) else f"line {lineno}: nested too deeply") from None
-                row = {"_bad": str(exc) if isinstance(exc, DataError) else f"line {lineno}: nested too deeply"}
+                    raise
+                row = {"_bad": str(exc)}
             row["_line"] = lineno
             n += 1
             yield row

@@ -416,7 +416,7 @@ class CodeExecutor(TransientState):
         pending: dict[str, list[int]] = {}
         part: list[tuple[str, str, Task]] = []
         parts: list[tuple[list[str], Future[list[ExecutionResult]]]] = []
-        stream: list[bool] = []  # asked of the sandbox once a part is ready: no program, no sandbox
+        stream: bool | None = None  # asked of the sandbox once a part is ready: no program, no sandbox
 
         def flush() -> None:
             parts.append(([key for key, _, _ in part], self._submit([(p, t) for _, p, t in part])))
@@ -437,9 +437,9 @@ class CodeExecutor(TransientState):
                 self.misses += 1
                 part.append((key, program, task))
                 if len(part) >= self._PARTS[min(len(parts), len(self._PARTS) - 1)]:
-                    if not stream:
-                        stream.append(bool(getattr(self.sandbox, "queues_submissions", False)))
-                    if stream[0]:
+                    if stream is None:
+                        stream = bool(getattr(self.sandbox, "queues_submissions", False))
+                    if stream:
                         flush()
             pending.setdefault(key, []).append(i)
         if part:

@@ -132,7 +132,7 @@ _NUM = re.compile(
     r"|(?<![\w.])(-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?|-?\.\d+)(?:\s*/\s*(\d+(?:\.\d+)?))?(?![\w])"
 )
 # A list item's number: "2." / "2)" / "Step 2:" at a line's start (not a decimal: "72.0"), or
-# "2)" / "(2)" in a line ("Plan: 1) sort 2) scan"). Only a run numbered from 1 counts as a list.
+# "2)" / "(2)" in a line ("Plan: 1) sort 2) scan"); see _without_markers for which count.
 _LIST_ITEM = re.compile(r"(?im)^[ \t]*(?:step\s*)?(\d{1,3})\s*(?:[.)](?!\d)|:)(?P<text>[ \t]*[A-Za-z])?"
                         r"|(?<![\w.(])\(?(\d{1,2})\)(?=\s)")
 _STEP = re.compile(r"(?i)\bstep\s+(\d+)\b")
@@ -510,8 +510,7 @@ def _bare_body(strategy: str) -> str | None:
     (``return any(abs(a - b) < t for a, b in zip(s, s[1:]))``), or loops and tests round a
     constant ``return`` with no ``...`` or ``pass`` left in them. ``return None``, ``return x``,
     ``return []``, a sketch and a ``def`` of its own (judged as a definition) are not one."""
-    candidates = [b.code for b in extract_code_blocks(strategy)] + [code for _, code in _inline_spans(strategy)]
-    for code in candidates:
+    for _, code in _strategy_code(strategy, "python"):
         if "return" not in code or re.search(r"^\s*(?:async\s+)?def\s", code, re.M):
             continue
         try:

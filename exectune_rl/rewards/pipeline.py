@@ -33,6 +33,7 @@ from exectune_rl.rewards.mathcheck import MathVerifier
 from exectune_rl.rewards.nondegradation import Baseline, BaselineStore, compare
 from exectune_rl.rewards.records import CoreRun, RewardRecord, RewardStatus
 from exectune_rl.rewards.syntax import SyntaxChecker, SyntaxResult
+from exectune_rl.sandboxes.futures import Future, done_future, then
 from exectune_rl.text import completion_text, is_completion
 from exectune_rl.tasks.base import Task, TaskKind
 
@@ -60,6 +61,11 @@ class Batch:
     slots: list[tuple[str, Any, int]] = field(default_factory=list)
     model: str = ""
     baseline_errors: dict[str, str] = field(default_factory=dict)
+
+
+def _model(b: Batch, resp: CoreResponse | None) -> str:
+    """The model a core run is charged to: the response's, else the batch's."""
+    return (resp.model if resp is not None else "") or b.model
 
 
 def _is_outputs(value: Any) -> bool:
@@ -146,12 +152,12 @@ class RewardPipeline(TransientState):
     def execute(self, outputs: Sequence[str], tasks: Sequence[Task]) -> list[ExecutionResult]:
         """Grade each core output against its task: code tasks in one sandbox batch, math tasks
         with math-verify. One result per output, in order."""
-        return self.start_execution(outputs, tasks)()
+        return self.start_execution(outputs, tasks).result()
 
-    def start_execution(self, outputs: Sequence[str], tasks: Sequence[Task]) -> Callable[[], list[ExecutionResult]]:
+    def start_execution(self, outputs: Sequence[str], tasks: Sequence[Task]) -> Future[list[ExecutionResult]]:
         """:meth:`execute`, started: the code goes to the sandbox (which runs it while the
-        caller goes on, where it queues submissions), math answers are verified, and the
-        returned function waits for the code's results and gives all of them, in order."""
+        caller goes on, where it queues submissions), math answers are verified; a future of
+        every result, in order."""
         results: list[ExecutionResult | None] = [None] * len(outputs)
         for k, text in enumerate(outputs):
             results[k] = self._over_limit(text)
@@ -162,13 +168,12 @@ class RewardPipeline(TransientState):
             for k, res in zip(math, self.math_verifier.verify([outputs[k] for k in math], [tasks[k].answer for k in math])):
                 results[k] = res
 
-        def wait() -> list[ExecutionResult]:
-            if running is not None:
-                for k, res in zip(code, running.result()):
-                    results[k] = res
+        def filled(code_results: list[ExecutionResult]) -> list[ExecutionResult]:
+            for k, res in zip(code, code_results):
+                results[k] = res
             return [r if r is not None else ExecutionResult.infra("not executed") for r in results]
 
-        return wait
+        return done_future(filled([])) if running is None else then(running, lambda done: filled(done.result()))
 
     def _over_limit(self, text: str) -> ExecutionResult | None:
         """OUTPUT_LIMIT for a core output too long to parse and execute, else None.
@@ -358,10 +363,10 @@ class RewardPipeline(TransientState):
                     flat.append((kind, key, j))
                     outputs.append(text)
                     tasks.append(task)
-        wait = self.start_execution(outputs, tasks)
+        running = self.start_execution(outputs, tasks)
         # What the runs cost does not depend on how they fared: counted while they run.
         costs = {i: self._cost(b, i, items) for i, items in runs.items() if b.tasks[i] is not None}
-        executed = dict(zip(flat, wait()))
+        executed = dict(zip(flat, running.result()))
         self._store_baselines(b, bases, executed)
         return [self._combine(b, i, runs.get(i, []), executed, costs.get(i)) for i in range(b.n)]
 
@@ -400,7 +405,7 @@ class RewardPipeline(TransientState):
                 text, _run_result(resp, executed, ("run", i, j)),
                 resp.prompt_tokens if resp is not None else None,
                 resp.completion_tokens if resp is not None else None,
-                (resp.model if resp is not None else "") or b.model,
+                _model(b, resp),
                 None if resp is None or resp.ok else (resp.error.message if resp.error else "failed"),
                 bool(resp is not None and resp.cached),
             ))  # fmt: skip
@@ -449,7 +454,7 @@ class RewardPipeline(TransientState):
         return self.cost_model.breakdown(*b.strategy_tokens[i], [self._usage(b, i, text, resp) for text, resp in items])
 
     def _usage(self, b: Batch, i: int, text: str, resp: CoreResponse | None) -> CoreUsage:
-        model = (resp.model if resp is not None else "") or b.model
+        model = _model(b, resp)
         if resp is not None and resp.prompt_tokens is not None and resp.completion_tokens is not None:
             return CoreUsage(model, resp.prompt_tokens, resp.completion_tokens, reported=True)
         prompt = self.prompt_tokens(b.tasks[i], b.strategies[i])  # type: ignore[arg-type]

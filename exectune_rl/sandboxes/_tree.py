@@ -351,43 +351,47 @@ def clear_dir(path: str, max_entries: int = 1_000_000, max_s: float = 5.0) -> bo
         return False
     deadline = time.monotonic() + max_s
     left = max_entries
-    # per level from the top: the subdirectories still to empty there (one list per level walked)
-    todo: list[list[str]] = []
-    names: list[str] = []  # the way down: the name of each directory entered
     fix = os.geteuid() != 0  # root passes any mode; an owner must open up what its task locked
+
+    def listed(fd: int) -> list[str] | None:
+        """Unlink the files of the directory at ``fd``; its subdirectories' names (None: past the bounds)."""
+        nonlocal left
+        subs = []
+        with os.scandir(fd) as entries:
+            for entry in entries:
+                left -= 1
+                if left < 0 or time.monotonic() > deadline:
+                    return None
+                if entry.is_dir(follow_symlinks=False):
+                    subs.append(entry.name)
+                else:
+                    os.unlink(entry.name, dir_fd=fd)
+        return subs
+
+    # One (name entered, its parent's subdirectories still to empty) per level below the top.
+    stack: list[tuple[str, list[str]]] = []
     try:
-        listed = False
+        subs = listed(cur)
         while True:
-            if not listed:
-                subs = []
-                with os.scandir(cur) as entries:
-                    for entry in entries:
-                        left -= 1
-                        if left < 0 or time.monotonic() > deadline:
-                            return False
-                        if entry.is_dir(follow_symlinks=False):
-                            subs.append(entry.name)
-                        else:
-                            os.unlink(entry.name, dir_fd=cur)
-                todo.append(subs)
-            if todo[-1]:
-                sub = todo[-1].pop()
+            if subs is None:
+                return False
+            if subs:
+                sub = subs.pop()
                 if fix:
                     os.chmod(sub, 0o700, dir_fd=cur)
                 nxt = os.open(sub, _DIR_FLAGS, dir_fd=cur)
                 os.close(cur)
                 cur = nxt
-                names.append(sub)
-                listed = False
+                stack.append((sub, subs))
+                subs = listed(cur)
                 continue
-            todo.pop()
-            if not names:
+            if not stack:
                 return True
             up = os.open("..", _DIR_FLAGS, dir_fd=cur)
             os.close(cur)
             cur = up
-            os.rmdir(names.pop(), dir_fd=cur)
-            listed = True  # this level's list is on the stack already
+            name, subs = stack.pop()
+            os.rmdir(name, dir_fd=cur)
             if time.monotonic() > deadline:
                 return False
     except OSError:
