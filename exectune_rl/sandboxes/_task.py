@@ -109,7 +109,7 @@ def child(worker: Any, req: dict[str, Any], workdir: str, argv: list[str] | None
 
 
 def _set_limits(req: dict[str, Any], baseline_vm: int | None, argv: list[str] | None) -> None:
-    cpu = max(1, math.ceil(float(req["cpu_time_s"])))
+    cpu = max(1, math.ceil(float(req["cpu_time_s"]) + float(req.get("load_cpu_time_s") or 0.0)))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu + 1, cpu + 2))
     if argv is None or not argv[0].endswith("node"):
         limit = int(req["memory_mb"]) * (1 << 20) + (baseline_vm or 0)

@@ -287,14 +287,18 @@ class Worker:
             os.ftruncate(fd, 0)
             os.lseek(fd, 0, os.SEEK_SET)
         cpu_limit = float(req["cpu_time_s"])
-        wall_limit = req["wall_time_s"] or max(3 * cpu_limit, cpu_limit + 2)
+        # With a load allowance, the import may take up to ``load``; cpu_time_s counts from
+        # the judge's word that the program is imported (see ExecRequest.load_cpu_time_s).
+        load = req.get("load_cpu_time_s")
+        total = cpu_limit + (load or 0.0)
+        wall_limit = req["wall_time_s"] or max(3 * total, total + 2)
         start = time.monotonic()
         to_prog_r, to_prog_w = os.pipe()
         to_judge_r, to_judge_w = os.pipe()
         prog_pid = None
         try:
             judge = self._judge_server()
-            header = json.dumps({"deadline_s": max(0.05, wall_limit - 0.25)}).encode()
+            header = json.dumps({"deadline_s": max(0.05, wall_limit - 0.25), "ready_mark": bool(load)}).encode()
             socket_mod().send_fds(judge.sock, [header], [judge_fd, to_prog_w, to_judge_r])
             os.close(judge_fd)
             judge_fd = -1
@@ -314,12 +318,12 @@ class Worker:
             for fd in (judge_fd, to_prog_r, to_prog_w, to_judge_r, to_judge_w):
                 if fd >= 0:
                     os.close(fd)
-        reason, judge_end, exited_first, killed_after = self._wait_judged(prog_pid, cpu_limit, wall_limit, start)
+        reason, judge_end, exited_first, killed_after, held_to = self._wait_judged(prog_pid, cpu_limit, wall_limit, start, load)
         _, status = os.waitpid(prog_pid, 0)
         if killed_after and not reason and os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL:
             status = 0  # stopped by the worker once the verdict was in: a normal end
         self._reap_group(prog_pid)
-        res = self._classify(req, status, self.clock.final(), reason, True)
+        res = self._classify(req, status, self.clock.final(), reason, True, held_to)
         res["verdict"] = _read_verdict(self.verdict_fd) if not judge_end else None
         if res["verdict"] is None and reason == "wall":
             # The judge's own deadline failed to stop it (something the program sent kept it
@@ -381,17 +385,24 @@ class Worker:
         if judge is not None:
             self.clock.reaped_elsewhere += judge.stop()
 
-    def _wait_judged(self, prog: int, cpu_limit: float, wall_limit: float, start: float) -> tuple[str, str, bool, bool]:
+    def _wait_judged(self, prog: int, cpu_limit: float, wall_limit: float, start: float,
+                     load: float | None = None) -> tuple[str, str, bool, bool, float]:
         """Wait for the judge's verdict; hold the program to its CPU budget and both to the wall.
 
-        Returns the program's kill reason (``"cpu"``, ``"wall"`` or ``""``), how the judge
-        ended when it gave no verdict (``""`` when it gave one), and whether the program's
-        process ended before the verdict, and whether it was stopped after the verdict.
+        With ``load``, the program has that much CPU until the judge says it is imported (a
+        ``r`` byte) and ``cpu_limit`` more from then on. Returns the program's kill reason
+        (``"cpu"``, ``"wall"`` or ``""``), how the judge ended when it gave no verdict (``""``
+        when it gave one), whether the program's process ended before the verdict, whether it
+        was stopped after the verdict, and the CPU limit its tree was last held to.
         """
         judge = self.judge
         pfd = os.pidfd_open(prog)
         reason = judge_end = ""
         exited_first = killed_after = False
+        if load:
+            cpu_limit, after_load = load, cpu_limit
+        else:
+            after_load = None
         try:
             poller = select.poll()
             poller.register(pfd, select.POLLIN)
@@ -411,7 +422,13 @@ class Worker:
                 timeout = wall_left if prog_done else min(wall_left, self.clock.poll_after(cpu_limit - cpu_used))
                 events = dict(poller.poll(max(timeout, 0.001) * 1000))
                 if judge.sock.fileno() in events:
-                    if judge.sock.recv(1) != b"d":
+                    byte = judge.sock.recv(1)
+                    if byte == b"r" and after_load is not None:
+                        # imported: the calls' budget counts from here, never past load + it
+                        cpu_limit = min(self.clock.used(), cpu_limit) + after_load
+                        after_load = None
+                        continue
+                    if byte != b"d":
                         judge_end = "it exited"
                         self._stop_judge()
                     break
@@ -438,7 +455,7 @@ class Worker:
                 killed_after = not judge_end
         finally:
             os.close(pfd)
-        return reason, judge_end, exited_first, killed_after
+        return reason, judge_end, exited_first, killed_after, cpu_limit
 
     def _compile_epilogue(self, text: str) -> Any:
         """Compile trusted epilogue code once per worker; forked children inherit the result."""
@@ -604,7 +621,8 @@ class Worker:
                 return
             time.sleep(0.0005)
 
-    def _classify(self, req: dict[str, Any], status: int, cpu: float, reason: str, is_python: bool) -> dict[str, Any]:
+    def _classify(self, req: dict[str, Any], status: int, cpu: float, reason: str, is_python: bool,
+                  held_to: float | None = None) -> dict[str, Any]:
         """The result from what the worker saw, and from what the child claimed only where it may.
 
         Trusted: the exit status or signal, the tree's CPU, the kill reason, the output sizes,
@@ -637,8 +655,14 @@ class Worker:
             res.update(status="output_limit", detail=f"output or file size limit of {cap} bytes hit")
         elif reason == "wall":
             res.update(status="timeout", detail=f"wall-clock backstop ({req['wall_time_s'] or 'default'}) hit")
-        elif reason == "cpu" or cpu >= float(req["cpu_time_s"]) or sig == signal.SIGXCPU:
-            res.update(status="timeout", detail=f"CPU-time limit of {req['cpu_time_s']} s hit (the whole process tree)")
+        elif reason == "cpu" or cpu >= (held_to if held_to is not None else float(req["cpu_time_s"])) or sig == signal.SIGXCPU:
+            load = req.get("load_cpu_time_s")
+            if load and held_to == load:
+                detail = f"CPU-time limit of {load} s hit while the program was imported (the whole process tree)"
+            else:
+                detail = f"CPU-time limit of {req['cpu_time_s']} s hit (the whole process tree" + (
+                    ", counted from the program's import)" if load else ")")
+            res.update(status="timeout", detail=detail)
         elif trusted.get("kind") == "syntax":
             res.update(status="syntax_error", detail=str(trusted.get("exc") or "SyntaxError"))
         elif failed and (exc == "MemoryError" or (not is_python and any(m in err[-2000:] for m in _OUT_OF_MEMORY))):

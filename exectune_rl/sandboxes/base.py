@@ -192,6 +192,12 @@ class ExecRequest:
             case there (``__et_case(fn, site)``: the assert at ``site``, counted once however
             often it runs, passed only if every run passed). The program's process never holds this code, its expected values or
             the verdict, which comes back as ``ExecResult.verdict``.
+        load_cpu_time_s: Judged runs only: CPU-seconds the program may use until it is
+            imported; ``cpu_time_s`` then counts from that moment, for the calls of the tests
+            (how a calibrated limit is held: an honest program that imports numpy is never cut
+            short by a limit measured on calls). None (default): ``cpu_time_s`` counts from
+            the start. Other runs, and sandboxes that cannot tell when a program was imported,
+            hold the whole run to ``cpu_time_s``.
     """
 
     code: str
@@ -209,6 +215,7 @@ class ExecRequest:
     epilogue: str = ""
     epilogue_globals: Mapping[str, str] = field(default_factory=dict)
     judge: str = ""
+    load_cpu_time_s: float | None = None
 
     def __post_init__(self) -> None:
         # Every field is checked here, where the request is built: a bad value is the
@@ -223,6 +230,8 @@ class ExecRequest:
         object.__setattr__(self, "cpu_time_s", _seconds("cpu_time_s", self.cpu_time_s, MAX_CPU_TIME_S))
         if self.wall_time_s is not None:
             object.__setattr__(self, "wall_time_s", _seconds("wall_time_s", self.wall_time_s, MAX_WALL_TIME_S))
+        if self.load_cpu_time_s is not None:
+            object.__setattr__(self, "load_cpu_time_s", _seconds("load_cpu_time_s", self.load_cpu_time_s, MAX_CPU_TIME_S))
         for name, top in _COUNT_LIMITS.items():
             object.__setattr__(self, name, _count(name, getattr(self, name), top))
         object.__setattr__(self, "stdin", _data("stdin", self.stdin, allow_none=True))
@@ -263,10 +272,16 @@ class ExecRequest:
             raise ConfigError("ExecRequest.judge tests Python programs and excludes an epilogue")
 
     @property
+    def total_cpu_time_s(self) -> float:
+        """The most CPU time the run may take: ``cpu_time_s``, plus ``load_cpu_time_s`` for a judged run."""
+        return self.cpu_time_s + (self.load_cpu_time_s or 0.0 if self.judge else 0.0)
+
+    @property
     def effective_wall_time_s(self) -> float:
         if self.wall_time_s is not None:
             return float(self.wall_time_s)
-        return max(3.0 * self.cpu_time_s, self.cpu_time_s + 2.0)
+        cpu = self.total_cpu_time_s
+        return max(3.0 * cpu, cpu + 2.0)
 
 
 # Other spellings accepted as keyword arguments of ExecRequest.

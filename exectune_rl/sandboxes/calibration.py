@@ -8,20 +8,32 @@ suite's limit to ``max(floor_s, factor * t_ref)``, never above the caller's hard
 suite at the hard limit becomes its reference (``source="first_pass"``); a caller that already
 ran one, such as the core-alone baseline of non-degradation, can :meth:`Calibration.record` it.
 
+For a judged run (Python tests in the judge, the default) the calibrated limit counts from
+the moment the program is imported: its import may take what is left of the hard limit
+(``ExecRequest.load_cpu_time_s``), so an honest program that imports numpy or pandas, which
+the reference may not, is never cut short by a limit measured on calls.
+
 A program that runs out of a calibrated limit is re-run once at the hard limit before it is
-called a timeout (``TestOutcome.rechecked``), so a loaded machine or an honest, slower
-algorithm is never punished by calibration; an infinite loop then costs the calibrated limit
-plus the hard limit, and ``recheck=False`` trades that guarantee for speed.
+called a timeout (``TestOutcome.rechecked``; ``recheck="always"``, the default), so a loaded
+machine or an honest, slower algorithm is never punished by calibration. An infinite loop
+then costs the calibrated limit plus the hard limit: this mode keeps every verdict of the
+hard limit and saves no time on loops. ``recheck="progress"`` re-runs every timeout except
+one stuck in the suite's first call with nothing done (:func:`stuck_in_first_case`): a loop
+then costs the calibrated limit alone (tens of milliseconds), while a program still being
+imported, one that finished a call, one stopped by the wall clock before its CPU limit, and
+any single-case suite are still re-run; an honest program slower than the limit on its
+very first call is the one it fails. ``recheck="never"`` re-runs none.
 
 Calibrations persist in SQLite (default ``$EXECTUNE_CACHE_DIR/calibration.sqlite``), keyed by
 the tests, the reference, the interpreter and the machine, so a changed task is measured
 again and other processes and runs reuse the figures.
 
-Defaults, from ``benchmarks/bench_sandbox.py`` on 2-core machines: the median HumanEval
-reference takes about 2 ms of CPU in the sandbox (its import, the calls and the judge's
-round trips), the heaviest (HumanEval/75) about 0.2 s, and importing numpy about 0.1 s; a
-``floor_s`` of 0.25 s keeps an honest program that imports numpy the reference does not
-import, or runs several times slower, inside the limit, and ``factor`` 4 is EvalPlus's.
+Defaults, from ``benchmarks/bench_sandbox.py`` on 2-core machines: a HumanEval reference
+takes 2.0-2.3 ms of CPU in the sandbox at the least (fork, set-up, the judge's round trips),
+3 ms at the median, 23-28 ms at the 99th percentile and 0.25-0.29 s at the most
+(HumanEval/75). ``factor`` 4 is EvalPlus's; ``floor_s`` 0.05 s is 17 times the median
+reference's whole run for the calls alone (the import has its own allowance), so CPU noise and
+honest programs several times slower stay inside it, and a loop costs tens of milliseconds.
 
 Example:
     >>> from exectune_rl.sandboxes import LocalSandbox
@@ -51,7 +63,7 @@ from typing import Any
 
 from exectune_rl.errors import ConfigError
 
-__all__ = ["Calibration", "TimeLimit", "LIMIT_SOURCES"]
+__all__ = ["Calibration", "TimeLimit", "LIMIT_SOURCES", "stuck_in_first_case"]
 
 LIMIT_SOURCES = ("hard", "reference", "first_pass", "baseline")
 """Where a time limit came from: the caller's hard limit, or a calibration from the task's
@@ -63,7 +75,8 @@ class TimeLimit:
     """The CPU limit one program got, and where it came from.
 
     Attributes:
-        cpu_time_s: The limit of the first run (per case for ``io`` suites: the largest).
+        cpu_time_s: The limit of the first run (per case for ``io`` suites: the largest; for
+            judged runs, counted from the moment the program was imported).
         source: One of :data:`LIMIT_SOURCES`.
         t_ref_s: The reference's measured CPU time (None for ``"hard"``).
     """
@@ -86,17 +99,18 @@ class Calibration:
         floor_s: The smallest limit, whatever the reference's time.
         repeats: Runs of the reference per calibration (the median counts).
         recheck: ``"always"`` (or True): re-run a program that ran out of a calibrated limit
-            once at the hard limit; ``"progress"``: only when it passed a case before the
-            limit or the suite has a single case (an infinite loop in the first call then
-            costs the calibrated limit alone; an honest program slower than ``factor`` times
-            the reference on its very first case would fail); ``"never"`` (or False).
+            once at the hard limit; ``"progress"``: only when it showed progress (it was
+            still being imported, made a second call or passed a case, or the suite has a
+            single case; see :func:`stuck_in_first_case`): an infinite loop in the first call
+            then costs the calibrated limit alone, and an honest program slower than the
+            limit on its very first call fails; ``"never"`` (or False).
         path: The SQLite file (``None``: ``$EXECTUNE_CACHE_DIR/calibration.sqlite``;
             ``":memory:"``: this process only).
         from_first_pass: Calibrate a suite without a reference from its first passing program.
     """
 
     factor: float = 4.0
-    floor_s: float = 0.25
+    floor_s: float = 0.05
     repeats: int = 3
     recheck: bool | str = "always"
     path: str | os.PathLike[str] | None = None
@@ -195,6 +209,38 @@ def _wall(cpu: float, hard_wall: float | None) -> float:
     return min(wall, hard_wall) if hard_wall else wall
 
 
+def _calibrated_limits(limits: dict[str, Any], cpu: float, hard: float, hard_wall: float | None) -> dict[str, Any]:
+    """One run's limits under a calibrated CPU limit ``cpu``.
+
+    A judged run may take up to ``hard - cpu`` to be imported and ``cpu`` from then on
+    (``ExecRequest.load_cpu_time_s``): the reference's calls set the limit, and an import the
+    reference did not make (numpy, pandas) never eats into it. The whole run stays within the
+    hard limit; its wall-clock backstop grows by the same allowance.
+    """
+    load = max(0.0, hard - cpu)
+    wall = _wall(cpu, None) + load
+    return dict(limits, cpu_time_s=cpu, load_cpu_time_s=load or None,
+                wall_time_s=min(wall, hard_wall) if hard_wall else wall)
+
+
+def stuck_in_first_case(outcome: Any, limit: float) -> bool:
+    """Whether a run that timed out used up its CPU ``limit`` in the first case of its suite,
+    having shown no progress: imported (a judged run's verdict says ``ready``), at most one
+    call of the tests made, no case passed, and the suite has more than one case (with one,
+    nothing tells a slow program from a loop). A run stopped by the wall clock before its CPU
+    limit (a loaded machine) is never stuck. ``recheck="progress"`` re-runs every other timeout."""
+    if (outcome.total_cases or 0) <= 1 or (outcome.passed_cases or 0) > 0:
+        return False
+    timed_out = [r for r in outcome.results if r.status.value == "timeout"]
+    if not timed_out or any(r.cpu_s < limit for r in timed_out):
+        return False
+    verdict = outcome.results[-1].verdict if outcome.results else None
+    if isinstance(verdict, dict):
+        calls = verdict.get("calls")
+        return bool(verdict.get("ready")) and isinstance(calls, int) and calls <= 1
+    return True
+
+
 def run_calibrated(execute: Any, programs: Any, suites: list[Any], limits: dict[str, Any], cal: Calibration) -> list[Any]:
     """``run_tests`` with calibrated limits (see the module docstring).
 
@@ -243,8 +289,7 @@ def _run_with_limits(execute: Any, programs: list[str], suites: list[Any], keys:
         else:
             cal.stats["reused"] += 1
             chosen.append(TimeLimit(cal.limit(hit[0], hard), hit[1], hit[0]))
-    per = [dict(limits, cpu_time_s=t.cpu_time_s, wall_time_s=_wall(t.cpu_time_s, hard_wall) if t.source != "hard" else hard_wall)
-           for t in chosen]
+    per = [limits if t.source == "hard" else _calibrated_limits(limits, t.cpu_time_s, hard, hard_wall) for t in chosen]
     outcomes = [replace(o, time_limit_s=t.cpu_time_s, limit_source=t.source)
                 for o, t in zip(execute(programs, suites, per), chosen)]
     cal.stats["judged"] += len(outcomes)
@@ -252,7 +297,7 @@ def _run_with_limits(execute: Any, programs: list[str], suites: list[Any], keys:
     if cal.recheck != "never":
         again = [i for i, (o, t) in enumerate(zip(outcomes, chosen))
                  if t.source != "hard" and t.cpu_time_s < hard and o.status.value == "timeout"
-                 and (cal.recheck == "always" or (o.passed_cases or 0) > 0 or (o.total_cases or 0) <= 1)]
+                 and (cal.recheck == "always" or not stuck_in_first_case(o, t.cpu_time_s))]
         if again:
             cal.stats["rechecked"] += len(again)
             redo = execute([programs[i] for i in again], [suites[i] for i in again], [limits] * len(again))

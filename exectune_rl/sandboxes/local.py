@@ -113,7 +113,7 @@ def _request_payload(req: ExecRequest) -> dict[str, Any]:
         "output_limit_bytes": req.output_limit_bytes, "max_processes": req.max_processes,
         "max_open_files": req.max_open_files, "args": list(req.args), "env": dict(req.env),
         "epilogue": req.epilogue, "epilogue_globals": dict(req.epilogue_globals),
-        "judge": bool(req.judge),
+        "judge": bool(req.judge), "load_cpu_time_s": req.load_cpu_time_s if req.judge else None,
     }
 
 

@@ -497,11 +497,12 @@ class PythonHarness:
     def build(self, program: str, tests: ProgramTests, nonce: str, limits: dict[str, Any]) -> list[ExecRequest]:
         limits = dict(limits)
         mode = limits.pop("harness_mode", "inprocess")
+        load = limits.pop("load_cpu_time_s", None)  # for judged runs: the one kind that reports its import
         if tests.format == "io":
             return [ExecRequest(program, stdin=i, **limits) for i, _ in tests.cases]
         if mode == "out_of_process":
             judge = _python_judge(tests.code, tests.format, tests.entry_point, tests.support)
-            return [ExecRequest(program, judge=judge, **limits)]
+            return [ExecRequest(program, judge=judge, load_cpu_time_s=load, **limits)]
         files: dict[str, str] = {}
         if re.search(r"^\s*(from\s+solution\s+import|import\s+solution)", tests.code, re.M):
             files["solution.py"] = program
@@ -659,7 +660,7 @@ class ScriptHarness:
         self.mark = mark
 
     def build(self, program: str, tests: ProgramTests, nonce: str, limits: dict[str, Any]) -> list[ExecRequest]:
-        limits = {k: v for k, v in limits.items() if k != "harness_mode"}
+        limits = {k: v for k, v in limits.items() if k not in ("harness_mode", "load_cpu_time_s")}
         if tests.format == "io":
             return [ExecRequest(program, language=self.language, stdin=i, **limits) for i, _ in tests.cases]
         call = f"\n{tests.entry_point and tests.format == 'check' and f'check({tests.entry_point});' or ''}\n"
@@ -781,7 +782,8 @@ def _plan(programs: Sequence[str], tests: Sequence[ProgramTests] | ProgramTests,
             continue
         nonce = (_JUDGED if limits.get("harness_mode") == "out_of_process" else "") + secrets.token_hex(8)
         own = isinstance(harness, (PythonHarness, ScriptHarness))
-        reqs = harness.build(str(program), suite, nonce, limits if own else {k: v for k, v in limits.items() if k != "harness_mode"})
+        reqs = harness.build(str(program), suite, nonce, limits if own else {
+            k: v for k, v in limits.items() if k not in ("harness_mode", "load_cpu_time_s")})
         plan.append((harness, str(program), suite, nonce, len(requests), len(reqs)))
         requests.extend(reqs)
     return plan, requests

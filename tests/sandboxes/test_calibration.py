@@ -83,3 +83,63 @@ def test_io_suites_are_calibrated_per_case(pool, tmp_path):
     ok, loop = run_tests(pool, [ref, "while True:\n    pass\n"], tests, cpu_time_s=2.0, calibration=cal)
     assert ok.passed and ok.limit_source == "reference"
     assert loop.status is TestStatus.TIMEOUT and all(r.cpu_s < 1.0 for r in loop.results)
+
+
+# An honest program with an import the reference does not make: 0.3 s of CPU at import,
+# then calls as fast as the reference's.
+HEAVY_IMPORT = "x = 0\nfor _ in range(3_000_000):\n    x += 1\n\n" + REF
+
+
+def test_an_import_the_reference_does_not_make_never_eats_into_the_calibrated_limit(pool, tmp_path):
+    cal = Calibration(path=tmp_path / "c.sqlite", recheck="never", floor_s=0.05)
+    heavy, loop = run_tests(pool, [HEAVY_IMPORT, LOOP], TESTS, cpu_time_s=3.0, calibration=cal)
+    assert heavy.results[0].cpu_s > 0.1  # its import alone ran past the calibrated limit...
+    assert heavy.passed and not heavy.rechecked and heavy.limit_source == "reference"  # ...and it passed
+    assert heavy.time_limit_s == pytest.approx(0.05)
+    assert loop.status is TestStatus.TIMEOUT and loop.results[0].cpu_s < 0.5  # the calls' limit still holds
+
+
+def test_a_program_that_never_finishes_its_import_stops_within_the_hard_limit(pool, tmp_path):
+    cal = Calibration(path=tmp_path / "c.sqlite", recheck="never", floor_s=0.05)
+    [out] = run_tests(pool, ["while True:\n    pass\n" + REF], TESTS, cpu_time_s=1.0, calibration=cal)
+    assert out.status is TestStatus.TIMEOUT
+    assert "while the program was imported" in out.results[0].detail
+    assert 0.8 < out.results[0].cpu_s < 1.6
+
+
+def test_progress_recheck_skips_a_loop_in_the_first_call_and_rechecks_the_rest(pool, tmp_path):
+    cal = Calibration(path=tmp_path / "c.sqlite", recheck="progress", floor_s=0.15, factor=1.0)
+    tests = ProgramTests("asserts", code="".join(f"assert add({i}, 1) == {i + 1}\n" for i in range(12)), reference=REF)
+    # slow on every call (about 20-60 ms): the first call ends inside the limit, a later one does not
+    slow_calls = "def add(a, b):\n    x = 0\n    for _ in range(1_000_000):\n        x += 1\n    return a + b\n"
+    loop, slow = run_tests(pool, [LOOP, slow_calls], tests, cpu_time_s=3.0, calibration=cal)
+    assert loop.status is TestStatus.TIMEOUT and not loop.rechecked and loop.results[0].cpu_s < 0.5
+    assert slow.passed and slow.rechecked and slow.limit_source == "hard"
+    assert cal.stats["rechecked"] == 1
+
+
+def test_progress_recheck_reruns_a_single_case_suite(pool, tmp_path):
+    cal = Calibration(path=tmp_path / "c.sqlite", recheck="progress", floor_s=0.05, factor=1.0)
+    tests = ProgramTests("asserts", code="assert add(1, 2) == 3", reference=REF)
+    slow = "def add(a, b):\n    x = 0\n    for _ in range(3_000_000):\n        x += 1\n    return a + b\n"
+    [out] = run_tests(pool, [slow], tests, cpu_time_s=3.0, calibration=cal)
+    assert out.passed and out.rechecked  # one case: nothing tells it from a loop, so it is re-run
+
+
+def test_stuck_in_first_case_reads_the_verdict_and_the_cpu_used():
+    from exectune_rl.sandboxes import ExecResult, ExecStatus
+    from exectune_rl.sandboxes.calibration import stuck_in_first_case
+    from exectune_rl.sandboxes.runner import TestOutcome
+
+    def outcome(cpu, verdict, passed=0, total=5):
+        r = ExecResult(status=ExecStatus.TIMEOUT, exit_code=None, signal=9, stdout="", stderr="", cpu_s=cpu, verdict=verdict)
+        return TestOutcome(TestStatus.TIMEOUT, False, True, True, passed, total, passed / total if total else 0.0, "", (r,))
+
+    first_call = {"v": 1, "ready": True, "calls": 1, "seen": 1, "passed": 0}
+    assert stuck_in_first_case(outcome(0.06, first_call), 0.05)
+    assert not stuck_in_first_case(outcome(0.01, first_call), 0.05)  # the wall stopped it: a loaded machine
+    assert not stuck_in_first_case(outcome(0.06, dict(first_call, calls=2)), 0.05)  # a second call: progress
+    assert not stuck_in_first_case(outcome(0.06, dict(first_call, ready=False)), 0.05)  # still importing
+    assert not stuck_in_first_case(outcome(0.06, first_call, passed=1), 0.05)
+    assert not stuck_in_first_case(outcome(0.06, first_call, total=1), 0.05)
+    assert stuck_in_first_case(outcome(0.06, None), 0.05)  # no verdict (io, in-process): no case passed
