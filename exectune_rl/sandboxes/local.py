@@ -214,6 +214,32 @@ class _WorkerProcess:
                     raise TimeoutError("the worker is not reading its requests") from None
         return rid
 
+    def send_ahead(self, obj: dict[str, Any], judge: bytes | None) -> int | None:
+        """Send a request while the worker still runs the one before, or None if it cannot go
+        at once: only one that fits in a single atomic pipe write goes ahead (so the pipe never
+        holds half a request, and this never blocks while the worker may be writing a reply).
+        The worker reads it, and its tests' fd, when it is done with the task before."""
+        rid = self.next_id + 1
+        data = _worker.frame({**obj, "id": rid})
+        if len(data) > select.PIPE_BUF:
+            return None
+        try:
+            written = os.write(self.wfd, data)
+        except (BlockingIOError, InterruptedError):
+            return None
+        self.next_id = rid
+        if written != len(data):  # not possible for a write of at most PIPE_BUF bytes
+            raise OSError("a request went out in part")
+        if judge is not None:
+            fd = os.memfd_create("judge", os.MFD_CLOEXEC)
+            try:
+                os.write(fd, judge)
+                self.fd_socket.settimeout(1.0)
+                socket.send_fds(self.fd_socket, [f"j{rid}".encode()], [fd])
+            finally:
+                os.close(fd)
+        return rid
+
     def recv(self, rid: int, deadline: float) -> dict[str, Any] | None:
         """The reply to request ``rid``, or None when the worker died, broke the protocol or the deadline passed."""
         while True:
@@ -490,22 +516,28 @@ class LocalSandbox(Sandbox):
         return future
 
     def _dispatch(self, index: int) -> None:
+        ahead: tuple[Any, int | None] | None = None  # the next job, and its request id if already sent
         while True:
-            job = self._jobs.get()
-            if job is None:
-                return
+            if ahead is not None:
+                (job, sent), ahead = ahead, None
+            else:
+                job, sent = self._jobs.get(), None
+                if job is None:
+                    return
             batch, i, payload, budget = job
             self._busy[index] = True
             try:
-                if self._closed:
+                if sent is None and self._closed:
                     result = ExecResult.infra("the sandbox was closed before the task ran")
-                elif batch.cancelled:
+                elif sent is None and batch.cancelled:
                     result = ExecResult.infra("the run() call that asked for it raised")
-                else:
-                    result = self._execute(index, payload, budget)
+                else:  # a request already sent is always answered: its reply keeps the pipe in step
+                    result, ahead = self._execute(index, payload, budget, sent)
             except BaseException as exc:  # a result is never lost, even on a bug here
                 logger.exception("sandbox dispatcher %d failed", index)
                 result = ExecResult.infra(f"dispatcher error: {type(exc).__name__}: {exc}")
+                if ahead is not None:
+                    ahead = (ahead[0], None)
             finally:
                 self._busy[index] = False
             batch.put(i, result)
@@ -516,21 +548,54 @@ class LocalSandbox(Sandbox):
                 except SandboxError as exc:
                     logger.warning("sandbox worker %d could not be restarted yet: %s", index, exc)
 
-    def _execute(self, index: int, payload: dict[str, Any], budget: float) -> ExecResult:
+    def _send_ahead(self, proc: _WorkerProcess) -> tuple[Any, int | None] | None:
+        """While ``proc`` runs a task, send it the next job of the queue, so that it starts that
+        one the moment it replies (and forks its child while this one runs). Only while the queue
+        holds a job for every worker, so no worker goes idle behind another's long task."""
+        if self._closed or self._jobs.qsize() < self.workers:
+            return None
+        try:
+            job = self._jobs.get_nowait()
+        except queue.Empty:
+            return None
+        if job is None:  # close(): the sentinel goes back for this thread's next get()
+            self._jobs.put(None)
+            return None
+        batch, i, payload, _ = job
+        if batch.cancelled or self._closed:
+            return (job, None)
+        try:
+            rid = proc.send_ahead({k: v for k, v in payload.items() if k != "_judge_blob"}, payload.get("_judge_blob"))
+        except (OSError, TimeoutError) as exc:
+            logger.warning("sandbox worker %d: a request sent ahead failed (%s); replacing it", proc.proc.pid, exc)
+            proc.kill()
+            return (job, None)
+        return (job, rid)
+
+    def _execute(self, index: int, payload: dict[str, Any], budget: float,
+                 sent: int | None = None) -> tuple[ExecResult, tuple[Any, int | None] | None]:
+        """Run one job (``sent``: its request id, already sent ahead to this worker); returns its
+        result and the next job, if one was sent ahead meanwhile (with None for its id when the
+        worker it went to was lost: it never ran, and goes to the next worker as a first try)."""
         attempts = 2 if self.retry_on_worker_death else 1
         reason = ""
         request = {k: v for k, v in payload.items() if k != "_judge_blob"}
+        ahead: tuple[Any, int | None] | None = None
         for attempt in range(attempts):
             proc = self._procs[index]
-            if proc is None or proc.proc.poll() is not None:
+            if proc is None or (sent is None and proc.proc.poll() is not None):
+                sent = None  # a request sent ahead to a worker that is gone never ran: it goes again
                 try:
                     proc = self._restart(index)
                 except SandboxError as exc:
-                    return ExecResult.infra(str(exc), retried=attempt > 0)
+                    return ExecResult.infra(str(exc), retried=attempt > 0), ahead
             deadline = time.monotonic() + budget + _RESULT_GRACE_S
             reply = None
             try:
-                rid = proc.send(request, payload.get("_judge_blob"), deadline)
+                rid = sent if sent is not None else proc.send(request, payload.get("_judge_blob"), deadline)
+                sent = None
+                if ahead is None:
+                    ahead = self._send_ahead(proc)
                 reply = proc.recv(rid, deadline)
             except (OSError, TimeoutError) as exc:
                 reason = str(exc) if isinstance(exc, TimeoutError) else f"pipe error: {exc}"
@@ -541,9 +606,13 @@ class LocalSandbox(Sandbox):
                     logger.warning("sandbox worker %d (pid %d): %s; replacing it", index, proc.proc.pid, retire)
                     proc.kill()
                     self._procs[index] = None
-                return _result_from(reply, retried=attempt > 0)
+                    if ahead is not None:
+                        ahead = (ahead[0], None)
+                return _result_from(reply, retried=attempt > 0), ahead
+            if ahead is not None:
+                ahead = (ahead[0], None)  # it went to the worker that is lost now: it never ran
             if self._closed:
-                return ExecResult.infra("the sandbox was closed while the task ran")
+                return ExecResult.infra("the sandbox was closed while the task ran"), ahead
             if not reason:  # a closed pipe before the deadline is a worker that died (maybe not yet reaped)
                 reason = "worker died" if time.monotonic() < deadline or proc.proc.poll() is not None else \
                     "worker stopped answering (no reply by the deadline)"
@@ -551,7 +620,7 @@ class LocalSandbox(Sandbox):
             proc.kill()
             self._procs[index] = None
         return ExecResult.infra(f"sandbox worker failed twice ({reason})" if attempts > 1 else f"sandbox worker failed ({reason})",
-                                retried=attempts > 1)
+                                retried=attempts > 1), ahead
 
     def _restart(self, index: int) -> _WorkerProcess:
         if self._closed:

@@ -388,3 +388,39 @@ def test_memory_mb_holds_for_node_programs(pool):
                             for code in (big, small)])
     assert over.status is ExecStatus.MEMORY_LIMIT and "ABC" not in over.stdout, over
     assert under.status is ExecStatus.OK and under.stdout == "ABC\n", under
+
+
+def test_a_request_sent_ahead_to_a_worker_that_is_lost_runs_once_as_a_first_try():
+    # While a worker runs a task, the next job of the queue is already in its pipe. The worker
+    # dies during the first: that one is re-run (retried), the one sent ahead never ran and
+    # goes to the fresh worker as a first try.
+    import threading
+
+    with LocalSandbox(workers=1) as sb:
+        sb.run([ExecRequest("pass")])
+        killer = threading.Timer(0.5, lambda: os.kill(sb.worker_pids[0], signal.SIGKILL))
+        killer.start()
+        try:
+            slow, *rest = sb.run([ExecRequest("import time\ntime.sleep(1.5)\nprint('slept')")] +
+                                 [ExecRequest(f"print({i})") for i in range(4)])
+        finally:
+            killer.cancel()
+        assert slow.status is ExecStatus.OK and slow.retried and slow.stdout == "slept\n"
+        assert [(r.status, r.stdout, r.retried) for r in rest] == [(ExecStatus.OK, f"{i}\n", False) for i in range(4)]
+        _ordinary(sb)
+
+
+def test_a_retiring_worker_hands_back_the_request_sent_ahead():
+    # A task leaves what its worker cannot clear: the worker retires with its reply, and the
+    # request already sent ahead to it runs on its successor.
+    with LocalSandbox(workers=1) as sb:
+        sb._cfgs[0]["cleanup_max_entries"] = 50
+        sb._procs[0].kill()
+        sb._procs[0] = None
+        sb.run([ExecRequest("pass")])
+        before = sb.worker_pids
+        made, *rest = sb.run([ExecRequest("for i in range(200):\n    open(f'f{i}', 'w').close()\nprint('made')")] +
+                             [ExecRequest(f"print({i})") for i in range(3)])
+        assert made.status is ExecStatus.OK and made.stdout == "made\n"
+        assert [(r.status, r.stdout, r.retried) for r in rest] == [(ExecStatus.OK, f"{i}\n", False) for i in range(3)]
+        assert before[0] not in sb.worker_pids
