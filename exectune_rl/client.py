@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 from collections.abc import Mapping, Sequence
@@ -27,11 +28,12 @@ from typing import Any
 
 import httpx
 
-from exectune_rl.errors import ExecTuneError
+from exectune_rl.errors import DataError, ExecTuneError
 
 __all__ = ["RewardClient", "AsyncRewardClient", "RemoteRewardError", "rows_from_columns"]
 
 _RETRY_STATUS = frozenset((502, 503, 504))
+_JSON = {"Content-Type": "application/json"}
 _TRL_HOOKS = ("log_metric", "log_extra", "trainer_state")
 
 
@@ -115,6 +117,15 @@ class _BaseClient:
         return body
 
     @staticmethod
+    def _encode(path: str, body: dict[str, Any]) -> bytes:
+        """The request body as strict JSON (what the service reads), or a clear error naming why not."""
+        try:
+            return json.dumps(body, allow_nan=False, separators=(",", ":")).encode("utf-8")
+        except (ValueError, TypeError, RecursionError) as exc:
+            raise DataError(f"{path}: the request cannot be sent as JSON ({exc}); NaN, infinities and "
+                            "objects that are not plain data have no JSON form") from None
+
+    @staticmethod
     def _reward_body(queries: Sequence[Any], prompts: Sequence[Any] | None, labels: Sequence[Any]) -> dict[str, Any]:
         body: dict[str, Any] = {"query": list(queries), "labels": list(labels)}
         if prompts is not None:
@@ -145,12 +156,13 @@ class RewardClient(_BaseClient):
         self._http = httpx.Client(base_url=self.base_url, headers=self.headers, timeout=self.timeout_s, transport=transport)
 
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        content = self._encode(path, body)
         attempt = 0
         while True:
             response: httpx.Response | None = None
             error: Exception | None = None
             try:
-                response = self._http.post(path, json=body)
+                response = self._http.post(path, content=content, headers=_JSON)
             except httpx.TransportError as exc:
                 error = exc
             if not self._retryable(attempt, response) or (response is not None and response.status_code == 200):
@@ -192,12 +204,13 @@ class AsyncRewardClient(_BaseClient):
         self._http = httpx.AsyncClient(base_url=self.base_url, headers=self.headers, timeout=self.timeout_s, transport=transport)
 
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        content = self._encode(path, body)
         attempt = 0
         while True:
             response: httpx.Response | None = None
             error: Exception | None = None
             try:
-                response = await self._http.post(path, json=body)
+                response = await self._http.post(path, content=content, headers=_JSON)
             except httpx.TransportError as exc:
                 error = exc
             if not self._retryable(attempt, response) or (response is not None and response.status_code == 200):

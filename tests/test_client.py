@@ -65,3 +65,21 @@ def test_the_async_client_and_trls_signature():
     assert asyncio.run(call()) == [0.5]
     rows = json.loads(seen[-1].content)["rows"]
     assert rows == [{"completion": "<strategy>s</strategy>", "task_id": "HumanEval/0"}]  # TRL's hooks are not columns
+
+
+def test_a_body_with_no_json_form_is_a_clear_data_error_before_any_request():
+    from exectune_rl.errors import DataError
+
+    seen = []
+    client = RewardClient("http://scorer", transport=httpx.MockTransport(_scripted([OK], seen)))
+    with pytest.raises(DataError, match="cannot be sent as JSON"):
+        client.score([{"strategy": "s", "task_id": "HumanEval/0", "cost": float("nan")}])
+    with pytest.raises(DataError, match="cannot be sent as JSON"):
+        client.get_reward(["q"], None, [object()])
+    aclient = AsyncRewardClient("http://scorer", transport=httpx.MockTransport(_scripted([OK], seen)))
+    with pytest.raises(DataError, match="cannot be sent as JSON"):
+        asyncio.run(aclient.score([{"strategy": "s", "x": float("inf")}]))
+    assert seen == []  # nothing went out
+    # plain data still goes, as JSON the service reads
+    assert client.get_reward(["q"], None, ["HumanEval/0"])["rewards"] == [1.0]
+    assert seen[0].headers["content-type"] == "application/json"
