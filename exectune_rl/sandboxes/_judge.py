@@ -31,6 +31,9 @@ import time
 import types
 from typing import Any
 
+_tally = sys.modules.get("exectune_sandbox_tally")
+if _tally is None:
+    from exectune_rl.sandboxes import _tally
 _wire = sys.modules.get("exectune_sandbox_wire")
 if _wire is None:
     from exectune_rl.sandboxes import _wire
@@ -541,60 +544,28 @@ class _RemoteIterator:
 # --------------------------------------------------------------------------- one run
 
 
-class Counts:
-    """The cases the tests ran and passed.
-
-    A case with a ``site`` (the index of an ``assert`` in the test code) is that assert: it is
-    counted once, however often it runs, and passes only if every run of it passed, so an
-    assert in a loop over what the program returned gives the program no say in how many
-    cases there are. A case without one (a pytest-style test, one per parametrized case)
-    counts each call.
-    """
+class Counts(_tally.CaseTally):
+    """The cases the tests ran and passed, counted by the one rule of ``_tally.CaseTally``
+    (which the in-process harness runs too), and the first failures, described."""
 
     def __init__(self) -> None:
-        self.passed = 0
-        self.seen = 0
+        super().__init__()
         self.failures: list[str] = []
-        self.sites: dict[int, bool] = {}  # assert site -> passed every run so far
 
     def case(self, test: Any, site: int | None = None) -> None:
-        known = site is not None and site in self.sites
         try:
             ok = bool(test())
             why = "" if ok else "the check was false"
         except (ProgramGone, ProgramAborted, HarnessError, Deadline):
-            self._cut_short(site, known)
+            self.cut_short(site)
             raise
         except BaseException as exc:  # noqa: BLE001 - a failing case, whatever the tests raised
             if type(exc).__name__ == "Skipped" and any(c.__module__ == "_pytest.outcomes" for c in type(exc).__mro__):
                 return  # pytest.skip() in the tests: not a case (the program's exceptions are mirrored, never this)
             ok, why = False, f"{type(exc).__name__}{': ' + str(exc)[:200] if isinstance(exc, ProgramValueError) else ''}"
-        if not known:
-            self.seen += 1
-        number = self.seen
-        if site is None or not known:
-            if ok:
-                self.passed += 1
-            if site is not None:
-                self.sites[site] = ok
-        elif self.sites[site] and not ok:  # an assert that passed before fails on a later run
-            self.sites[site] = False
-            self.passed -= 1
-        else:
-            return
-        if not ok:
+        number = self.record(site, ok)
+        if number is not None:
             self._failure(f"case {number}: {why}")
-
-    def _cut_short(self, site: int | None, known: bool) -> None:
-        """A run of the assert at ``site`` that never finished (the program left, hung or the
-        tests ran out of time): that assert has not passed, whatever its earlier runs did."""
-        if site is None:
-            return
-        if not known:
-            self.seen += 1
-        elif self.sites[site]:
-            self.passed -= 1
-        self.sites[site] = False
 
     def _failure(self, text: str) -> None:
         if len(self.failures) < MAX_FAILURES:

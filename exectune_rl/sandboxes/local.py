@@ -88,6 +88,7 @@ def load(name, path):
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+load("exectune_sandbox_tally", {tally!r})
 load("exectune_sandbox_wire", {wire!r})
 load("exectune_sandbox_isolation", {iso!r})
 load("exectune_sandbox_tree", {tree!r})
@@ -160,6 +161,7 @@ class _WorkerProcess:
             wire=os.path.join(here, "_wire.py"),
             served=os.path.join(here, "_served.py"),
             judge=os.path.join(here, "_judge.py"),
+            tally=os.path.join(here, "_tally.py"),
         )
         # A second channel that only carries file descriptors: a judged request's tests
         # travel as a memfd the worker hands to the judge without reading it.

@@ -241,7 +241,7 @@ class _CountAsserts(ast.NodeTransformer):
     """Rewrites each ``assert`` into a counted check that does not stop the suite.
 
     Each rewritten assert is one case (its *site*), however often it runs: it passes only if
-    every run passed (see ``_judge.Counts``). Left alone, with Python's own semantics:
+    every run passed (see ``_tally.CaseTally``). Left alone, with Python's own semantics:
     asserts in pytest-style ``test_*`` functions (each such function is one case, failed by
     its first failing assert, as in pytest), in classes, and, where the tests have ``test_*``
     functions, in every function (their helpers: a failing assert fails the test calling it).
@@ -278,9 +278,10 @@ class _CountAsserts(ast.NodeTransformer):
 # token among them, live in a namespace the program's own functions cannot see. (Code that
 # walks interpreter frames could still find them: the marks resist exits, patching and
 # forged globals, not introspection.)
-_PY_PRELUDE = """
-__et_counts = [0, 0]
-__et_sites = {}
+_TALLY = (Path(__file__).with_name("_tally.py")).read_text(encoding="utf-8")
+_PY_PRELUDE = _TALLY + """
+__et_tally = CaseTally()
+del CaseTally
 def __et_case(test, site=None):
     try:
         ok = True if test() else False
@@ -288,22 +289,10 @@ def __et_case(test, site=None):
         if type(exc).__name__ == "Skipped" and any(c.__module__ == "_pytest.outcomes" for c in type(exc).__mro__):
             return
         if not isinstance(exc, Exception):
-            if site is not None:  # a run cut short (an exit): that assert has not passed
-                if site not in __et_sites:
-                    __et_counts[1] += 1
-                elif __et_sites[site]:
-                    __et_counts[0] -= 1
-                __et_sites[site] = False
+            __et_tally.cut_short(site)  # a run cut short (an exit): that assert has not passed
             raise
         ok = False
-    if site is None or site not in __et_sites:
-        __et_counts[1] += 1
-        __et_counts[0] += ok
-        if site is not None:
-            __et_sites[site] = ok
-    elif __et_sites[site] and not ok:
-        __et_sites[site] = False
-        __et_counts[0] -= 1
+    __et_tally.record(site, ok)
 def __et_mark(text):
     __et_flush()
     __et_write(1, ("\\n" + text + "\\n").encode())
@@ -447,7 +436,7 @@ def _python_epilogue(code: str, fmt: str, entry_point: str | None) -> str:
     return "\n".join([
         _PY_PRELUDE + (_PYTEST_CASES if test_fns and fmt != "check" else ""), "__et_mark(__et_nonce + ':ran')", "try:",
         _indent(counted + "\n" + call), "finally:",
-        "    __et_mark(__et_nonce + ':done %d %d' % tuple(__et_counts))",
+        "    __et_mark(__et_nonce + ':done %d %d' % (__et_tally.passed, __et_tally.seen))",
         "__et_mark(__et_nonce + ':completed')",
     ])
 
