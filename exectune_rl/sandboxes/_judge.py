@@ -129,6 +129,7 @@ class Channel:
         self.reader = _wire.Reader(from_program)
         self.deadline = deadline
         self.gone: str | None = None
+        self.closed = False  # the program's end of the wire closed: its process is ending
         self.timed_out = False
         self.callbacks: list[Any] = []
         self.calls = 0
@@ -172,6 +173,7 @@ class Channel:
         try:
             msg = self.reader.read(self.deadline)
         except _wire.WireClosed:
+            self.closed = True
             raise self.fail("the program's process ended during the tests") from None
         except _wire.WireTimeout:
             self.timed_out = True
@@ -186,6 +188,7 @@ class Channel:
         try:
             _wire.write_message(self.to_program, msg, self.deadline)
         except _wire.WireClosed:
+            self.closed = True
             raise self.fail("the program's process ended during the tests") from None
         except _wire.WireTimeout:
             self.timed_out = True
@@ -659,7 +662,7 @@ def run(payload: dict[str, Any], code: Any, channel: Channel, on_ready: Any = No
         verdict["program_gone"] = channel.gone
         verdict["completed"] = False
     verdict.update(passed=counts.passed, seen=counts.seen, failures=counts.failures, calls=channel.calls,
-                   timed_out=channel.timed_out)
+                   timed_out=channel.timed_out, closed=channel.closed)
     return verdict
 
 

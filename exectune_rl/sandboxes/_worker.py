@@ -41,6 +41,8 @@ if _tree is None:
 _HEADER = struct.Struct("!I")
 _CHILD_PATH = "/usr/local/bin:/usr/bin:/bin"
 REAP_TIMEOUT_S = 5.0
+GONE_GRACE_S = 0.1
+"""How long a judged program whose wire closed may take to end on its own before the worker stops it."""
 
 # Languages run by execve: (source file, compile argv or None, run argv). "{exe}" is the
 # compiled binary. Compile steps get their own budget; only the run step counts as cpu_s.
@@ -424,9 +426,15 @@ class Worker:
                 if judge.sock.fileno() in events:
                     byte = judge.sock.recv(1)
                     if byte == b"r" and after_load is not None:
-                        # imported: the calls' budget counts from here, never past load + it
-                        cpu_limit = min(self.clock.used(), cpu_limit) + after_load
+                        # imported: the calls' budget counts from here, never past load + it,
+                        # and the next poll is timed from what the tree has used by now
+                        cpu_used = self.clock.used()
+                        cpu_limit = min(cpu_used, cpu_limit) + after_load
                         after_load = None
+                        if cpu_used < cpu_limit:
+                            continue
+                        reason = "cpu"
+                        _kill(prog)
                         continue
                     if byte != b"d":
                         judge_end = "it exited"
@@ -450,6 +458,11 @@ class Worker:
             # The judge never tells the program to leave: a process that ended before the
             # verdict left on its own. One still there is stopped now that the verdict is in.
             exited_first = prog_done or bool(select.select([pfd], [], [], 0)[0])
+            if not exited_first and not judge_end and (_read_verdict(self.verdict_fd) or {}).get("closed"):
+                # The judge saw the program's end of the wire close: its process is on its way
+                # out. It gets a moment to end on its own, so that its own end (a signal it sent
+                # itself, an exit) is what the result says, never the worker's kill.
+                exited_first = bool(select.select([pfd], [], [], GONE_GRACE_S)[0])
             if not exited_first:
                 _kill(prog)
                 killed_after = not judge_end
@@ -658,7 +671,8 @@ class Worker:
         elif reason == "cpu" or cpu >= (held_to if held_to is not None else float(req["cpu_time_s"])) or sig == signal.SIGXCPU:
             load = req.get("load_cpu_time_s")
             if load and held_to == load:
-                detail = f"CPU-time limit of {load} s hit while the program was imported (the whole process tree)"
+                detail = (f"CPU-time limit hit while the program was imported (the whole process tree): the import "
+                          f"may use {load:g} s, the hard limit less the {req['cpu_time_s']:g} s its calls have")
             else:
                 detail = f"CPU-time limit of {req['cpu_time_s']} s hit (the whole process tree" + (
                     ", counted from the program's import)" if load else ")")

@@ -18,11 +18,13 @@ called a timeout (``TestOutcome.rechecked``; ``recheck="always"``, the default),
 machine or an honest, slower algorithm is never punished by calibration. An infinite loop
 then costs the calibrated limit plus the hard limit: this mode keeps every verdict of the
 hard limit and saves no time on loops. ``recheck="progress"`` re-runs every timeout except
-one stuck in the suite's first call with nothing done (:func:`stuck_in_first_case`): a loop
-then costs the calibrated limit alone (tens of milliseconds), while a program still being
-imported, one that finished a call, one stopped by the wall clock before its CPU limit, and
-any single-case suite are still re-run; an honest program slower than the limit on its
-very first call is the one it fails. ``recheck="never"`` re-runs none.
+a judged one stuck in the suite's first call with nothing done (:func:`stuck_in_first_case`):
+a loop then costs the calibrated limit alone (tens of milliseconds), while a program still
+being imported, one that finished a call, one stopped by the wall clock before its CPU limit,
+any single-case suite, and every run the judge does not watch (``io`` cases, the in-process
+harness, other languages, where a slow start and a loop look the same) are still re-run; an
+honest program slower than the limit on its very first call is the one it fails.
+``recheck="never"`` re-runs none.
 
 Calibrations persist in SQLite (default ``$EXECTUNE_CACHE_DIR/calibration.sqlite``), keyed by
 the tests, the reference, the interpreter and the machine, so a changed task is measured
@@ -224,21 +226,23 @@ def _calibrated_limits(limits: dict[str, Any], cpu: float, hard: float, hard_wal
 
 
 def stuck_in_first_case(outcome: Any, limit: float) -> bool:
-    """Whether a run that timed out used up its CPU ``limit`` in the first case of its suite,
-    having shown no progress: imported (a judged run's verdict says ``ready``), at most one
-    call of the tests made, no case passed, and the suite has more than one case (with one,
-    nothing tells a slow program from a loop). A run stopped by the wall clock before its CPU
-    limit (a loaded machine) is never stuck. ``recheck="progress"`` re-runs every other timeout."""
+    """Whether a judged run that timed out used up its CPU ``limit`` in the first call of its
+    suite, having shown no progress: imported (its verdict says ``ready``), at most one call of
+    the tests made, no case passed, and the suite has more than one case (with one, nothing
+    tells a slow program from a loop). A run stopped by the wall clock before its CPU limit (a
+    loaded machine) is never stuck, and neither is a run without the judge's verdict (``io``
+    cases, the in-process harness, other languages): there, a slow start and a loop look the
+    same. ``recheck="progress"`` re-runs every timeout that is not stuck."""
     if (outcome.total_cases or 0) <= 1 or (outcome.passed_cases or 0) > 0:
         return False
     timed_out = [r for r in outcome.results if r.status.value == "timeout"]
     if not timed_out or any(r.cpu_s < limit for r in timed_out):
         return False
     verdict = outcome.results[-1].verdict if outcome.results else None
-    if isinstance(verdict, dict):
-        calls = verdict.get("calls")
-        return bool(verdict.get("ready")) and isinstance(calls, int) and calls <= 1
-    return True
+    if not isinstance(verdict, dict):
+        return False
+    calls = verdict.get("calls")
+    return bool(verdict.get("ready")) and isinstance(calls, int) and calls <= 1
 
 
 def run_calibrated(execute: Any, programs: Any, suites: list[Any], limits: dict[str, Any], cal: Calibration) -> list[Any]:

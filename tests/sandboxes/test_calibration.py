@@ -142,4 +142,30 @@ def test_stuck_in_first_case_reads_the_verdict_and_the_cpu_used():
     assert not stuck_in_first_case(outcome(0.06, dict(first_call, ready=False)), 0.05)  # still importing
     assert not stuck_in_first_case(outcome(0.06, first_call, passed=1), 0.05)
     assert not stuck_in_first_case(outcome(0.06, first_call, total=1), 0.05)
-    assert stuck_in_first_case(outcome(0.06, None), 0.05)  # no verdict (io, in-process): no case passed
+    assert not stuck_in_first_case(outcome(0.06, None), 0.05)  # no verdict (io, in-process): a slow start looks the same
+
+
+def test_progress_recheck_reruns_what_the_judge_does_not_watch(pool, tmp_path):
+    # io cases and the in-process harness cannot tell a slow start from a loop: a program with
+    # 0.3 s of honest set-up is re-run at the hard limit, and passes.
+    cal = Calibration(path=tmp_path / "c.sqlite", recheck="progress", floor_s=0.05)
+    slow_start = "x = 0\nfor _ in range(3_000_000):\n    x += 1\n"
+    io = ProgramTests("io", cases=(("2", "4"), ("5", "10"), ("1", "2")), reference="print(int(input()) * 2)\n")
+    [out] = run_tests(pool, [slow_start + "print(int(input()) * 2)\n"], io, cpu_time_s=3.0, calibration=cal)
+    assert out.passed and out.rechecked
+    tests = ProgramTests("asserts", code="assert add(1, 2) == 3\nassert add(2, 2) == 4\n", reference=REF)
+    [inproc] = run_tests(pool, [slow_start + REF], tests, cpu_time_s=3.0, calibration=cal, harness_mode="inprocess")
+    assert inproc.passed and inproc.rechecked
+
+
+def test_after_a_slow_import_the_calls_still_get_only_the_calibrated_limit(pool, tmp_path):
+    # The worker timed its next CPU check from a sample taken before the import's end: a loop
+    # right after a 0.9 s import got about 0.5 s, ten times its limit.
+    cal = Calibration(path=tmp_path / "c.sqlite", recheck="never", floor_s=0.05)
+    tests = ProgramTests("asserts", code="assert add(1, 2) == 3\nassert add(2, 2) == 4\n", reference=REF)
+    heavy_then_loop = ("import time\nx = 0\nwhile time.process_time() < 0.9:\n    x += 1\n"
+                       "print(round(time.process_time(), 3))\n" + LOOP)
+    [out] = run_tests(pool, [heavy_then_loop], tests, cpu_time_s=3.0, calibration=cal)
+    assert out.status is TestStatus.TIMEOUT
+    imported = float(out.results[0].stdout)
+    assert out.results[0].cpu_s - imported < 0.2, (out.results[0].cpu_s, imported)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from exectune_rl.sandboxes import ExecStatus
 from exectune_rl.sandboxes.runner import ProgramTests, TestStatus, run_tests
 
 CHECK = ProgramTests("check", entry_point="add", code=(
@@ -698,3 +699,12 @@ def test_a_module_the_program_names_is_never_one_the_judge_runs(pool, module):
     program = HONEST + f"import types\nbound = types.ModuleType({module!r})\n"
     [out] = run_tests(pool, [program], SUITES["check"], cpu_time_s=2.0)
     assert out.passed, out
+
+
+def test_a_program_that_kills_itself_during_a_call_is_signaled_every_time(pool):
+    # The worker used to take the program's own SIGKILL for its kill after the verdict, now and
+    # then: the same program came back SIGNALED or as an early exit of a clean process.
+    tests = ProgramTests("asserts", code="assert f() == 1\nassert f() == 1", reference="def f():\n    return 1\n")
+    prog = "import os, signal\ndef f():\n    os.kill(os.getpid(), signal.SIGKILL)\n"
+    outs = run_tests(pool, [prog] * 12, tests, cpu_time_s=1.0)
+    assert {(o.status, o.results[0].status) for o in outs} == {(TestStatus.SIGNALED, ExecStatus.SIGNALED)}, outs
