@@ -320,13 +320,14 @@ class Worker:
             for fd in (judge_fd, to_prog_r, to_prog_w, to_judge_r, to_judge_w):
                 if fd >= 0:
                     os.close(fd)
-        reason, judge_end, exited_first, killed_after, held_to = self._wait_judged(prog_pid, cpu_limit, wall_limit, start, load)
+        reason, judge_end, exited_first, killed_after, held_to, verdict = self._wait_judged(
+            prog_pid, cpu_limit, wall_limit, start, load)
         _, status = os.waitpid(prog_pid, 0)
         if killed_after and not reason and os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL:
             status = 0  # stopped by the worker once the verdict was in: a normal end
         self._reap_group(prog_pid)
         res = self._classify(req, status, self.clock.final(), reason, True, held_to)
-        res["verdict"] = _read_verdict(self.verdict_fd) if not judge_end else None
+        res["verdict"] = verdict
         if res["verdict"] is None and reason == "wall":
             # The judge's own deadline failed to stop it (something the program sent kept it
             # busy in C code): the program took too long, not the infrastructure's fault.
@@ -388,14 +389,15 @@ class Worker:
             self.clock.reaped_elsewhere += judge.stop()
 
     def _wait_judged(self, prog: int, cpu_limit: float, wall_limit: float, start: float,
-                     load: float | None = None) -> tuple[str, str, bool, bool, float]:
+                     load: float | None = None) -> tuple[str, str, bool, bool, float, dict[str, Any] | None]:
         """Wait for the judge's verdict; hold the program to its CPU budget and both to the wall.
 
         With ``load``, the program has that much CPU until the judge says it is imported (a
         ``r`` byte) and ``cpu_limit`` more from then on. Returns the program's kill reason
         (``"cpu"``, ``"wall"`` or ``""``), how the judge ended when it gave no verdict (``""``
         when it gave one), whether the program's process ended before the verdict, whether it
-        was stopped after the verdict, and the CPU limit its tree was last held to.
+        was stopped after the verdict, the CPU limit its tree was last held to, and the verdict
+        (None when the judge gave none).
         """
         judge = self.judge
         pfd = os.pidfd_open(prog)
@@ -458,7 +460,8 @@ class Worker:
             # The judge never tells the program to leave: a process that ended before the
             # verdict left on its own. One still there is stopped now that the verdict is in.
             exited_first = prog_done or bool(select.select([pfd], [], [], 0)[0])
-            if not exited_first and not judge_end and (_read_verdict(self.verdict_fd) or {}).get("closed"):
+            verdict = None if judge_end else _read_verdict(self.verdict_fd)  # read once, here
+            if not exited_first and (verdict or {}).get("closed"):
                 # The judge saw the program's end of the wire close: its process is on its way
                 # out. It gets a moment to end on its own, so that its own end (a signal it sent
                 # itself, an exit) is what the result says, never the worker's kill.
@@ -468,7 +471,7 @@ class Worker:
                 killed_after = not judge_end
         finally:
             os.close(pfd)
-        return reason, judge_end, exited_first, killed_after, cpu_limit
+        return reason, judge_end, exited_first, killed_after, cpu_limit, verdict
 
     def _compile_epilogue(self, text: str) -> Any:
         """Compile trusted epilogue code once per worker; forked children inherit the result."""

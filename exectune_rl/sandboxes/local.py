@@ -118,6 +118,16 @@ def _request_payload(req: ExecRequest) -> dict[str, Any]:
     }
 
 
+def _request_of(payload: dict[str, Any]) -> dict[str, Any]:
+    """What goes down the worker's pipe: the payload less the tests, which travel as an fd."""
+    return {k: v for k, v in payload.items() if k != "_judge_blob"}
+
+
+def _unsent(ahead: tuple[Any, int | None] | None) -> tuple[Any, int | None] | None:
+    """A job sent ahead to a worker that is lost: it never ran, and goes again as a first try."""
+    return None if ahead is None else (ahead[0], None)
+
+
 @functools.lru_cache(maxsize=1024)
 def _judge_blob(judge: str) -> bytes | str:
     """The judge's code compiled once in this (trusted) process, or why it does not compile."""
@@ -198,15 +208,7 @@ class _WorkerProcess:
         self.next_id += 1
         rid = self.next_id
         if judge is not None:
-            fd = os.memfd_create("judge", os.MFD_CLOEXEC)
-            try:
-                os.write(fd, judge)
-                self.fd_socket.settimeout(max(0.001, deadline - time.monotonic()))
-                socket.send_fds(self.fd_socket, [f"j{rid}".encode()], [fd])
-            except socket.timeout:
-                raise TimeoutError("the worker is not reading its requests") from None
-            finally:
-                os.close(fd)
+            self._send_tests(rid, judge, max(0.001, deadline - time.monotonic()))
         view = memoryview(_worker.frame({**obj, "id": rid}))
         while view:
             try:
@@ -220,7 +222,8 @@ class _WorkerProcess:
         """Send a request while the worker still runs the one before, or None if it cannot go
         at once: only one that fits in a single atomic pipe write goes ahead (so the pipe never
         holds half a request, and this never blocks while the worker may be writing a reply).
-        The worker reads it, and its tests' fd, when it is done with the task before."""
+        The worker reads it, and its tests' fd, when it is done with the task before; the tests
+        follow the request here (the worker waits for them), where ``send`` sends them first."""
         rid = self.next_id + 1
         data = _worker.frame({**obj, "id": rid})
         if len(data) > select.PIPE_BUF:
@@ -233,14 +236,20 @@ class _WorkerProcess:
         if written != len(data):  # not possible for a write of at most PIPE_BUF bytes
             raise OSError("a request went out in part")
         if judge is not None:
-            fd = os.memfd_create("judge", os.MFD_CLOEXEC)
-            try:
-                os.write(fd, judge)
-                self.fd_socket.settimeout(1.0)
-                socket.send_fds(self.fd_socket, [f"j{rid}".encode()], [fd])
-            finally:
-                os.close(fd)
+            self._send_tests(rid, judge, 1.0)
         return rid
+
+    def _send_tests(self, rid: int, judge: bytes, timeout_s: float) -> None:
+        """Hand the worker request ``rid``'s tests as a memfd it passes on to the judge unread."""
+        fd = os.memfd_create("judge", os.MFD_CLOEXEC)
+        try:
+            os.write(fd, judge)
+            self.fd_socket.settimeout(timeout_s)
+            socket.send_fds(self.fd_socket, [f"j{rid}".encode()], [fd])
+        except socket.timeout:
+            raise TimeoutError("the worker is not reading its requests") from None
+        finally:
+            os.close(fd)
 
     def recv(self, rid: int, deadline: float) -> dict[str, Any] | None:
         """The reply to request ``rid``, or None when the worker died, broke the protocol or the deadline passed."""
@@ -538,8 +547,7 @@ class LocalSandbox(Sandbox):
             except BaseException as exc:  # a result is never lost, even on a bug here
                 logger.exception("sandbox dispatcher %d failed", index)
                 result = ExecResult.infra(f"dispatcher error: {type(exc).__name__}: {exc}")
-                if ahead is not None:
-                    ahead = (ahead[0], None)
+                ahead = _unsent(ahead)
             finally:
                 self._busy[index] = False
             batch.put(i, result)
@@ -552,7 +560,7 @@ class LocalSandbox(Sandbox):
 
     def _send_ahead(self, proc: _WorkerProcess) -> tuple[Any, int | None] | None:
         """While ``proc`` runs a task, send it the next job of the queue, so that it starts that
-        one the moment it replies (and forks its child while this one runs). Only while the queue
+        one the moment it replies. Only while the queue
         holds a job for every worker, so no worker goes idle behind another's long task."""
         if self._closed or self._jobs.qsize() < self.workers:
             return None
@@ -567,7 +575,7 @@ class LocalSandbox(Sandbox):
         if batch.cancelled or self._closed:
             return (job, None)
         try:
-            rid = proc.send_ahead({k: v for k, v in payload.items() if k != "_judge_blob"}, payload.get("_judge_blob"))
+            rid = proc.send_ahead(_request_of(payload), payload.get("_judge_blob"))
         except (OSError, TimeoutError) as exc:
             logger.warning("sandbox worker %d: a request sent ahead failed (%s); replacing it", proc.proc.pid, exc)
             proc.kill()
@@ -581,7 +589,7 @@ class LocalSandbox(Sandbox):
         worker it went to was lost: it never ran, and goes to the next worker as a first try)."""
         attempts = 2 if self.retry_on_worker_death else 1
         reason = ""
-        request = {k: v for k, v in payload.items() if k != "_judge_blob"}
+        request = _request_of(payload)
         ahead: tuple[Any, int | None] | None = None
         for attempt in range(attempts):
             proc = self._procs[index]
@@ -608,11 +616,9 @@ class LocalSandbox(Sandbox):
                     logger.warning("sandbox worker %d (pid %d): %s; replacing it", index, proc.proc.pid, retire)
                     proc.kill()
                     self._procs[index] = None
-                    if ahead is not None:
-                        ahead = (ahead[0], None)
+                    ahead = _unsent(ahead)
                 return _result_from(reply, retried=attempt > 0), ahead
-            if ahead is not None:
-                ahead = (ahead[0], None)  # it went to the worker that is lost now: it never ran
+            ahead = _unsent(ahead)  # it went to the worker that is lost now: it never ran
             if self._closed:
                 return ExecResult.infra("the sandbox was closed while the task ran"), ahead
             if not reason:  # a closed pipe before the deadline is a worker that died (maybe not yet reaped)
