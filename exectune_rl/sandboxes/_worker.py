@@ -141,10 +141,8 @@ class Worker:
                 self.cgroup, self.judge_cgroup = groups
                 self.layers.append("cgroup")
         self.clock = _tree.TreeClock(self.cgroup, self.uid)
-        import tempfile
-
         # Private to this worker even where /tmp could not be covered.
-        self.work_root = tempfile.mkdtemp(prefix="exectune-work-")
+        self.work_root = _make_private_dir("exectune-work-")
         os.chmod(self.work_root, 0o711)
         self.workdir = os.path.join(self.work_root, "task")
         max_entries = int(cfg.get("cleanup_max_entries", 1_000_000))
@@ -173,8 +171,6 @@ class Worker:
                           "LANG": "C.UTF-8", "PWD": self.workdir}
         os.environ.clear()
         os.environ.update(self.child_env)
-        # mkdtemp above cached /tmp (read-only for tasks) as tempfile's folder: tasks get theirs.
-        tempfile.tempdir = self.workdir
         self.prctl = _isolation.prctl_function()
         if self.uid is None:
             # Tasks run as this worker's own uid: none may open /proc/<worker>/fd/... (as
@@ -711,6 +707,23 @@ def _which(name: str) -> str | None:
         if os.access(path, os.X_OK):
             return path
     return None
+
+
+def _make_private_dir(prefix: str) -> str:
+    """A new folder only this process's uid may enter, under $TMPDIR or /tmp.
+
+    What ``tempfile.mkdtemp`` does, without importing ``tempfile``: it pulls in ``shutil`` and
+    the compression modules, whose libraries every fork of the worker would copy and unmap.
+    """
+    base = os.environ.get("TMPDIR") or "/tmp"
+    for _ in range(100):
+        path = os.path.join(base, prefix + os.urandom(6).hex())
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            continue
+        return os.path.abspath(path)
+    raise FileExistsError(f"no free folder name under {base}")
 
 
 def _vm_size() -> int:
