@@ -384,3 +384,19 @@ def test_get_sandbox_rejects_non_sandboxes():
 
     with pytest.raises(RegistryError, match="not a Sandbox"):
         get_sandbox("os:getcwd")
+
+
+def test_the_worker_stays_lean_and_tasks_still_get_their_own_temp_dir(pool):
+    """Every module a worker holds is copied by each fork and unmapped by each task child: the
+    worker loads no shutil, tempfile or compression modules, and its own modules arrive
+    compiled (their code objects name the real source files, so tracebacks read them)."""
+    r = run1(pool, "import sys\nprint(sorted(sys.modules))")
+    loaded = set(eval(r.stdout))  # noqa: S307 - our own task's output
+    assert not loaded & {"shutil", "tempfile", "bz2", "lzma", "zlib"}, loaded
+    assert {"exectune_sandbox_worker", "exectune_sandbox_task", "exectune_sandbox_judge"} <= loaded
+    r = run1(pool, "import sys, os\nm = sys.modules['exectune_sandbox_task']\n"
+                   "print(os.path.basename(m.__file__), os.path.basename(m.child.__code__.co_filename))")
+    assert r.stdout.split() == ["_task.py", "_task.py"], r
+    r = run1(pool, "import os, tempfile\nwith tempfile.NamedTemporaryFile() as f:\n"
+                   "    print(os.path.dirname(f.name) == os.environ['TMPDIR'] == os.getcwd())")
+    assert r.status is ExecStatus.OK and r.stdout == "True\n", r
