@@ -102,7 +102,7 @@ def read(n):
             raise SystemExit(3)  # the parent went away before the modules came
         data += chunk
     return data
-modules = marshal.loads(read(int.from_bytes(read(8), "big")))
+modules = marshal.loads(read(int.from_bytes(read(4), "big")))  # framed as every message: a 4-byte length first
 for name, path, code in modules:
     module = type(sys)(name)
     module.__file__ = path
@@ -115,7 +115,7 @@ sys.modules["exectune_sandbox_worker"].main()
 
 @functools.lru_cache(maxsize=1)
 def _worker_modules() -> bytes:
-    """The worker's modules compiled, as the length-prefixed marshal a worker reads first."""
+    """The worker's modules compiled: one marshal, with the length header of every pipe message."""
     here = os.path.dirname(os.path.abspath(__file__))
     compiled = []
     for name, file in _WORKER_MODULES:
@@ -123,7 +123,7 @@ def _worker_modules() -> bytes:
         with open(path, encoding="utf-8") as f:
             compiled.append((name, path, compile(f.read(), path, "exec", dont_inherit=True, optimize=0)))
     data = marshal.dumps(tuple(compiled))
-    return len(data).to_bytes(8, "big") + data
+    return _worker._HEADER.pack(len(data)) + data
 
 
 # Past a request's own budget, what a worker may still need to reap, clean up and answer.
