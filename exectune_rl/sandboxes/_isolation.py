@@ -48,6 +48,9 @@ MS_PRIVATE = 1 << 18
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
+PR_SET_NAME = 15
+ZYGOTE_NAME = "exectune-zygote"
+"""The process name (comm) of a worker's zygote, which forks its task children (``prefork``)."""
 MNT_DETACH = 2
 
 COVERED_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/root", "/home")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import marshal
 import math
 import os
 import resource
@@ -38,8 +39,40 @@ def compile_source(source: str, filename: str) -> Any:
         return compile(source, filename, "exec", dont_inherit=True)
 
 
+def spare(worker: Any, cmd_fd: int, rpc: tuple[int, int], recv: Any) -> None:
+    """A task child forked ahead of its task by the worker's zygote (``prefork``): wait for the
+    task, then run it. Never returns.
+
+    It waits as root, in a session of its own, for its task on ``cmd_fd`` (read with ``recv``,
+    the worker pipe's reader; what ``Worker._go`` sends); EOF tells it to leave. ``rpc`` are
+    the program's ends of a judged run's two pipes, made with it. Everything that depends on
+    the task, the uid drop among it, is done by :func:`child` once the task is known.
+    """
+    try:
+        os.setsid()
+        # Until the uid drop in child(), which clears it: die with the zygote (which dies with the worker).
+        worker.prctl(_isolation.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        msg = recv(cmd_fd)
+    except BaseException:  # noqa: BLE001 - no task yet: the worker finds it gone and forks one itself
+        os._exit(125)
+    if msg is None:
+        os._exit(0)
+    try:
+        os.close(cmd_fd)
+        req, code, epilogue, argv, in_fd, judged = msg
+        if code is not None:
+            req["_code"] = marshal.loads(code)
+        if epilogue is not None:
+            req["_epilogue_code"] = marshal.loads(epilogue)
+        del msg, code, epilogue
+    except BaseException as exc:  # noqa: BLE001 - its task could not be read: the sandbox's fault
+        _write_status({"kind": "setup", "exc": type(exc).__name__, "msg": str(exc)}, worker.status_fd)
+        os._exit(125)
+    child(worker, req, worker.workdir, argv, in_fd, rpc if judged else None, in_session=True)
+
+
 def child(worker: Any, req: dict[str, Any], workdir: str, argv: list[str] | None, in_fd: int,
-          rpc: tuple[int, int] | None = None) -> None:
+          rpc: tuple[int, int] | None = None, in_session: bool = False) -> None:
     """Runs in the forked task child; never returns.
 
     With ``rpc`` (a judged run: the judge's read and write ends) the program is imported as a
@@ -52,7 +85,8 @@ def child(worker: Any, req: dict[str, Any], workdir: str, argv: list[str] | None
     """
     report = worker.status_fd  # where a set-up failure is written until fd 3 is the status channel
     try:
-        os.setsid()  # the file view is the worker's own: it entered the sealed view once
+        if not in_session:  # a spare child made its session while it waited
+            os.setsid()  # the file view is the worker's own: it entered the sealed view once
         if rpc is not None:
             rpc = (fcntl.fcntl(rpc[0], fcntl.F_DUPFD, 64), fcntl.fcntl(rpc[1], fcntl.F_DUPFD, 64))
         claims = fcntl.fcntl(worker.claim_fd, fcntl.F_DUPFD, 64) if argv is None else -1

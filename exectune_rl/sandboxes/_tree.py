@@ -250,10 +250,17 @@ class TreeClock:
             return (self.cgroup.usage() - usage) - (time.process_time() - own)
         return proc_tree_cpu(self.sid, self.uid, (os.getpid(),))
 
-    def final(self) -> float:
-        """CPU seconds the tree used, once every process of it was reaped."""
+    def final(self, reaped_by_zygote: float | None = 0.0) -> float:
+        """CPU seconds the tree used, once every process of it has ended: the worker's children
+        (escapees come to it), and ``reaped_by_zygote``, the CPU of a task child its zygote reaped;
+        None: that child is not reaped yet, and the cgroup's count (every process of the tree,
+        ended ones included) is the answer."""
+        if reaped_by_zygote is None and self.cgroup is not None:
+            return max(0.0, self.used())
+        reaped_by_zygote = reaped_by_zygote or 0.0
         ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return max(0.0, ru.ru_utime + ru.ru_stime - self._children0 - (self.reaped_elsewhere - self._elsewhere0))
+        own = ru.ru_utime + ru.ru_stime - self._children0 - (self.reaped_elsewhere - self._elsewhere0)
+        return max(0.0, own + reaped_by_zygote)
 
     def poll_after(self, cpu_left: float) -> float:
         """Seconds before the tree could have used ``cpu_left`` (all its processes on every CPU)."""

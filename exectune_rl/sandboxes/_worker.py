@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import marshal
 import os
 import pickle
 import resource
@@ -39,6 +40,8 @@ if _tree is None:
     from exectune_rl.sandboxes import _tree
 
 _HEADER = struct.Struct("!I")
+_PID = struct.Struct("!i")
+_EXIT = struct.Struct("!iid")  # the zygote's word on a child it reaped: pid, wait status, CPU seconds
 _CHILD_PATH = "/usr/local/bin:/usr/bin:/bin"
 REAP_TIMEOUT_S = 5.0
 GONE_GRACE_S = 0.1
@@ -56,6 +59,9 @@ COMPILE_CPU_S = 20.0
 # Larger programs compile in the task child, under its limits, not in the worker.
 COMPILE_IN_WORKER_MAX_CHARS = 256_000
 COMPILE_MEMORY_MB = 2048
+# What a task child reads of its request (the rest: files, stdin, the tests, are the worker's).
+_CHILD_KEYS = ("code", "cpu_time_s", "load_cpu_time_s", "memory_mb", "output_limit_bytes", "max_open_files",
+               "max_processes", "env", "args", "epilogue_globals")
 
 
 # --------------------------------------------------------------------------- protocol
@@ -119,6 +125,8 @@ class Worker:
         self.in_fd = os.memfd_create("stdin")
         self.sealed_ns_fd: int | None = None
         self.judge: _JudgeServer | None = None
+        self.spare: _Spare | None = None
+        self.zygote: _Zygote | None = None
         self.devnull = os.open(os.devnull, os.O_RDONLY)
         self.exes = {name: _which(name) for name in ("node", "gcc", "g++", "bash")}
         layers, self.note = _isolation.setup_worker_isolation(
@@ -178,6 +186,10 @@ class Worker:
             self.prctl(_isolation.PR_SET_DUMPABLE, 0, 0, 0, 0)
         self.baseline_vm = _vm_size()
         self.isolation = tuple(self.layers)  # what every result reports
+        # A spare child waits as root and takes the task's uid once it has its task: no task
+        # can signal it. Without a uid of their own, tasks could, so no spare is kept then.
+        self.prefork = bool(cfg.get("prefork")) and self.uid is not None
+        self.status_wait_s = REAP_TIMEOUT_S
         if self.sealed_ns_fd is not None:
             # The worker itself moves into the sealed view once, so that no task child pays
             # for a setns (about 0.3 ms each); its judge, started on the first judged task,
@@ -291,10 +303,18 @@ class Worker:
         total = cpu_limit + (load or 0.0)
         wall_limit = req["wall_time_s"] or max(3 * total, total + 2)
         start = time.monotonic()
-        to_prog_r, to_prog_w = os.pipe()
-        to_judge_r, to_judge_w = os.pipe()
         prog_pid = None
+        to_prog_r = to_prog_w = to_judge_r = to_judge_w = -1
         try:
+            spare = self._take_spare()
+            if spare is not None and self._go(spare, req, None, self.devnull, True):
+                prog_pid = spare.pid  # it holds the program's ends of the two pipes made with it
+                to_prog_w, to_judge_r = spare.judge_ends
+                spare.judge_ends = None
+            else:
+                spare = None
+                to_prog_r, to_prog_w = os.pipe()
+                to_judge_r, to_judge_w = os.pipe()
             judge = self._judge_server()
             header = json.dumps({"deadline_s": max(0.05, wall_limit - 0.25), "ready_mark": bool(load)}).encode()
             socket_mod().send_fds(judge.sock, [header], [judge_fd, to_prog_w, to_judge_r])
@@ -303,14 +323,19 @@ class Worker:
             os.close(to_prog_w)
             os.close(to_judge_r)
             to_prog_w = to_judge_r = -1
-            sys.stdout.flush()
-            sys.stderr.flush()
-            prog_pid = os.fork()
-            if prog_pid == 0:  # pragma: no cover - runs in the task child
-                _task.child(self, req, workdir, None, self.devnull, rpc=(to_prog_r, to_judge_w))
+            if prog_pid is None:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                prog_pid = os.fork()
+                if prog_pid == 0:  # pragma: no cover - runs in the task child
+                    _task.child(self, req, workdir, None, self.devnull, rpc=(to_prog_r, to_judge_w))
             self.clock.start(prog_pid)
         except OSError as exc:
             self._stop_judge()
+            if prog_pid is not None:  # started, with no judge to answer: stopped, never counted
+                _kill(prog_pid)
+                _, child_cpu = self._reap_child(prog_pid, spare is not None)
+                self._reap_group(prog_pid, zombie_leader=child_cpu is None)
             return {"status": "infra", "detail": f"could not start the judged run: {exc}"}
         finally:
             for fd in (judge_fd, to_prog_r, to_prog_w, to_judge_r, to_judge_w):
@@ -318,11 +343,15 @@ class Worker:
                     os.close(fd)
         reason, judge_end, exited_first, killed_after, held_to, verdict = self._wait_judged(
             prog_pid, cpu_limit, wall_limit, start, load)
-        _, status = os.waitpid(prog_pid, 0)
+        status, child_cpu = self._reap_child(prog_pid, spare is not None)
+        if status is None:
+            self._stop_judge()
+            self._reap_group(prog_pid)
+            return {"status": "infra", "detail": "the worker's zygote gave no exit status for the program"}
         if killed_after and not reason and os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL:
             status = 0  # stopped by the worker once the verdict was in: a normal end
-        self._reap_group(prog_pid)
-        res = self._classify(req, status, self.clock.final(), reason, True, held_to)
+        self._reap_group(prog_pid, zombie_leader=child_cpu is None)
+        res = self._classify(req, status, self.clock.final(child_cpu), reason, True, held_to)
         res["verdict"] = verdict
         if res["verdict"] is None and reason == "wall":
             # The judge's own deadline failed to stop it (something the program sent kept it
@@ -519,24 +548,278 @@ class Worker:
             os.write(self.in_fd, stdin)
             os.lseek(self.in_fd, 0, os.SEEK_SET)
         in_fd = self.in_fd if stdin else self.devnull
+        spare = self._take_spare()
+        if spare is not None and self._go(spare, req, argv, in_fd, False):
+            pid = spare.pid
+            self._close_judge_ends(spare)
+        else:
+            spare = None
+            sys.stdout.flush()
+            sys.stderr.flush()
+            try:
+                pid = os.fork()
+            except OSError as exc:
+                return {"status": "infra", "detail": f"fork failed: {exc}"}
+            if pid == 0:  # pragma: no cover - runs in the task child
+                _task.child(self, req, workdir, argv, in_fd)
+        self.clock.start(pid)
+        return self._supervise(pid, req, argv is None, spare is not None)
+
+    # -- prefork: the zygote and its spare child ----------------------------------------
+
+    def start_zygote(self, close: tuple[int, ...]) -> None:
+        """Fork the zygote (``prefork``): a copy of this worker as it is now, before any task,
+        that forks each task's child ahead of its task (a spare) and reaps it when told.
+
+        The worker then forks no task child itself: its pages stay its own, so what it writes
+        costs no copy-on-write fault, and no child it forks ever holds a task's data. The
+        zygote and its waiting spare live in the judge's cgroup; a spare joins the worker's
+        (which counts the task's CPU) when it is given its task. ``close``: the worker's
+        protocol fds, which the zygote must not hold.
+        """
+        if not self.prefork:
+            return
+        sock_mod = socket_mod()
+        mine, theirs = sock_mod.socketpair(sock_mod.AF_UNIX, sock_mod.SOCK_SEQPACKET)
         sys.stdout.flush()
         sys.stderr.flush()
         try:
             pid = os.fork()
-        except OSError as exc:
-            return {"status": "infra", "detail": f"fork failed: {exc}"}
-        if pid == 0:  # pragma: no cover - runs in the task child
-            _task.child(self, req, workdir, argv, in_fd)
-        self.clock.start(pid)
-        return self._supervise(pid, req, argv is None)
+        except OSError:
+            mine.close()
+            theirs.close()
+            self.prefork = False
+            return
+        if pid == 0:  # pragma: no cover - runs in the zygote
+            try:
+                mine.close()
+                for fd in close:
+                    os.close(fd)
+                self.prctl(_isolation.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+                self.prctl(_isolation.PR_SET_NAME, ctypes_string(_isolation.ZYGOTE_NAME), 0, 0, 0)  # what ps shows
+                self._zygote_loop(theirs)
+            except BaseException:  # noqa: BLE001
+                pass
+            os._exit(0)
+        theirs.close()
+        self.zygote = _Zygote(pid, mine)
+        if self.judge_cgroup is not None:
+            try:
+                self.judge_cgroup.join(pid)
+            except OSError:  # in the worker's cgroup, its forks would count as the task's CPU
+                self._lose_zygote()
+                self.prefork = False
+                return
+        self._zygote_send(b"t")  # its first spare
 
-    def _supervise(self, pid: int, req: dict[str, Any], is_python: bool) -> dict[str, Any]:
+    def _zygote_loop(self, sock: Any) -> None:  # pragma: no cover - runs in the zygote
+        """The zygote: ``t`` forks a spare (announced as ``s`` with its fds, or ``f``), ``r``
+        reaps a child (answered ``x`` with its wait status and CPU). EOF: the worker is gone."""
+        sock_mod = socket_mod()
+        while True:
+            msg = sock.recv(64)
+            if not msg:
+                return
+            if msg[:1] == b"t":
+                made = self._fork_spare(sock)
+                if made is None:
+                    sock.send(b"f")
+                    continue
+                pid, fds = made
+                try:
+                    sock_mod.send_fds(sock, [b"s" + _PID.pack(pid)], fds)
+                finally:
+                    for fd in fds:
+                        os.close(fd)
+            elif msg[:1] == b"r":
+                (pid,) = _PID.unpack(msg[1:])
+                try:
+                    _, status, usage = os.wait4(pid, 0)
+                except ChildProcessError:
+                    sock.send(b"n" + _PID.pack(pid))
+                    continue
+                sock.send(b"x" + _EXIT.pack(pid, status, usage.ru_utime + usage.ru_stime))
+
+    def _fork_spare(self, sock: Any) -> tuple[int, list[int]] | None:  # pragma: no cover - runs in the zygote
+        """Fork a spare with its command pipe and a judged run's two pipes; the worker's ends back."""
+        made: list[int] = []
+        try:
+            for _ in range(3):
+                made += os.pipe()
+            cmd_r, cmd_w, to_prog_r, to_prog_w, to_judge_r, to_judge_w = made
+            pid = os.fork()
+        except OSError:
+            for fd in made:
+                os.close(fd)
+            return None
+        if pid == 0:  # runs in the spare
+            sock.close()
+            for fd in (cmd_w, to_prog_w, to_judge_r):
+                os.close(fd)
+            _task.spare(self, cmd_r, (to_prog_r, to_judge_w), recv)
+        for fd in (cmd_r, to_prog_r, to_judge_w):
+            os.close(fd)
+        return pid, [cmd_w, to_prog_w, to_judge_r]
+
+    def _zygote_send(self, msg: bytes) -> bool:
+        zygote = self.zygote
+        if zygote is None:
+            return False
+        try:
+            zygote.sock.send(msg)
+            return True
+        except OSError:
+            self._lose_zygote()
+            return False
+
+    def _zygote_ask(self, msg: bytes, pid: int) -> tuple[int, float] | None:
+        """Send ``msg`` (``r``: reap ``pid``) and wait for the zygote's answer about ``pid``."""
+        if not self._zygote_send(msg):
+            return None
+        return self._zygote_read(want_exit=pid)
+
+    def _zygote_read(self, want_exit: int | None = None) -> tuple[int, float] | None:
+        """Read the zygote's messages until the one wanted: the exit of ``want_exit``, else a
+        spare (or word that none could be made). A spare announced meanwhile is kept."""
+        zygote = self.zygote
+        sock_mod = socket_mod()
+        deadline = time.monotonic() + self.status_wait_s
+        while zygote is not None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([zygote.sock], [], [], left)[0]:
+                self.retire = "its zygote stopped answering"
+                self._lose_zygote()
+                return None
+            try:
+                msg, fds, _, _ = sock_mod.recv_fds(zygote.sock, 64, 3)
+            except OSError:
+                msg, fds = b"", []
+            kind = msg[:1]
+            if kind == b"s" and len(fds) == 3:
+                self.spare = _Spare(_PID.unpack(msg[1:])[0], fds[0], (fds[1], fds[2]))
+                if want_exit is None:
+                    return None
+            elif kind == b"f":
+                if want_exit is None:
+                    return None
+            elif kind == b"x":
+                pid, status, cpu = _EXIT.unpack(msg[1:])
+                if pid == want_exit:
+                    return status, cpu
+            elif kind == b"n":
+                if _PID.unpack(msg[1:])[0] == want_exit:
+                    return None
+            else:  # EOF or garbage: it died
+                for fd in fds:
+                    os.close(fd)
+                self.retire = "its zygote died"
+                self._lose_zygote()
+                return None
+        return None
+
+    def _lose_zygote(self) -> None:
+        """Stop and reap the zygote (tasks are forked here from now on). Reaped, it brings the
+        CPU of every child it reaped into RUSAGE_CHILDREN: none of it is the current task's."""
+        zygote, self.zygote = self.zygote, None
+        if zygote is not None:
+            zygote.sock.close()
+            _kill(zygote.pid)  # its spare dies with it (PR_SET_PDEATHSIG)
+            try:
+                usage = os.wait4(zygote.pid, 0)[2]
+                self.clock.reaped_elsewhere += usage.ru_utime + usage.ru_stime
+            except ChildProcessError:
+                pass
+        if self.spare is not None:
+            self._close_spare_fds(self.spare)
+            self.spare = None
+
+    def _take_spare(self) -> "_Spare | None":
+        """The waiting spare child, taken for a task; None when there is none (a fresh fork then)."""
+        if self.zygote is None:
+            return None
+        if self.spare is None:
+            self._zygote_read()
+        spare, self.spare = self.spare, None
+        if spare is None:
+            self._zygote_send(b"t")  # none could be made: try again for the next task
+            return None
+        if _exited(spare.pid):  # killed while it waited
+            self._drop_spare(spare)
+            self._zygote_send(b"t")
+            return None
+        return spare
+
+    def _go(self, spare: "_Spare", req: dict[str, Any], argv: list[str] | None, in_fd: int, judged: bool) -> bool:
+        """Give ``spare`` its task; False (and the spare dropped) when it could not take it.
+        Either way the zygote is asked for the next spare, forked while this task runs."""
+        code, epilogue = req.get("_code"), req.get("_epilogue_code")
+        task = {k: req[k] for k in _CHILD_KEYS if k in req and not (k == "code" and code is not None)}
+        try:
+            if self.cgroup is not None:
+                self.cgroup.join(spare.pid)  # its CPU is the task's from here on
+            send(spare.cmd_fd, (task, None if code is None else marshal.dumps(code),
+                                None if epilogue is None else marshal.dumps(epilogue), argv, in_fd, judged))
+        except (OSError, ValueError):  # gone before its task (EPIPE); or code marshal cannot carry
+            self._drop_spare(spare)
+            return False
+        finally:
+            self._zygote_send(b"t")
+        os.close(spare.cmd_fd)
+        spare.cmd_fd = -1
+        return True
+
+    def _close_spare_fds(self, spare: "_Spare") -> None:
+        if spare.cmd_fd >= 0:
+            os.close(spare.cmd_fd)
+            spare.cmd_fd = -1
+        self._close_judge_ends(spare)
+
+    def _close_judge_ends(self, spare: "_Spare") -> None:
+        if spare.judge_ends is not None:
+            for fd in spare.judge_ends:
+                os.close(fd)
+            spare.judge_ends = None
+
+    def _drop_spare(self, spare: "_Spare") -> None:
+        """Stop a spare that will run no task, and have the zygote reap it; its CPU is no task's."""
+        self._close_spare_fds(spare)
+        _kill(spare.pid)
+        self._zygote_ask(b"r" + _PID.pack(spare.pid), spare.pid)
+
+    def _supervise(self, pid: int, req: dict[str, Any], is_python: bool, from_zygote: bool = False) -> dict[str, Any]:
         cpu_limit = float(req["cpu_time_s"])
         wall_limit = req["wall_time_s"] or max(3 * cpu_limit, cpu_limit + 2)
         reason = self._wait_with_limits(pid, cpu_limit, wall_limit)
-        _, status = os.waitpid(pid, 0)
-        self._reap_group(pid)
-        return self._classify(req, status, self.clock.final(), reason, is_python)
+        status, child_cpu = self._reap_child(pid, from_zygote)
+        self._reap_group(pid, zombie_leader=child_cpu is None)
+        if status is None:
+            return {"status": "infra", "detail": "the worker's zygote gave no exit status for the task"}
+        return self._classify(req, status, self.clock.final(child_cpu), reason, is_python)
+
+    def _reap_child(self, pid: int, from_zygote: bool) -> tuple[int | None, float | None]:
+        """Reap the task child ``pid``, ended or killed: its wait status and the CPU it used
+        where the worker's RUSAGE_CHILDREN does not count it (a child of the zygote); None for
+        the CPU: the worker's cgroup counts it.
+
+        A zygote's child is reaped by the zygote. With a cgroup, the worker reads the wait
+        status off the zombie and lets the zygote reap it meanwhile (its answer is read later);
+        otherwise it waits for the zygote's answer, which carries the child's CPU.
+        """
+        if not from_zygote:
+            return os.waitpid(pid, 0)[1], 0.0
+        if self.cgroup is not None:
+            if not _exited(pid):
+                _kill(pid)
+                _wait_exit(pid)
+            status = _zombie_status(pid)
+            if status is not None and self._zygote_send(b"r" + _PID.pack(pid)):
+                return status, None
+        reply = self._zygote_ask(b"r" + _PID.pack(pid), pid)
+        if reply is None:
+            _kill(pid)
+            self.retire = "its zygote gave no exit status for a task"
+            return None, 0.0
+        return reply
 
     def _wait_with_limits(self, pid: int, cpu_limit: float, wall_limit: float) -> str:
         """Wait for the child; kill its tree when the tree passes its CPU budget or the wall backstop.
@@ -576,7 +859,7 @@ class Worker:
         _kill(pid)
         return reason
 
-    def _reap_group(self, pgid: int) -> None:
+    def _reap_group(self, pgid: int, zombie_leader: bool = False) -> None:
         """Kill and reap what the task left behind: its process group and any escapees.
 
         Escapees are found as the worker's children (it is a child subreaper: orphans of the
@@ -584,7 +867,12 @@ class Worker:
         the task cannot leave. Loop until the group is empty and none is left. Without
         grandchildren, one ``killpg`` that finds nobody ends it. A tree that will not die
         within ``REAP_TIMEOUT_S`` retires the worker.
+
+        ``zombie_leader``: the group's leader has ended and its zygote reaps it meanwhile; until
+        then ``killpg`` still finds it. With a cgroup, a live member of the group is one of the
+        cgroup's (a zombie is not), so the group is done when none is left there.
         """
+        zombie_leader = zombie_leader and self.cgroup is not None
         children_file = self.children_file
         me = os.getpid()
         deadline = time.monotonic() + REAP_TIMEOUT_S
@@ -610,7 +898,8 @@ class Worker:
                 except (OSError, ValueError):
                     pass
             judge = self.judge.pid if self.judge is not None else None
-            pids = [p for p in pids if p != judge]
+            zygote = self.zygote.pid if self.zygote is not None else None
+            pids = [p for p in pids if p != judge and p != zygote]
             for p in pids:
                 try:
                     os.kill(p, signal.SIGKILL)
@@ -626,7 +915,13 @@ class Worker:
                 if reaped == judge:
                     self.judge.reaped = True  # type: ignore[union-attr]
                     self.clock.reaped_elsewhere += usage.ru_utime + usage.ru_stime
-            if not group_alive and not pids:
+                elif reaped == zygote:  # it died: tasks are forked here from now on
+                    self.clock.reaped_elsewhere += usage.ru_utime + usage.ru_stime
+                    self.retire = "its zygote died"
+                    if self.zygote is not None:
+                        self.zygote.sock.close()
+                    self.zygote = None
+            if (not group_alive or zombie_leader) and not pids:
                 return
             if time.monotonic() > deadline:
                 self.retire = f"processes of a task did not die within {REAP_TIMEOUT_S} s"
@@ -734,10 +1029,79 @@ def _vm_size() -> int:
     return 0
 
 
+def ctypes_string(text: str) -> int:
+    """The address of ``text`` as a C string that lives as long as this process (it never frees it)."""
+    import ctypes  # loaded already: _isolation uses it
+
+    buf = ctypes.create_string_buffer(text.encode())
+    _KEPT.append(buf)
+    return ctypes.addressof(buf)
+
+
+_KEPT: list[Any] = []
+
+
 def socket_mod() -> Any:
     import socket  # imported on first use: plain runs never pay for it
 
     return socket
+
+
+class _Spare:
+    """The worker's handle on a spare child: its pid, its command pipe, a judged run's judge ends."""
+
+    def __init__(self, pid: int, cmd_fd: int, judge_ends: tuple[int, int]) -> None:
+        self.pid = pid
+        self.cmd_fd = cmd_fd
+        self.judge_ends: tuple[int, int] | None = judge_ends
+
+
+class _Zygote:
+    """The worker's handle on its zygote: its pid and the socket it is told and answers on."""
+
+    def __init__(self, pid: int, sock: Any) -> None:
+        self.pid = pid
+        self.sock = sock
+
+
+def _zombie_status(pid: int) -> int | None:
+    """The wait status of ``pid``, ended and not yet reaped (``/proc/<pid>/stat`` field 52), or None."""
+    try:
+        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fields = os.read(fd, 4096).rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    finally:
+        os.close(fd)
+    if len(fields) < 50 or fields[0] not in (b"Z", b"X"):
+        return None
+    return int(fields[49])
+
+
+def _wait_exit(pid: int, timeout_s: float = REAP_TIMEOUT_S) -> None:
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError:
+        return
+    try:
+        select.select([fd], [], [], timeout_s)
+    finally:
+        os.close(fd)
+
+
+def _exited(pid: int) -> bool:
+    """Whether ``pid`` (a process no one has reaped yet) has ended."""
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError:
+        return True
+    try:
+        return bool(select.select([fd], [], [], 0)[0])
+    finally:
+        os.close(fd)
 
 
 class _JudgeServer:
@@ -833,6 +1197,7 @@ def main() -> None:
     except Exception as exc:
         send(proto_out, {"ready": False, "error": f"{type(exc).__name__}: {exc}"})
         return
+    worker.start_zygote((proto_in, proto_out, *([cfg["fd_socket"]] if cfg.get("fd_socket") is not None else [])))
     cgroups = [g.path for g in (worker.cgroup, worker.judge_cgroup) if g is not None]
     send(proto_out, {"ready": True, "layers": worker.layers, "note": worker.note, "pid": os.getpid(), "uid": worker.uid,
                      "cgroups": cgroups})
@@ -859,6 +1224,9 @@ def main() -> None:
                    "retire": f"worker error: {type(exc).__name__}"}
         res["id"] = rid
         send(proto_out, res)
+        # Nothing of a task outlives its reply: the next task's child, a copy of this worker,
+        # must find neither this request nor its result among its objects.
+        del req, res
 
 
 def _receive_fd(sock: Any, rid: Any) -> int | None:

@@ -3,8 +3,35 @@ import pytest
 from exectune_rl.sandboxes import LocalSandbox
 
 
-@pytest.fixture(scope="module")
-def pool():
-    """One real worker pool per test module: abuse tests run one after another on it."""
-    with LocalSandbox(workers=2) as sb:
+@pytest.fixture(scope="module", params=[False, True], ids=["fork", "prefork"])
+def pool(request):
+    """One real worker pool per test module: abuse tests run one after another on it. Each
+    module runs twice: with task children forked by the worker, and with ``prefork`` (forked
+    ahead by the worker's zygote; only as root, elsewhere the same as the first)."""
+    with LocalSandbox(workers=2, prefork=request.param) as sb:
         yield sb
+
+
+def _task_children(worker_pid: int) -> list:
+    """The worker's descendants less its zygote and the spare child waiting in it (``prefork``)."""
+    import psutil
+
+    from exectune_rl.sandboxes._isolation import ZYGOTE_NAME
+
+    found = []
+    for c in psutil.Process(worker_pid).children(recursive=True):
+        try:
+            if c.name() == ZYGOTE_NAME and c.ppid() == worker_pid:
+                continue
+            if c.uids().real == 0 and psutil.Process(c.ppid()).name() == ZYGOTE_NAME:
+                continue  # the spare: a child of the zygote that has no task yet (tasks run as their own uid)
+        except psutil.NoSuchProcess:
+            continue
+        found.append(c)
+    return found
+
+
+@pytest.fixture
+def task_children():
+    """``task_children(worker_pid)``: what is left of tasks under a worker (its spare child not counted)."""
+    return _task_children

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 import psutil
 import pytest
@@ -68,17 +69,17 @@ def test_memory_bomb(pool):
 
 
 @pytest.mark.skipif(not IS_ROOT, reason="RLIMIT_NPROC holds per uid; only root can give tasks a uid of their own")
-def test_fork_bomb_is_contained(pool):
+def test_fork_bomb_is_contained(pool, task_children):
     code = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"
     r = run1(pool, code, cpu_time_s=0.5, wall_time_s=2, max_processes=8)
     assert r.status in (ExecStatus.TIMEOUT, ExecStatus.RUNTIME_ERROR)
     # Nothing of it survives: the pool's workers have no children left.
     for pid in pool.worker_pids:
-        assert psutil.Process(pid).children(recursive=True) == []
+        assert task_children(pid) == []
     _then_ordinary(pool)
 
 
-def test_escaped_grandchild_is_killed(pool):
+def test_escaped_grandchild_is_killed(pool, task_children):
     code = (
         "import os, time\n"
         "if os.fork() == 0:\n"
@@ -90,7 +91,7 @@ def test_escaped_grandchild_is_killed(pool):
     r = run1(pool, code)
     assert r.status is ExecStatus.OK
     for pid in pool.worker_pids:
-        assert psutil.Process(pid).children(recursive=True) == []
+        assert task_children(pid) == []
 
 
 def test_output_flood(pool):
@@ -302,14 +303,14 @@ def test_each_worker_has_its_own_uid(pool):
         assert int(r.stdout) in uids[2:]
 
 
-def test_no_leaked_fds_or_zombies(pool):
+def test_no_leaked_fds_or_zombies(pool, task_children):
     pool.run([ExecRequest("print(1)") for _ in range(30)])
     before = {pid: psutil.Process(pid).num_fds() for pid in pool.worker_pids}
     pool.run([ExecRequest("import os\nos.pipe()\nopen('x','w')") for _ in range(30)])
     for pid, n in before.items():
         proc = psutil.Process(pid)
         assert proc.num_fds() == n
-        assert proc.children() == []
+        assert task_children(pid) == []
 
 
 def test_concurrent_callers_get_their_own_results_in_order(pool):
@@ -400,3 +401,156 @@ def test_the_worker_stays_lean_and_tasks_still_get_their_own_temp_dir(pool):
     r = run1(pool, "import os, tempfile\nwith tempfile.NamedTemporaryFile() as f:\n"
                    "    print(os.path.dirname(f.name) == os.environ['TMPDIR'] == os.getcwd())")
     assert r.status is ExecStatus.OK and r.stdout == "True\n", r
+
+
+# --------------------------------------------------------------------------- prefork: the spare child
+
+
+def _spare_of(sb: LocalSandbox) -> psutil.Process:
+    """The worker's spare child: the child of its zygote that has no task yet (still root)."""
+    from exectune_rl.sandboxes._isolation import ZYGOTE_NAME
+
+    worker = sb.worker_pids[0]
+    for _ in range(200):
+        zygotes = [c for c in psutil.Process(worker).children() if c.name() == ZYGOTE_NAME]
+        spares = [c for z in zygotes for c in z.children() if c.uids().real == 0]
+        if spares:
+            return spares[0]
+        time.sleep(0.01)
+    raise AssertionError("no spare child")
+
+
+@pytest.fixture
+def prefork_solo():
+    with LocalSandbox(workers=1, prefork=True) as sb:
+        if not IS_ROOT:
+            pytest.skip("a spare child is kept only where tasks get a uid of their own (root)")
+        yield sb
+
+
+def test_prefork_defaults_to_where_a_cpu_is_left_idle():
+    ncpu = len(os.sched_getaffinity(0))
+    with LocalSandbox(workers=ncpu) as sb:
+        assert sb.prefork is False
+    if ncpu > 1:
+        with LocalSandbox(workers=ncpu - 1) as sb:
+            assert sb.prefork is True
+    with pytest.raises(ConfigError, match="prefork"):
+        LocalSandbox(workers=1, prefork="yes")
+
+
+def test_a_spare_runs_every_kind_of_task_as_a_fresh_child_would(prefork_solo):
+    sb = prefork_solo
+    from exectune_rl.sandboxes.runner import ProgramTests, run_tests
+
+    runs = [ExecRequest("import os, sys\nprint(os.getuid(), os.getsid(0) == os.getpid(), sys.stdin.read(), sys.argv[1:])",
+                        stdin="in put", args=("a", "b")),
+            ExecRequest("print('x' * 10)"), ExecRequest("raise ValueError('no')"), ExecRequest("def f(:"),
+            ExecRequest("echo $((6 * 7))", language="bash"),
+            ExecRequest("import os\nprint(os.environ['K'])", env={"K": "v"}),
+            ExecRequest("while True:\n    pass", cpu_time_s=0.3)]
+    for _ in range(2):
+        r = sb.run(runs)
+        uid, leader, *rest = r[0].stdout.split()
+        assert int(uid) == sb._procs[0].uid and leader == "True" and " ".join(rest) == "in put ['a', 'b']", r[0]
+        assert [x.status for x in r[1:]] == [ExecStatus.OK, ExecStatus.RUNTIME_ERROR, ExecStatus.SYNTAX_ERROR,
+                                             ExecStatus.OK, ExecStatus.OK, ExecStatus.TIMEOUT], r
+        assert r[4].stdout == "42\n" and r[5].stdout == "v\n"
+        assert 0.25 <= r[6].cpu_s < 0.6, r[6]  # its CPU, not its spare's wait
+    tests = ProgramTests("asserts", code="assert f(2) == 4\nassert f(3) == 9")
+    outs = run_tests(sb, ["def f(x):\n    return x * x", "def f(x):\n    return x + 2", "import sys\nsys.exit(0)"], tests)
+    assert [o.passed for o in outs] == [True, False, False], outs
+
+
+def test_a_spare_is_out_of_reach_of_the_task_before_it(prefork_solo):
+    sb = prefork_solo
+    sb.run([ExecRequest("pass")])
+    assert _spare_of(sb).uids().real == 0
+    # The spare for the next task is forked while this one runs: the task waits for it, then
+    # tries every pid on the machine. Only its own process answers.
+    code = ("import os, time\ntime.sleep(0.3)\nme = os.getpid()\nfound = []\n"
+            "for p in range(1, int(open('/proc/sys/kernel/pid_max').read())):\n"
+            "    try:\n        os.kill(p, 0)\n    except OSError:\n        continue\n"
+            "    if p != me:\n        found.append(p)\n"
+            "print(found)")
+    start = time.time()
+    [r] = sb.run([ExecRequest(code, cpu_time_s=10)])
+    spare = _spare_of(sb)
+    assert spare.create_time() <= start + 0.3 + 0.05 or spare.create_time() < time.time(), spare
+    assert r.status is ExecStatus.OK and r.stdout == "[]\n", r
+    assert spare.status() != psutil.STATUS_STOPPED
+    [r] = sb.run([ExecRequest("print(6 * 7)")])
+    assert r.status is ExecStatus.OK and r.stdout == "42\n" and r.wall_s < 1.0, r
+
+
+@pytest.mark.parametrize("prefork", [False, True], ids=["fork", "prefork"])
+def test_a_task_finds_nothing_of_the_task_before_it(prefork):
+    # A task child is a copy of its worker; with prefork, one forked while the task before
+    # ran. That task's request (its code, stdin, arguments, environment) and its result must
+    # not be among the live objects of the next.
+    with LocalSandbox(workers=1, prefork=prefork) as sb:
+        _finds_nothing_of_the_task_before(sb)
+
+
+def _finds_nothing_of_the_task_before(sb: LocalSandbox) -> None:
+    secret = "S3CRET-" + os.urandom(6).hex()
+    probe = """
+import gc, sys
+needle = "".join(["S3C", "RET-"])  # built at run time: the probe's own code does not hold it
+roots = list(gc.get_objects())
+f = sys._getframe()
+while f is not None:
+    roots.append(dict(f.f_locals))
+    f = f.f_back
+hits, seen, todo = [], {id(roots), id(needle)}, list(roots)
+while todo and len(seen) < 2_000_000:
+    o = todo.pop()
+    if id(o) in seen:
+        continue
+    seen.add(id(o))
+    if isinstance(o, str):
+        if needle in o:
+            hits.append(o[:30])
+    elif isinstance(o, (bytes, bytearray)):
+        if needle.encode() in o:
+            hits.append(repr(bytes(o[:30])))
+    elif isinstance(o, dict):
+        todo.extend(o.keys())
+        todo.extend(o.values())
+    elif isinstance(o, (list, tuple, set, frozenset)):
+        todo.extend(o)
+print(hits)
+"""
+    slow = f"# {secret}\nimport time\nx = {secret!r}\nprint(x)\ntime.sleep(0.05)\n"
+    for _ in range(3):
+        r = sb.run([ExecRequest(slow, stdin=secret, args=(secret,), env={"K": secret}), ExecRequest(probe)])
+        assert r[0].status is ExecStatus.OK, r[0]
+        assert r[1].status is ExecStatus.OK and r[1].stdout == "[]\n", r[1]
+
+
+def test_a_spare_that_died_is_replaced_without_harm(prefork_solo):
+    sb = prefork_solo
+    sb.run([ExecRequest("pass")])
+    _spare_of(sb).kill()
+    [r] = sb.run([ExecRequest("print(1)")])
+    assert r.status is ExecStatus.OK and r.stdout == "1\n" and not r.retried, r
+    spare = _spare_of(sb)
+    spare.kill()
+    time.sleep(0.1)  # dead (a zombie until the worker reaps it) before the judged run comes
+    from exectune_rl.sandboxes.runner import ProgramTests, run_tests
+
+    [out] = run_tests(sb, ["def f():\n    return 1"], ProgramTests("asserts", code="assert f() == 1"))
+    assert out.passed, out
+
+
+def test_a_zygote_that_died_harms_no_task(prefork_solo):
+    from exectune_rl.sandboxes._isolation import ZYGOTE_NAME
+
+    sb = prefork_solo
+    sb.run([ExecRequest("x = sum(i * i for i in range(300000))")] * 20)  # CPU its zygote reaped
+    [zygote] = [c for c in psutil.Process(sb.worker_pids[0]).children() if c.name() == ZYGOTE_NAME]
+    zygote.kill()
+    time.sleep(0.1)
+    results = sb.run([ExecRequest("print(6 * 7)") for _ in range(6)])
+    assert all(r.status is ExecStatus.OK and r.stdout == "42\n" for r in results), results
+    assert max(r.cpu_s for r in results) < 0.2, [r.cpu_s for r in results]  # none is charged the zygote's children

@@ -227,13 +227,13 @@ def test_no_process_of_a_killed_attempt_outlives_its_result():
         _ordinary(sb)
 
 
-def test_escaped_descendants_end_with_their_task(solo):
+def test_escaped_descendants_end_with_their_task(solo, task_children):
     # Processes that left the task's session (setsid, a double fork) are found, killed and
     # reaped when the task ends, not when they please.
     code = "import os, time\nif os.fork() == 0:\n    os.setsid()\n    os.fork()\n    time.sleep(60)\nprint('left')\n"
     r = run1(solo, code)
     assert r.status is ExecStatus.OK and r.stdout == "left\n"
-    assert psutil.Process(solo.worker_pids[0]).children(recursive=True) == []
+    assert task_children(solo.worker_pids[0]) == []
     if IS_ROOT:
         assert _task_processes(solo, [solo._procs[0].uid]) == []
 

@@ -75,11 +75,21 @@ def test_humaneval_check_suites_equal_local(pool, local):
     assert {o.harness_mode for o in through_ray} == {"out_of_process"}
 
 
+def _worker_of(parent: int) -> int:
+    """The worker a task ran on, from the task's parent: the worker, or the zygote it forks tasks from."""
+    import psutil
+
+    from exectune_rl.sandboxes._isolation import ZYGOTE_NAME
+
+    proc = psutil.Process(parent)
+    return proc.ppid() if proc.name() == ZYGOTE_NAME else parent
+
+
 def test_order_kept_and_batch_split_over_actors(pool):
     # Each task prints its worker's pid: both actors' workers must have run part of the batch.
     results = pool.run([ExecRequest(f"import os\nprint({i}, os.getppid())") for i in range(60)])
     assert [r.stdout.split()[0] for r in results] == [str(i) for i in range(60)]
-    workers = {int(r.stdout.split()[1]) for r in results}
+    workers = {_worker_of(int(r.stdout.split()[1])) for r in results}
     by_actor = [set(a["worker_pids"]) for a in pool.actors]
     assert all(workers & pids for pids in by_actor), (workers, by_actor)
 
