@@ -303,7 +303,7 @@ class Worker:
         total = cpu_limit + (load or 0.0)
         wall_limit = req["wall_time_s"] or max(3 * total, total + 2)
         start = time.monotonic()
-        prog_pid = None
+        prog_pid = spare = None
         to_prog_r = to_prog_w = to_judge_r = to_judge_w = -1
         try:
             spare = self._take_spare()
@@ -329,7 +329,7 @@ class Worker:
                 prog_pid = os.fork()
                 if prog_pid == 0:  # pragma: no cover - runs in the task child
                     _task.child(self, req, workdir, None, self.devnull, rpc=(to_prog_r, to_judge_w))
-            self.clock.start(prog_pid)
+                self.clock.start(prog_pid)
         except OSError as exc:
             self._stop_judge()
             if prog_pid is not None:  # started, with no judge to answer: stopped, never counted
@@ -562,7 +562,7 @@ class Worker:
                 return {"status": "infra", "detail": f"fork failed: {exc}"}
             if pid == 0:  # pragma: no cover - runs in the task child
                 _task.child(self, req, workdir, argv, in_fd)
-        self.clock.start(pid)
+            self.clock.start(pid)
         return self._supervise(pid, req, argv is None, spare is not None)
 
     # -- prefork: the zygote and its spare child ----------------------------------------
@@ -759,8 +759,9 @@ class Worker:
         code, epilogue = req.get("_code"), req.get("_epilogue_code")
         task = {k: req[k] for k in _CHILD_KEYS if k in req and not (k == "code" and code is not None)}
         try:
+            self.clock.start(spare.pid)  # before it joins the cgroup: all its CPU from here is the task's
             if self.cgroup is not None:
-                self.cgroup.join(spare.pid)  # its CPU is the task's from here on
+                self.cgroup.join(spare.pid)
             send(spare.cmd_fd, (task, None if code is None else marshal.dumps(code),
                                 None if epilogue is None else marshal.dumps(epilogue), argv, in_fd, judged))
         except (OSError, ValueError):  # gone before its task (EPIPE); or code marshal cannot carry
