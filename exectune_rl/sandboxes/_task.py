@@ -62,8 +62,12 @@ def spare(worker: Any, cmd_fd: int, rpc: tuple[int, int], recv: Any) -> None:
         req, code, epilogue, argv, in_fd, judged = msg
         if code is not None:
             req["_code"] = marshal.loads(code)
+        elif judged:  # too deep for marshal: compiled here, as the worker compiled it
+            req["_code"] = compile_source(req["code"], "solution.py")
         if epilogue is not None:
             req["_epilogue_code"] = marshal.loads(epilogue)
+        elif "epilogue" in req:
+            req["_epilogue_code"] = compile_source(req["epilogue"], "epilogue.py")
         del msg, code, epilogue
     except BaseException as exc:  # noqa: BLE001 - its task could not be read: the sandbox's fault
         _write_status({"kind": "setup", "exc": type(exc).__name__, "msg": str(exc)}, worker.status_fd)

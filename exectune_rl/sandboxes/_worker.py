@@ -187,9 +187,12 @@ class Worker:
             self.prctl(_isolation.PR_SET_DUMPABLE, 0, 0, 0, 0)
         self.baseline_vm = _vm_size()
         self.isolation = tuple(self.layers)  # what every result reports
-        # A spare child waits as root and takes the task's uid once it has its task: no task
-        # can signal it. Without a uid of their own, tasks could, so no spare is kept then.
+        # As root, every task child comes from the zygote (start_zygote), which never holds a
+        # task's data; ``prefork`` has it fork each one ahead of its task (a spare, waiting as
+        # root: no task can signal it). Without a uid of their own, tasks could signal a waiting
+        # child or the zygote, so then the worker forks task children itself.
         self.prefork = bool(cfg.get("prefork")) and self.uid is not None
+        self.forks_from_zygote = False  # set once the zygote runs: from then on, no task child is forked here
         if self.sealed_ns_fd is not None:
             # The worker itself moves into the sealed view once, so that no task child pays
             # for a setns (about 0.3 ms each); its judge, started on the first judged task,
@@ -311,6 +314,8 @@ class Worker:
                 prog_pid = spare.pid  # it holds the program's ends of the two pipes made with it
                 to_prog_w, to_judge_r = spare.judge_ends
                 spare.judge_ends = None
+            elif self.forks_from_zygote:
+                return self._no_child()  # the finally below closes the tests' fd
             else:
                 spare = None
                 to_prog_r, to_prog_w = os.pipe()
@@ -552,6 +557,8 @@ class Worker:
         if spare is not None and self._go(spare, req, argv, in_fd, False):
             pid = spare.pid
             self._close_judge_ends(spare)
+        elif self.forks_from_zygote:
+            return self._no_child()
         else:
             spare = None
             sys.stdout.flush()
@@ -568,16 +575,20 @@ class Worker:
     # -- prefork: the zygote and its spare child ----------------------------------------
 
     def start_zygote(self, close: tuple[int, ...]) -> None:
-        """Fork the zygote (``prefork``): a copy of this worker as it is now, before any task,
-        that forks each task's child ahead of its task (a spare) and reaps it when told.
+        """Fork the zygote (as root): a copy of this worker as it is now, before any task, that
+        forks each task's child (ahead of its task with ``prefork``, else when asked) and reaps
+        it when told.
 
+        A task child is a copy of the process that forked it. The worker has held earlier
+        tasks' requests and results, and freed memory keeps them; the zygote never held any, so
+        no task can find another's source, input or output in its own memory (a program that
+        read a passing neighbour's output there could pass io tests without solving anything).
         The worker then forks no task child itself: its pages stay its own, so what it writes
-        costs no copy-on-write fault, and no child it forks ever holds a task's data. The
-        zygote and its waiting spare live in the judge's cgroup; a spare joins the worker's
-        (which counts the task's CPU) when it is given its task. ``close``: the worker's
-        protocol fds, which the zygote must not hold.
+        costs no copy-on-write fault. The zygote and its waiting child live in the judge's
+        cgroup; a child joins the worker's (which counts the task's CPU) with its task.
+        ``close``: the worker's protocol fds, which the zygote must not hold.
         """
-        if not self.prefork:
+        if self.uid is None:
             return
         sock_mod = socket_mod()
         mine, theirs = sock_mod.socketpair(sock_mod.AF_UNIX, sock_mod.SOCK_SEQPACKET)
@@ -588,10 +599,11 @@ class Worker:
         sys.stderr.flush()
         try:
             pid = os.fork()
-        except OSError:
+        except OSError as exc:
             mine.close()
             theirs.close()
             self.prefork = False
+            self.note = "; ".join(filter(None, [self.note, f"no zygote ({exc}): task children are forked by the worker"]))
             return
         if pid == 0:  # pragma: no cover - runs in the zygote
             try:
@@ -609,11 +621,14 @@ class Worker:
         if self.judge_cgroup is not None:
             try:
                 self.judge_cgroup.join(pid)
-            except OSError:  # in the worker's cgroup, its forks would count as the task's CPU
+            except OSError as exc:  # in the worker's cgroup, its forks would count as the task's CPU
                 self._lose_zygote()
                 self.prefork = False
+                self.note = "; ".join(filter(None, [self.note, f"no zygote ({exc}): task children are forked by the worker"]))
                 return
-        self._zygote_send(b"t")  # its first spare
+        self.forks_from_zygote = True
+        if self.prefork:
+            self._zygote_send(b"t")  # its first spare
 
     def _zygote_loop(self, sock: Any) -> None:  # pragma: no cover - runs in the zygote
         """The zygote: ``t`` forks a spare (announced as ``s`` with its fds, or ``f``), ``r``
@@ -738,37 +753,57 @@ class Worker:
             self.spare = None
 
     def _take_spare(self) -> "_Spare | None":
-        """The waiting spare child, taken for a task; None when there is none (a fresh fork then)."""
+        """A child of the zygote for a task: the one waiting (``prefork``) or one forked now;
+        None when the zygote could give none."""
         if self.zygote is None:
             return None
-        if self.spare is None:
-            self._zygote_read()
-        spare, self.spare = self.spare, None
-        if spare is None:
-            self._zygote_send(b"t")  # none could be made: try again for the next task
-            return None
-        if _exited(spare.pid):  # killed while it waited
-            self._drop_spare(spare)
-            self._zygote_send(b"t")
-            return None
-        return spare
+        for _ in range(2):  # a waiting one found dead is replaced once
+            if self.spare is None and (self.prefork or self._zygote_send(b"t")):
+                self._zygote_read()
+            spare, self.spare = self.spare, None
+            if spare is None:
+                if self.prefork:
+                    self._zygote_send(b"t")  # none could be made: try again for the next task
+                return None
+            if not _exited(spare.pid):
+                return spare
+            self._drop_spare(spare)  # killed while it waited
+            if self.prefork:
+                self._zygote_send(b"t")
+        return None
+
+    def _no_child(self) -> dict[str, Any]:
+        """The result of a task the zygote gave no child for: never forked here instead, where
+        the child would hold this worker's memory of earlier tasks. The worker is replaced."""
+        self.retire = "its zygote could not fork a task child"
+        return {"status": "infra", "detail": "the worker's zygote could not fork a task child", "unrun": True}
 
     def _go(self, spare: "_Spare", req: dict[str, Any], argv: list[str] | None, in_fd: int, judged: bool) -> bool:
         """Give ``spare`` its task; False (and the spare dropped) when it could not take it.
-        Either way the zygote is asked for the next spare, forked while this task runs."""
-        code, epilogue = req.get("_code"), req.get("_epilogue_code")
-        task = {k: req[k] for k in _CHILD_KEYS if k in req and not (k == "code" and code is not None)}
+        With ``prefork``, the zygote is asked for the next spare, forked while this task runs."""
+        task = {k: req[k] for k in _CHILD_KEYS if k in req}
+        code = epilogue = None
+        try:
+            code = marshal.dumps(req["_code"]) if "_code" in req else None
+        except ValueError:  # deeper than marshal goes (it still compiled): the child compiles it
+            pass
+        if code is not None:
+            del task["code"]
+        try:
+            epilogue = marshal.dumps(req["_epilogue_code"]) if "_epilogue_code" in req else None
+        except ValueError:
+            task["epilogue"] = req["epilogue"]
         try:
             self.clock.start(spare.pid)  # before it joins the cgroup: all its CPU from here is the task's
             if self.cgroup is not None:
                 self.cgroup.join(spare.pid)
-            send(spare.cmd_fd, (task, None if code is None else marshal.dumps(code),
-                                None if epilogue is None else marshal.dumps(epilogue), argv, in_fd, judged))
-        except (OSError, ValueError):  # gone before its task (EPIPE); or code marshal cannot carry
+            send(spare.cmd_fd, (task, code, epilogue, argv, in_fd, judged))
+        except OSError:  # gone before its task (EPIPE)
             self._drop_spare(spare)
             return False
         finally:
-            self._zygote_send(b"t")
+            if self.prefork:
+                self._zygote_send(b"t")
         os.close(spare.cmd_fd)
         spare.cmd_fd = -1
         return True

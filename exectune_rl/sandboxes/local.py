@@ -661,12 +661,16 @@ class LocalSandbox(Sandbox):
                 reason = str(exc) if isinstance(exc, TimeoutError) else f"pipe error: {exc}"
             if reply is not None:
                 retire = reply.pop("retire", None)
+                unrun = reply.pop("unrun", False)  # the worker could not start it: nothing of it ran
                 if retire:
                     # A worker that could not clean up after a task takes no other task.
                     logger.warning("sandbox worker %d (pid %d): %s; replacing it", index, proc.proc.pid, retire)
                     proc.kill()
                     self._procs[index] = None
                     ahead = _unsent(ahead)
+                if unrun and retire and attempt + 1 < attempts and not self._closed:
+                    reason = retire
+                    continue  # again, on the fresh worker
                 return _result_from(reply, retried=attempt > 0), ahead
             ahead = _unsent(ahead)  # it went to the worker that is lost now: it never ran
             if self._closed:
