@@ -554,3 +554,59 @@ def test_a_zygote_that_died_harms_no_task(prefork_solo):
     results = sb.run([ExecRequest("print(6 * 7)") for _ in range(6)])
     assert all(r.status is ExecStatus.OK and r.stdout == "42\n" for r in results), results
     assert max(r.cpu_s for r in results) < 0.2, [r.cpu_s for r in results]  # none is charged the zygote's children
+
+
+_MEMORY_SCAN = r'''
+import re, ctypes
+found = set()
+pat = re.compile(rb"(CODE|STDIN|ARG|ENV|OUT|ERR)M" rb"ARK[0-9a-f]{12}")
+for line in open("/proc/self/maps").read().splitlines():
+    parts = line.split()
+    if "r" not in parts[1] or any(s in line for s in ("[vsyscall]", "[vvar", "[vdso]")):
+        continue
+    lo, hi = (int(x, 16) for x in parts[0].split("-"))
+    found.update(m.group(1).decode() for m in pat.finditer(ctypes.string_at(lo, hi - lo)))
+print(sorted(found))
+'''
+# Compiles, but its code is too deep for marshal: it once made the worker fork the task itself.
+_TOO_DEEP_FOR_MARSHAL = "_f = " + "lambda: " * 1000 + "0\n"
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="as root only, task children come from a zygote that never held a task's data")
+@pytest.mark.parametrize("prefork", [False, True], ids=["fork", "prefork"])
+def test_no_task_finds_the_task_before_it_in_its_raw_memory(prefork):
+    tok = os.urandom(6).hex()
+    victim = f"import sys\nsecret = 'CODEMARK{tok}'\nsys.stdin.read()\nprint('OUTMARK{tok}')\nprint('ERRMARK{tok}', file=sys.stderr)\n"
+    with LocalSandbox(workers=1, prefork=prefork) as sb:
+        for scan in (_MEMORY_SCAN, _MEMORY_SCAN + _TOO_DEEP_FOR_MARSHAL):
+            v, r = sb.run([ExecRequest(victim, stdin="STDINMARK" + tok, args=("ARGMARK" + tok,), env={"XV": "ENVMARK" + tok}),
+                           ExecRequest(scan, cpu_time_s=5)])
+            assert v.status is ExecStatus.OK and tok in v.stdout, v
+            assert r.status is ExecStatus.OK and r.stdout == "[]\n", r
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="as root only, task children come from a zygote that never held a task's data")
+@pytest.mark.parametrize("prefork", [False, True], ids=["fork", "prefork"])
+def test_a_program_cannot_pass_io_tests_with_a_neighbours_output(prefork):
+    # The cheater solves nothing: it prints the stdout of the correct program that ran before it
+    # on the same worker, found in its own memory (where a copy of the worker kept it).
+    from exectune_rl.sandboxes.runner import ProgramTests, run_tests
+
+    correct = "n = int(input())\nprint(sum(int(d) for d in str(n ** n)))\n"
+    cheat = r'''
+import re, ctypes, sys
+n = int(input())
+outs = []
+for line in open("/proc/self/maps").read().splitlines():
+    parts = line.split()
+    if "r" not in parts[1] or any(s in line for s in ("[vsyscall]", "[vvar", "[vdso]")):
+        continue
+    lo, hi = (int(x, 16) for x in parts[0].split("-"))
+    outs += re.findall(rb"\x8c\x06stdout\x94\x8c.(\d+\n)", ctypes.string_at(lo, hi - lo), re.S)
+print(outs[0].decode().strip() if outs else "?")
+''' + _TOO_DEEP_FOR_MARSHAL
+    tests = ProgramTests("io", cases=(("13\n", "%d\n" % sum(int(d) for d in str(13 ** 13))),))
+    with LocalSandbox(workers=1, prefork=prefork) as sb:
+        for _ in range(2):
+            good, bad = run_tests(sb, [correct, cheat], tests)
+            assert good.passed and not bad.passed, (good, bad)
