@@ -417,17 +417,15 @@ class LocalSandbox(Sandbox):
             ``DEFAULT_ALLOWED_PACKAGES``: numpy, scipy, sympy, pandas and a few other common
             ones, each where installed). Pass ``DEFAULT_ALLOWED_PACKAGES + ("mypkg",)`` to
             allow more; a package's ``.libs`` folder and metadata come along with it.
-        prefork: Fork each task's child ahead of its task. Each worker then keeps a zygote
-            (a copy of itself made before any task, holding no task's data) that forks the next
-            task's child while the current task runs; the child waits, as root, and takes its
-            task's limits and uid once it has its task, so no earlier task can reach it. The
-            fork and the child's start-up leave the task's path, and the worker, which then
-            forks nothing, takes no copy-on-write faults: with one worker on a 2-core machine a
-            bare task took 0.79x the time and a judged one 0.76x, and HumanEval runs went
-            1.09x faster. The zygote's fork runs beside the task, so it needs a CPU the pool
-            leaves idle: with as many workers as CPUs, throughput fell to 0.73x. The default
-            (None) is on where the pool has fewer workers than usable CPUs. Root only (where
-            tasks have a uid of their own); elsewhere it has no effect.
+        prefork: Fork each task's child ahead of its task. As root, every task child comes
+            from the worker's zygote (a copy of the worker made before any task, holding no
+            task's data, so no task finds another's in its memory); with prefork the zygote
+            forks the next task's child while the current task runs, and the child waits, as
+            root, until it gets its task, its limits and its uid. With one worker on a 2-core
+            machine a bare task took 0.79x the time and a judged one 0.76x. The early fork
+            needs a CPU the pool leaves idle (with as many workers as CPUs it cost 0.73x the
+            throughput), so the default (None) is on where the pool has fewer workers than
+            usable CPUs. No effect without root (no zygote: tasks there share the worker's uid).
     """
 
     name = "local"
