@@ -200,6 +200,14 @@ def _stat_fields(pid: str) -> list[bytes] | None:
     return data.rsplit(b")", 1)[1].split()
 
 
+def zombie_status(pid: int) -> int | None:
+    """The wait status of ``pid``, ended and not yet reaped (``/proc/<pid>/stat`` field 52), or None."""
+    fields = _stat_fields(str(pid))
+    if fields is None or len(fields) < 50 or fields[0] not in (b"Z", b"X"):
+        return None
+    return int(fields[49])
+
+
 def proc_tree_cpu(sid: int, uid: int | None, skip: tuple[int, ...]) -> float:
     """CPU seconds of the live processes of session ``sid`` (or of ``uid``), reaped children included."""
     total = 0

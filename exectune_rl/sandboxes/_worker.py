@@ -602,8 +602,7 @@ class Worker:
         except OSError as exc:
             mine.close()
             theirs.close()
-            self.prefork = False
-            self.note = "; ".join(filter(None, [self.note, f"no zygote ({exc}): task children are forked by the worker"]))
+            self._no_zygote(exc)
             return
         if pid == 0:  # pragma: no cover - runs in the zygote
             try:
@@ -623,12 +622,15 @@ class Worker:
                 self.judge_cgroup.join(pid)
             except OSError as exc:  # in the worker's cgroup, its forks would count as the task's CPU
                 self._lose_zygote()
-                self.prefork = False
-                self.note = "; ".join(filter(None, [self.note, f"no zygote ({exc}): task children are forked by the worker"]))
+                self._no_zygote(exc)
                 return
         self.forks_from_zygote = True
         if self.prefork:
             self._zygote_send(b"t")  # its first spare
+
+    def _no_zygote(self, exc: OSError) -> None:
+        self.prefork = False
+        self.note = "; ".join(filter(None, [self.note, f"no zygote ({exc}): task children are forked by the worker"]))
 
     def _zygote_loop(self, sock: Any) -> None:  # pragma: no cover - runs in the zygote
         """The zygote: ``t`` forks a spare (announced as ``s`` with its fds, or ``f``), ``r``
@@ -736,18 +738,20 @@ class Worker:
                 return None
         return None
 
-    def _lose_zygote(self) -> None:
-        """Stop and reap the zygote (tasks are forked here from now on). Reaped, it brings the
+    def _lose_zygote(self, reaped: bool = False) -> None:
+        """Stop and reap the zygote (``reaped``: it was, and its pid may be another's now); the
+        worker then takes no task (``_no_child``) and is replaced. Reaped, the zygote brings the
         CPU of every child it reaped into RUSAGE_CHILDREN: none of it is the current task's."""
         zygote, self.zygote = self.zygote, None
         if zygote is not None:
             zygote.sock.close()
-            _kill(zygote.pid)  # its spare dies with it (PR_SET_PDEATHSIG)
-            try:
-                usage = os.wait4(zygote.pid, 0)[2]
-                self.clock.reaped_elsewhere += usage.ru_utime + usage.ru_stime
-            except ChildProcessError:
-                pass
+            if not reaped:
+                _kill(zygote.pid)  # its spare dies with it (PR_SET_PDEATHSIG)
+                try:
+                    usage = os.wait4(zygote.pid, 0)[2]
+                    self.clock.reaped_elsewhere += usage.ru_utime + usage.ru_stime
+                except ChildProcessError:
+                    pass
         if self.spare is not None:
             self._close_spare_fds(self.spare)
             self.spare = None
@@ -765,7 +769,7 @@ class Worker:
                 if self.prefork:
                     self._zygote_send(b"t")  # none could be made: try again for the next task
                 return None
-            if not _exited(spare.pid):
+            if not self.prefork or not _exited(spare.pid):  # one forked just now needs no look
                 return spare
             self._drop_spare(spare)  # killed while it waited
             if self.prefork:
@@ -848,10 +852,8 @@ class Worker:
         if not from_zygote:
             return os.waitpid(pid, 0)[1], 0.0
         if self.cgroup is not None:
-            if not _exited(pid):
-                _kill(pid)
-                _wait_exit(pid)
-            status = _zombie_status(pid)
+            _wait_exit(pid)  # ended, or killed by the caller: a zombie in a moment
+            status = _tree.zombie_status(pid)
             if status is not None and self._zygote_send(b"r" + _PID.pack(pid)):
                 return status, None
         reply = self._zygote_ask(b"r" + _PID.pack(pid), pid)
@@ -908,11 +910,10 @@ class Worker:
         grandchildren, one ``killpg`` that finds nobody ends it. A tree that will not die
         within ``REAP_TIMEOUT_S`` retires the worker.
 
-        ``zombie_leader``: the group's leader has ended and its zygote reaps it meanwhile; until
-        then ``killpg`` still finds it. With a cgroup, a live member of the group is one of the
-        cgroup's (a zombie is not), so the group is done when none is left there.
+        ``zombie_leader`` (only with a cgroup): the group's leader has ended and its zygote reaps
+        it meanwhile; until then ``killpg`` still finds it. A live member of the group is one of
+        the cgroup's (a zombie is not), so the group is done when none is left there.
         """
-        zombie_leader = zombie_leader and self.cgroup is not None
         children_file = self.children_file
         me = os.getpid()
         deadline = time.monotonic() + REAP_TIMEOUT_S
@@ -955,12 +956,10 @@ class Worker:
                 if reaped == judge:
                     self.judge.reaped = True  # type: ignore[union-attr]
                     self.clock.reaped_elsewhere += usage.ru_utime + usage.ru_stime
-                elif reaped == zygote:  # it died: tasks are forked here from now on
+                elif reaped == zygote:  # it died
                     self.clock.reaped_elsewhere += usage.ru_utime + usage.ru_stime
                     self.retire = "its zygote died"
-                    if self.zygote is not None:
-                        self.zygote.sock.close()
-                    self.zygote = None
+                    self._lose_zygote(reaped=True)
             if (not group_alive or zombie_leader) and not pids:
                 return
             if time.monotonic() > deadline:
@@ -1102,23 +1101,6 @@ class _Zygote:
     def __init__(self, pid: int, sock: Any) -> None:
         self.pid = pid
         self.sock = sock
-
-
-def _zombie_status(pid: int) -> int | None:
-    """The wait status of ``pid``, ended and not yet reaped (``/proc/<pid>/stat`` field 52), or None."""
-    try:
-        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        fields = os.read(fd, 4096).rsplit(b")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    finally:
-        os.close(fd)
-    if len(fields) < 50 or fields[0] not in (b"Z", b"X"):
-        return None
-    return int(fields[49])
 
 
 def _wait_exit(pid: int, timeout_s: float = REAP_TIMEOUT_S) -> None:
