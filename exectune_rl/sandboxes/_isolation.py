@@ -20,6 +20,11 @@ What each layer buys:
 - ``uid``: task children switch to an unprivileged uid/gid of their own (one per worker), so
   ``RLIMIT_NPROC`` holds, they cannot signal the worker or the trainer, and they cannot read
   files only root may read.
+- ``keyrings``: every task child leaves the session keyring it inherited for a new, empty one,
+  and empties the keyrings the kernel keeps per uid (user, user-session, persistent), which
+  outlive any process: what one task stores there is gone before the next task's program starts.
+- ``mqueue``: (with ``ipcns``) the POSIX message queues of the worker's IPC namespace, which
+  outlive the task that made them, are removed after every task.
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ import sys
 from typing import Any
 
 __all__ = ["setup_worker_isolation", "drop_privileges", "keep_paths", "claim_uid", "kill_uid", "world_readable", "COVERED_DIRS",
-           "build_sealed_view", "enter_mount_namespace", "DEFAULT_ALLOWED_PACKAGES", "mount_tmpfs", "resize_tmpfs"]
+           "build_sealed_view", "enter_mount_namespace", "DEFAULT_ALLOWED_PACKAGES", "mount_tmpfs", "resize_tmpfs",
+           "fresh_keyrings", "open_mqueues", "clear_mqueues"]
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
@@ -228,6 +234,80 @@ def drop_privileges(uid: int) -> None:
     os.setgroups([])
     os.setresgid(uid, uid, uid)
     os.setresuid(uid, uid, uid)
+
+
+# keyctl(2): its syscall number where the libc has no wrapper, and the operations used here.
+_KEYCTL = {"x86_64": 250, "aarch64": 219, "arm64": 219, "ppc64le": 250, "s390x": 280, "riscv64": 219}
+_KEYCTL_JOIN_SESSION_KEYRING = 1
+_KEYCTL_CLEAR = 7
+_KEYCTL_LINK = 8
+_KEYCTL_GET_PERSISTENT = 22
+_KEY_SPEC_SESSION_KEYRING = -3
+_KEY_SPEC_USER_KEYRING = -4
+_KEY_SPEC_USER_SESSION_KEYRING = -5
+
+
+def keyctl_function() -> Any:
+    """``keyctl(op, a, b)`` through ``syscall(2)`` (None where the machine's number is unknown)."""
+    nr = _KEYCTL.get(os.uname().machine)
+    if nr is None:
+        return None
+    fn = _lib()["syscall"]  # a pointer of its own: the shared ``syscall`` keeps its untyped arguments
+    fn.restype = ctypes.c_long
+    fn.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_long, ctypes.c_long]
+    return lambda op, a=0, b=0: fn(nr, op, a, b)
+
+
+def fresh_keyrings(keyctl: Any, own_uid: bool) -> None:
+    """Cut a task child off every kernel keyring an earlier task could have written to.
+
+    A forked child shares its parent's session keyring (and possesses it, whatever its uid):
+    it joins a new anonymous one instead. With ``own_uid`` (the child runs as a uid, or in a
+    user namespace, that only this worker's tasks use) it also empties that uid's user,
+    user-session and persistent keyrings, which live on after every process of the uid is gone.
+    Keyrings the kernel does not offer (no ``CONFIG_KEYS``, a refusing policy) are skipped:
+    then there is nothing there to leak through either.
+    """
+    if keyctl is None:
+        return
+    keyctl(_KEYCTL_JOIN_SESSION_KEYRING, 0)
+    if not own_uid:
+        return
+    keyctl(_KEYCTL_CLEAR, _KEY_SPEC_USER_KEYRING)
+    keyctl(_KEYCTL_CLEAR, _KEY_SPEC_USER_SESSION_KEYRING)
+    # As a login session has it (pam_keyinit): the user keyring linked in, so its keys are
+    # the program's own to read.
+    keyctl(_KEYCTL_LINK, _KEY_SPEC_USER_KEYRING, _KEY_SPEC_SESSION_KEYRING)
+    persistent = keyctl(_KEYCTL_GET_PERSISTENT, -1, _KEY_SPEC_SESSION_KEYRING)
+    if persistent > 0:
+        keyctl(_KEYCTL_CLEAR, persistent)
+
+
+def open_mqueues(parent: str) -> int | None:
+    """Mount this worker's POSIX message queues in a new root-only folder under ``parent``.
+
+    Returns an fd of that folder (None where mqueue cannot be mounted). A queue lives in the
+    IPC namespace, not in a process, so one task's queue would be there for the next; the
+    worker lists and removes them through this fd after every task (:func:`clear_mqueues`).
+    """
+    path = os.path.join(parent, ".mqueue")
+    try:
+        os.mkdir(path, 0o700)
+        _mount("mqueue", path, "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return None
+
+
+def clear_mqueues(fd: int) -> bool:
+    """Remove every POSIX message queue in the namespace ``fd`` shows; False if one stays."""
+    try:
+        names = os.listdir(fd)
+        for name in names:
+            os.unlink(name, dir_fd=fd)
+    except OSError:
+        return False
+    return True
 
 
 def claim_uid(base: int, span: int = 4096) -> tuple[int, int]:

@@ -115,6 +115,7 @@ def child(worker: Any, req: dict[str, Any], workdir: str, argv: list[str] | None
         _set_limits(req, worker.baseline_vm if argv is None else None, argv)
         if worker.uid is not None:
             _isolation.drop_privileges(worker.uid)
+        _isolation.fresh_keyrings(worker.keyctl, worker.uid is not None)  # as its uid: the keyrings are that uid's
         # After the uid change, which clears it: die with the worker, never outlive it.
         worker.prctl(_isolation.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         env = worker.child_env  # already the environment: the worker set it on itself

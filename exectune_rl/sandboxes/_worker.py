@@ -136,10 +136,21 @@ class Worker:
         self.layers += layers
         self.shm_private = "mountns" in layers and os.path.isdir("/dev/shm")
         self.ipc_private = "ipcns" in layers
+        # Outside the sealed view (its /tmp is the worker's private tmpfs, not kept there).
+        self.mqueue_fd = _isolation.open_mqueues("/tmp") if self.ipc_private and "mountns" in layers else None
+        if self.mqueue_fd is not None:
+            self.layers.append("mqueue")
         if self.uid is not None and "mountns" not in layers and not _isolation.world_readable(sys.base_prefix):
             self.note = "; ".join(filter(None, [self.note, (
                 f"the interpreter under {sys.base_prefix} is not readable by the sandbox uid and no mount "
                 "namespace binds it in: tasks can import preloaded modules only")]))
+        # Keyrings (set in each task child): a uid's own are emptied only where the uid is
+        # this worker's alone (as root); elsewhere it is the user's, who may keep keys there.
+        self.keyctl = _isolation.keyctl_function()
+        if self.keyctl is not None:
+            # The worker leaves the trainer's session keyring too: its children never start in it.
+            _isolation.fresh_keyrings(self.keyctl, own_uid=False)
+            self.layers.append("keyrings")
         if self.uid is not None:
             self.layers.append("uid")
             _isolation.kill_uid(self.uid)  # leftovers of a predecessor that died (the uid is this worker's own)
@@ -240,6 +251,8 @@ class Worker:
                 self.retire = "its /dev/shm could not be cleared"
             if self.ipc_private and _tree.sysv_ipc_left():
                 self.retire = "its task left System V IPC objects"  # a fresh worker has a fresh namespace
+            if self.mqueue_fd is not None and not _isolation.clear_mqueues(self.mqueue_fd):
+                self.retire = "its task's POSIX message queues could not be removed"
         res["wall_s"] = time.monotonic() - start
         res["isolation"] = self.isolation
         if self.retire:

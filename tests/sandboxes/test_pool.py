@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 
@@ -376,6 +377,121 @@ def test_system_v_ipc_a_task_leaves_is_never_seen_by_a_later_task_nor_the_host(s
     for _ in range(2):  # the worker it ran on was replaced: a fresh worker, a fresh namespace
         [later] = solo.run([ExecRequest(IPC_LOOK)])
         assert later.status is ExecStatus.OK and later.stdout == "0\n", later
+
+
+# keyctl(2) and add_key(2) through syscall(2) (x86_64 numbers; the tests skip elsewhere).
+KEYS = r"""
+import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+RINGS = {"session": -3, "user": -4, "user_session": -5}
+def persistent():
+    return libc.syscall(250, 22, -1, -3)  # KEYCTL_GET_PERSISTENT, linked into the session keyring
+def add(ring, name):
+    return libc.syscall(248, b"user", name.encode(), b"LEFT-" + name.encode(), 5 + len(name), ring)
+def find(ring, name):
+    kid = libc.syscall(250, 10, ring, b"user", name.encode(), 0)  # KEYCTL_SEARCH
+    if kid < 0:
+        return None
+    buf = ctypes.create_string_buffer(64)
+    n = libc.syscall(250, 11, kid, buf, 64)  # KEYCTL_READ
+    return buf.raw[:max(n, 0)].decode()
+rings = dict(RINGS, persistent=persistent())
+for ring in (-4, -5):  # KEYCTL_LINK into the session keyring: possessed, so their keys are readable
+    libc.syscall(250, 8, ring, -3)
+if sys.argv[1] == "write":
+    print(sorted(name for name, ring in rings.items() if add(ring, name) > 0))
+else:
+    print(sorted(name for name, ring in rings.items() if find(ring, name)))
+"""
+
+
+def _x86_64_root():
+    if os.uname().machine != "x86_64" or os.geteuid() != 0:
+        pytest.skip("the probes use x86_64 syscall numbers; uid keyrings are emptied as root only")
+
+
+def test_no_keyring_carries_what_a_task_stored_to_a_later_task(solo):
+    # The user, user-session and persistent keyrings belong to the uid, not to a process: the
+    # sandbox uid is the worker's for good, so a key a task left there was the next task's.
+    _x86_64_root()
+    for _ in range(2):
+        [wrote] = solo.run([ExecRequest(KEYS, args=("write",))])
+        assert wrote.status is ExecStatus.OK and wrote.stdout == "['persistent', 'session', 'user', 'user_session']\n", wrote
+        [read] = solo.run([ExecRequest(KEYS, args=("read",))])
+        assert read.status is ExecStatus.OK and read.stdout == "[]\n", read
+        assert "keyrings" in read.isolation
+
+
+def test_a_program_keeps_its_own_keys_while_it_runs(solo):
+    _x86_64_root()
+    both = KEYS.replace('if sys.argv[1] == "write":', 'if [add(r, n) for n, r in rings.items()] and False:')
+    [r] = solo.run([ExecRequest(both, args=("read",))])
+    assert r.status is ExecStatus.OK and r.stdout == "['persistent', 'session', 'user', 'user_session']\n", r
+
+
+_TRAINER = """
+import ctypes, sys
+from exectune_rl.sandboxes import ExecRequest, LocalSandbox
+libc = ctypes.CDLL(None, use_errno=True)
+assert libc.syscall(250, 1, b"trainer", 0, 0) > 0  # KEYCTL_JOIN_SESSION_KEYRING: the trainer's own
+assert libc.syscall(248, b"user", b"session", b"TRAINER-SECRET", 14, -3) > 0
+with LocalSandbox(workers=1, prefork=sys.argv[1] == "1") as sb:
+    [r] = sb.run([ExecRequest(sys.argv[2], args=("read",))])
+    [w] = sb.run([ExecRequest(sys.argv[2], args=("write",))])
+print(r.status.value, r.stdout.strip(), w.status.value, w.stdout.strip())
+planted = libc.syscall(250, 10, -3, b"user", b"user", 0)  # what a task added to the session keyring it had
+print("planted" if planted > 0 else "clean")
+"""
+
+
+@pytest.mark.parametrize("prefork", [False, True], ids=["fork", "prefork"])
+def test_a_task_neither_reads_nor_writes_the_trainers_session_keyring(prefork):
+    # A forked child shares its parent's session keyring and possesses it, whatever its uid:
+    # tasks read the trainer's keys there (a login session's credentials) and planted their own.
+    _x86_64_root()
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", _TRAINER, str(int(prefork)), KEYS], capture_output=True, text=True,
+                         timeout=120, check=True).stdout.splitlines()
+    assert out == ["ok [] ok ['persistent', 'session', 'user', 'user_session']", "clean"], out
+
+
+MQUEUE = r"""
+import ctypes, os, sys
+rt = ctypes.CDLL("librt.so.1", use_errno=True)
+class Attr(ctypes.Structure):
+    _fields_ = [("flags", ctypes.c_long), ("maxmsg", ctypes.c_long), ("msgsize", ctypes.c_long),
+                ("curmsgs", ctypes.c_long), ("pad", ctypes.c_long * 4)]
+buf = ctypes.create_string_buffer(64)
+if sys.argv[1] in ("write", "both"):
+    q = rt.mq_open(b"/left", os.O_CREAT | os.O_WRONLY, 0o666, ctypes.byref(Attr(0, 4, 64, 0)))
+    assert q >= 0 and rt.mq_send(q, b"LEFT-BEHIND", 11, 0) == 0, ctypes.get_errno()
+if sys.argv[1] in ("read", "both"):
+    q = rt.mq_open(b"/left", os.O_RDONLY | os.O_NONBLOCK, 0, None)
+    n = rt.mq_receive(q, buf, 64, None) if q >= 0 else -1
+    print(buf.raw[:n].decode() if n > 0 else "none")
+else:
+    print("sent")
+"""
+
+
+def test_a_posix_message_queue_a_task_leaves_is_never_seen_by_a_later_task(solo):
+    # A queue lives in the IPC namespace, which all of a worker's tasks share.
+    if not os.path.exists("/usr/lib/x86_64-linux-gnu/librt.so.1") and not os.path.exists("/lib/x86_64-linux-gnu/librt.so.1"):
+        pytest.skip("no librt.so.1 here")
+    host_before = sorted(os.listdir("/dev/mqueue")) if os.path.isdir("/dev/mqueue") else None
+    for _ in range(2):
+        [wrote] = solo.run([ExecRequest(MQUEUE, args=("write",))])
+        assert wrote.status is ExecStatus.OK and wrote.stdout == "sent\n", wrote
+        if "mountns" not in wrote.isolation:
+            pytest.skip("no mount namespace here to list the worker's queues in")
+        [read] = solo.run([ExecRequest(MQUEUE, args=("read",))])
+        assert read.status is ExecStatus.OK and read.stdout == "none\n", read
+        assert "mqueue" in read.isolation
+    if host_before is not None:
+        assert sorted(os.listdir("/dev/mqueue")) == host_before  # never the host's
+    [own] = solo.run([ExecRequest(MQUEUE, args=("both",))])  # a program's own queue works while it runs
+    assert own.status is ExecStatus.OK and own.stdout == "LEFT-BEHIND\n", own
 
 
 def test_memory_mb_holds_for_node_programs(pool):
