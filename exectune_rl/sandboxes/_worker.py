@@ -127,7 +127,7 @@ class Worker:
         self.judge: _JudgeServer | None = None
         self.spare: _Spare | None = None
         self.zygote: _Zygote | None = None
-        self.names = (0, 0)  # C strings for PR_SET_NAME (prefork): the zygote's, the worker's own
+        self.names: tuple[Any, Any] = (None, None)  # C strings for PR_SET_NAME (prefork): the zygote's, the worker's own
         self.devnull = os.open(os.devnull, os.O_RDONLY)
         self.exes = {name: _which(name) for name in ("node", "gcc", "g++", "bash")}
         layers, self.note = _isolation.setup_worker_isolation(
@@ -647,7 +647,8 @@ class Worker:
 
     def _zygote_loop(self, sock: Any) -> None:  # pragma: no cover - runs in the zygote
         """The zygote: ``t`` forks a spare (announced as ``s`` with its fds, or ``f``), ``r``
-        reaps a child (answered ``x`` with its wait status and CPU). EOF: the worker is gone."""
+        reaps a child (answered ``x`` with its wait status and CPU), ``q`` reaps one the worker
+        already knows the end of (no answer). EOF: the worker is gone."""
         sock_mod = socket_mod()
         while True:
             msg = sock.recv(64)
@@ -664,14 +665,16 @@ class Worker:
                 finally:
                     for fd in fds:
                         os.close(fd)
-            elif msg[:1] == b"r":
+            elif msg[:1] in (b"r", b"q"):
                 (pid,) = _PID.unpack(msg[1:])
                 try:
                     _, status, usage = os.wait4(pid, 0)
                 except ChildProcessError:
-                    sock.send(b"n" + _PID.pack(pid))
+                    if msg[:1] == b"r":
+                        sock.send(b"n" + _PID.pack(pid))
                     continue
-                sock.send(b"x" + _EXIT.pack(pid, status, usage.ru_utime + usage.ru_stime))
+                if msg[:1] == b"r":
+                    sock.send(b"x" + _EXIT.pack(pid, status, usage.ru_utime + usage.ru_stime))
 
     def _fork_spare(self, sock: Any) -> tuple[int, list[int]] | None:  # pragma: no cover - runs in the zygote
         """Fork a spare with its command pipe and a judged run's two pipes; the worker's ends back."""
@@ -859,15 +862,15 @@ class Worker:
         the CPU: the worker's cgroup counts it.
 
         A zygote's child is reaped by the zygote. With a cgroup, the worker reads the wait
-        status off the zombie and lets the zygote reap it meanwhile (its answer is read later);
-        otherwise it waits for the zygote's answer, which carries the child's CPU.
+        status off the zombie and lets the zygote reap it meanwhile, unanswered; otherwise it
+        waits for the zygote's answer, which carries the child's CPU.
         """
         if not from_zygote:
             return os.waitpid(pid, 0)[1], 0.0
         if self.cgroup is not None:
             _wait_exit(pid)  # ended, or killed by the caller: a zombie in a moment
             status = _tree.zombie_status(pid)
-            if status is not None and self._zygote_send(b"r" + _PID.pack(pid)):
+            if status is not None and self._zygote_send(b"q" + _PID.pack(pid)):
                 return status, None
         reply = self._zygote_ask(b"r" + _PID.pack(pid), pid)
         if reply is None:
@@ -1081,13 +1084,13 @@ def _vm_size() -> int:
     return 0
 
 
-def ctypes_string(text: str) -> int:
-    """The address of ``text`` as a C string that lives as long as this process (it never frees it)."""
+def ctypes_string(text: str) -> Any:
+    """``text`` as a C string buffer that lives as long as this process (passed to ``prctl`` as is)."""
     import ctypes  # loaded already: _isolation uses it
 
     buf = ctypes.create_string_buffer(text.encode())
     _KEPT.append(buf)
-    return ctypes.addressof(buf)
+    return buf
 
 
 _KEPT: list[Any] = []
