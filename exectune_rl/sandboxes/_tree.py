@@ -21,6 +21,7 @@ Loaded by path in sandbox workers (stdlib only), like ``_worker.py``.
 
 from __future__ import annotations
 
+import errno
 import os
 import resource
 import signal
@@ -296,6 +297,8 @@ class WorkDirs:
             owner = f",uid={uid},gid={uid}" if uid is not None else ""
             _isolation.mount_tmpfs(path, f"mode=0700{owner},{self._limits(self.max_mb)}")
             self.size_mb = self.max_mb
+        st = os.stat(path)
+        self.times = (st.st_atime_ns, st.st_mtime_ns)  # what every task finds: none sees another's
 
     @staticmethod
     def _limits(size_mb: int) -> str:
@@ -317,7 +320,7 @@ class WorkDirs:
             os.chmod(self.path, 0o700)  # the task owns it and may have changed its mode
         except OSError:
             return False
-        return clear_dir(self.path, self.max_entries)
+        return clear_dir(self.path, self.max_entries) and reset_dir(self.path, self.times)
 
     def filled(self) -> bool:
         """Whether the task filled its work dir (space or inodes)."""
@@ -346,6 +349,28 @@ def sysv_ipc_left() -> bool:
         if head.count(b"\n") > 1:
             return True
     return False
+
+
+def reset_dir(path: str, times: tuple[int, int]) -> bool:
+    """Give an emptied directory back as it was made: no extended attributes and the access
+    and modification times ``times`` (ns). A task that owns the directory (its work dir) can
+    set both, and both outlive its files: written by one task, read by the next, they would
+    carry its answers. False if that failed."""
+    try:
+        for name in os.listxattr(path):
+            os.removexattr(path, name)
+        os.utime(path, ns=times)
+    except OSError as exc:
+        return exc.errno in (errno.ENOTSUP, errno.EOPNOTSUPP) and _utime(path, times)
+    return True
+
+
+def _utime(path: str, times: tuple[int, int]) -> bool:
+    try:
+        os.utime(path, ns=times)
+    except OSError:
+        return False
+    return True
 
 
 def clear_dir(path: str, max_entries: int = 1_000_000, max_s: float = 5.0) -> bool:

@@ -135,6 +135,9 @@ class Worker:
         )
         self.layers += layers
         self.shm_private = "mountns" in layers and os.path.isdir("/dev/shm")
+        if self.shm_private:  # world-writable: any task may touch its times
+            st = os.stat("/dev/shm")
+            self.shm_times = (st.st_atime_ns, st.st_mtime_ns)
         self.ipc_private = "ipcns" in layers
         # Outside the sealed view (its /tmp is the worker's private tmpfs, not kept there).
         self.mqueue_fd = _isolation.open_mqueues("/tmp") if self.ipc_private and "mountns" in layers else None
@@ -247,7 +250,7 @@ class Worker:
                 os.close(judge_fd)
             if not self.dirs.clear():
                 self.retire = "its work dir could not be cleared"
-            if self.shm_private and not _tree.clear_dir("/dev/shm"):
+            if self.shm_private and not (_tree.clear_dir("/dev/shm") and _tree.reset_dir("/dev/shm", self.shm_times)):
                 self.retire = "its /dev/shm could not be cleared"
             if self.ipc_private and _tree.sysv_ipc_left():
                 self.retire = "its task left System V IPC objects"  # a fresh worker has a fresh namespace

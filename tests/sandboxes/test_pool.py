@@ -494,6 +494,43 @@ def test_a_posix_message_queue_a_task_leaves_is_never_seen_by_a_later_task(solo)
     assert own.status is ExecStatus.OK and own.stdout == "LEFT-BEHIND\n", own
 
 
+DIR_META = r"""
+import os, sys
+if sys.argv[1] == "write":
+    os.setxattr(".", "user.answer", b"42")
+    os.utime(".", ns=(111_111_111, 4_242_424_242))
+    os.utime("/dev/shm", None)  # world-writable: anyone may set it to now
+    print("ok")
+else:
+    st, shm = os.stat("."), os.stat("/dev/shm")
+    print(os.listxattr("."), st.st_atime_ns, st.st_mtime_ns, shm.st_mtime_ns)
+"""
+
+
+def test_the_work_dirs_xattrs_and_times_carry_nothing_to_a_later_task(solo):
+    # The work dir is the task's own (it may set xattrs and times on it) and outlives its
+    # files: a correct program could leave its answer there for a wrong one to print.
+    [first] = solo.run([ExecRequest(DIR_META, args=("read",))])
+    assert first.status is ExecStatus.OK, first
+    if "workfs" not in first.isolation:
+        pytest.skip("no tmpfs work dir here (user xattrs need one)")
+    for _ in range(2):
+        [wrote] = solo.run([ExecRequest(DIR_META, args=("write",))])
+        assert wrote.status is ExecStatus.OK and wrote.stdout == "ok\n", wrote
+        [read] = solo.run([ExecRequest(DIR_META, args=("read",))])
+        assert read.status is ExecStatus.OK and read.stdout == first.stdout, (read, first)
+
+
+def test_io_tests_cannot_pass_on_an_answer_an_earlier_program_left_in_an_xattr(solo):
+    honest = ("import os\nn = int(input())\nprint(n * n)\n"
+              "os.setxattr('.', 'user.a%d' % n, str(n * n).encode())\n")
+    replay = "import os\nn = int(input())\ntry:\n    print(os.getxattr('.', 'user.a%d' % n).decode())\nexcept OSError:\n    print(0)\n"
+    suite = ProgramTests("io", cases=(("7\n", "49\n"),))
+    [ok] = run_tests(solo, [honest], [suite], cpu_time_s=2)
+    [hack] = run_tests(solo, [replay], [suite], cpu_time_s=2)
+    assert ok.passed and not hack.passed, (ok, hack)
+
+
 def test_memory_mb_holds_for_node_programs(pool):
     # node got no RLIMIT_AS (V8 reserves far more than it uses) and --max-old-space-size bounds
     # only V8's heap: 2 GB of Buffers under memory_mb=256 used to pass.
