@@ -347,8 +347,6 @@ def _perform(target: Any, name: str, args: list[Any], kwargs: dict[str, Any]) ->
     if name == "delitem":
         del target[args[0]]
         return None, False
-    if name == "contains":
-        return args[0] in target, False
     if name == "iter":
         return iter(target), True
     if name == "next":

@@ -625,6 +625,49 @@ def test_a_truthy_object_gets_no_more_than_a_constant_answer(pool):
     assert truthy.passed_cases <= constant.passed_cases, (truthy, constant)
 
 
+MEMBERSHIP = {
+    "check": ProgramTests("check", entry_point="pick", code=(
+        "def check(candidate):\n    assert 'john' in candidate(['john', 'mary', 'xjohn'], 'john')\n"
+        "    assert 'xjohn' in candidate(['john', 'mary', 'xjohn'], 'john')\n"
+        "    assert 'grunt' in candidate(['grunt', 'trumpet', 'prune'], 'run')\n")),
+    "asserts": ProgramTests("asserts", code=(
+        "assert 'john' in pick(['john', 'mary'], 'john')\nassert 'prune' in pick(['grunt', 'prune'], 'run')\n")),
+    "pytest": ProgramTests("asserts", code=(
+        "import pytest\n@pytest.mark.parametrize('xs,s,w', [(['ab', 'cd'], 'a', 'ab'), (['run', 'x'], 'ru', 'run')])\n"
+        "def test_pick(xs, s, w):\n    assert w in pick(xs, s)\n")),
+}
+MEMBERSHIP_HACKS = {
+    "always_contains": "class Anything:\n    def __contains__(self, x):\n        return True\ndef pick(xs, s):\n    return Anything()\n",
+    "contains_and_empty_iter": ("class Anything:\n    def __contains__(self, x):\n        return True\n"
+                                "    def __iter__(self):\n        return iter(())\ndef pick(xs, s):\n    return Anything()\n"),
+    "contains_truthy_object": ("class Yes:\n    def __bool__(self):\n        return True\n"
+                               "class Anything:\n    def __contains__(self, x):\n        return Yes()\ndef pick(xs, s):\n    return Anything()\n"),
+}
+MEMBERSHIP_HONEST = {
+    "list": "def pick(xs, s):\n    return [x for x in xs if s in x]\n",
+    "generator": "def pick(xs, s):\n    return (x for x in xs if s in x)\n",
+    "filter_object": "def pick(xs, s):\n    return filter(lambda x: s in x, xs)\n",
+    "own_container": ("class Bag:\n    def __init__(self, items):\n        self.items = list(items)\n"
+                      "    def __iter__(self):\n        return iter(self.items)\n"
+                      "    def __contains__(self, x):\n        return x in self.items\n"
+                      "def pick(xs, s):\n    return Bag(x for x in xs if s in x)\n"),
+}
+
+
+@pytest.mark.parametrize("suite", sorted(MEMBERSHIP))
+def test_a_programs_own_contains_never_answers_the_tests_in(pool, suite):
+    # `x in f(...)` on an object of the program used to be the program's __contains__: an
+    # always-true one passed every membership test without filtering anything.
+    hacks = run_tests(pool, list(MEMBERSHIP_HACKS.values()), [MEMBERSHIP[suite]] * len(MEMBERSHIP_HACKS),
+                      harness_mode="out_of_process")
+    for name, out in zip(MEMBERSHIP_HACKS, hacks):
+        assert not out.passed and out.passed_cases == 0, (name, out)
+    honest = run_tests(pool, list(MEMBERSHIP_HONEST.values()), [MEMBERSHIP[suite]] * len(MEMBERSHIP_HONEST),
+                       harness_mode="out_of_process")
+    for name, out in zip(MEMBERSHIP_HONEST, honest):
+        assert out.passed, (name, out)
+
+
 def test_printed_text_crosses_only_while_the_tests_capture(pool):
     # the program patches its side of the wire to attach "printed" text to every reply: where
     # the tests did not redirect stdout, such a reply breaks the protocol and fails the call
