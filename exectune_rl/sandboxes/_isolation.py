@@ -23,6 +23,11 @@ What each layer buys:
 - ``keyrings``: every task child leaves the session keyring it inherited for a new, empty one,
   and empties the keyrings the kernel keeps per uid (user, user-session, persistent), which
   outlive any process: what one task stores there is gone before the next task's program starts.
+- ``nonewns``: (root) the zygote, and so every task child, runs under a seccomp filter that
+  refuses ``unshare``, ``setns`` and a ``clone`` that asks for a new namespace (``clone3``
+  answers ENOSYS, and libc falls back to ``clone``). Without it a task could make a user
+  namespace, be root there, and mount a tmpfs of its own whose pages no limit of the task
+  counts: gigabytes of host memory held by a task with ``memory_mb=256``.
 - ``mqueue``: (with ``ipcns``) the POSIX message queues of the worker's IPC namespace, which
   outlive the task that made them, are removed after every task.
 """
@@ -37,7 +42,7 @@ from typing import Any
 
 __all__ = ["setup_worker_isolation", "drop_privileges", "keep_paths", "claim_uid", "kill_uid", "world_readable", "COVERED_DIRS",
            "build_sealed_view", "enter_mount_namespace", "DEFAULT_ALLOWED_PACKAGES", "mount_tmpfs", "resize_tmpfs",
-           "fresh_keyrings", "open_mqueues", "clear_mqueues"]
+           "fresh_keyrings", "open_mqueues", "clear_mqueues", "no_new_namespaces_filter", "forbid_new_namespaces"]
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
@@ -294,6 +299,66 @@ def fresh_keyrings(keyctl: Any, own_uid: bool) -> None:
     persistent = keyctl(_KEYCTL_GET_PERSISTENT, -1, _KEY_SPEC_SESSION_KEYRING)
     if persistent > 0:
         keyctl(_KEYCTL_CLEAR, persistent)
+
+
+# seccomp: per architecture, its audit number and the numbers of unshare, setns, clone, clone3.
+_SECCOMP_ARCH = {
+    "x86_64": (0xC000003E, 272, 308, 56, 435),
+    "aarch64": (0xC00000B7, 97, 268, 220, 435),
+}
+_CLONE_NEW_ANY = 0x7E020000  # CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET
+_PR_SET_SECCOMP = 22
+_SECCOMP_MODE_FILTER = 2
+_RET_ALLOW = 0x7FFF0000
+_RET_ERRNO = 0x00050000
+
+
+def no_new_namespaces_filter() -> bytes | None:
+    """The classic-BPF program of :func:`forbid_new_namespaces` for this machine (None: an
+    architecture it does not know)."""
+    import errno
+    import struct
+
+    spec = _SECCOMP_ARCH.get(os.uname().machine)
+    if spec is None:
+        return None
+    arch, unshare, setns, clone, clone3 = spec
+    ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
+    deny, nosys, allow = "deny", "nosys", "allow"
+    prog: list[tuple[int, Any, Any, int]] = [
+        (ld, 0, 0, 4),  # seccomp_data.arch
+        (jeq, 0, deny, arch),  # another ABI (i386's int 0x80): nothing honest uses it here
+        (ld, 0, 0, 0),  # seccomp_data.nr
+        (jge, deny, 0, 0x40000000),  # x32
+        (jeq, deny, 0, unshare),
+        (jeq, deny, 0, setns),
+        (jeq, nosys, 0, clone3),  # its flags are behind a pointer: libc then uses clone
+        (jeq, 0, allow, clone),
+        (ld, 0, 0, 16),  # clone's flags: the low half of args[0]
+        (jset, deny, allow, _CLONE_NEW_ANY),
+    ]
+    ends = {allow: (ret, 0, 0, _RET_ALLOW), deny: (ret, 0, 0, _RET_ERRNO | errno.EPERM),
+            nosys: (ret, 0, 0, _RET_ERRNO | errno.ENOSYS)}
+    at = {name: len(prog) + i for i, name in enumerate(ends)}
+    prog += list(ends.values())
+    out = b""
+    for i, (code, jt, jf, k) in enumerate(prog):
+        jt = at[jt] - i - 1 if isinstance(jt, str) else jt
+        jf = at[jf] - i - 1 if isinstance(jf, str) else jf
+        out += struct.pack("=HBBI", code, jt, jf, k)
+    return out
+
+
+def forbid_new_namespaces(program: bytes) -> bool:
+    """Put the calling process, and every process it will fork, under the seccomp ``program``
+    (:func:`no_new_namespaces_filter`); needs root (or no_new_privs). False if refused."""
+    buf = ctypes.create_string_buffer(program)
+
+    class _Fprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    fprog = _Fprog(len(program) // 8, ctypes.addressof(buf))
+    return _lib().prctl(_PR_SET_SECCOMP, ctypes.c_ulong(_SECCOMP_MODE_FILTER), ctypes.byref(fprog), 0, 0) == 0
 
 
 def open_mqueues(parent: str) -> int | None:

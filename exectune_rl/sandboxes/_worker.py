@@ -10,6 +10,7 @@ already-warm child (no interpreter start-up); other languages are ``execve``-d.
 
 from __future__ import annotations
 
+import fcntl
 import importlib
 import json
 import marshal
@@ -20,6 +21,7 @@ import select
 import signal
 import struct
 import sys
+import termios
 import time
 import traceback
 from typing import Any
@@ -357,6 +359,7 @@ class Worker:
                 _kill(prog_pid)
                 _, child_cpu = self._reap_child(prog_pid, spare is not None)
                 self._reap_group(prog_pid, zombie_leader=child_cpu is None)
+            self._never_read(spare)
             return {"status": "infra", "detail": f"could not start the judged run: {exc}"}
         finally:
             for fd in (judge_fd, to_prog_r, to_prog_w, to_judge_r, to_judge_w):
@@ -365,10 +368,14 @@ class Worker:
         reason, judge_end, exited_first, killed_after, held_to, verdict = self._wait_judged(
             prog_pid, cpu_limit, wall_limit, start, load)
         status, child_cpu = self._reap_child(prog_pid, spare is not None)
+        never_read = self._never_read(spare)
         if status is None:
             self._stop_judge()
             self._reap_group(prog_pid)
             return {"status": "infra", "detail": "the worker's zygote gave no exit status for the program"}
+        if never_read:
+            self._reap_group(prog_pid, zombie_leader=child_cpu is None)
+            return self._unread_task()
         if killed_after and not reason and os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL:
             status = 0  # stopped by the worker once the verdict was in: a normal end
         self._reap_group(prog_pid, zombie_leader=child_cpu is None)
@@ -586,7 +593,8 @@ class Worker:
             if pid == 0:  # pragma: no cover - runs in the task child
                 _task.child(self, req, workdir, argv, in_fd)
             self.clock.start(pid)
-        return self._supervise(pid, req, argv is None, spare is not None)
+        res = self._supervise(pid, req, argv is None, spare is not None)
+        return self._unread_task() if self._never_read(spare) else res
 
     # -- prefork: the zygote and its spare child ----------------------------------------
 
@@ -611,6 +619,7 @@ class Worker:
         with open("/proc/self/comm") as f:
             # what ps shows: the zygote's own name; its children (tasks) take the worker's back
             self.names = (ctypes_string(_isolation.ZYGOTE_NAME), ctypes_string(f.read().strip()))
+        program = _isolation.no_new_namespaces_filter()
         sys.stdout.flush()
         sys.stderr.flush()
         try:
@@ -627,12 +636,27 @@ class Worker:
                     os.close(fd)
                 self.prctl(_isolation.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
                 self.prctl(_isolation.PR_SET_NAME, self.names[0], 0, 0, 0)
+                sealed = program is not None and _isolation.forbid_new_namespaces(program)
+                theirs.send(b"h1" if sealed else b"h0")  # hello: whether its children make no namespace
                 self._zygote_loop(theirs)
             except BaseException:  # noqa: BLE001
                 pass
             os._exit(0)
         theirs.close()
         self.zygote = _Zygote(pid, mine)
+        try:
+            hello = mine.recv(8) if select.select([mine], [], [], REAP_TIMEOUT_S)[0] else b""
+        except OSError:
+            hello = b""
+        if hello == b"h1":
+            self.layers.append("nonewns")
+            self.isolation = tuple(self.layers)
+        elif hello != b"h0":
+            self._lose_zygote()
+            self._no_zygote(OSError("it did not start"))
+            return
+        elif program is not None:
+            self.note = "; ".join(filter(None, [self.note, "no seccomp filter: tasks may make namespaces of their own"]))
         if self.judge_cgroup is not None:
             try:
                 self.judge_cgroup.join(pid)
@@ -827,9 +851,24 @@ class Worker:
         finally:
             if self.prefork:
                 self._zygote_send(b"t")
+        return True  # its command pipe stays open until its end: see _never_read
+
+    def _never_read(self, spare: "_Spare | None") -> bool:
+        """Whether ``spare``, ended, had left its task unread in its command pipe (killed from
+        outside as it was handed the task): then nothing of the task ran. Closes the pipe."""
+        if spare is None or spare.cmd_fd < 0:
+            return False
+        try:
+            unread = struct.unpack("i", fcntl.ioctl(spare.cmd_fd, termios.FIONREAD, b"\0\0\0\0"))[0] > 0
+        except OSError:
+            unread = False
         os.close(spare.cmd_fd)
         spare.cmd_fd = -1
-        return True
+        return unread
+
+    def _unread_task(self) -> dict[str, Any]:
+        self.retire = "a task child ended before it read its task"
+        return {"status": "infra", "detail": "the task child ended before it read its task", "unrun": True}
 
     def _close_spare_fds(self, spare: "_Spare") -> None:
         if spare.cmd_fd >= 0:

@@ -531,7 +531,12 @@ print(hits)
 def test_a_spare_that_died_is_replaced_without_harm(prefork_solo):
     sb = prefork_solo
     sb.run([ExecRequest("pass")])
-    _spare_of(sb).kill()
+    dead = _spare_of(sb)
+    dead.kill()
+    for _ in range(200):  # a kill takes effect when the killed process next runs
+        if dead.status() == psutil.STATUS_ZOMBIE:
+            break
+        time.sleep(0.01)
     [r] = sb.run([ExecRequest("print(1)")])
     assert r.status is ExecStatus.OK and r.stdout == "1\n" and not r.retried, r
     spare = _spare_of(sb)
@@ -541,6 +546,35 @@ def test_a_spare_that_died_is_replaced_without_harm(prefork_solo):
 
     [out] = run_tests(sb, ["def f():\n    return 1"], ProgramTests("asserts", code="assert f() == 1"))
     assert out.passed, out
+
+
+@pytest.mark.parametrize("judged", [False, True], ids=["run", "judged"])
+def test_a_spare_killed_as_it_is_handed_its_task_is_never_the_programs_fault(prefork_solo, judged):
+    # Killed after the worker found it alive and before it read its task: nothing of the task
+    # ran, so the task runs again (on a fresh worker), never a SIGKILL of the program's.
+    import threading
+
+    from exectune_rl.sandboxes.runner import ProgramTests, run_tests
+
+    sb = prefork_solo
+    sb.run([ExecRequest("pass")])
+    spare = _spare_of(sb)
+    spare.suspend()  # alive, and it reads nothing
+    out = []
+    if judged:
+        job = threading.Thread(target=lambda: out.extend(run_tests(
+            sb, ["def f():\n    return 1\n"], ProgramTests("asserts", code="assert f() == 1\n"), cpu_time_s=5)))
+    else:
+        job = threading.Thread(target=lambda: out.extend(sb.run([ExecRequest("print(1)", cpu_time_s=5)])))
+    job.start()
+    time.sleep(0.5)
+    spare.kill()
+    job.join(30)
+    [r] = out
+    if judged:
+        assert r.passed, r
+    else:
+        assert r.status is ExecStatus.OK and r.stdout == "1\n" and r.retried, r
 
 
 def test_a_zygote_that_died_harms_no_task(prefork_solo):
