@@ -71,11 +71,13 @@ class Cgroup:
     def __init__(self, path: str) -> None:
         os.mkdir(path, 0o755)
         self.path = path
-        self.procs = os.path.join(path, "cgroup.procs")
-        self.usage_fd = os.open(os.path.join(path, "cpuacct.usage"), os.O_RDONLY | os.O_CLOEXEC)
+        # Reached through fds only, so that the worker's sealed view need not hold the folder:
+        # its counters (the CPU of every task before) and member pids are no task's business.
+        self.dir_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        self.usage_fd = os.open("cpuacct.usage", os.O_RDONLY | os.O_CLOEXEC, dir_fd=self.dir_fd)
 
     def join(self, pid: int = 0) -> None:
-        fd = os.open(self.procs, os.O_WRONLY | os.O_CLOEXEC)
+        fd = os.open("cgroup.procs", os.O_WRONLY | os.O_CLOEXEC, dir_fd=self.dir_fd)
         try:
             os.write(fd, str(pid).encode())
         finally:
@@ -88,7 +90,7 @@ class Cgroup:
     def members(self) -> list[int]:
         # os.open/os.read, not open(): every object a worker allocates between forks is a
         # page written, and each costs a copy-on-write fault per task.
-        fd = os.open(self.procs, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open("cgroup.procs", os.O_RDONLY | os.O_CLOEXEC, dir_fd=self.dir_fd)
         try:
             data = chunk = os.read(fd, 65536)
             while len(chunk) == 65536:  # one read in the common case: the worker alone

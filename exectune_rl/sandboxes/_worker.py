@@ -185,9 +185,8 @@ class Worker:
         self.full_ns_fd: int | None = None
         if cfg.get("seal", True) and "mountns" in layers:
             try:
-                # The worker's own cgroup folders stay reachable from inside (root-owned: a
-                # task can read them, never write them).
-                keep = [self.work_root] + [g.path for g in (self.cgroup, self.judge_cgroup) if g is not None]
+                # The worker's cgroup folders are not in it: it reaches them through fds.
+                keep = [self.work_root]
                 self.sealed_ns_fd = _isolation.build_sealed_view(keep, tuple(cfg.get("allowed_packages") or ()))
                 self.layers.append("sealed")
             except OSError as exc:

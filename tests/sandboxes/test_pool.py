@@ -565,6 +565,26 @@ def test_a_task_can_make_no_namespace_of_its_own(solo):
     assert r.stdout == str([(-1, 1)] * 9 + ["thread", 7, "sh\n"]) + "\n", r
 
 
+def test_a_task_reads_no_counter_of_its_workers_cgroup(solo):
+    # cpuacct.usage counts every task the worker ran: a task that burnt a chosen amount of CPU
+    # left a number the next task read. The cgroup folders are no longer in the tasks' view.
+    from exectune_rl.sandboxes import _tree
+
+    root = _tree.cpuacct_root()
+    probe = ("import sys\nname = [l.split(':', 2)[2] for l in open('/proc/self/cgroup').read().split() if 'cpuacct' in l]\n"
+             "found = []\nfor base in sys.argv[1:]:\n    for leaf in ('cpuacct.usage', 'cgroup.procs', 'tasks'):\n"
+             "        try:\n            open(base + name[0] + '/' + leaf).read()\n            found.append(leaf)\n"
+             "        except (OSError, IndexError):\n            pass\n        try:\n"
+             "            open(base + name[0] + '-judge/' + leaf).read()\n            found.append('judge ' + leaf)\n"
+             "        except (OSError, IndexError):\n            pass\nprint(found)\n")
+    [r] = solo.run([ExecRequest(probe, args=(root or "/sys/fs/cgroup/cpuacct", "/sys/fs/cgroup/cpuacct", "/sys/fs/cgroup"))])
+    if "cgroup" not in r.isolation:
+        pytest.skip("no cgroup here")
+    assert r.status is ExecStatus.OK and r.stdout == "[]\n", r
+    [burn] = solo.run([ExecRequest("x = sum(i * i for i in range(200000))")])
+    assert burn.status is ExecStatus.OK and burn.cpu_s > 0.005, burn  # still counted, through the worker's fds
+
+
 def test_memory_mb_holds_for_node_programs(pool):
     # node got no RLIMIT_AS (V8 reserves far more than it uses) and --max-old-space-size bounds
     # only V8's heap: 2 GB of Buffers under memory_mb=256 used to pass.
