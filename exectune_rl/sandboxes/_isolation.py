@@ -257,7 +257,7 @@ def drop_privileges(uid: int) -> None:
 
 
 # keyctl(2): its syscall number where the libc has no wrapper, and the operations used here.
-_KEYCTL = {"x86_64": 250, "aarch64": 219, "arm64": 219, "ppc64le": 250, "s390x": 280, "riscv64": 219}
+_KEYCTL = {"x86_64": 250, "aarch64": 219, "arm64": 219, "ppc64le": 271, "s390x": 280, "riscv64": 219}
 _KEYCTL_JOIN_SESSION_KEYRING = 1
 _KEYCTL_CLEAR = 7
 _KEYCTL_LINK = 8
@@ -280,9 +280,9 @@ def fresh_keyrings(keyctl: Any, own_uid: bool) -> None:
     """Cut a task child off every kernel keyring an earlier task could have written to.
 
     A forked child shares its parent's session keyring (and possesses it, whatever its uid):
-    it joins a new anonymous one instead. With ``own_uid`` (the child runs as a uid, or in a
-    user namespace, that only this worker's tasks use) it also empties that uid's user,
-    user-session and persistent keyrings, which live on after every process of the uid is gone.
+    it joins a new anonymous one instead. With ``own_uid`` (the child runs as the sandbox uid,
+    which only this worker's tasks use) it also empties that uid's user, user-session and
+    persistent keyrings, which live on after every process of the uid is gone.
     Keyrings the kernel does not offer (no ``CONFIG_KEYS``, a refusing policy) are skipped:
     then there is nothing there to leak through either.
     """

@@ -358,7 +358,8 @@ class Worker:
                 _kill(prog_pid)
                 _, child_cpu = self._reap_child(prog_pid, spare is not None)
                 self._reap_group(prog_pid, zombie_leader=child_cpu is None)
-            self._never_read(spare)
+            if spare is not None:
+                self._close_spare_fds(spare)
             return {"status": "infra", "detail": f"could not start the judged run: {exc}"}
         finally:
             for fd in (judge_fd, to_prog_r, to_prog_w, to_judge_r, to_judge_w):
@@ -692,14 +693,15 @@ class Worker:
                     for fd in fds:
                         os.close(fd)
             elif msg[:1] in (b"r", b"q"):
+                answer = msg[:1] == b"r"
                 (pid,) = _PID.unpack(msg[1:])
                 try:
                     _, status, usage = os.wait4(pid, 0)
                 except ChildProcessError:
-                    if msg[:1] == b"r":
+                    if answer:
                         sock.send(b"n" + _PID.pack(pid))
                     continue
-                if msg[:1] == b"r":
+                if answer:
                     sock.send(b"x" + _EXIT.pack(pid, status, usage.ru_utime + usage.ru_stime))
 
     def _fork_spare(self, sock: Any) -> tuple[int, list[int]] | None:  # pragma: no cover - runs in the zygote
