@@ -378,8 +378,13 @@ class Worker:
             return self._unread_task()
         if killed_after and not reason and os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL:
             status = 0  # stopped by the worker once the verdict was in: a normal end
+        # The judge's own deadline stopped the run (the program asleep, blocked, or too slow
+        # between calls): the run hit its wall-clock limit, whatever ended its process after.
+        deadline = not reason and bool((verdict or {}).get("timed_out"))
         self._reap_group(prog_pid, zombie_leader=child_cpu is None)
-        res = self._classify(req, status, self.clock.final(child_cpu), reason, True, held_to)
+        res = self._classify(req, status, self.clock.final(child_cpu), "wall" if deadline else reason, True, held_to)
+        if deadline and res["status"] == "timeout":
+            res["detail"] = f"wall-clock limit hit ({verdict.get('program_gone') or 'no answer'})"  # type: ignore[union-attr]
         res["verdict"] = verdict
         if res["verdict"] is None and reason == "wall":
             # The judge's own deadline failed to stop it (something the program sent kept it

@@ -3,6 +3,7 @@
 import pytest
 
 from exectune_rl.errors import ConfigError
+from exectune_rl.sandboxes import ExecStatus
 from exectune_rl.sandboxes.runner import ProgramTests, TestStatus, run_tests
 from exectune_rl.tasks import Task
 
@@ -86,6 +87,22 @@ def test_levels(pool):
     assert syntax.status is TestStatus.SYNTAX_ERROR and not syntax.parses
     assert crash_at_def.status is TestStatus.RUNTIME_ERROR and crash_at_def.parses and not crash_at_def.runs
     assert timeout.status is TestStatus.TIMEOUT and timeout.runs and not timeout.passed
+
+
+def test_a_run_stopped_by_the_judges_deadline_is_a_timeout_in_its_result_too(pool):
+    # Asleep in a call, or asleep at import: no CPU spent, the wall clock ends the run. The
+    # outcome and the run's own result say the same thing, and why.
+    asleep = "import time\ndef add(a, b):\n    time.sleep(30)\n    return a + b"
+    at_import = "import time\ntime.sleep(30)\ndef add(a, b):\n    return a + b"
+    for out in run_tests(pool, [asleep, at_import], ADD_TESTS, cpu_time_s=0.5, wall_time_s=1.5):
+        [res] = out.results
+        assert out.status is TestStatus.TIMEOUT and not out.passed
+        assert res.status is ExecStatus.TIMEOUT and "wall-clock" in res.detail, (res.status, res.detail)
+        assert res.wall_s < 5
+    # A program that answers in time after a slow call is no timeout at all.
+    [ok] = run_tests(pool, ["import time\ndef add(a, b):\n    time.sleep(0.2)\n    return a + b"], ADD_TESTS,
+                     cpu_time_s=0.5, wall_time_s=3)
+    assert ok.status is TestStatus.PASSED and ok.results[0].status is ExecStatus.OK
 
 
 def test_broken_tests_are_infra_not_the_programs_fault(pool):
