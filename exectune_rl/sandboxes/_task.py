@@ -30,6 +30,16 @@ NODE_DATA_MB = 96
 """Writable memory node itself needs beyond a task's ``memory_mb`` (its heap and runtime at start)."""
 
 
+def budget(req: dict[str, Any]) -> tuple[float, float]:
+    """A request's CPU budget (``cpu_time_s``, plus ``load_cpu_time_s``) and its wall-clock
+    limit (``wall_time_s``, else the larger of 3x that budget and it plus 2 s): the worker's
+    side of ``ExecRequest.total_cpu_time_s`` and ``effective_wall_time_s``, for the request as
+    the worker and the child hold it (a payload, whose ``load_cpu_time_s`` is None unless the
+    run is judged)."""
+    cpu = float(req["cpu_time_s"]) + float(req.get("load_cpu_time_s") or 0.0)
+    return cpu, float(req.get("wall_time_s") or max(3 * cpu, cpu + 2))
+
+
 def compile_source(source: str, filename: str) -> Any:
     import warnings
 
@@ -148,7 +158,7 @@ def child(worker: Any, req: dict[str, Any], workdir: str, argv: list[str] | None
 
 
 def _set_limits(req: dict[str, Any], baseline_vm: int | None, argv: list[str] | None) -> None:
-    cpu = max(1, math.ceil(float(req["cpu_time_s"]) + float(req.get("load_cpu_time_s") or 0.0)))
+    cpu = max(1, math.ceil(budget(req)[0]))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu + 1, cpu + 2))
     if argv is None or not argv[0].endswith("node"):
         limit = int(req["memory_mb"]) * (1 << 20) + (baseline_vm or 0)

@@ -320,8 +320,7 @@ class Worker:
         # With a load allowance, the import may take up to ``load``; cpu_time_s counts from
         # the judge's word that the program is imported (see ExecRequest.load_cpu_time_s).
         load = req.get("load_cpu_time_s")
-        total = cpu_limit + (load or 0.0)
-        wall_limit = req["wall_time_s"] or max(3 * total, total + 2)
+        wall_limit = _task.budget(req)[1]
         start = time.monotonic()
         prog_pid = spare = None
         to_prog_r = to_prog_w = to_judge_r = to_judge_w = -1
@@ -895,8 +894,7 @@ class Worker:
         self._zygote_ask(b"r" + _PID.pack(spare.pid), spare.pid)
 
     def _supervise(self, pid: int, req: dict[str, Any], is_python: bool, from_zygote: bool = False) -> dict[str, Any]:
-        cpu_limit = float(req["cpu_time_s"])
-        wall_limit = req["wall_time_s"] or max(3 * cpu_limit, cpu_limit + 2)
+        cpu_limit, wall_limit = _task.budget(req)
         reason = self._wait_with_limits(pid, cpu_limit, wall_limit)
         status, child_cpu = self._reap_child(pid, from_zygote)
         self._reap_group(pid, zombie_leader=child_cpu is None)

@@ -274,7 +274,7 @@ class ExecRequest:
     @property
     def total_cpu_time_s(self) -> float:
         """The most CPU time the run may take: ``cpu_time_s``, plus ``load_cpu_time_s`` for a judged run."""
-        return self.cpu_time_s + (self.load_cpu_time_s or 0.0 if self.judge else 0.0)
+        return float(self.cpu_time_s) + (float(self.load_cpu_time_s or 0.0) if self.judge else 0.0)
 
     @property
     def effective_wall_time_s(self) -> float:

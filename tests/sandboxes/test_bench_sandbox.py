@@ -27,6 +27,9 @@ def test_small_run_writes_every_key(tmp_path: Path) -> None:
                 "overhead_ms_per_task_judged_without_prefork"):
         assert isinstance(data[key], float) and data[key] > 0, key
     assert isinstance(data["overhead_prefork"], bool)
+    # Page faults per child, each counted by the child: a task child does more than a bare
+    # fork-and-exit, and a judged one (the program imported, the tests' first call) more still.
+    assert 0 < data["fork_floor_faults"] < data["task_child_faults"] < data["task_child_faults_judged"]
     assert 0 <= data["recheck_rate"] <= 1
     # Each re-check mode ran on the same workload; none changed a verdict of the hard limit.
     assert data["recheck"] == "progress" and set(data["calibrated_by_recheck"]) == {"progress", "always"}

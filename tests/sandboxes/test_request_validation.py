@@ -80,6 +80,16 @@ def test_good_values_are_kept_and_normalised():
     assert ExecRequest("x", args=("\udc80",)).args == ("\udc80",)
 
 
+def test_the_import_allowance_counts_only_for_a_judged_run():
+    # load_cpu_time_s is the judged run's time to import the program; a plain run has no such
+    # phase, so its budget (and the wall-clock limit drawn from it) is cpu_time_s alone.
+    plain = ExecRequest("pass", cpu_time_s=1, load_cpu_time_s=2)
+    judged = ExecRequest("pass", cpu_time_s=1, load_cpu_time_s=2, judge="assert True")
+    assert (plain.total_cpu_time_s, plain.effective_wall_time_s) == (1.0, 3.0)
+    assert (judged.total_cpu_time_s, judged.effective_wall_time_s) == (3.0, 9.0)
+    assert isinstance(plain.total_cpu_time_s, float) and isinstance(judged.total_cpu_time_s, float)
+
+
 def test_a_rejected_request_leaves_the_pool_in_step(pool):
     # With cpu_time_s=NaN accepted, the reply to it reached the next request: print('B') got 'A'.
     with pytest.raises(ConfigError):
