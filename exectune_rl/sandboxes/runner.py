@@ -325,6 +325,33 @@ def _skipped_param(node: ast.expr) -> bool:
                                               and "skipif" not in ast.unparse(k.value) for k in node.keywords)
 
 
+def _test_classes(body: list[ast.stmt]) -> dict[str, dict[str, ast.FunctionDef]]:
+    """The module's test classes, each with its ``test*`` methods (those it inherits from the
+    module's other classes included, its own overriding), in order: as pytest collects them,
+    every ``unittest.TestCase`` subclass whatever its name (a base spelt ``TestCase``,
+    ``unittest.TestCase``, ``IsolatedAsyncioTestCase``... or a class of the module deriving
+    from one), and every other class named ``Test*`` (less one with ``__test__ = False``)."""
+    classes = {c.name: c for c in body if isinstance(c, ast.ClassDef)}
+    unit: set[str] = set()
+    methods: dict[str, dict[str, ast.FunctionDef]] = {}
+    for cls in classes.values():
+        own = {m.name: m for m in cls.body if isinstance(m, ast.FunctionDef) and m.name.startswith("test")}
+        inherited: dict[str, ast.FunctionDef] = {}
+        for base in reversed(cls.bases):
+            name = base.attr if isinstance(base, ast.Attribute) else getattr(base, "id", "")
+            if name.endswith("TestCase") and name not in classes or name in unit:
+                unit.add(cls.name)
+            inherited.update(methods.get(name, {}))
+        methods[cls.name] = inherited | own
+    out = {}
+    for name, cls in classes.items():
+        off = any(isinstance(n, ast.Assign) and any(getattr(t, "id", "") == "__test__" for t in n.targets)
+                  and isinstance(n.value, ast.Constant) and not n.value.value for n in cls.body)
+        if (name in unit or name.startswith("Test")) and not off:
+            out[name] = methods[name]
+    return out
+
+
 @functools.lru_cache(maxsize=4096)
 def _python_tests(code: str) -> tuple[str, int, tuple[str, ...], int]:
     """Counted test code, the number of static asserts, the ``test_*`` functions, and the
@@ -334,10 +361,7 @@ def _python_tests(code: str) -> tuple[str, int, tuple[str, ...], int]:
     except SyntaxError:
         return code, 0, (), 0
     fns = [(n.name, n) for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test")]
-    for cls in tree.body:  # pytest's class-based tests: each test_* method of a Test* class
-        if isinstance(cls, ast.ClassDef) and cls.name.startswith("Test"):
-            fns += [(f"{cls.name}().{m.name}", m) for m in cls.body
-                    if isinstance(m, ast.FunctionDef) and m.name.startswith("test")]
+    fns += [(f"{cls}().{name}", m) for cls, methods in _test_classes(tree.body).items() for name, m in methods.items()]
     counter = _CountAsserts(in_functions=not fns)
     tree = ast.fix_missing_locations(counter.visit(tree))
     return ast.unparse(tree), counter.count, tuple(name for name, _ in fns), sum(_parametrized_cases(n) for _, n in fns)
@@ -505,6 +529,7 @@ class PythonHarness:
         if nonce.startswith(_JUDGED):
             return _evaluate_judged(tests, res)
         _, static, _, fn_cases = _python_tests(tests.code)
+        expected = static + fn_cases if tests.format == "asserts" else static
         if res.status is ExecStatus.SYNTAX_ERROR:
             return TestOutcome(TestStatus.SYNTAX_ERROR, False, False, False,
                                detail=f"program does not compile: {res.stderr.strip()[-300:]}", results=(res,))
@@ -515,10 +540,12 @@ class PythonHarness:
         done = _counts_after(out, f"{nonce}:done ")
         completed = f"{nonce}:completed" in out
         passed_n, seen = done if done else (0 if ran else None, None)
-        total = max(seen or 0, static + fn_cases if tests.format == "asserts" else static) or seen
+        total = max(seen or 0, expected) or seen
         fraction = (passed_n / total) if (total and passed_n is not None) else (0.0 if ran else None)
         if res.status is ExecStatus.OK and not completed:
             status, detail = TestStatus.EARLY_EXIT, "the program exited before its tests finished"
+        elif res.status is ExecStatus.OK and not seen and not expected:
+            status, detail = TestStatus.INFRA, _NO_CASES
         elif res.status is ExecStatus.OK:
             ok = bool(seen) and passed_n == seen
             if ok:
@@ -530,6 +557,10 @@ class PythonHarness:
         return TestOutcome(status, status is TestStatus.PASSED, True, ran, passed_n, total,
                            fraction, detail, (res,), harness_mode="inprocess")
 
+
+_NO_CASES = ("the tests hold no case this harness runs (no assert, no test function, no TestCase "
+             "method; async tests and skipped ones are not run): a fault of the tests, not the program's")
+"""Detail of a completed run whose tests, as written, count no case at all (an ``infra`` outcome)."""
 
 _JUDGED = "judged-"
 """Nonce prefix of a plan built for the judge (``out_of_process``)."""
@@ -570,6 +601,8 @@ def _evaluate_judged(tests: ProgramTests, res: ExecResult) -> TestOutcome:
         status, detail = TestStatus.EARLY_EXIT, f"the program exited before its tests finished ({v['program_gone']})"
     elif v.get("error"):
         status, detail = TestStatus.RUNTIME_ERROR, f"the tests stopped: {v['error']}"
+    elif v.get("completed") and not seen and not expected:
+        status, detail = TestStatus.INFRA, _NO_CASES
     elif v.get("completed"):
         # Every case the tests ran passed: a pass, as under the tests' own semantics (an
         # ``assert False`` after a call expected to raise is never reached).

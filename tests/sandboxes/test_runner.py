@@ -121,6 +121,53 @@ def test_pytest_style_with_solution_module(pool):
     assert not bad.passed and bad.fraction == 0.0
 
 
+UNITTEST_SUITES = {
+    # pytest and unittest both run a TestCase subclass whatever its name
+    "named_freely": "import unittest\nfrom solution import add\n\nclass T(unittest.TestCase):\n"
+                    "    def test_small(self):\n        self.assertEqual(add(1, 2), 3)\n"
+                    "    def test_zero(self):\n        self.assertEqual(add(0, 0), 0)\n",
+    "bare_base": "from unittest import TestCase\nfrom solution import add\n\nclass Adds(TestCase):\n"
+                 "    def setUp(self):\n        self.pairs = [(1, 2, 3), (0, 0, 0)]\n"
+                 "    def test_pairs(self):\n        for a, b, c in self.pairs:\n            self.assertEqual(add(a, b), c)\n"
+                 "    def test_order(self):\n        self.assertEqual(add(2, 5), add(5, 2))\n",
+    "inherited": "import unittest as ut\nfrom solution import add\n\nclass Base(ut.TestCase):\n"
+                 "    def test_small(self):\n        self.assertEqual(add(1, 2), 3)\n\nclass More(Base):\n"
+                 "    def test_zero(self):\n        self.assertEqual(add(0, 0), 0)\n",
+}
+
+
+@pytest.mark.parametrize("harness_mode", ["out_of_process", "inprocess"])
+@pytest.mark.parametrize("suite", sorted(UNITTEST_SUITES))
+def test_unittest_classes_are_collected_whatever_their_name(pool, suite, harness_mode):
+    tests = ProgramTests("asserts", code=UNITTEST_SUITES[suite])
+    good, bad = run_tests(pool, ["def add(a, b):\n    return a + b", "def add(a, b):\n    return a + b if a else 1"],
+                          tests, harness_mode=harness_mode)
+    expected = {"named_freely": 2, "bare_base": 2, "inherited": 3}[suite]  # More runs Base's test_small too
+    assert good.status is TestStatus.PASSED, (good.status, good.detail)
+    assert (good.passed_cases, good.total_cases) == (expected, expected)
+    assert bad.status is TestStatus.FAILED and bad.passed_cases < expected, (bad.status, bad.detail)
+
+
+@pytest.mark.parametrize("harness_mode", ["out_of_process", "inprocess"])
+@pytest.mark.parametrize("code", [
+    "x = 1\n",  # nothing to check
+    "if add(1, 2) != 3:\n    raise AssertionError('add')\n",  # checks, but none this harness counts
+    "import pytest\nfrom solution import add\n\n@pytest.mark.skip\ndef test_small():\n    assert add(1, 2) == 3\n",
+    "class Helper:\n    def test_small(self):\n        assert add(1, 2) == 3\n",  # neither Test* nor a TestCase
+    "import unittest\nclass TestAsync(unittest.IsolatedAsyncioTestCase):\n"
+    "    async def test_small(self):\n        assert add(1, 2) == 3\n",  # a coroutine never awaited is no pass
+])
+def test_tests_that_hold_no_case_pass_nothing_and_are_infra_where_they_complete(pool, code, harness_mode):
+    if "import pytest" in code and harness_mode == "inprocess":
+        harness_mode = "out_of_process"  # the in-process harness's interpreter has no pytest to import
+    honest, wrong = run_tests(pool, ["def add(a, b):\n    return a + b", "def add(a, b):\n    return 0"],
+                              ProgramTests("asserts", code=code), harness_mode=harness_mode)
+    assert honest.status is TestStatus.INFRA and honest.is_infra and not honest.passed, (honest.status, honest.detail)
+    assert "no case" in honest.detail
+    # where the tests' own check raised, that is the program's verdict; a pass, never
+    assert not wrong.passed and wrong.status in (TestStatus.INFRA, TestStatus.RUNTIME_ERROR), (wrong.status, wrong.detail)
+
+
 def test_io_cases_python_and_c(pool):
     io = ProgramTests("io", cases=(("1 2", "3"), ("5 5", "10"), ("0 0", "0")))
     [py] = run_tests(pool, ["a, b = map(int, input().split())\nprint(a + b if a != 5 else 0)"], io)
