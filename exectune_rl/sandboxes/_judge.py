@@ -681,7 +681,7 @@ def run_one(payload_fd: int, to_program: int, from_program: int, deadline_s: flo
     import marshal
     import signal
 
-    deadline = time.monotonic() + deadline_s
+    deadline, cpu0 = time.monotonic() + deadline_s, time.process_time()
     try:
         blob = os.pread(payload_fd, os.fstat(payload_fd).st_size, 0)
         head, _, body = blob.partition(b"\n")
@@ -700,6 +700,9 @@ def run_one(payload_fd: int, to_program: int, from_program: int, deadline_s: flo
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         sys.modules.pop("solution", None)
+    # the judge's own CPU for this task (the tests' work, and reading what the program sent):
+    # a cost of its own, never in the program's cpu_s, bounded by the task's deadline
+    verdict["judge_cpu_s"] = round(time.process_time() - cpu0, 6)
     return verdict
 
 

@@ -329,7 +329,10 @@ class ExecResult:
         retried: True when the task was re-run once after a worker died.
         verdict: For a request with ``judge`` code, what the judge counted (``passed``,
             ``seen``, ``completed``, ``ready``, ``program_gone``, ``harness_error``, ``error``,
-            ``import_error``, ``failures``, ``calls``); None otherwise or when no judge ran.
+            ``import_error``, ``failures``, ``calls``, ``timed_out``, and ``judge_cpu_s``: the
+            judge's own CPU seconds for the task, the tests' work and the reading of the
+            program's replies, kept out of ``cpu_s``, bounded by the task's wall-clock limit);
+            None otherwise or when no judge ran.
     """
 
     status: ExecStatus

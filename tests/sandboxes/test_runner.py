@@ -105,6 +105,23 @@ def test_a_run_stopped_by_the_judges_deadline_is_a_timeout_in_its_result_too(poo
     assert ok.status is TestStatus.PASSED and ok.results[0].status is ExecStatus.OK
 
 
+def test_the_judges_own_cpu_is_reported_apart_and_bounded_by_the_deadline(pool):
+    # the tests' own work is the judge's CPU, never the program's
+    burn = ProgramTests("asserts", code="x = sum(i * i for i in range(2_000_000))\nassert add(1, 2) == 3\n")
+    [out] = run_tests(pool, ["def add(a, b):\n    return a + b"], burn)
+    res = out.results[0]
+    assert out.passed and res.verdict["judge_cpu_s"] > 0.05 and res.verdict["judge_cpu_s"] > 5 * res.cpu_s
+    # a reply built once and sent on every call (a set of ints of one hash) costs the judge far
+    # more than the program: the deadline stops it, a timeout, and its neighbour is untouched
+    hashing = ("M = (1 << 61) - 1\nS = frozenset(i * M for i in range(1, 3000))\n"
+               "def add(a, b):\n    return S\n")
+    many = ProgramTests("asserts", code="for _ in range(40):\n    assert add(1, 2) == 3\n")
+    slow, honest = run_tests(pool, [hashing, "def add(a, b):\n    return a + b"], many, cpu_time_s=1, wall_time_s=1)
+    assert slow.status is TestStatus.TIMEOUT and not slow.passed, (slow.status, slow.detail)
+    assert slow.results[0].verdict["judge_cpu_s"] < 2.5 and slow.results[0].wall_s < 3
+    assert honest.passed and honest.results[0].verdict["judge_cpu_s"] < 0.5
+
+
 def test_broken_tests_are_infra_not_the_programs_fault(pool):
     [out] = run_tests(pool, ["def add(a, b):\n    return a + b"], ProgramTests("asserts", code="assert add(1, 2) ==="))
     assert out.status is TestStatus.INFRA and out.is_infra
