@@ -10,6 +10,10 @@
   its uid when it has one of its own). Either way the figure reported afterwards is exact: the
   worker is a child subreaper, so every process of the tree is reaped by it or by a reaped
   ancestor, and the worker's ``RUSAGE_CHILDREN`` grows by exactly the tree's CPU.
+- **Memory per tree.** Where the machine has a writable cgroup v1 ``memory`` hierarchy (root),
+  each worker's task processes (never the worker or its judge) share a cgroup limited to the
+  current task's ``memory_mb`` and the runtimes' own pages; the kernel's OOM killer stops a
+  process there at that limit and counts the kill, which makes the task's ``MEMORY_LIMIT``.
 - **Work dir.** With a mount namespace, a worker's work dir is a tmpfs of its own, resized
   before each task to the task's memory budget (files count against ``memory_mb``), with an
   inode cap. It is emptied after each task by :func:`clear_dir`: iterative, fd-relative (no
@@ -42,6 +46,11 @@ CGROUP_PREFIX = "exectune-"
 
 def cpuacct_root() -> str | None:
     """The directory of this process's cgroup in a cgroup v1 hierarchy with ``cpuacct``."""
+    return cgroup_root("cpuacct")
+
+
+def cgroup_root(controller: str) -> str | None:
+    """The directory of this process's cgroup in the cgroup v1 hierarchy with ``controller``."""
     try:
         with open("/proc/self/cgroup") as f:
             mine = {}
@@ -53,9 +62,9 @@ def cpuacct_root() -> str | None:
             for line in f:
                 left, _, right = line.partition(" - ")
                 fields, rfields = left.split(), right.split()
-                if len(rfields) >= 3 and rfields[0] == "cgroup" and "cpuacct" in rfields[2].split(","):
+                if len(rfields) >= 3 and rfields[0] == "cgroup" and controller in rfields[2].split(","):
                     root, mount = fields[3], fields[4]
-                    path = mine.get("cpuacct")
+                    path = mine.get(controller)
                     if path is None:
                         return None
                     rel = os.path.relpath(path, root) if root != "/" else path.lstrip("/")
@@ -99,6 +108,68 @@ class Cgroup:
         finally:
             os.close(fd)
         return [int(p) for p in data.split()]
+
+
+class MemoryCgroup:
+    """One cgroup v1 ``memory`` directory this worker made for its tasks (never for itself):
+    the limit is the current task's, for all its processes together, and the kernel's OOM
+    killer, stopping one of them at that limit, counts the kill (``memory.oom_control``)."""
+
+    def __init__(self, path: str) -> None:
+        os.mkdir(path, 0o755)
+        self.path = path
+        self.dir_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        self.oom_fd = os.open("memory.oom_control", os.O_RDONLY | os.O_CLOEXEC, dir_fd=self.dir_fd)
+        self.limit = -1
+        self.kills = self.oom_kills()
+
+    def join(self, pid: int, limit: int) -> None:
+        """Put ``pid`` in this cgroup, whose limit becomes ``limit`` bytes where it can (a limit
+        below what earlier tasks left charged and the kernel cannot reclaim stays the last)."""
+        if limit != self.limit:
+            try:
+                fd = os.open("memory.limit_in_bytes", os.O_WRONLY | os.O_CLOEXEC, dir_fd=self.dir_fd)
+                try:
+                    os.write(fd, str(limit).encode())
+                    self.limit = limit
+                finally:
+                    os.close(fd)
+            except OSError:
+                pass  # EBUSY: the earlier limit holds; each process's RLIMIT_AS still does
+        fd = os.open("cgroup.procs", os.O_WRONLY | os.O_CLOEXEC, dir_fd=self.dir_fd)
+        try:
+            os.write(fd, str(pid).encode())
+        finally:
+            os.close(fd)
+        self.killed_since_last()  # a kill before this task is none of its business
+
+    def oom_kills(self) -> int:
+        """How many processes the OOM killer has stopped in this cgroup so far."""
+        text = os.pread(self.oom_fd, 256, 0).decode("ascii", "replace")
+        at = text.find("oom_kill ")
+        return int(text[at + 9:].split(None, 1)[0]) if at >= 0 else 0
+
+    def killed_since_last(self) -> bool:
+        """Whether the OOM killer stopped a process here since the last call (or since made)."""
+        try:
+            kills = self.oom_kills()
+        except (OSError, ValueError):
+            return False
+        killed, self.kills = kills > self.kills, kills
+        return killed
+
+
+def make_memory_cgroup(pid: int) -> MemoryCgroup | None:
+    """A memory cgroup for the tasks of worker ``pid``, or None where none can be made."""
+    root = cgroup_root("memory")
+    if root is None or not os.access(root, os.W_OK):
+        return None
+    sweep_cgroups(root)
+    try:
+        group = MemoryCgroup(os.path.join(root, f"{CGROUP_PREFIX}{pid}-tasks"))
+    except (OSError, ValueError):
+        return None
+    return group
 
 
 def make_cgroups(pid: int) -> tuple[Cgroup, Cgroup] | None:

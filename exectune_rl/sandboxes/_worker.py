@@ -165,6 +165,11 @@ class Worker:
             if groups is not None:
                 self.cgroup, self.judge_cgroup = groups
                 self.layers.append("cgroup")
+        self.memcg = None
+        if os.geteuid() == 0 and cfg.get("cgroups", True):
+            self.memcg = _tree.make_memory_cgroup(os.getpid())
+            if self.memcg is not None:
+                self.layers.append("memcg")
         self.clock = _tree.TreeClock(self.cgroup, self.uid)
         # Private to this worker even where /tmp could not be covered.
         self.work_root = _make_private_dir("exectune-work-")
@@ -849,6 +854,8 @@ class Worker:
             self.clock.start(spare.pid)  # before it joins the cgroup: all its CPU from here is the task's
             if self.cgroup is not None:
                 self.cgroup.join(spare.pid)
+            if self.memcg is not None:
+                self.memcg.join(spare.pid, (int(req["memory_mb"]) + MEMCG_SLACK_MB) << 20)
             send(spare.cmd_fd, (task, code, epilogue, argv, in_fd, judged))
         except OSError:  # gone before its task (EPIPE)
             self._drop_spare(spare)
@@ -1044,6 +1051,7 @@ class Worker:
         out, out_cut = _read_capped(self.out_fd, cap)
         err, err_cut = _read_capped(self.err_fd, cap)
         trusted = _read_status(self.status_fd)
+        oom = self.memcg is not None and self.memcg.killed_since_last()
         exit_code = os.waitstatus_to_exitcode(status)
         sig = -exit_code if exit_code < 0 else None
         failed = sig is None and exit_code != 0
@@ -1076,6 +1084,10 @@ class Worker:
             res.update(status="syntax_error", detail=str(trusted.get("exc") or "SyntaxError"))
         elif failed and (exc == "MemoryError" or (not is_python and any(m in err[-2000:] for m in _OUT_OF_MEMORY))):
             res.update(status="memory_limit", detail=f"memory limit of {req['memory_mb']} MiB hit")
+        elif (failed or sig is not None) and oom:
+            res.update(status="memory_limit", detail=(
+                f"memory limit of {req['memory_mb']} MiB hit by the task's processes together (with "
+                f"{MEMCG_SLACK_MB} MiB for the runtimes): the kernel stopped one at its memory cgroup's limit"))
         elif (failed or sig is not None) and self.dirs.filled():
             res.update(status="memory_limit", detail=(
                 f"the work dir is full: its files reached {self.dirs.size_mb} MiB, counted against memory_mb"))
@@ -1090,6 +1102,11 @@ class Worker:
 
 
 _SIGNALS = {s.value for s in signal.Signals}
+
+MEMCG_SLACK_MB = 128
+"""What a task's processes together may hold beyond its ``memory_mb`` under the ``memcg``
+layer: the runtimes' own pages (an interpreter's copied pages, node's heap at start, page
+tables and the kernel's memory for them)."""
 
 
 # What a compiled or node program prints when an allocation fails at its memory limit: glibc
@@ -1282,7 +1299,7 @@ def main() -> None:
         send(proto_out, {"ready": False, "error": f"{type(exc).__name__}: {exc}"})
         return
     worker.start_zygote((proto_in, proto_out, *([cfg["fd_socket"]] if cfg.get("fd_socket") is not None else [])))
-    cgroups = [g.path for g in (worker.cgroup, worker.judge_cgroup) if g is not None]
+    cgroups = [g.path for g in (worker.cgroup, worker.judge_cgroup, worker.memcg) if g is not None]
     send(proto_out, {"ready": True, "layers": worker.layers, "note": worker.note, "pid": os.getpid(), "uid": worker.uid,
                      "cgroups": cgroups})
     fd_socket = None

@@ -166,8 +166,10 @@ class ExecRequest:
             :mod:`exectune_rl.languages` knows (``"py"``, ``"node"``, ``"c++"``) is stored as
             its canonical name.
         cpu_time_s: CPU-seconds the program may use (children included).
-        memory_mb: Address-space limit in MiB. Runtimes that reserve large virtual areas
-            (node, JVMs) get this as their heap limit instead.
+        memory_mb: Address-space limit in MiB, per process. Runtimes that reserve large
+            virtual areas (node, JVMs) get this as their heap limit instead. With the
+            ``memcg`` layer the task's processes together, their files included, are held to
+            it too (plus 128 MiB for the runtimes' own pages).
         stdin: Data fed to standard input.
         files: Extra files written into the working directory before the run
             (relative paths only).

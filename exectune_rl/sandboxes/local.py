@@ -20,6 +20,8 @@ What holds is reported per result in ``ExecResult.isolation``: ``netns`` (no net
 own processes in ``/proc``), ``uid`` (privilege drop),
 ``subreaper`` (escaped grandchildren are caught), ``cgroup`` (CPU counted live for the whole
 task tree, and every process of it found, in a cgroup v1 ``cpuacct`` of the worker's own),
+``memcg`` (the task's processes together held to ``memory_mb`` and the runtimes' own pages in a
+cgroup v1 ``memory`` of the worker's tasks: an OOM kill there is ``MEMORY_LIMIT``),
 ``workfs`` (the work dir is a tmpfs sized to the task's memory budget), ``sealed``,
 ``rlimits``, ``session``, ``tmpdir``, ``env``. See ``_tree.py`` for CPU per tree and the work
 dir, ``_task.py`` for the status channel a program cannot use to change its status.

@@ -585,6 +585,72 @@ def test_a_task_reads_no_counter_of_its_workers_cgroup(solo):
     assert burn.status is ExecStatus.OK and burn.cpu_s > 0.005, burn  # still counted, through the worker's fds
 
 
+FORK_HOG = """
+import os, time
+kids = []
+for _ in range(12):
+    pid = os.fork()
+    if pid == 0:
+        b = bytearray(40 << 20)
+        for j in range(0, len(b), 4096):
+            b[j] = 1
+        time.sleep(1)
+        os._exit(0)
+    kids.append(pid)
+raise SystemExit(sum(os.waitstatus_to_exitcode(os.waitpid(k, 0)[1]) != 0 for k in kids))
+"""
+MEMFD_HOG = """
+import os
+if os.fork() == 0:
+    os.fork()
+fds = []
+for _ in range(250):  # unmapped files: no process's address space holds them
+    fd = os.memfd_create("x")
+    os.write(fd, b"x" * (1 << 20))
+    fds.append(fd)
+print("kept", len(fds))
+"""
+
+
+def test_memory_mb_holds_for_the_task_tree_together(pool):
+    # memory_mb bounded each process's address space, and a task may start 16 of them, each
+    # also holding unmapped memfds: a task could hold many times its budget. With the memcg
+    # layer the task's processes share one limit, memory_mb and the runtimes' own pages.
+    three_procs = ("import os\nkids = []\nfor _ in range(3):\n    pid = os.fork()\n    if pid == 0:\n"
+                   "        b = bytearray(30 << 20)\n        for j in range(0, len(b), 4096):\n            b[j] = 1\n"
+                   "        os._exit(0)\n    kids.append(pid)\n"
+                   "print(sum(os.waitpid(k, 0)[1] for k in kids))\n")
+    fork_hog, memfd_hog, honest, alone = pool.run([
+        ExecRequest(FORK_HOG, memory_mb=128, cpu_time_s=5, wall_time_s=8),
+        ExecRequest(MEMFD_HOG, memory_mb=64, cpu_time_s=5, max_open_files=512, output_limit_bytes=2 << 20),
+        ExecRequest(three_procs, memory_mb=256, cpu_time_s=5),
+        ExecRequest("b = bytearray(200 << 20)\nb[::4096] = b'x' * len(b[::4096])\nprint(len(b))", memory_mb=256),
+    ])
+    if "memcg" not in fork_hog.isolation:
+        pytest.skip("no memory cgroup here (as a non-root user): memory_mb holds per process only")
+    for hog in (fork_hog, memfd_hog):
+        assert hog.status is ExecStatus.MEMORY_LIMIT and "memory cgroup" in hog.detail, hog
+        assert "kept 250" not in hog.stdout
+    assert (honest.status, honest.stdout) == (ExecStatus.OK, "0\n"), honest
+    assert (alone.status, alone.stdout) == (ExecStatus.OK, f"{200 << 20}\n"), alone
+    # the tasks' memory cgroup is no task's to read or change
+    probe = ("import glob\nfound = []\nfor path in glob.glob('/sys/fs/cgroup/memory/**/memory.limit_in_bytes', recursive=True):\n"
+             "    try:\n        open(path, 'a').close()\n        found.append(path)\n    except OSError:\n        pass\n"
+             "print(found)\n")
+    [r] = pool.run([ExecRequest(probe)])
+    assert (r.status, r.stdout) == (ExecStatus.OK, "[]\n"), r
+    _ordinary(pool)
+
+
+def test_the_tasks_memory_cgroup_goes_with_its_worker():
+    with LocalSandbox(workers=1) as sb:
+        [r] = sb.run([ExecRequest("print(1)")])
+        paths = [p for p in sb._procs[0].cgroups if p.endswith("-tasks")]
+    if "memcg" not in r.isolation:
+        pytest.skip("no memory cgroup here")
+    assert len(paths) == 1 and not os.path.exists(paths[0])
+
+
 def test_memory_mb_holds_for_node_programs(pool):
     # node got no RLIMIT_AS (V8 reserves far more than it uses) and --max-old-space-size bounds
     # only V8's heap: 2 GB of Buffers under memory_mb=256 used to pass.
