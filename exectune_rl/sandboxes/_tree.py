@@ -123,9 +123,10 @@ class MemoryCgroup:
         self.limit = -1
         self.kills = self.oom_kills()
 
-    def join(self, pid: int, limit: int) -> None:
-        """Put ``pid`` in this cgroup, whose limit becomes ``limit`` bytes where it can (a limit
-        below what earlier tasks left charged and the kernel cannot reclaim stays the last)."""
+    def start_task(self, limit: int) -> None:
+        """A task begins: the limit becomes ``limit`` bytes where it can (a limit below what
+        earlier tasks left charged that the kernel cannot reclaim leaves the last one), and a
+        kill before now is none of its business."""
         if limit != self.limit:
             try:
                 fd = os.open("memory.limit_in_bytes", os.O_WRONLY | os.O_CLOEXEC, dir_fd=self.dir_fd)
@@ -136,12 +137,14 @@ class MemoryCgroup:
                     os.close(fd)
             except OSError:
                 pass  # EBUSY: the earlier limit holds; each process's RLIMIT_AS still does
+        self.killed_since_last()
+
+    def join(self, pid: int) -> None:
         fd = os.open("cgroup.procs", os.O_WRONLY | os.O_CLOEXEC, dir_fd=self.dir_fd)
         try:
             os.write(fd, str(pid).encode())
         finally:
             os.close(fd)
-        self.killed_since_last()  # a kill before this task is none of its business
 
     def oom_kills(self) -> int:
         """How many processes the OOM killer has stopped in this cgroup so far."""

@@ -166,10 +166,15 @@ class Worker:
                 self.cgroup, self.judge_cgroup = groups
                 self.layers.append("cgroup")
         self.memcg = None
-        if os.geteuid() == 0 and cfg.get("cgroups", True):
+        if os.geteuid() == 0 and cfg.get("cgroups", True) and cfg.get("memcg", True):
             self.memcg = _tree.make_memory_cgroup(os.getpid())
             if self.memcg is not None:
                 self.layers.append("memcg")
+        # The zygote waits in the tasks' memory cgroup, never a victim of its OOM killer, so its
+        # children start there (a join per task cost more than the rest of the cgroup); each
+        # becomes a victim like any other once it has its task.
+        self.zygote_in_memcg = False
+        self.oom_guarded = self.memcg is not None
         self.clock = _tree.TreeClock(self.cgroup, self.uid)
         # Private to this worker even where /tmp could not be covered.
         self.work_root = _make_private_dir("exectune-work-")
@@ -352,6 +357,7 @@ class Worker:
             if prog_pid is None:
                 sys.stdout.flush()
                 sys.stderr.flush()
+                self._memcg_task(req)
                 prog_pid = os.fork()
                 if prog_pid == 0:  # pragma: no cover - runs in the task child
                     _task.child(self, req, workdir, None, self.devnull, rpc=(to_prog_r, to_judge_w))
@@ -595,6 +601,7 @@ class Worker:
             spare = None
             sys.stdout.flush()
             sys.stderr.flush()
+            self._memcg_task(req)
             try:
                 pid = os.fork()
             except OSError as exc:
@@ -673,6 +680,14 @@ class Worker:
                 self._lose_zygote()
                 self._no_zygote(exc)
                 return
+        if self.memcg is not None:
+            try:
+                self.memcg.join(pid)
+                with open(f"/proc/{pid}/oom_score_adj", "w") as f:
+                    f.write("-1000")
+                self.zygote_in_memcg = True
+            except OSError:
+                pass  # its children join the cgroup with their tasks
         self.forks_from_zygote = True
         if self.prefork:
             self._zygote_send(b"t")  # its first spare
@@ -829,6 +844,12 @@ class Worker:
                 self._zygote_send(b"t")
         return None
 
+    def _memcg_task(self, req: dict[str, Any]) -> None:
+        """The tasks' memory cgroup (where there is one) takes ``req``'s limit. A child the
+        zygote forks is in it from birth; one forked here joins it itself, before its task."""
+        if self.memcg is not None:
+            self.memcg.start_task((int(req["memory_mb"]) + MEMCG_SLACK_MB) << 20)
+
     def _no_child(self) -> dict[str, Any]:
         """The result of a task the zygote gave no child for: never forked here instead, where
         the child would hold this worker's memory of earlier tasks. The worker is replaced."""
@@ -854,8 +875,9 @@ class Worker:
             self.clock.start(spare.pid)  # before it joins the cgroup: all its CPU from here is the task's
             if self.cgroup is not None:
                 self.cgroup.join(spare.pid)
-            if self.memcg is not None:
-                self.memcg.join(spare.pid, (int(req["memory_mb"]) + MEMCG_SLACK_MB) << 20)
+            self._memcg_task(req)
+            if self.memcg is not None and not self.zygote_in_memcg:
+                self.memcg.join(spare.pid)
             send(spare.cmd_fd, (task, code, epilogue, argv, in_fd, judged))
         except OSError:  # gone before its task (EPIPE)
             self._drop_spare(spare)

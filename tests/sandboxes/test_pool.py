@@ -639,6 +639,9 @@ def test_memory_mb_holds_for_the_task_tree_together(pool):
              "print(found)\n")
     [r] = pool.run([ExecRequest(probe)])
     assert (r.status, r.stdout) == (ExecStatus.OK, "[]\n"), r
+    # its zygote waits there, out of the OOM killer's reach; a task is as much a victim as any
+    [r] = pool.run([ExecRequest("print(open('/proc/self/oom_score_adj').read().strip())")])
+    assert (r.status, r.stdout) == (ExecStatus.OK, "0\n"), r
     _ordinary(pool)
 
 
