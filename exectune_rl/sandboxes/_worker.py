@@ -170,11 +170,10 @@ class Worker:
             self.memcg = _tree.make_memory_cgroup(os.getpid())
             if self.memcg is not None:
                 self.layers.append("memcg")
-        # The zygote waits in the tasks' memory cgroup, never a victim of its OOM killer, so its
-        # children start there (a join per task cost more than the rest of the cgroup); each
-        # becomes a victim like any other once it has its task.
+        # The zygote waits in the tasks' memory cgroup, so its children start there (a join per
+        # task cost more than the rest of the cgroup); a task child makes itself the OOM killer's
+        # first choice (see _task.child), so the zygote and a waiting child are never its victims.
         self.zygote_in_memcg = False
-        self.oom_guarded = self.memcg is not None
         self.clock = _tree.TreeClock(self.cgroup, self.uid)
         # Private to this worker even where /tmp could not be covered.
         self.work_root = _make_private_dir("exectune-work-")
@@ -683,8 +682,6 @@ class Worker:
         if self.memcg is not None:
             try:
                 self.memcg.join(pid)
-                with open(f"/proc/{pid}/oom_score_adj", "w") as f:
-                    f.write("-1000")
                 self.zygote_in_memcg = True
             except OSError:
                 pass  # its children join the cgroup with their tasks
