@@ -325,6 +325,47 @@ def _skipped_param(node: ast.expr) -> bool:
                                               and "skipif" not in ast.unparse(k.value) for k in node.keywords)
 
 
+def _without_script_entry(body: list[ast.stmt], runners: set[str] | None = None) -> list[ast.stmt]:
+    """The tests as a script runs them, less the runner a script starts: the body of an
+    ``if __name__ == "__main__":`` block is kept (so asserts there count in both harness
+    modes), and a call of ``unittest.main``/``pytest.main`` (or ``sys.exit`` of one), which
+    would run the tests under that runner and exit, is dropped: the harness runs and counts
+    their cases itself."""
+    if runners is None:
+        runners = {f"{a.asname or a.name}.main" for n in body if isinstance(n, ast.Import) for a in n.names
+                   if a.name in ("unittest", "pytest")}
+        runners |= {a.asname or a.name for n in body if isinstance(n, ast.ImportFrom) and n.module in ("unittest", "pytest")
+                    for a in n.names if a.name == "main"}
+
+    def is_main_guard(test: ast.expr) -> bool:
+        if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
+            return False
+        sides = [test.left, test.comparators[0]]
+        return (any(isinstance(x, ast.Name) and x.id == "__name__" for x in sides)
+                and any(isinstance(x, ast.Constant) and x.value == "__main__" for x in sides))
+
+    def starts_runner(node: ast.stmt) -> bool:
+        call = node.value if isinstance(node, ast.Expr) else node.exc if isinstance(node, ast.Raise) else None
+        while isinstance(call, ast.Call):
+            name = ast.unparse(call.func)
+            if name in runners:
+                return True
+            if name not in ("sys.exit", "exit", "quit", "SystemExit") or not call.args:
+                return False
+            call = call.args[0]
+        return False
+
+    out: list[ast.stmt] = []
+    for node in body:
+        if isinstance(node, ast.If) and is_main_guard(node.test):
+            out += _without_script_entry(node.body, runners) or [ast.copy_location(ast.Pass(), node)]
+        elif starts_runner(node):
+            out.append(ast.copy_location(ast.Pass(), node))
+        else:
+            out.append(node)
+    return out
+
+
 def _test_classes(body: list[ast.stmt]) -> dict[str, dict[str, ast.FunctionDef]]:
     """The module's test classes, each with its ``test*`` methods (those it inherits from the
     module's other classes included, its own overriding), in order: as pytest collects them,
@@ -360,6 +401,7 @@ def _python_tests(code: str) -> tuple[str, int, tuple[str, ...], int]:
         tree = ast.parse(code)
     except SyntaxError:
         return code, 0, (), 0
+    tree.body = _without_script_entry(tree.body)
     fns = [(n.name, n) for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test")]
     fns += [(f"{cls}().{name}", m) for cls, methods in _test_classes(tree.body).items() for name, m in methods.items()]
     counter = _CountAsserts(in_functions=not fns)

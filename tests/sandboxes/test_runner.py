@@ -165,6 +165,32 @@ def test_unittest_classes_are_collected_whatever_their_name(pool, suite, harness
     assert bad.status is TestStatus.FAILED and bad.passed_cases < expected, (bad.status, bad.detail)
 
 
+UNITTEST_BASE = UNITTEST_SUITES["named_freely"]
+SCRIPT_ENTRIES = {
+    # what runs a test file as a script is left to the harness, which runs and counts the cases itself
+    "main_guard": UNITTEST_BASE + "\nif __name__ == '__main__':\n    unittest.main()\n",
+    "bare_main": UNITTEST_BASE + "\nunittest.main()\n",
+    "main_no_exit": UNITTEST_BASE + "\nunittest.main(exit=False)\n",
+    "raise_exit": UNITTEST_BASE + "\nif __name__ == '__main__':\n    raise SystemExit(unittest.main())\n",
+    "from_import": UNITTEST_BASE.replace("import unittest\n", "import unittest\nfrom unittest import main as run\n") + "\nrun()\n",
+    "pytest_main": ("import pytest, sys\nfrom solution import add\n\ndef test_small():\n    assert add(1, 2) == 3\n\n"
+                    "def test_zero():\n    assert add(0, 0) == 0\n\nif __name__ == '__main__':\n    sys.exit(pytest.main([__file__]))\n"),
+    # a script's asserts under its main guard count, in both modes alike
+    "asserts_in_guard": "if __name__ == '__main__':\n    assert add(1, 2) == 3\n    assert add(0, 0) == 0\n    print('all passed')\n",
+}
+
+
+@pytest.mark.parametrize("harness_mode", ["out_of_process", "inprocess"])
+@pytest.mark.parametrize("suite", sorted(SCRIPT_ENTRIES))
+def test_a_test_files_script_entry_neither_runs_another_runner_nor_hides_its_cases(pool, suite, harness_mode):
+    if suite == "pytest_main" and harness_mode == "inprocess":
+        harness_mode = "out_of_process"  # the in-process harness's interpreter has no pytest to import
+    good, bad = run_tests(pool, ["def add(a, b):\n    return a + b", "def add(a, b):\n    return a + b if a else 1"],
+                          ProgramTests("asserts", code=SCRIPT_ENTRIES[suite]), harness_mode=harness_mode)
+    assert good.status is TestStatus.PASSED and (good.passed_cases, good.total_cases) == (2, 2), (good.status, good.detail)
+    assert bad.status is TestStatus.FAILED and (bad.passed_cases, bad.total_cases) == (1, 2), (bad.status, bad.detail)
+
+
 @pytest.mark.parametrize("harness_mode", ["out_of_process", "inprocess"])
 @pytest.mark.parametrize("code", [
     "x = 1\n",  # nothing to check
