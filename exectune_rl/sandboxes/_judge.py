@@ -552,6 +552,14 @@ class _RemoteIterator:
 # --------------------------------------------------------------------------- one run
 
 
+def _is_skip(cls: type) -> bool:
+    """Whether the tests skipped a case: pytest's ``skip()`` (its ``Skipped`` says it is of
+    ``builtins``; its base is of ``_pytest.outcomes``) or unittest's ``SkipTest`` (``skipTest``)."""
+    mro = cls.__mro__
+    return ((cls.__name__ == "Skipped" and any(c.__module__ == "_pytest.outcomes" for c in mro))
+            or any(c.__name__ == "SkipTest" and c.__module__ == "unittest.case" for c in mro))
+
+
 class Counts(_tally.CaseTally):
     """The cases the tests ran and passed, counted by the one rule of ``_tally.CaseTally``
     (which the in-process harness runs too), and the first failures, described."""
@@ -568,8 +576,10 @@ class Counts(_tally.CaseTally):
             self.cut_short(site)
             raise
         except BaseException as exc:  # noqa: BLE001 - a failing case, whatever the tests raised
-            if type(exc).__name__ == "Skipped" and any(c.__module__ == "_pytest.outcomes" for c in type(exc).__mro__):
-                return  # pytest.skip() in the tests: not a case (the program's exceptions are mirrored, never this)
+            if _is_skip(type(exc)):
+                # pytest.skip() or self.skipTest() in the tests: not a case (the program's
+                # exceptions are mirrored, of module "solution", never one of these)
+                return
             ok, why = False, f"{type(exc).__name__}{': ' + str(exc)[:200] if isinstance(exc, ProgramValueError) else ''}"
         number = self.record(site, ok)
         if number is not None:

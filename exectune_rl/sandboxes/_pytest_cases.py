@@ -13,6 +13,8 @@ only inside its functions. For each test it:
   ``usefixtures`` work), built anew for each case; of pytest's own fixtures only ``capsys`` is
   provided (what the program prints during the tests' calls is forwarded to the tests'
   stdout), and a test needing another (``tmp_path``, ``monkeypatch``) fails, naming it;
+- drops a ``unittest`` test its ``skip``/``skipIf``/``skipUnless`` decorators skip (or its
+  class's) and one marked ``expectedFailure``;
 - runs a class's ``setup_class``/``setUpClass`` once and its ``setup_method``/
   ``teardown_method`` (``setUp``/``tearDown`` of a ``unittest.TestCase``) around each test.
 
@@ -58,6 +60,13 @@ def __et_pytest_cases(fn, ns):
     if type(func) is not types.FunctionType:
         return [lambda: (fn(), True)[1]]
     owner = getattr(fn, "__self__", None)
+    # unittest's skip decorators (``skip``, a true ``skipIf``, a false ``skipUnless``, of the
+    # method or its class) and ``expectedFailure``: not judged, as a skip or an xfail mark
+    if func.__dict__.get("__unittest_skip__") is True or func.__dict__.get("__unittest_expecting_failure__") is True:
+        return []
+    if owner is not None and any(c.__dict__.get("__unittest_skip__") is True for c in type(owner).__mro__
+                                 if c.__module__ == type(owner).__module__):  # the tests' classes, never unittest's own
+        return []
     marks = list(func.__dict__.get("pytestmark", ()))
     if owner is not None:
         marks += list(type(owner).__dict__.get("pytestmark", ()))

@@ -305,14 +305,19 @@ _PYTEST_CASES = (Path(__file__).with_name("_pytest_cases.py")).read_text(encodin
 
 
 
+def _decorator_name(dec: ast.expr) -> str:
+    """``parametrize`` for ``@pytest.mark.parametrize(...)``, ``skip`` for ``@unittest.skip(...)``."""
+    target = dec.func if isinstance(dec, ast.Call) else dec
+    return target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", "")
+
+
 def _parametrized_cases(fn: ast.FunctionDef) -> int:
     """How many cases a test's literal ``parametrize`` decorators give (1 without any, 0 when skipped)."""
     n = 1
     for dec in fn.decorator_list:
-        target = dec.func if isinstance(dec, ast.Call) else dec
-        name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", "")
-        if name in ("skip", "xfail") and not (isinstance(dec, ast.Call) and dec.args):
-            return 0
+        name = _decorator_name(dec)
+        if name in ("skip", "expectedFailure") or name == "xfail" and not (isinstance(dec, ast.Call) and dec.args):
+            return 0  # pytest's and unittest's skip (a reason only), an unconditional xfail
         if name == "parametrize" and isinstance(dec, ast.Call) and len(dec.args) >= 2 \
                 and isinstance(dec.args[1], (ast.List, ast.Tuple)):
             n *= sum(1 for e in dec.args[1].elts if not _skipped_param(e))
@@ -388,6 +393,7 @@ def _test_classes(body: list[ast.stmt]) -> dict[str, dict[str, ast.FunctionDef]]
     for name, cls in classes.items():
         off = any(isinstance(n, ast.Assign) and any(getattr(t, "id", "") == "__test__" for t in n.targets)
                   and isinstance(n.value, ast.Constant) and not n.value.value for n in cls.body)
+        off = off or any(_decorator_name(d) == "skip" for d in cls.decorator_list)  # unittest.skip(...) of the class
         if (name in unit or name.startswith("Test")) and not off:
             out[name] = methods[name]
     return out

@@ -480,6 +480,67 @@ def test_a_program_cannot_skip_its_failing_cases(pool):
         assert not out.passed and not out.passed_cases, out
 
 
+UNITTEST = ProgramTests("asserts", code=(
+    "import unittest\nfrom solution import add\n\nclass Adds(unittest.TestCase):\n"
+    "    def test_small(self):\n        self.assertEqual(add(1, 2), 3)\n"
+    "    def test_zero(self):\n        self.assertEqual(add(0, 0), 0)\n"
+    "    def test_neg(self):\n        self.assertEqual(add(-2, -2), -4)\n"))
+
+
+@pytest.mark.parametrize("harness_mode", ["out_of_process", "inprocess"])
+def test_a_program_cannot_skip_its_failing_unittest_cases(pool, harness_mode):
+    # unittest's skips count only as the tests' own: their decorators (attributes of the tests'
+    # functions and classes) and, in the judge, a real SkipTest raised by the tests; a SkipTest
+    # the program raises, whatever it is called or wherever it claims to come from, fails
+    # the case (in the program's own process it is no skip either)
+    dodge = "    if (a, b) != (0, 0):\n        raise {}\n    return 0\n"
+    hacks = ["import unittest\ndef add(a, b):\n" + dodge.format("unittest.SkipTest('later')"),
+             "import unittest\ndef add(a, b):\n" + dodge.format("unittest.case.SkipTest('later')"),
+             "class SkipTest(Exception):\n    __module__ = 'unittest.case'\ndef add(a, b):\n" + dodge.format("SkipTest('x')"),
+             "import unittest\ndef add(a, b):\n" + dodge.format("type('S', (unittest.SkipTest,), {})('x')"),
+             "import unittest\ndef add(a, b):\n    unittest.TestCase.skipTest(None, 'x')\n",
+             "import unittest\nunittest.skip = lambda *a: (lambda f: f)\nunittest.TestCase.skipTest = lambda *a: None\n"
+             "def add(a, b):\n    return 0\n",
+             # every TestCase skipped, so that only the cases the program can pass remain
+             "import unittest\nunittest.TestCase.__unittest_skip__ = True\ndef add(a, b):\n    return 3 if (a, b) == (1, 2) else 0\n"]
+    mixed = ProgramTests("asserts", code=UNITTEST.code + "\nassert add(1, 2) == 3\n")
+    outs = run_tests(pool, hacks + [HONEST], [UNITTEST] * (len(hacks) - 1) + [mixed, mixed], harness_mode=harness_mode)
+    for out in outs[:-1]:
+        assert not out.passed and out.status is not TestStatus.INFRA, (out.status, out.detail)
+    assert outs[-1].passed and (outs[-1].passed_cases, outs[-1].total_cases) == (4, 4), outs[-1]
+
+
+UNITTEST_STYLES = {
+    "skip_method": "    @unittest.skip('later')\n    def test_later(self):\n        self.assertEqual(add(1, 1), 3)\n",
+    "skip_if": "    @unittest.skipIf(True, 'no')\n    def test_a(self):\n        self.assertEqual(add(1, 1), 3)\n"
+               "    @unittest.skipUnless(False, 'no')\n    def test_b(self):\n        self.assertEqual(add(1, 1), 3)\n"
+               "    @unittest.skipIf(False, 'runs')\n    def test_c(self):\n        self.assertEqual(add(2, 2), 4)\n",
+    "skip_test_call": "    def test_later(self):\n        self.skipTest('not now')\n",
+    "expected_failure": "    @unittest.expectedFailure\n    def test_bad(self):\n        self.assertEqual(add(1, 1), 3)\n",
+    "raises_and_almost": "    def test_raises(self):\n        with self.assertRaises(TypeError):\n            add(1, None)\n"
+                         "    def test_close(self):\n        self.assertAlmostEqual(add(0.1, 0.2), 0.3, places=7)\n",
+    "sub_tests": "    def test_many(self):\n        for a, b in [(1, 2), (3, 4)]:\n            with self.subTest(a=a):\n"
+                 "                self.assertEqual(add(a, b), a + b)\n",
+    "class_fixture": "    @classmethod\n    def setUpClass(cls):\n        cls.rows = [(1, 1, 2), (5, 5, 10)]\n"
+                     "    def setUp(self):\n        self.seen = []\n    def test_rows(self):\n"
+                     "        for a, b, c in self.rows:\n            self.assertEqual(add(a, b), c)\n",
+}
+
+
+@pytest.mark.parametrize("harness_mode", ["out_of_process", "inprocess"])
+@pytest.mark.parametrize("name", sorted(UNITTEST_STYLES))
+def test_honest_programs_pass_unittest_suites_in_many_styles(pool, name, harness_mode):
+    if name == "skip_test_call" and harness_mode == "inprocess":
+        pytest.skip("in the program's own process a SkipTest could be the program's: no skip")
+    code = ("import unittest\nfrom solution import add\n\nclass Calc(unittest.TestCase):\n"
+            "    def test_add(self):\n        self.assertEqual(add(1, 2), 3)\n" + UNITTEST_STYLES[name])
+    tests = ProgramTests("asserts", code=code + "\n\n@unittest.skip('old')\nclass Old(unittest.TestCase):\n"
+                                                "    def test_old(self):\n        self.assertEqual(add(1, 1), 3)\n")
+    good, bad = run_tests(pool, [HONEST, WRONG], [tests] * 2, harness_mode=harness_mode)
+    assert good.status is TestStatus.PASSED, (good.status, good.detail)
+    assert not bad.passed and bad.status is TestStatus.FAILED, (bad.status, bad.detail)
+
+
 KODCODE = ProgramTests("asserts", code=(
     "from solution import is_pal\n\ndef test_a():\n    assert is_pal('aba')\n\ndef test_b():\n    assert not is_pal('ab')\n\n"
     "def test_c():\n    assert is_pal('x')\n\ndef test_d():\n    assert not is_pal('xy')\n"))
