@@ -122,17 +122,8 @@ def child(worker: Any, req: dict[str, Any], workdir: str, argv: list[str] | None
         else:
             os.closerange(4, 1 << 16)
         os.chdir(workdir)
-        if worker.memcg is not None:
-            if not in_session:  # forked by the worker, not the zygote: join the tasks' memory cgroup
-                worker.memcg.join(0)
-            # The OOM killer's first choice from now (its processes inherit it; none may lower it
-            # without CAP_SYS_RESOURCE): the zygote and the next task's waiting child, in the
-            # cgroup too, are never the victims of this task's memory.
-            fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
-            try:
-                os.write(fd, b"1000")
-            finally:
-                os.close(fd)
+        if worker.memcg is not None and not in_session:
+            worker.memcg.join(0)  # forked by the worker, not the zygote: into the tasks' memory cgroup
         _set_limits(req, worker.baseline_vm if argv is None else None, argv)
         if worker.uid is not None:
             _isolation.drop_privileges(worker.uid)

@@ -120,6 +120,7 @@ class MemoryCgroup:
         self.path = path
         self.dir_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         self.oom_fd = os.open("memory.oom_control", os.O_RDONLY | os.O_CLOEXEC, dir_fd=self.dir_fd)
+        self.usage_fd = os.open("memory.usage_in_bytes", os.O_RDONLY | os.O_CLOEXEC, dir_fd=self.dir_fd)
         self.limit = -1
         self.kills = self.oom_kills()
 
@@ -138,6 +139,40 @@ class MemoryCgroup:
             except OSError:
                 pass  # EBUSY: the earlier limit holds; each process's RLIMIT_AS still does
         self.killed_since_last()
+
+    def settle(self, allowed: int) -> int:
+        """Once a task's processes are gone: 0 when what is still charged here is at most
+        ``allowed`` bytes, after reclaiming what can be (page cache) and letting the kernel
+        collect unix sockets whose only references are fds in flight on themselves (a task
+        can park memfds so, charged to no process); else the bytes still charged."""
+        used = self._usage()
+        if used <= allowed:
+            return 0
+        import socket
+
+        deadline = time.monotonic() + 0.25
+        while True:
+            try:
+                fd = os.open("memory.force_empty", os.O_WRONLY | os.O_CLOEXEC, dir_fd=self.dir_fd)
+                try:
+                    os.write(fd, b"0")
+                finally:
+                    os.close(fd)
+            except OSError:
+                pass
+            # closing a unix socket runs the kernel's collector of such cycles
+            for end in socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM):
+                end.close()
+            used = self._usage()
+            if used <= allowed or time.monotonic() > deadline:
+                return 0 if used <= allowed else used
+            time.sleep(0.01)
+
+    def _usage(self) -> int:
+        try:
+            return int(os.pread(self.usage_fd, 32, 0))
+        except (OSError, ValueError):
+            return 0
 
     def join(self, pid: int) -> None:
         fd = os.open("cgroup.procs", os.O_WRONLY | os.O_CLOEXEC, dir_fd=self.dir_fd)

@@ -170,10 +170,6 @@ class Worker:
             self.memcg = _tree.make_memory_cgroup(os.getpid())
             if self.memcg is not None:
                 self.layers.append("memcg")
-        # The zygote waits in the tasks' memory cgroup, so its children start there (a join per
-        # task cost more than the rest of the cgroup); a task child makes itself the OOM killer's
-        # first choice (see _task.child), so the zygote and a waiting child are never its victims.
-        self.zygote_in_memcg = False
         self.clock = _tree.TreeClock(self.cgroup, self.uid)
         # Private to this worker even where /tmp could not be covered.
         self.work_root = _make_private_dir("exectune-work-")
@@ -266,6 +262,10 @@ class Worker:
                 self.retire = "its task left System V IPC objects"  # a fresh worker has a fresh namespace
             if self.mqueue_fd is not None and not _isolation.clear_mqueues(self.mqueue_fd):
                 self.retire = "its task's POSIX message queues could not be removed"
+            if self.memcg is not None:
+                left = self.memcg.settle(MEMCG_LEFT_MB << 20)
+                if left:  # the next task would have that much less: a fresh worker has a fresh cgroup
+                    self.retire = f"its task left {left >> 20} MiB charged to its memory cgroup that no process holds"
         res["wall_s"] = time.monotonic() - start
         res["isolation"] = self.isolation
         if self.retire:
@@ -679,12 +679,6 @@ class Worker:
                 self._lose_zygote()
                 self._no_zygote(exc)
                 return
-        if self.memcg is not None:
-            try:
-                self.memcg.join(pid)
-                self.zygote_in_memcg = True
-            except OSError:
-                pass  # its children join the cgroup with their tasks
         self.forks_from_zygote = True
         if self.prefork:
             self._zygote_send(b"t")  # its first spare
@@ -872,8 +866,10 @@ class Worker:
             self.clock.start(spare.pid)  # before it joins the cgroup: all its CPU from here is the task's
             if self.cgroup is not None:
                 self.cgroup.join(spare.pid)
-            self._memcg_task(req)
-            if self.memcg is not None and not self.zygote_in_memcg:
+            if self.memcg is not None:
+                # Only a task's own processes are ever in it (never the zygote or a waiting
+                # child): whatever the OOM killer stops there is the task's.
+                self._memcg_task(req)
                 self.memcg.join(spare.pid)
             send(spare.cmd_fd, (task, code, epilogue, argv, in_fd, judged))
         except OSError:  # gone before its task (EPIPE)
@@ -1121,6 +1117,10 @@ class Worker:
 
 
 _SIGNALS = {s.value for s in signal.Signals}
+
+MEMCG_LEFT_MB = 32
+"""What a task may leave charged to the tasks' memory cgroup once its processes are gone and
+what can be reclaimed is (page cache of files it read): more, and the worker is replaced."""
 
 MEMCG_SLACK_MB = 128
 """What a task's processes together may hold beyond its ``memory_mb`` under the ``memcg``

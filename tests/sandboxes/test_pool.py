@@ -639,13 +639,65 @@ def test_memory_mb_holds_for_the_task_tree_together(pool):
              "print(found)\n")
     [r] = pool.run([ExecRequest(probe)])
     assert (r.status, r.stdout) == (ExecStatus.OK, "[]\n"), r
-    # its zygote waits there too; a task's processes are the OOM killer's first choice, for good
-    lower = ("print(open('/proc/self/oom_score_adj').read().strip())\ntry:\n"
-             "    open('/proc/self/oom_score_adj', 'w').write('0')\nexcept OSError as e:\n    print(type(e).__name__)\n"
-             "print(open('/proc/self/oom_score_adj').read().strip())\n")
-    [r] = pool.run([ExecRequest(lower)])
-    assert r.status is ExecStatus.OK and r.stdout.split()[0] == "1000" and r.stdout.split()[-1] == "1000", r
     _ordinary(pool)
+
+
+# Memory no process holds when the task ends: its processes fill memfds, exec tiny holders and
+# lower their OOM score, so that what the OOM killer weighs (resident memory) points elsewhere.
+ZYGOTE_BAIT = r"""
+import os, ctypes, resource
+ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE: /proc/self is the task's own
+try:
+    open("/proc/self/oom_score_adj", "w").write("0")
+except OSError:
+    pass
+park = 64 + 128 + 12
+while park > 0:
+    n = min(park, 100)
+    park -= n
+    if os.fork() == 0:
+        fds = [os.memfd_create("p", 0) for _ in range(n)]
+        for fd in fds:
+            os.write(fd, b"\1" * (1 << 20))
+        os.execv("/bin/sleep", ["sleep", "30"])
+import time
+time.sleep(1.5)
+"""
+# A unix socket cycle with memfds in flight on it: no process holds it once the task ends,
+# and the kernel collects it only when some unix socket is closed.
+IN_FLIGHT = r"""
+import os, socket, array
+a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+fds = []
+for _ in range(170):
+    fd = os.memfd_create("p", 0)
+    os.write(fd, b"\1" * 1000000)
+    fds.append(fd)
+for i in range(0, len(fds), 100):
+    a.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds[i:i + 100]))])
+a.sendmsg([b"y"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [a.fileno(), b.fileno()]))])
+for fd in fds:
+    os.close(fd)
+a.close()
+b.close()
+print("parked")
+"""
+
+
+def test_memory_no_process_holds_never_harms_the_zygote_or_the_next_task():
+    honest = ExecRequest("b = bytearray(40 << 20)\nb[::4096] = b'x' * len(b[::4096])\nprint(len(b))", memory_mb=64)
+    with LocalSandbox(workers=1) as sb:
+        bait, after_bait, parked, *after = sb.run([
+            ExecRequest(ZYGOTE_BAIT, memory_mb=64, cpu_time_s=5, wall_time_s=8, max_open_files=256),
+            honest, ExecRequest(IN_FLIGHT, memory_mb=256, max_open_files=256), honest, honest, honest])
+        if "memcg" not in bait.isolation:
+            pytest.skip("no memory cgroup here")
+        # only the task's own processes are in its memory cgroup: the OOM killer stops one of
+        # them, never the zygote (which made this the program's INFRA)
+        assert bait.status is ExecStatus.MEMORY_LIMIT, bait
+        assert (parked.status, parked.stdout) == (ExecStatus.OK, "parked\n"), parked
+        for r in (after_bait, *after):
+            assert (r.status, r.stdout) == (ExecStatus.OK, f"{40 << 20}\n"), r
 
 
 def test_the_tasks_memory_cgroup_goes_with_its_worker():
