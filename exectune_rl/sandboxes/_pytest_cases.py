@@ -15,6 +15,7 @@ only inside its functions. For each test it:
   stdout), and a test needing another (``tmp_path``, ``monkeypatch``) fails, naming it;
 - drops a ``unittest`` test its ``skip``/``skipIf``/``skipUnless`` decorators skip (or its
   class's) and one marked ``expectedFailure``;
+- runs a module's ``setup_function``/``teardown_function`` around each of its test functions;
 - runs a class's ``setup_class``/``setUpClass`` once and its ``setup_method``/
   ``teardown_method`` (``setUp``/``tearDown`` of a ``unittest.TestCase``) around each test.
 
@@ -102,6 +103,8 @@ def __et_pytest_cases(fn, ns):
                 once()
         setup = getattr(owner, "setUp" if unit else "setup_method", None)
         teardown = getattr(owner, "tearDown" if unit else "teardown_method", None)
+    else:  # a module's setup_function/teardown_function, where the tests define them
+        setup, teardown = ns.get("__et_function_hooks") or (None, None)
     code = func.__code__
     wanted = code.co_argcount + code.co_kwonlyargcount - (1 if owner is not None else 0)
     if not marks and not wanted and not autouse and setup is None and teardown is None:

@@ -378,6 +378,9 @@ def _test_classes(body: list[ast.stmt]) -> dict[str, dict[str, ast.FunctionDef]]
     ``unittest.TestCase``, ``IsolatedAsyncioTestCase``... or a class of the module deriving
     from one), and every other class named ``Test*`` (less one with ``__test__ = False``)."""
     classes = {c.name: c for c in body if isinstance(c, ast.ClassDef)}
+    # TestCase under a name of the tests' own (``from unittest import TestCase as TC``)
+    aliases = {a.asname or a.name for n in body if isinstance(n, ast.ImportFrom) and n.module in ("unittest", "unittest.case")
+               for a in n.names if a.name.endswith("TestCase")}
     unit: set[str] = set()
     methods: dict[str, dict[str, ast.FunctionDef]] = {}
     for cls in classes.values():
@@ -385,10 +388,12 @@ def _test_classes(body: list[ast.stmt]) -> dict[str, dict[str, ast.FunctionDef]]
         inherited: dict[str, ast.FunctionDef] = {}
         for base in reversed(cls.bases):
             name = base.attr if isinstance(base, ast.Attribute) else getattr(base, "id", "")
-            if name.endswith("TestCase") and name not in classes or name in unit:
+            if name.endswith("TestCase") and name not in classes or name in unit or name in aliases:
                 unit.add(cls.name)
             inherited.update(methods.get(name, {}))
         methods[cls.name] = inherited | own
+        if cls.name in unit and not methods[cls.name]:  # a TestCase with only runTest: pytest runs that
+            methods[cls.name] = {m.name: m for m in cls.body if isinstance(m, ast.FunctionDef) and m.name == "runTest"}
     out = {}
     for name, cls in classes.items():
         off = any(isinstance(n, ast.Assign) and any(getattr(t, "id", "") == "__test__" for t in n.targets)
@@ -490,10 +495,13 @@ def _pytest_calls(test_fns: tuple[str, ...], indent: str = "", own: tuple[str, .
     # the module's setup_module/teardown_module (pytest's and nose's names) around them all,
     # only where the tests define them
     around = {name: (f"{indent}{name}(*[None][:{name}.__code__.co_argcount])\n" if name in own else "")
-              for name in ("setup_module", "teardown_module")}
-    return (around["setup_module"]
+              for name in ("setup_module", "teardown_module", "setUpModule", "tearDownModule")}
+    hooks = ", ".join(name if name in own else "None" for name in ("setup_function", "teardown_function"))
+    return (around["setup_module"] + around["setUpModule"]
+            + f"{indent}globals()['__et_function_hooks'] = ({hooks})\n"
             + f"{indent}for __et_cs in [__et_pytest(__et_g, globals()) for __et_g in ({gets},)]:\n"
-            f"{indent}    for __et_c in __et_cs:\n{indent}        __et_case(__et_c)\n" + around["teardown_module"])
+            f"{indent}    for __et_c in __et_cs:\n{indent}        __et_case(__et_c)\n"
+            + around["teardown_module"] + around["tearDownModule"])
 
 
 @functools.lru_cache(maxsize=4096)

@@ -541,6 +541,31 @@ def test_honest_programs_pass_unittest_suites_in_many_styles(pool, name, harness
     assert not bad.passed and bad.status is TestStatus.FAILED, (bad.status, bad.detail)
 
 
+WHOLE_SUITES = {
+    # TestCase under a name of the tests' own
+    "aliased_base": "from unittest import TestCase as TC\nfrom solution import add\n\nclass Checks(TC):\n"
+                    "    def test_a(self):\n        self.assertEqual(add(1, 2), 3)\n",
+    # a TestCase with only runTest, which pytest runs
+    "run_test_only": "import unittest\nfrom solution import add\n\nclass One(unittest.TestCase):\n"
+                     "    def runTest(self):\n        self.assertEqual(add(1, 2), 3)\n",
+    "set_up_module": "import unittest\nfrom solution import add\nROWS = []\ndef setUpModule():\n    ROWS.append((1, 2, 3))\n"
+                     "def tearDownModule():\n    ROWS.clear()\n\nclass T(unittest.TestCase):\n    def test_rows(self):\n"
+                     "        self.assertTrue(ROWS)\n        for a, b, c in ROWS:\n            self.assertEqual(add(a, b), c)\n",
+    "setup_function": "from solution import add\nSTATE = {}\ndef setup_function(function):\n    STATE['base'] = 10\n"
+                      "def teardown_function():\n    STATE.clear()\n\ndef test_a():\n    assert add(STATE['base'], 1) == 11\n\n"
+                      "def test_b():\n    assert add(STATE['base'], 2) == 12\n",
+}
+
+
+@pytest.mark.parametrize("harness_mode", ["out_of_process", "inprocess"])
+@pytest.mark.parametrize("name", sorted(WHOLE_SUITES))
+def test_honest_programs_pass_suites_with_module_hooks_and_aliases(pool, name, harness_mode):
+    good, bad = run_tests(pool, [HONEST, WRONG], [ProgramTests("asserts", code=WHOLE_SUITES[name])] * 2,
+                          harness_mode=harness_mode)
+    assert good.status is TestStatus.PASSED, (good.status, good.detail)
+    assert bad.status is TestStatus.FAILED and not bad.passed_cases, (bad.status, bad.detail)
+
+
 KODCODE = ProgramTests("asserts", code=(
     "from solution import is_pal\n\ndef test_a():\n    assert is_pal('aba')\n\ndef test_b():\n    assert not is_pal('ab')\n\n"
     "def test_c():\n    assert is_pal('x')\n\ndef test_d():\n    assert not is_pal('xy')\n"))
