@@ -712,7 +712,9 @@ def run_one(payload_fd: int, to_program: int, from_program: int, deadline_s: flo
         sys.modules.pop("solution", None)
     # the judge's own CPU for this task (the tests' work, and reading what the program sent):
     # a cost of its own, never in the program's cpu_s, bounded by the task's deadline
-    verdict["judge_cpu_s"] = round(time.process_time() - cpu0, 6)
+    now = time.process_time()
+    verdict["judge_cpu_s"] = round(now - cpu0, 6)
+    verdict["judge_cpu_total"] = now  # for the worker only, which takes it out: what a stopped judge used is its total less this
     return verdict
 
 

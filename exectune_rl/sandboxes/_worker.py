@@ -127,6 +127,7 @@ class Worker:
         self.in_fd = os.memfd_create("stdin")
         self.sealed_ns_fd: int | None = None
         self.judge: _JudgeServer | None = None
+        self.judge_cpu_stopped = 0.0  # what the judge used in the task it was stopped in at the wall
         self.spare: _Spare | None = None
         self.zygote: _Zygote | None = None
         self.names: tuple[Any, Any] = (None, None)  # C strings for PR_SET_NAME (prefork): the zygote's, the worker's own
@@ -399,7 +400,8 @@ class Worker:
             # The judge's own deadline failed to stop it (something the program sent kept it
             # busy in C code): the program took too long, not the infrastructure's fault.
             res["verdict"] = {"v": 1, "ready": True, "completed": False, "passed": 0, "seen": 0, "timed_out": True,
-                              "program_gone": f"the judge was stopped at the wall-clock limit ({judge_end})"}
+                              "program_gone": f"the judge was stopped at the wall-clock limit ({judge_end})",
+                              "judge_cpu_s": round(self.judge_cpu_stopped, 6)}
         elif res["verdict"] is None:
             res["verdict"] = {"v": 1, "harness_error": f"the judge gave no verdict ({judge_end or 'none written'})"}
         elif exited_first:
@@ -450,10 +452,14 @@ class Worker:
         self.judge = _JudgeServer(pid, mine)
         return self.judge
 
-    def _stop_judge(self) -> None:
+    def _stop_judge(self) -> float:
+        """Kill and reap the judge; returns the CPU seconds it used since its last verdict."""
         judge, self.judge = self.judge, None
-        if judge is not None:
-            self.clock.reaped_elsewhere += judge.stop()
+        if judge is None:
+            return 0.0
+        cpu = judge.stop()
+        self.clock.reaped_elsewhere += cpu
+        return max(0.0, cpu - judge.cpu_seen)
 
     def _wait_judged(self, prog: int, cpu_limit: float, wall_limit: float, start: float,
                      load: float | None = None) -> tuple[str, str, bool, bool, float, dict[str, Any] | None]:
@@ -469,6 +475,7 @@ class Worker:
         judge = self.judge
         pfd = os.pidfd_open(prog)
         reason = judge_end = ""
+        self.judge_cpu_stopped = 0.0
         exited_first = killed_after = False
         if load:
             cpu_limit, after_load = load, cpu_limit
@@ -488,7 +495,7 @@ class Worker:
                     reason = reason or "wall"
                     judge_end = "it was stopped at the wall-clock limit"
                     _kill(prog)
-                    self._stop_judge()
+                    self.judge_cpu_stopped = self._stop_judge()
                     break
                 timeout = wall_left if prog_done else min(wall_left, self.clock.poll_after(cpu_limit - cpu_used))
                 events = dict(poller.poll(max(timeout, 0.001) * 1000))
@@ -528,6 +535,10 @@ class Worker:
             # verdict left on its own. One still there is stopped now that the verdict is in.
             exited_first = prog_done or bool(select.select([pfd], [], [], 0)[0])
             verdict = None if judge_end else _read_verdict(self.verdict_fd)  # read once, here
+            if isinstance(verdict, dict):
+                cpu_seen = verdict.pop("judge_cpu_total", None)
+                if isinstance(cpu_seen, (int, float)):
+                    judge.cpu_seen = float(cpu_seen)
             if not exited_first and (verdict or {}).get("closed"):
                 # The judge saw the program's end of the wire close: its process is on its way
                 # out. It gets a moment to end on its own, so that its own end (a signal it sent
@@ -1232,6 +1243,7 @@ class _JudgeServer:
         self.sock = sock
         self.pidfd = os.pidfd_open(pid)
         self.reaped = False
+        self.cpu_seen = 0.0  # its CPU seconds in all, as of its last verdict
 
     def alive(self) -> bool:
         return not select.select([self.pidfd], [], [], 0)[0]

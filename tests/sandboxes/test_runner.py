@@ -120,6 +120,14 @@ def test_the_judges_own_cpu_is_reported_apart_and_bounded_by_the_deadline(pool):
     assert slow.status is TestStatus.TIMEOUT and not slow.passed, (slow.status, slow.detail)
     assert slow.results[0].verdict["judge_cpu_s"] < 2.5 and slow.results[0].wall_s < 3
     assert honest.passed and honest.results[0].verdict["judge_cpu_s"] < 0.5
+    # one C call in the judge that its alarm cannot interrupt (a set of complex numbers of one
+    # hash): the worker stops the judge at the wall-clock limit, and says what it used
+    stuck = "def add(a, b):\n    return [complex(1000003.0 * k, -float(k)) for k in range(1, 60000)]\n"
+    one_set = ProgramTests("asserts", code="assert len(set(add(1, 2))) == 3\n")
+    slow, honest = run_tests(pool, [stuck, "def add(a, b):\n    return [1, 2, 3]\n"], one_set, cpu_time_s=1, wall_time_s=1)
+    assert slow.status is TestStatus.TIMEOUT and slow.results[0].wall_s < 3, (slow.status, slow.detail)
+    assert 0.5 < slow.results[0].verdict["judge_cpu_s"] < 3 and slow.results[0].cpu_s < 0.5, slow.results[0].verdict
+    assert honest.passed, honest
 
 
 def test_broken_tests_are_infra_not_the_programs_fault(pool):
