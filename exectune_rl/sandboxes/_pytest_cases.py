@@ -33,6 +33,64 @@ def __et_pytest(get, ns):
             raise exc
         return [fail]
 
+def __et_collect(ns, filename):
+    """The tests to run, as pytest collects them, from what the tests' code bound once it ran
+    (so tests made in loops, by factories, under ``if``/``try``, or set on a class are found):
+    each ``test*`` function of the tests' own code (compiled from ``filename``: never a name of
+    the program), and each ``test*`` method of the tests' own code (``runTest`` where a
+    ``TestCase`` has no other) of every ``unittest.TestCase`` subclass and every other class
+    named ``Test*`` (nested ones too), in the order they were defined. Each comes as a
+    callable giving the test (a method on a fresh instance: ``TestCase(name)`` for unittest)."""
+    import types
+
+    def ours(f):
+        for _ in range(16):  # through decorators' wrappers (functools.wraps: mock.patch, unittest.skip)
+            if type(f) is not types.FunctionType:
+                return False
+            if f.__code__.co_filename == filename:  # async tests are not run (a coroutine never awaited is no pass)
+                return not f.__code__.co_flags & 0x280  # CO_COROUTINE | CO_ASYNC_GENERATOR
+            f = f.__dict__.get("__wrapped__")
+        return False
+
+    def unit(c):
+        return any(b.__name__ == "TestCase" and b.__module__ == "unittest.case" for b in c.__mro__)
+
+    def methods(c):
+        names = []
+        for k in reversed(c.__mro__):
+            for name, value in list(k.__dict__.items()):
+                if name.startswith("test") and name not in names:
+                    names.append(name)
+        found = [n for n in names if ours(getattr(c, n, None))]
+        if not found and unit(c) and ours(getattr(c, "runTest", None)):
+            found = ["runTest"]
+        return found
+
+    def is_test_class(c, name):
+        if not isinstance(c, type) or c.__dict__.get("__test__", True) is False:
+            return False
+        return unit(c) or (name.startswith("Test") and "__init__" not in c.__dict__)
+
+    out, seen = [], set()
+
+    def add_class(c):
+        if id(c) in seen:
+            return
+        seen.add(id(c))
+        for name in methods(c):
+            out.append((lambda c=c, name=name: getattr(c(name) if unit(c) else c(), name)))
+        for name, inner in list(c.__dict__.items()):  # pytest collects nested test classes
+            if is_test_class(inner, name):
+                add_class(inner)
+
+    for name, value in list(ns.items()):
+        if name.startswith("test") and ours(value) and id(value) not in seen:
+            seen.add(id(value))
+            out.append(lambda value=value: value)
+        elif is_test_class(value, name) and any(ours(getattr(value, m, None)) for m in dir(value)):
+            add_class(value)
+    return out
+
 def __et_capsys():
     import collections, io, sys
     result = collections.namedtuple("CaptureResult", "out err")
@@ -106,13 +164,26 @@ def __et_pytest_cases(fn, ns):
         if cls not in __et_classes_set_up:
             __et_classes_set_up.add(cls)
             once = getattr(cls, "setUpClass" if unit else "setup_class", None)
-            if once is not None:
+            if type(once) is types.FunctionType and once.__code__.co_argcount:
+                once(cls)  # pytest's setup_class(cls) written without @classmethod
+            elif once is not None:
                 once()
         setup = getattr(owner, "setUp" if unit else "setup_method", None)
         teardown = getattr(owner, "tearDown" if unit else "teardown_method", None)
+        if unit:  # the cleanups a unittest test added (addCleanup) run after its tearDown
+            teardown = (lambda down=teardown, owner=owner: (down(), owner.doCleanups())) if teardown else owner.doCleanups
     else:  # a module's setup_function/teardown_function, where the tests define them
         setup, teardown = ns.get("__et_function_hooks") or (None, None)
     code = func.__code__
+    if code.co_flags & 0x20:  # CO_GENERATOR: nose-style, each yielded (check, *args) is called
+        def checks(fn=fn):
+            for item in fn():
+                if type(item) is tuple and item and callable(item[0]):
+                    item[0](*item[1:])
+                elif callable(item):
+                    item()
+            return True
+        return [checks]
     wanted = code.co_argcount + code.co_kwonlyargcount - (1 if owner is not None else 0)
     if not marks and not wanted and not autouse and setup is None and teardown is None:
         return [lambda: (fn(), True)[1]]
@@ -175,7 +246,8 @@ def __et_pytest_cases(fn, ns):
                 if setup is not None:
                     setup(*([func] if arguments(setup, {}) else []))
                 try:
-                    fn(**{p: need(p, ()) for p in arguments(fn, values)})
+                    # the arguments mock.patch decorators pass come first, as pytest leaves them
+                    fn(**{p: need(p, ()) for p in arguments(fn, values)[len(getattr(func, "patchings", None) or ()):]})
                 finally:
                     if teardown is not None:
                         teardown(*([func] if arguments(teardown, {}) else []))

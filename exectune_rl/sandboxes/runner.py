@@ -330,17 +330,22 @@ def _skipped_param(node: ast.expr) -> bool:
                                               and "skipif" not in ast.unparse(k.value) for k in node.keywords)
 
 
-def _without_script_entry(body: list[ast.stmt], runners: set[str] | None = None) -> list[ast.stmt]:
-    """The tests as a script runs them, less the runner a script starts: the body of an
-    ``if __name__ == "__main__":`` block is kept (so asserts there count in both harness
-    modes), and a call of ``unittest.main``/``pytest.main`` (or ``sys.exit`` of one), which
-    would run the tests under that runner and exit, is dropped: the harness runs and counts
-    their cases itself."""
-    if runners is None:
-        runners = {f"{a.asname or a.name}.main" for n in body if isinstance(n, ast.Import) for a in n.names
-                   if a.name in ("unittest", "pytest")}
-        runners |= {a.asname or a.name for n in body if isinstance(n, ast.ImportFrom) and n.module in ("unittest", "pytest")
-                    for a in n.names if a.name == "main"}
+def _without_script_entry(tree: ast.Module, has_tests: bool) -> list[ast.stmt]:
+    """The tests less what runs them as a script: the harness runs and counts their cases
+    itself. An ``if __name__ == "__main__":`` block is what pytest makes of it (its ``else``)
+    where the file has tests (test functions or classes: the block would run them, uncounted,
+    or start a runner), and what a script makes of it (its body) where it has none (asserts
+    there count, in both harness modes); a top-level statement that starts a runner
+    (``unittest.main``, ``pytest.main``, a ``TextTestRunner``, however imported or wrapped) or
+    exits (``sys.exit``, ``raise SystemExit``) is left out either way."""
+    runners = {"unittest.main", "pytest.main", "unittest.TextTestRunner", "unittest.TestProgram"}
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Import):
+            runners |= {f"{a.asname or a.name}.{m}" for a in n.names if a.name in ("unittest", "pytest")
+                        for m in ("main", "TextTestRunner", "TestProgram")}
+        elif isinstance(n, ast.ImportFrom) and n.module in ("unittest", "pytest"):
+            runners |= {a.asname or a.name for a in n.names if a.name in ("main", "TextTestRunner", "TestProgram")}
+    exits = {"sys.exit", "exit", "quit", "os._exit", "SystemExit"}
 
     def is_main_guard(test: ast.expr) -> bool:
         if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
@@ -349,26 +354,21 @@ def _without_script_entry(body: list[ast.stmt], runners: set[str] | None = None)
         return (any(isinstance(x, ast.Name) and x.id == "__name__" for x in sides)
                 and any(isinstance(x, ast.Constant) and x.value == "__main__" for x in sides))
 
-    def starts_runner(node: ast.stmt) -> bool:
-        call = node.value if isinstance(node, ast.Expr) else node.exc if isinstance(node, ast.Raise) else None
-        while isinstance(call, ast.Call):
-            name = ast.unparse(call.func)
-            if name in runners:
-                return True
-            if name not in ("sys.exit", "exit", "quit", "SystemExit") or not call.args:
-                return False
-            call = call.args[0]
-        return False
+    def script_only(node: ast.stmt) -> bool:
+        if isinstance(node, ast.Raise):
+            return node.exc is not None and ast.unparse(getattr(node.exc, "func", node.exc)) in exits
+        return any(isinstance(c, ast.Call) and ast.unparse(c.func) in runners | exits for c in ast.walk(node))
 
-    out: list[ast.stmt] = []
-    for node in body:
-        if isinstance(node, ast.If) and is_main_guard(node.test):
-            out += _without_script_entry(node.body, runners) or [ast.copy_location(ast.Pass(), node)]
-        elif starts_runner(node):
-            out.append(ast.copy_location(ast.Pass(), node))
-        else:
-            out.append(node)
-    return out
+    def strip(body: list[ast.stmt]) -> list[ast.stmt]:
+        out: list[ast.stmt] = []
+        for node in body:
+            if isinstance(node, ast.If) and is_main_guard(node.test):
+                out += strip(node.orelse if has_tests else node.body)
+            elif not (isinstance(node, (ast.Expr, ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Raise)) and script_only(node)):
+                out.append(node)
+        return out or [ast.Pass()]
+
+    return strip(tree.body)
 
 
 def _test_classes(body: list[ast.stmt]) -> dict[str, dict[str, ast.FunctionDef]]:
@@ -412,7 +412,9 @@ def _python_tests(code: str) -> tuple[str, int, tuple[str, ...], int]:
         tree = ast.parse(code)
     except SyntaxError:
         return code, 0, (), 0
-    tree.body = _without_script_entry(tree.body)
+    has_tests = any(isinstance(n, ast.FunctionDef) and n.name.startswith("test") for n in tree.body) \
+        or bool(_test_classes(tree.body))
+    tree.body = _without_script_entry(tree, has_tests)
     fns = [(n.name, n) for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test")]
     fns += [(f"{cls}().{name}", m) for cls, methods in _test_classes(tree.body).items() for name, m in methods.items()]
     counter = _CountAsserts(in_functions=not fns)
@@ -483,15 +485,19 @@ def _module_names(code: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[st
 _STAR_IMPORT = re.compile(r"^(\s*)from\s+solution\s+import\s+\*\s*$", re.M)
 
 
-def _pytest_calls(test_fns: tuple[str, ...], indent: str = "", own: tuple[str, ...] = ()) -> str:
-    """The calls that run pytest-style tests: one counted case per (parametrized) case.
+def _may_hold_tests(code: str, test_fns: tuple[str, ...]) -> bool:
+    """Whether the tests may define pytest- or unittest-style tests: some are written out, or
+    the code names ``test``/``Test`` at all (tests made in a loop, by a factory, on a class)."""
+    return bool(test_fns) or re.search(r"test|Test", code) is not None
+
+
+def _pytest_calls(indent: str = "", own: tuple[str, ...] = ()) -> str:
+    """The calls that run pytest-style tests (``__et_collect`` finds them once the tests'
+    code has run): one counted case per (parametrized) case.
 
     Every test is expanded before any runs, as pytest collects before it runs: a test that
     changes a list a later test is parametrized by (through the program) changes nothing.
     """
-    if not test_fns:
-        return ""
-    gets = ", ".join(f"lambda: {fn}" for fn in test_fns)
     # the module's setup_module/teardown_module (pytest's and nose's names) around them all,
     # only where the tests define them
     around = {name: (f"{indent}{name}(*[None][:{name}.__code__.co_argcount])\n" if name in own else "")
@@ -499,7 +505,8 @@ def _pytest_calls(test_fns: tuple[str, ...], indent: str = "", own: tuple[str, .
     hooks = ", ".join(name if name in own else "None" for name in ("setup_function", "teardown_function"))
     return (around["setup_module"] + around["setUpModule"]
             + f"{indent}globals()['__et_function_hooks'] = ({hooks})\n"
-            + f"{indent}for __et_cs in [__et_pytest(__et_g, globals()) for __et_g in ({gets},)]:\n"
+            + f"{indent}for __et_cs in [__et_pytest(__et_g, globals()) for __et_g in\n"
+            f"{indent}        __et_collect(globals(), (lambda: 0).__code__.co_filename)]:\n"
             f"{indent}    for __et_c in __et_cs:\n{indent}        __et_case(__et_c)\n"
             + around["teardown_module"] + around["tearDownModule"])
 
@@ -511,10 +518,11 @@ def _python_epilogue(code: str, fmt: str, entry_point: str | None) -> str:
     if fmt == "check":
         call = f"check({entry_point})"
     else:
-        call = _pytest_calls(test_fns, "    ", _module_names(code)[2]) or "    pass"
+        call = _pytest_calls("    ", _module_names(code)[2]) if _may_hold_tests(code, test_fns) else "    pass"
         call = "def __et_run():\n" + call + "\n__et_run()"
+    pytest_cases = _PYTEST_CASES if fmt != "check" and _may_hold_tests(code, test_fns) else ""
     return "\n".join([
-        _PY_PRELUDE + (_PYTEST_CASES if test_fns and fmt != "check" else ""), "__et_mark(__et_nonce + ':ran')", "try:",
+        _PY_PRELUDE + pytest_cases, "__et_mark(__et_nonce + ':ran')", "try:",
         _indent(counted + "\n" + call), "finally:",
         "    __et_mark(__et_nonce + ':done %d %d' % (__et_tally.passed, __et_tally.seen))",
         "__et_mark(__et_nonce + ':completed')",
@@ -536,7 +544,7 @@ def _python_judge(code: str, fmt: str, entry_point: str | None, support: str = "
                 f"check(getattr(__et_solution, {entry_point!r}))")
     else:
         own = _module_names((support + "\n" if support else "") + code)[2]
-        call = (_PYTEST_CASES + "\n" + _pytest_calls(test_fns, "", own)) if test_fns else ""
+        call = (_PYTEST_CASES + "\n" + _pytest_calls("", own)) if _may_hold_tests(code, test_fns) else ""
     stdlib, aliases, bound = _module_names((support + "\n" if support else "") + code)
     # the real module, or the real member of that name where the program bound one under it
     # (``from datetime import datetime``): never the program's own object

@@ -574,6 +574,76 @@ def test_honest_programs_pass_suites_with_module_hooks_and_aliases(pool, name, h
     assert bad.status is TestStatus.FAILED and not bad.passed_cases, (bad.status, bad.detail)
 
 
+HIDDEN_FROM_THE_TEXT = {
+    # tests that only running the tests' code shows: a wrong program passed the rest
+    'yield_tests': ('def add(a,b): return 0\n',
+        '\nfrom solution import add\ndef check(a, b, c):\n    assert add(a, b) == c\ndef test_add():\n    for i in range(3):\n        yield check, i, i, 2*i\n'),
+    'nested_class': ('def add(a,b): return 3\n',
+        '\nfrom solution import add\nclass TestOuter:\n    class TestInner:\n        def test_a(self):\n            assert add(2, 2) == 4\n    def test_b(self):\n        assert add(1, 2) == 3\n'),
+    'dynamic_methods': ('def add(a,b): return 3\n',
+        '\nimport unittest\nfrom solution import add\nCASES = [(1, 2, 3), (5, 5, 10), (2, 7, 9)]\nclass TestAdd(unittest.TestCase):\n    def test_basic(self):\n        self.assertEqual(add(1, 2), 3)\ndef _make(a, b, c):\n    def test(self):\n        self.assertEqual(add(a, b), c)\n    return test\nfor i, (a, b, c) in enumerate(CASES):\n    setattr(TestAdd, "test_case_%d" % i, _make(a, b, c))\n'),
+    'dynamic_only_infra': ('def add(a,b): return 3\n',
+        '\nimport unittest\nfrom solution import add\nCASES = [(1, 2, 3), (5, 5, 10)]\nclass TestAdd(unittest.TestCase):\n    pass\ndef _make(a, b, c):\n    def test(self):\n        self.assertEqual(add(a, b), c)\n    return test\nfor i, case in enumerate(CASES):\n    setattr(TestAdd, "test_case_%d" % i, _make(*case))\n'),
+    'factory_fns': ('def add(a,b): return 3\n',
+        '\nfrom solution import add\ndef make_test(a, b, c):\n    def t():\n        assert add(a, b) == c\n    return t\ndef test_basic():\n    assert add(1, 2) == 3\ntest_big = make_test(5, 5, 10)\ntest_other = make_test(2, 7, 9)\n'),
+    'tests_in_if_try': ('def add(a,b): return 3\n',
+        '\nimport sys\nfrom solution import add\ndef test_basic():\n    assert add(1, 2) == 3\nif sys.version_info >= (3, 0):\n    def test_py3():\n        assert add(5, 5) == 10\ntry:\n    import json\nexcept ImportError:\n    pass\nelse:\n    class TestJson:\n        def test_j(self):\n            assert add(2, 7) == 9\n'),
+    'alias_assign': ('def add(a,b): return 3\n',
+        '\nimport unittest\nfrom solution import add\nBase = unittest.TestCase\nclass AddChecks(Base):\n    def test_big(self):\n        self.assertEqual(add(5, 5), 10)\ndef test_basic():\n    assert add(1, 2) == 3\n'),
+}
+
+
+@pytest.mark.parametrize("harness_mode", ["out_of_process", "inprocess"])
+@pytest.mark.parametrize("name", sorted(HIDDEN_FROM_THE_TEXT))
+def test_tests_made_when_the_tests_run_are_all_run(pool, name, harness_mode):
+    wrong, code = HIDDEN_FROM_THE_TEXT[name]
+    bad, good = run_tests(pool, [wrong, HONEST], [ProgramTests("asserts", code=code)] * 2, harness_mode=harness_mode)
+    assert not bad.passed and bad.status is TestStatus.FAILED, (bad.status, bad.detail)
+    assert good.status is TestStatus.PASSED and good.total_cases > (0 if name == "yield_tests" else 1), (good.status, good.detail)
+
+
+SCRIPT_STYLE_SUITES = {
+    # honest suites in common script and unittest idioms
+    'testmethodname':
+        '\nimport unittest\nfrom solution import add\nDATA = {"test_one": (1, 2, 3), "test_two": (5, 5, 10)}\nclass TestA(unittest.TestCase):\n    def setUp(self):\n        self.a, self.b, self.c = DATA[self._testMethodName]\n    def test_one(self):\n        self.assertEqual(add(self.a, self.b), self.c)\n    def test_two(self):\n        self.assertEqual(add(self.a, self.b), self.c)\n',
+    'init_override':
+        '\nimport unittest\nfrom solution import add\nclass TestA(unittest.TestCase):\n    def __init__(self, methodName):\n        super().__init__(methodName)\n        self.k = 1\n    def test_a(self):\n        self.assertEqual(add(self.k, 1), 2)\n',
+    'none_override':
+        '\nimport unittest\nfrom solution import add\nclass Base(unittest.TestCase):\n    def test_small(self):\n        self.assertEqual(add(1, 2), 3)\n    def test_neg(self):\n        self.assertEqual(add(-1, -2), -3)\nclass TestNoNeg(Base):\n    test_neg = None\ndel Base\n',
+    'main_calls_partial':
+        '\nfrom solution import add\ndef test_a():\n    assert add(1, 2) == 3\ndef test_b():\n    assert add(7, 2) == 9\nif __name__ == "__main__":\n    test_a()\n    test_b()\n    print("All tests passed")\n',
+    'unittest_import_in_main':
+        '\nfrom solution import add\nimport unittest as _u\nclass T(_u.TestCase):\n    def test_a(self):\n        self.assertEqual(add(1, 2), 3)\nif __name__ == "__main__":\n    import unittest\n    unittest.main()\n',
+    'unittest_main_exit_false':
+        '\nimport unittest, sys\nfrom solution import add\nclass T(unittest.TestCase):\n    def test_a(self):\n        self.assertEqual(add(1, 2), 3)\nif __name__ == "__main__":\n    result = unittest.main(exit=False)\n    sys.exit(not result.result.wasSuccessful())\n',
+    'textrunner_sysexit':
+        '\nimport unittest, sys\nfrom solution import add\nclass T(unittest.TestCase):\n    def test_a(self):\n        self.assertEqual(add(1, 2), 3)\nif __name__ == "__main__":\n    suite = unittest.TestLoader().loadTestsFromTestCase(T)\n    res = unittest.TextTestRunner(verbosity=2).run(suite)\n    sys.exit(0 if res.wasSuccessful() else 1)\n',
+    'pytest_main_assign':
+        '\nimport pytest, sys\nfrom solution import add\ndef test_a():\n    assert add(1, 2) == 3\nif __name__ == "__main__":\n    code = pytest.main([__file__, "-q"])\n    sys.exit(code)\n',
+    'del_base':
+        '\nimport unittest\nfrom solution import add\nclass BaseAdd(unittest.TestCase):\n    a = 1\n    def test_a(self):\n        self.assertEqual(add(self.a, 2), self.a + 2)\nclass TestOne(BaseAdd):\n    a = 3\ndel BaseAdd\n',
+    'setup_class_plain':
+        '\nfrom solution import add\nclass TestAdd:\n    def setup_class(cls):\n        cls.base = 1\n    def test_a(self):\n        assert add(self.base, 2) == 3\n',
+    'mock_patch_deco':
+        '\nimport unittest\nfrom unittest import mock\nimport solution\nclass T(unittest.TestCase):\n    @mock.patch("os.getcwd", return_value="/x")\n    def test_a(self, m):\n        self.assertEqual(solution.add(1, 2), 3)\n',
+    'addcleanup_leak':
+        '\nimport unittest\nfrom unittest import mock\nimport solution\nclass T(unittest.TestCase):\n    def test_1_mocked(self):\n        p = mock.patch.object(solution, "add", return_value=99)\n        p.start()\n        self.addCleanup(p.stop)\n        self.assertEqual(solution.add(1, 2), 99)\n    def test_2_real(self):\n        self.assertEqual(solution.add(1, 2), 3)\n',
+}
+
+
+@pytest.mark.parametrize("harness_mode", ["out_of_process", "inprocess"])
+@pytest.mark.parametrize("name", sorted(SCRIPT_STYLE_SUITES))
+def test_honest_programs_pass_suites_in_script_and_unittest_idioms(pool, name, harness_mode):
+    code = SCRIPT_STYLE_SUITES[name]
+    if "import pytest" in code and harness_mode == "inprocess":
+        harness_mode = "out_of_process"  # the in-process harness's interpreter has no pytest to import
+    half = "def add(a, b):\n    return a + b if a < 5 else 0\n"
+    good, bad = run_tests(pool, [HONEST, half], [ProgramTests("asserts", code=code)] * 2, harness_mode=harness_mode)
+    assert good.status is TestStatus.PASSED, (good.status, good.detail)
+    if name == "main_calls_partial":  # the main block's own calls are the harness's: partial credit stays
+        assert bad.status is TestStatus.FAILED and (bad.passed_cases, bad.total_cases) == (1, 2), (bad.status, bad.detail)
+
+
 KODCODE = ProgramTests("asserts", code=(
     "from solution import is_pal\n\ndef test_a():\n    assert is_pal('aba')\n\ndef test_b():\n    assert not is_pal('ab')\n\n"
     "def test_c():\n    assert is_pal('x')\n\ndef test_d():\n    assert not is_pal('xy')\n"))
