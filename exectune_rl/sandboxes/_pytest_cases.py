@@ -2,7 +2,8 @@
 
 Trusted code, put as text before the tests' calls (by ``runner``), in the judge's code and in
 the in-process harness; it is never imported, so it holds no ``__future__`` import and imports
-only inside its functions. For each test it:
+only inside its functions. ``__et_collect`` finds the tests once the tests' code has run (see
+there). For each test it:
 
 - expands ``@pytest.mark.parametrize`` marks (stacked marks multiply, as in pytest;
   ``pytest.param`` values are honoured) and drops the test under ``skip``, a true ``skipif``
