@@ -569,6 +569,8 @@ class Counts(_tally.CaseTally):
         self.failures: list[str] = []
 
     def case(self, test: Any, site: int | None = None) -> None:
+        if site is None:
+            self.depth += 1
         try:
             ok = bool(test())
             why = "" if ok else "the check was false"
@@ -581,9 +583,14 @@ class Counts(_tally.CaseTally):
                 # exceptions are mirrored, of module "solution", never one of these)
                 return
             ok, why = False, f"{type(exc).__name__}{': ' + str(exc)[:200] if isinstance(exc, ProgramValueError) else ''}"
+        finally:
+            if site is None:
+                self.depth -= 1
         number = self.record(site, ok)
         if number is not None:
             self._failure(f"case {number}: {why}")
+        if not ok and site is not None and self.depth:
+            raise AssertionError("a counted assert failed in this test")  # fails the test it runs in
 
     def _failure(self, text: str) -> None:
         if len(self.failures) < MAX_FAILURES:

@@ -7,7 +7,8 @@ count alike. It uses no imports and no global names, so it runs the same in both
 A case is an ``assert`` *site* (a place in the tests' source), counted once however often it
 runs and passed only if every run of it passed, so an assert in a loop over what the program
 returned gives the program no say in how many cases there are. A case without a site (a
-pytest-style test, one per parametrized case) counts each run. A run cut short (the program
+pytest-style test, one per parametrized case) counts each run; an assert site failing while
+a test runs fails that test too. A run cut short (the program
 left, hung or ran out of time in the middle of it) has not passed, whatever earlier runs of
 the same site did.
 """
@@ -16,12 +17,16 @@ the same site did.
 class CaseTally:
     """Cases seen and passed, by assert site."""
 
-    __slots__ = ("passed", "seen", "sites")
+    __slots__ = ("passed", "seen", "sites", "depth")
 
     def __init__(self) -> None:
         self.passed = 0
         self.seen = 0
         self.sites = {}  # assert site -> passed every run so far
+        # site-less cases (tests) running now: an assert site that fails inside one also
+        # fails that test, as Python's assert would (a test made by a factory whose counted
+        # helper asserts never raised would pass however wrong the program)
+        self.depth = 0
 
     def record(self, site, ok):
         """Count one finished run of a case; the case's number when that run is a failure to

@@ -283,6 +283,8 @@ _PY_PRELUDE = _TALLY + """
 __et_tally = CaseTally()
 del CaseTally
 def __et_case(test, site=None):
+    if site is None:
+        __et_tally.depth += 1
     try:
         ok = True if test() else False
     except BaseException as exc:
@@ -292,7 +294,12 @@ def __et_case(test, site=None):
             __et_tally.cut_short(site)  # a run cut short (an exit): that assert has not passed
             raise
         ok = False
+    finally:
+        if site is None:
+            __et_tally.depth -= 1
     __et_tally.record(site, ok)
+    if not ok and site is not None and __et_tally.depth:
+        raise AssertionError("a counted assert failed in this test")
 def __et_mark(text):
     __et_flush()
     __et_write(1, ("\\n" + text + "\\n").encode())
@@ -557,12 +564,14 @@ def _python_judge(code: str, fmt: str, entry_point: str | None, support: str = "
                  f"    if not isinstance(globals().get(__et_n), __et_types.ModuleType):\n"
                  f"        globals().pop(__et_n, None)\n")
     if _STAR_IMPORT.search(counted):
-        # the program's public names, less those the tests bind themselves, the module names
-        # above and builtins' names (whatever the program defines under them)
+        # the program's public names, less those the tests bind themselves (in their text, or
+        # a test* name bound by the time of the import), the module names above and builtins'
+        # names (whatever the program defines under them)
         keep = tuple(sorted(set(stdlib) | set(aliases) | set(bound)))
         counted = _STAR_IMPORT.sub(lambda m: m.group(1) + (
             "import solution as __et_star, builtins as __et_builtins; globals().update({__k: __v for __k, __v in "
-            f"vars(__et_star).items() if not __k.startswith('_') and __k not in {keep!r} and not hasattr(__et_builtins, __k)}})"),
+            f"vars(__et_star).items() if not __k.startswith('_') and __k not in {keep!r} and not hasattr(__et_builtins, __k)"
+            " and not (__k[:4] in ('test', 'Test') and __k in globals())})"),  # a test the tests made at run time
             counted)
     return head + (support + "\n" if support else "") + counted + "\n" + call + "\n"
 

@@ -602,6 +602,28 @@ def test_tests_made_when_the_tests_run_are_all_run(pool, name, harness_mode):
     assert good.status is TestStatus.PASSED and good.total_cases > (0 if name == "yield_tests" else 1), (good.status, good.detail)
 
 
+def test_tests_made_at_run_time_fail_where_the_program_is_wrong_and_stay_the_tests(pool):
+    # factory-made tests over a counted helper assert: a failing assert fails the test running
+    # it (each test passed before, however wrong the program: 10/11 for an empty program); and a
+    # star import after tests made at run time never rebinds them to the program's
+    factory = ("import solution\nCASES = [(i, i * i) for i in range(6)]\ndef make(a, b):\n    def check():\n"
+               "        assert solution.sq(a) == b\n    return check\nfor i, (a, b) in enumerate(CASES):\n"
+               "    globals()[f'test_sq_{i}'] = make(a, b)\n")
+    hiding = ("import solution\nfor i, (a, b) in enumerate([(1, 2), (2, 3), (5, 6)]):\n    def t(a=a, b=b):\n"
+              "        assert solution.inc(a) == b, (a, b)\n    globals()[f'test_inc_{i}'] = t\ndel t\n"
+              "def test_zero():\n    assert solution.inc(-1) == 0\nfrom solution import *\n")
+    programs = ["x = 1\n", "def sq(x):\n    return None\n", "def sq(x):\n    return x * x\n",
+                "def inc(x):\n    return 0\n" + "".join(f"def test_inc_{i}():\n    pass\n" for i in range(3)),
+                "def inc(x):\n    return x + 1\n"]
+    tests = [ProgramTests("asserts", code=c) for c in (factory, factory, factory, hiding, hiding)]
+    empty, none, good, hide, honest = run_tests(pool, programs, tests)
+    for out in (empty, none):
+        assert out.status is TestStatus.FAILED and out.passed_cases == 0, (out.status, out.detail)
+    assert good.passed and good.total_cases == 7, (good.status, good.detail)
+    assert hide.status is TestStatus.FAILED and (hide.passed_cases, hide.total_cases) == (1, 4), (hide.status, hide.detail)
+    assert honest.passed and honest.total_cases == 4, (honest.status, honest.detail)
+
+
 SCRIPT_STYLE_SUITES = {
     # honest suites in common script and unittest idioms
     'testmethodname':
