@@ -148,8 +148,6 @@ class MemoryCgroup:
         used = self._usage()
         if used <= allowed:
             return 0
-        import socket
-
         deadline = time.monotonic() + 0.25
         while True:
             try:
@@ -160,9 +158,7 @@ class MemoryCgroup:
                     os.close(fd)
             except OSError:
                 pass
-            # closing a unix socket runs the kernel's collector of such cycles
-            for end in socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM):
-                end.close()
+            collect_unix_cycles()
             used = self._usage()
             if used <= allowed or time.monotonic() > deadline:
                 return 0 if used <= allowed else used
@@ -195,6 +191,19 @@ class MemoryCgroup:
             return False
         killed, self.kills = kills > self.kills, kills
         return killed
+
+
+def collect_unix_cycles() -> None:
+    """Have the kernel collect unix sockets whose only references are fds in flight on
+    themselves (a task can park memfds so, held by no process, after it ends): closing a unix
+    socket runs its collector."""
+    import socket
+
+    try:
+        for end in socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM):
+            end.close()
+    except OSError:
+        pass
 
 
 def make_memory_cgroup(pid: int) -> MemoryCgroup | None:

@@ -263,7 +263,9 @@ class Worker:
                 self.retire = "its task left System V IPC objects"  # a fresh worker has a fresh namespace
             if self.mqueue_fd is not None and not _isolation.clear_mqueues(self.mqueue_fd):
                 self.retire = "its task's POSIX message queues could not be removed"
-            if self.memcg is not None:
+            if self.memcg is None:
+                _tree.collect_unix_cycles()  # no cgroup counts what a task parked in flight: let the kernel free it
+            else:
                 left = self.memcg.settle(MEMCG_LEFT_MB << 20)
                 if left:  # the next task would have that much less: a fresh worker has a fresh cgroup
                     self.retire = f"its task left {left >> 20} MiB charged to its memory cgroup that no process holds"

@@ -684,6 +684,27 @@ print("parked")
 """
 
 
+def test_memory_parked_in_flight_is_freed_after_its_task_without_a_memory_cgroup_too():
+    # no cgroup counts it: the worker has the kernel collect the task's socket cycle itself
+    def shmem_mb() -> int:
+        with open("/proc/meminfo") as f:
+            return int(next(line.split()[1] for line in f if line.startswith("Shmem:"))) >> 10
+
+    with LocalSandbox(workers=1) as sb:
+        sb._cfgs[0]["memcg"] = False
+        sb._procs[0].kill()
+        sb._procs[0] = None
+        [warm] = sb.run([ExecRequest("pass")])
+        assert "memcg" not in warm.isolation
+        before = shmem_mb()
+        [parked] = sb.run([ExecRequest(IN_FLIGHT, memory_mb=256, max_open_files=256)])
+        assert (parked.status, parked.stdout) == (ExecStatus.OK, "parked\n"), parked
+        deadline = time.monotonic() + 5
+        while shmem_mb() > before + 80 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert shmem_mb() < before + 80, (before, shmem_mb())  # 170 MB were parked
+
+
 def test_memory_no_process_holds_never_harms_the_zygote_or_the_next_task():
     honest = ExecRequest("b = bytearray(40 << 20)\nb[::4096] = b'x' * len(b[::4096])\nprint(len(b))", memory_mb=64)
     with LocalSandbox(workers=1) as sb:
