@@ -341,8 +341,8 @@ def _without_script_entry(tree: ast.Module, has_tests: bool) -> list[ast.stmt]:
     """The tests less what runs them as a script: the harness runs and counts their cases
     itself. An ``if __name__ == "__main__":`` block is what pytest makes of it (its ``else``)
     where the file has tests (test functions or classes: the block would run them, uncounted,
-    or start a runner), and what a script makes of it (its body) where it has none (asserts
-    there count, in both harness modes); a top-level statement that starts a runner
+    or start a runner), and both branches where it has none (asserts there count, in both
+    harness modes, whichever branch the author meant to run them); a top-level statement that starts a runner
     (``unittest.main``, ``pytest.main``, a ``TextTestRunner``, however imported or wrapped) or
     exits (``sys.exit``, ``raise SystemExit``) is left out either way."""
     runners = {"unittest.main", "pytest.main", "unittest.TextTestRunner", "unittest.TestProgram"}
@@ -370,7 +370,7 @@ def _without_script_entry(tree: ast.Module, has_tests: bool) -> list[ast.stmt]:
         out: list[ast.stmt] = []
         for node in body:
             if isinstance(node, ast.If) and is_main_guard(node.test):
-                out += strip(node.orelse if has_tests else node.body)
+                out += strip(node.orelse if has_tests else node.body + node.orelse)
             elif not (isinstance(node, (ast.Expr, ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Raise)) and script_only(node)):
                 out.append(node)
         return out or [ast.Pass()]

@@ -185,6 +185,8 @@ SCRIPT_ENTRIES = {
                     "def test_zero():\n    assert add(0, 0) == 0\n\nif __name__ == '__main__':\n    sys.exit(pytest.main([__file__]))\n"),
     # a script's asserts under its main guard count, in both modes alike
     "asserts_in_guard": "if __name__ == '__main__':\n    assert add(1, 2) == 3\n    assert add(0, 0) == 0\n    print('all passed')\n",
+    "asserts_in_guard_else": "if __name__ == '__main__':\n    print('run as a script')\nelse:\n"
+                             "    assert add(1, 2) == 3\n    assert add(0, 0) == 0\n",
 }
 
 
