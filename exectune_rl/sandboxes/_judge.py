@@ -564,9 +564,10 @@ class Counts(_tally.CaseTally):
     """The cases the tests ran and passed, counted by the one rule of ``_tally.CaseTally``
     (which the in-process harness runs too), and the first failures, described."""
 
-    def __init__(self) -> None:
+    def __init__(self, gone: Any = None) -> None:
         super().__init__()
         self.failures: list[str] = []
+        self.gone = gone  # whether the program's process has ended (its channel says so)
 
     def case(self, test: Any, site: int | None = None) -> None:
         if site is None:
@@ -581,11 +582,18 @@ class Counts(_tally.CaseTally):
             if _is_skip(type(exc)):
                 # pytest.skip() or self.skipTest() in the tests: not a case (the program's
                 # exceptions are mirrored, of module "solution", never one of these)
+                if site is None:
+                    self.planned -= 1
                 return
             ok, why = False, f"{type(exc).__name__}{': ' + str(exc)[:200] if isinstance(exc, ProgramValueError) else ''}"
         finally:
             if site is None:
                 self.depth -= 1
+        if self.gone is not None and self.gone():
+            # the program ended during this case (the tests' own except may have caught that):
+            # the case has not passed, and the tests stop here
+            self.cut_short(site)
+            raise ProgramGone("the program's process ended during the tests")
         number = self.record(site, ok)
         if number is not None:
             self._failure(f"case {number}: {why}")
@@ -656,7 +664,7 @@ def run(payload: dict[str, Any], code: Any, channel: Channel, on_ready: Any = No
     their own CPU budget).
     """
     _RUN_EXCEPTIONS.clear()
-    counts = Counts()
+    counts = Counts(lambda: channel.gone is not None)
     verdict: dict[str, Any] = {"v": 1, "ready": False, "completed": False, "passed": 0, "seen": 0,
                                "program_gone": None, "harness_error": None, "error": None, "import_error": None}
     try:
@@ -664,7 +672,8 @@ def run(payload: dict[str, Any], code: Any, channel: Channel, on_ready: Any = No
         verdict["ready"] = True
         if on_ready is not None:
             on_ready()
-        ns: dict[str, Any] = {"__name__": _wire.TESTS_MODULE, "__builtins__": builtins, "__et_case": counts.case}
+        ns: dict[str, Any] = {"__name__": _wire.TESTS_MODULE, "__builtins__": builtins, "__et_case": counts.case,
+                              "__et_plan": counts.plan}
         sys.modules["solution"] = _bind_manifest(manifest, channel, ns)
         exec(code, ns)
         verdict["completed"] = channel.gone is None
@@ -683,7 +692,7 @@ def run(payload: dict[str, Any], code: Any, channel: Channel, on_ready: Any = No
     if channel.gone is not None and verdict["program_gone"] is None:
         verdict["program_gone"] = channel.gone
         verdict["completed"] = False
-    verdict.update(passed=counts.passed, seen=counts.seen, failures=counts.failures, calls=channel.calls,
+    verdict.update(passed=counts.passed, seen=counts.seen, planned=counts.planned, failures=counts.failures, calls=channel.calls,
                    timed_out=channel.timed_out, closed=channel.closed)
     return verdict
 

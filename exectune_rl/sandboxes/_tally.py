@@ -17,7 +17,7 @@ the same site did.
 class CaseTally:
     """Cases seen and passed, by assert site."""
 
-    __slots__ = ("passed", "seen", "sites", "depth")
+    __slots__ = ("passed", "seen", "sites", "depth", "planned")
 
     def __init__(self) -> None:
         self.passed = 0
@@ -27,6 +27,12 @@ class CaseTally:
         # fails that test, as Python's assert would (a test made by a factory whose counted
         # helper asserts never raised would pass however wrong the program)
         self.depth = 0
+        # the tests' cases expanded before any ran, less those that skipped themselves: a run
+        # cut short is graded against them all, never against the few it let run
+        self.planned = 0
+
+    def plan(self, n):
+        self.planned += n
 
     def record(self, site, ok):
         """Count one finished run of a case; the case's number when that run is a failure to

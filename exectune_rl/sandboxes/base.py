@@ -331,7 +331,8 @@ class ExecResult:
         retried: True when the task was re-run once after a worker died.
         verdict: For a request with ``judge`` code, what the judge counted (``passed``,
             ``seen``, ``completed``, ``ready``, ``program_gone``, ``harness_error``, ``error``,
-            ``import_error``, ``failures``, ``calls``, ``timed_out``, and ``judge_cpu_s``: the
+            ``import_error``, ``failures``, ``calls``, ``timed_out``, ``planned`` (the tests'
+            cases expanded before any ran), and ``judge_cpu_s``: the
             judge's own CPU seconds for the task, the tests' work and the reading of the
             program's replies, kept out of ``cpu_s``, bounded by the task's wall-clock limit);
             None otherwise or when no judge ran.

@@ -262,6 +262,8 @@ class _CountAsserts(ast.NodeTransformer):
         return node
 
     def visit_Assert(self, node: ast.Assert) -> Any:
+        if isinstance(node.test, ast.Constant) and node.test.value:
+            return node  # ``assert True, "..."`` checks nothing: no case any program could fail
         call = ast.Call(func=ast.Name("__et_case", ast.Load()), args=[ast.Lambda(
             args=ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[]),
             body=node.test), ast.Constant(self.count)], keywords=[])
@@ -289,6 +291,8 @@ def __et_case(test, site=None):
         ok = True if test() else False
     except BaseException as exc:
         if type(exc).__name__ == "Skipped" and any(c.__module__ == "_pytest.outcomes" for c in type(exc).__mro__):
+            if site is None:
+                __et_tally.planned -= 1
             return
         if not isinstance(exc, Exception):
             __et_tally.cut_short(site)  # a run cut short (an exit): that assert has not passed
@@ -300,6 +304,7 @@ def __et_case(test, site=None):
     __et_tally.record(site, ok)
     if not ok and site is not None and __et_tally.depth:
         raise AssertionError("a counted assert failed in this test")
+__et_plan = __et_tally.plan
 def __et_mark(text):
     __et_flush()
     __et_write(1, ("\\n" + text + "\\n").encode())
@@ -512,8 +517,10 @@ def _pytest_calls(indent: str = "", own: tuple[str, ...] = ()) -> str:
     hooks = ", ".join(name if name in own else "None" for name in ("setup_function", "teardown_function"))
     return (around["setup_module"] + around["setUpModule"]
             + f"{indent}globals()['__et_function_hooks'] = ({hooks})\n"
-            + f"{indent}for __et_cs in [__et_pytest(__et_g, globals()) for __et_g in\n"
-            f"{indent}        __et_collect(globals(), (lambda: 0).__code__.co_filename)]:\n"
+            + f"{indent}__et_all = [__et_pytest(__et_g, globals()) for __et_g in\n"
+            f"{indent}            __et_collect(globals(), (lambda: 0).__code__.co_filename)]\n"
+            f"{indent}__et_plan(sum(len(__et_cs) for __et_cs in __et_all))\n"
+            f"{indent}for __et_cs in __et_all:\n"
             f"{indent}    for __et_c in __et_cs:\n{indent}        __et_case(__et_c)\n"
             + around["teardown_module"] + around["tearDownModule"])
 
@@ -531,7 +538,7 @@ def _python_epilogue(code: str, fmt: str, entry_point: str | None) -> str:
     return "\n".join([
         _PY_PRELUDE + pytest_cases, "__et_mark(__et_nonce + ':ran')", "try:",
         _indent(counted + "\n" + call), "finally:",
-        "    __et_mark(__et_nonce + ':done %d %d' % (__et_tally.passed, __et_tally.seen))",
+        "    __et_mark(__et_nonce + ':done %d %d %d' % (__et_tally.passed, __et_tally.seen, __et_tally.planned))",
         "__et_mark(__et_nonce + ':completed')",
     ])
 
@@ -612,8 +619,8 @@ class PythonHarness:
         ran = f"{nonce}:ran" in out
         done = _counts_after(out, f"{nonce}:done ")
         completed = f"{nonce}:completed" in out
-        passed_n, seen = done if done else (0 if ran else None, None)
-        total = max(seen or 0, expected) or seen
+        passed_n, seen, planned = done if done else (0 if ran else None, None, 0)
+        total = max(seen or 0, expected, static + planned) or seen
         fraction = (passed_n / total) if (total and passed_n is not None) else (0.0 if ran else None)
         if res.status is ExecStatus.OK and not completed:
             status, detail = TestStatus.EARLY_EXIT, "the program exited before its tests finished"
@@ -656,7 +663,8 @@ def _evaluate_judged(tests: ProgramTests, res: ExecResult) -> TestOutcome:
         return TestOutcome(TestStatus.INFRA, False, True, False, detail=why, results=(res,))
     ready = bool(v.get("ready"))
     passed_n, seen = int(v.get("passed", 0)), int(v.get("seen", 0))
-    total = max(seen, expected) or None
+    planned = int(v.get("planned") or 0) if tests.format == "asserts" else 0
+    total = max(seen, expected, static + planned) or None
     fraction = passed_n / total if total else (0.0 if ready else None)
     failures = "; ".join(v.get("failures") or ())
     if v.get("import_error"):
@@ -693,14 +701,14 @@ def _indent(code: str) -> str:
     return "\n".join("    " + line if line.strip() else line for line in code.splitlines()) or "    pass"
 
 
-def _counts_after(out: str, mark: str) -> tuple[int, int] | None:
-    """``passed total`` printed after ``mark`` (a plain find: a regex per nonce would not cache)."""
+def _counts_after(out: str, mark: str) -> tuple[int, int, int] | None:
+    """``passed seen planned`` printed after ``mark`` (a plain find: a regex per nonce would not cache)."""
     at = out.find(mark)
     if at < 0:
         return None
     fields = out[at + len(mark):].split("\n", 1)[0].split()
     try:
-        return int(fields[0]), int(fields[1])
+        return int(fields[0]), int(fields[1]), int(fields[2]) if len(fields) > 2 else 0
     except (IndexError, ValueError):
         return None
 

@@ -624,6 +624,41 @@ def test_tests_made_at_run_time_fail_where_the_program_is_wrong_and_stay_the_tes
     assert honest.passed and honest.total_cases == 4, (honest.status, honest.detail)
 
 
+CUT_SHORT = ProgramTests("asserts", code=(
+    "import pytest\nfrom solution import f\nCASES = [(i, i * i) for i in range(10)]\n\n"
+    "@pytest.mark.parametrize('x,y', CASES)\ndef test_f(x, y):\n    assert f(x) == y\n"))
+SWALLOWS = ProgramTests("asserts", code=(
+    "from solution import f\ndef test_a():\n    assert f(2) == 4\ndef test_b():\n    assert f(3) == 9\n"
+    "def test_bad_input():\n    try:\n        f(-1)\n    except:\n        return\n    assert False, 'must raise'\n"))
+
+
+def test_a_run_cut_short_at_the_first_failing_case_earns_no_more_than_failing_it(pool):
+    # every test is expanded before any runs: a run cut short (an exit, a hang, an abort) at
+    # the first case the program cannot solve is graded against them all, never the two it let run
+    honest_wrong = "def f(x):\n    return x * x if x < 2 else -1\n"
+    dodges = [f"import os, time\ndef f(x):\n    if x < 2:\n        return x * x\n    {how}\n"
+              for how in ("os._exit(0)", "raise SystemExit(0)", "raise KeyboardInterrupt", "time.sleep(30)")]
+    wrong, *cut = run_tests(pool, [honest_wrong, *dodges], CUT_SHORT, cpu_time_s=1, wall_time_s=2)
+    assert (wrong.passed_cases, wrong.total_cases) == (2, 10), (wrong.status, wrong.detail)
+    for out in cut:
+        assert not out.passed and out.fraction <= wrong.fraction and out.total_cases == 10, (out.status, out.detail)
+    # an exit the tests' own bare except caught is no pass of that test: the program is gone
+    caught, plain = run_tests(pool, ["import os\ndef f(x):\n    if x < 0:\n        os._exit(0)\n    return x * x\n",
+                                     "def f(x):\n    return x * x\n"], SWALLOWS)
+    assert (plain.passed_cases, plain.total_cases) == (2, 3), (plain.status, plain.detail)
+    assert not caught.passed and caught.passed_cases <= 2, (caught.status, caught.detail)
+
+
+def test_an_assert_of_a_true_constant_is_no_case(pool):
+    # HumanEval's closing ``assert True, "..."`` lines gave every program free cases
+    tests = ProgramTests("check", entry_point="add", code=(
+        "def check(candidate):\n    assert candidate(1, 2) == 3\n    assert True, 'This prints if this assert fails 1'\n"
+        "    assert True\n"))
+    stub, good = run_tests(pool, ["def add(a, b):\n    return None\n", HONEST], [tests] * 2)
+    assert (stub.passed_cases, stub.total_cases, stub.fraction) == (0, 1, 0.0), (stub.status, stub.detail)
+    assert good.passed and good.total_cases == 1, good
+
+
 SCRIPT_STYLE_SUITES = {
     # honest suites in common script and unittest idioms
     'testmethodname':
