@@ -44,12 +44,15 @@ def __et_collect(ns, filename):
     callable giving the test (a method on a fresh instance: ``TestCase(name)`` for unittest)."""
     import types
 
-    def ours(f):
+    def ours(f, awaited=False):
         for _ in range(16):  # through decorators' wrappers (functools.wraps: mock.patch, unittest.skip)
             if type(f) is not types.FunctionType:
                 return False
-            if f.__code__.co_filename == filename:  # async tests are not run (a coroutine never awaited is no pass)
-                return not f.__code__.co_flags & 0x280  # CO_COROUTINE | CO_ASYNC_GENERATOR
+            if f.__code__.co_filename == filename:
+                # a coroutine never awaited is no pass: async tests run only where their class
+                # awaits them (IsolatedAsyncioTestCase); async generators never
+                flags = f.__code__.co_flags
+                return not flags & 0x200 and (awaited or not flags & 0x80)
             f = f.__dict__.get("__wrapped__")
         return False
 
@@ -62,7 +65,7 @@ def __et_collect(ns, filename):
             for name, value in list(k.__dict__.items()):
                 if name.startswith("test") and name not in names:
                     names.append(name)
-        found = [n for n in names if ours(getattr(c, n, None))]
+        found = [n for n in names if ours(getattr(c, n, None), __et_awaits(c))]
         if not found and unit(c) and ours(getattr(c, "runTest", None)):
             found = ["runTest"]
         return found
@@ -91,6 +94,10 @@ def __et_collect(ns, filename):
         elif is_test_class(value, name) and any(ours(getattr(value, m, None)) for m in dir(value)):
             add_class(value)
     return out
+
+def __et_awaits(cls):
+    """Whether ``cls`` is a unittest ``IsolatedAsyncioTestCase``, which awaits its tests."""
+    return any(b.__name__ == "IsolatedAsyncioTestCase" and b.__module__ == "unittest.async_case" for b in cls.__mro__)
 
 def __et_capsys():
     import collections, io, sys
@@ -173,6 +180,26 @@ def __et_pytest_cases(fn, ns):
         teardown = getattr(owner, "tearDown" if unit else "teardown_method", None)
         if unit:  # the cleanups a unittest test added (addCleanup) run after its tearDown
             teardown = (lambda down=teardown, owner=owner: (down(), owner.doCleanups())) if teardown else owner.doCleanups
+        if unit and __et_awaits(cls):
+            def awaited(owner=owner, fn=fn):  # as unittest runs it: setUp, asyncSetUp, the test, their tear-downs
+                import asyncio, inspect
+
+                async def main():
+                    owner.setUp()
+                    await owner.asyncSetUp()
+                    try:
+                        result = fn()
+                        if inspect.isawaitable(result):
+                            await result
+                    finally:
+                        await owner.asyncTearDown()
+                        owner.tearDown()
+                try:
+                    asyncio.run(main())
+                finally:
+                    owner.doCleanups()
+                return True
+            return [awaited]
     else:  # a module's setup_function/teardown_function, where the tests define them
         setup, teardown = ns.get("__et_function_hooks") or (None, None)
     code = func.__code__

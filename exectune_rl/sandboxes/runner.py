@@ -639,7 +639,8 @@ class PythonHarness:
 
 
 _NO_CASES = ("the tests hold no case this harness runs (no assert, no test function, no TestCase "
-             "method; async tests and skipped ones are not run): a fault of the tests, not the program's")
+             "method; skipped tests, and async ones outside an IsolatedAsyncioTestCase, are not run): "
+             "a fault of the tests, not the program's")
 """Detail of a completed run whose tests, as written, count no case at all (an ``infra`` outcome)."""
 
 _JUDGED = "judged-"

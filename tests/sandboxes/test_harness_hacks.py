@@ -554,6 +554,12 @@ WHOLE_SUITES = {
     "setup_function": "from solution import add\nSTATE = {}\ndef setup_function(function):\n    STATE['base'] = 10\n"
                       "def teardown_function():\n    STATE.clear()\n\ndef test_a():\n    assert add(STATE['base'], 1) == 11\n\n"
                       "def test_b():\n    assert add(STATE['base'], 2) == 12\n",
+    # unittest's IsolatedAsyncioTestCase awaits its tests, between asyncSetUp and asyncTearDown
+    "async_test_case": "import unittest, asyncio\nfrom solution import add\n\nclass Calc(unittest.IsolatedAsyncioTestCase):\n"
+                       "    async def asyncSetUp(self):\n        await asyncio.sleep(0)\n        self.base = 10\n"
+                       "    async def test_a(self):\n        await asyncio.sleep(0)\n        self.assertEqual(add(self.base, 1), 11)\n"
+                       "    def test_sync(self):\n        self.assertEqual(add(self.base, 2), 12)\n"
+                       "    async def asyncTearDown(self):\n        self.base = None\n",
     # fixtures that are methods of the test class, an autouse one among them
     "class_fixtures": "import pytest\nfrom solution import add\n\nclass TestAdd:\n    @pytest.fixture(autouse=True)\n"
                       "    def base(self):\n        self.base = 10\n        yield\n        self.base = None\n"

@@ -207,8 +207,9 @@ def test_a_test_files_script_entry_neither_runs_another_runner_nor_hides_its_cas
     "if add(1, 2) != 3:\n    raise AssertionError('add')\n",  # checks, but none this harness counts
     "import pytest\nfrom solution import add\n\n@pytest.mark.skip\ndef test_small():\n    assert add(1, 2) == 3\n",
     "class Helper:\n    def test_small(self):\n        assert add(1, 2) == 3\n",  # neither Test* nor a TestCase
-    "import unittest\nclass TestAsync(unittest.IsolatedAsyncioTestCase):\n"
+    "import unittest\nclass TestAsync(unittest.TestCase):\n"
     "    async def test_small(self):\n        assert add(1, 2) == 3\n",  # a coroutine never awaited is no pass
+    "async def test_small():\n    assert add(1, 2) == 3\n",
 ])
 def test_tests_that_hold_no_case_pass_nothing_and_are_infra_where_they_complete(pool, code, harness_mode):
     if "import pytest" in code and harness_mode == "inprocess":
