@@ -74,6 +74,15 @@ def cgroup_root(controller: str) -> str | None:
     return None
 
 
+def _write_at(dir_fd: int, name: str, text: str) -> None:
+    """Write ``text`` to the control file ``name`` of the cgroup folder open as ``dir_fd``."""
+    fd = os.open(name, os.O_WRONLY | os.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+
+
 class Cgroup:
     """One cgroup v1 ``cpuacct`` directory this worker made."""
 
@@ -86,11 +95,7 @@ class Cgroup:
         self.usage_fd = os.open("cpuacct.usage", os.O_RDONLY | os.O_CLOEXEC, dir_fd=self.dir_fd)
 
     def join(self, pid: int = 0) -> None:
-        fd = os.open("cgroup.procs", os.O_WRONLY | os.O_CLOEXEC, dir_fd=self.dir_fd)
-        try:
-            os.write(fd, str(pid).encode())
-        finally:
-            os.close(fd)
+        _write_at(self.dir_fd, "cgroup.procs", str(pid))
 
     def usage(self) -> float:
         """CPU seconds used by every process that was ever in this cgroup."""
@@ -130,12 +135,8 @@ class MemoryCgroup:
         kill before now is none of its business."""
         if limit != self.limit:
             try:
-                fd = os.open("memory.limit_in_bytes", os.O_WRONLY | os.O_CLOEXEC, dir_fd=self.dir_fd)
-                try:
-                    os.write(fd, str(limit).encode())
-                    self.limit = limit
-                finally:
-                    os.close(fd)
+                _write_at(self.dir_fd, "memory.limit_in_bytes", str(limit))
+                self.limit = limit
             except OSError:
                 pass  # EBUSY: the earlier limit holds; each process's RLIMIT_AS still does
         self.killed_since_last()
@@ -151,11 +152,7 @@ class MemoryCgroup:
         deadline = time.monotonic() + 0.25
         while True:
             try:
-                fd = os.open("memory.force_empty", os.O_WRONLY | os.O_CLOEXEC, dir_fd=self.dir_fd)
-                try:
-                    os.write(fd, b"0")
-                finally:
-                    os.close(fd)
+                _write_at(self.dir_fd, "memory.force_empty", "0")
             except OSError:
                 pass
             collect_unix_cycles()
@@ -171,11 +168,7 @@ class MemoryCgroup:
             return 0
 
     def join(self, pid: int) -> None:
-        fd = os.open("cgroup.procs", os.O_WRONLY | os.O_CLOEXEC, dir_fd=self.dir_fd)
-        try:
-            os.write(fd, str(pid).encode())
-        finally:
-            os.close(fd)
+        _write_at(self.dir_fd, "cgroup.procs", str(pid))
 
     def oom_kills(self) -> int:
         """How many processes the OOM killer has stopped in this cgroup so far."""

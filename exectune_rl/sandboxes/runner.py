@@ -358,6 +358,7 @@ def _without_script_entry(tree: ast.Module, has_tests: bool) -> list[ast.stmt]:
         elif isinstance(n, ast.ImportFrom) and n.module in ("unittest", "pytest"):
             runners |= {a.asname or a.name for a in n.names if a.name in ("main", "TextTestRunner", "TestProgram")}
     exits = {"sys.exit", "exit", "quit", "os._exit", "SystemExit"}
+    stops = runners | exits
 
     def is_main_guard(test: ast.expr) -> bool:
         if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
@@ -369,7 +370,7 @@ def _without_script_entry(tree: ast.Module, has_tests: bool) -> list[ast.stmt]:
     def script_only(node: ast.stmt) -> bool:
         if isinstance(node, ast.Raise):
             return node.exc is not None and ast.unparse(getattr(node.exc, "func", node.exc)) in exits
-        return any(isinstance(c, ast.Call) and ast.unparse(c.func) in runners | exits for c in ast.walk(node))
+        return any(isinstance(c, ast.Call) and ast.unparse(c.func) in stops for c in ast.walk(node))
 
     def strip(body: list[ast.stmt]) -> list[ast.stmt]:
         out: list[ast.stmt] = []
@@ -424,11 +425,12 @@ def _python_tests(code: str) -> tuple[str, int, tuple[str, ...], int]:
         tree = ast.parse(code)
     except SyntaxError:
         return code, 0, (), 0
-    has_tests = any(isinstance(n, ast.FunctionDef) and n.name.startswith("test") for n in tree.body) \
-        or bool(_test_classes(tree.body))
+    # leaving out the script entry (a main guard, runner and exit calls) removes no class
+    classes = _test_classes(tree.body)
+    has_tests = bool(classes) or any(isinstance(n, ast.FunctionDef) and n.name.startswith("test") for n in tree.body)
     tree.body = _without_script_entry(tree, has_tests)
     fns = [(n.name, n) for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test")]
-    fns += [(f"{cls}().{name}", m) for cls, methods in _test_classes(tree.body).items() for name, m in methods.items()]
+    fns += [(f"{cls}.{name}", m) for cls, methods in classes.items() for name, m in methods.items()]
     counter = _CountAsserts(in_functions=not fns)
     tree = ast.fix_missing_locations(counter.visit(tree))
     return ast.unparse(tree), counter.count, tuple(name for name, _ in fns), sum(_parametrized_cases(n) for _, n in fns)
@@ -529,12 +531,13 @@ def _pytest_calls(indent: str = "", own: tuple[str, ...] = ()) -> str:
 def _python_epilogue(code: str, fmt: str, entry_point: str | None) -> str:
     """The harness run after the program: counted tests between completion marks (cached)."""
     counted, _, test_fns, _ = _python_tests(code)
+    pytest_style = fmt != "check" and _may_hold_tests(code, test_fns)
     if fmt == "check":
         call = f"check({entry_point})"
     else:
-        call = _pytest_calls("    ", _module_names(code)[2]) if _may_hold_tests(code, test_fns) else "    pass"
+        call = _pytest_calls("    ", _module_names(code)[2]) if pytest_style else "    pass"
         call = "def __et_run():\n" + call + "\n__et_run()"
-    pytest_cases = _PYTEST_CASES if fmt != "check" and _may_hold_tests(code, test_fns) else ""
+    pytest_cases = _PYTEST_CASES if pytest_style else ""
     return "\n".join([
         _PY_PRELUDE + pytest_cases, "__et_mark(__et_nonce + ':ran')", "try:",
         _indent(counted + "\n" + call), "finally:",
