@@ -673,7 +673,7 @@ def run(payload: dict[str, Any], code: Any, channel: Channel, on_ready: Any = No
         if on_ready is not None:
             on_ready()
         ns: dict[str, Any] = {"__name__": _wire.TESTS_MODULE, "__builtins__": builtins, "__et_case": counts.case,
-                              "__et_plan": counts.plan}
+                              "__et_plan": counts.plan, "__et_harness_error": HarnessError}
         sys.modules["solution"] = _bind_manifest(manifest, channel, ns)
         exec(code, ns)
         verdict["completed"] = channel.gone is None

@@ -13,7 +13,14 @@ there). For each test it:
   fixtures may take fixtures, a generator fixture is finished after its case, ``autouse`` and
   ``usefixtures`` work), built anew for each case; of pytest's own fixtures only ``capsys`` is
   provided (what the program prints during the tests' calls is forwarded to the tests'
-  stdout), and a test needing another (``tmp_path``, ``monkeypatch``) fails, naming it;
+  stdout; ``capfd`` is the same), ``monkeypatch`` (undone after each case) and ``request``
+  (``param``, ``getfixturevalue``, ``addfinalizer``); a fixture's ``params`` and
+  ``parametrize(..., indirect=...)`` give ``request.param``, and a ``pytest_generate_tests``
+  hook of the tests parametrizes through ``metafunc.parametrize``; a test needing any other
+  fixture (``tmp_path``) is a limit of the harness: ``INFRA`` in the judge, a failed case in
+  the program's process;
+- runs a coroutine test marked ``asyncio`` or ``anyio`` (the test, its class or the module) with
+  ``asyncio.run``;
 - drops a ``unittest`` test its ``skip``/``skipIf``/``skipUnless`` decorators skip (or its
   class's) and one marked ``expectedFailure``;
 - runs a module's ``setup_function``/``teardown_function`` around each of its test functions;
@@ -44,14 +51,19 @@ def __et_collect(ns, filename):
     callable giving the test (a method on a fresh instance: ``TestCase(name)`` for unittest)."""
     import types
 
+    module_async = __et_async_marked(ns.get("pytestmark", ()))
+
     def ours(f, awaited=False):
+        outer = f
         for _ in range(16):  # through decorators' wrappers (functools.wraps: mock.patch, unittest.skip)
             if type(f) is not types.FunctionType:
                 return False
             if f.__code__.co_filename == filename:
                 # a coroutine never awaited is no pass: async tests run only where their class
-                # awaits them (IsolatedAsyncioTestCase); async generators never
+                # awaits them (IsolatedAsyncioTestCase) or a pytest ``asyncio``/``anyio`` mark
+                # (of the test, its class or the module) asks for it; async generators never
                 flags = f.__code__.co_flags
+                awaited = awaited or module_async or __et_async_marked(outer.__dict__.get("pytestmark", ()))
                 return not flags & 0x200 and (awaited or not flags & 0x80)
             f = f.__dict__.get("__wrapped__")
         return False
@@ -65,7 +77,7 @@ def __et_collect(ns, filename):
             for name, value in list(k.__dict__.items()):
                 if name.startswith("test") and name not in names:
                     names.append(name)
-        awaited = __et_awaits(c)
+        awaited = __et_awaits(c) or __et_async_marked(c.__dict__.get("pytestmark", ()))
         found = [n for n in names if ours(getattr(c, n, None), awaited)]
         if not found and unit(c) and ours(getattr(c, "runTest", None)):
             found = ["runTest"]
@@ -95,6 +107,16 @@ def __et_collect(ns, filename):
         elif is_test_class(value, name):  # only its methods of the tests' own code are taken
             add_class(value)
     return out
+
+def __et_marks(marks):
+    """pytest's own Mark objects among ``marks`` (one mark or a list): never a name of the program."""
+    marks = list(marks) if type(marks) in (list, tuple) else [marks]
+    return [getattr(m, "mark", m) for m in marks
+            if type(m).__name__ in ("Mark", "MarkDecorator") and type(m).__module__.startswith("_pytest")]
+
+def __et_async_marked(marks):
+    """Whether ``marks`` hold pytest-asyncio's ``asyncio`` or anyio's ``anyio`` mark, which run a coroutine test."""
+    return any(getattr(m, "name", None) in ("asyncio", "anyio") for m in __et_marks(marks))
 
 def __et_awaits(cls):
     """Whether ``cls`` is a unittest ``IsolatedAsyncioTestCase``, which awaits its tests."""
@@ -135,15 +157,12 @@ def __et_pytest_cases(fn, ns):
     if owner is not None and any(c.__dict__.get("__unittest_skip__") is True for c in type(owner).__mro__
                                  if c.__module__ == type(owner).__module__):  # the tests' classes, never unittest's own
         return []
-    marks = list(func.__dict__.get("pytestmark", ()))
-    if owner is not None:
-        marks += list(type(owner).__dict__.get("pytestmark", ()))
-    module_marks = ns.get("pytestmark", ())
-    marks += list(module_marks) if type(module_marks) in (list, tuple) else [module_marks]
     # pytest's own marks only: a name the program binds (its own "pytestmark") is never one
-    marks = [getattr(m, "mark", m) for m in marks
-             if type(m).__name__ in ("Mark", "MarkDecorator") and type(m).__module__.startswith("_pytest")]
-    fixtures, autouse = {}, []
+    marks = __et_marks(func.__dict__.get("pytestmark", ()))
+    if owner is not None:
+        marks += __et_marks(type(owner).__dict__.get("pytestmark", ()))
+    marks += __et_marks(ns.get("pytestmark", ()))
+    fixtures, autouse, fixture_params = {}, [], {}
     # the module's fixtures, then those of the test's class (its own classes of the tests, the
     # nearest last), bound to the test's instance
     sources = [(v, None) for v in list(ns.values())]
@@ -162,10 +181,15 @@ def __et_pytest_cases(fn, ns):
             continue
         name = getattr(marker, "name", None) or getattr(value, "name", None) or f.__name__
         fixtures[name] = f if bound is None else types.MethodType(f, bound)
+        params = getattr(marker, "params", None)
+        if params is not None:  # a parametrized fixture: each test using it runs once per param
+            fixture_params[name] = list(params)
+        else:
+            fixture_params.pop(name, None)  # a nearer fixture of the name overrides one with params
         if getattr(marker, "autouse", False):
             autouse.append(name)
-    if "capsys" not in fixtures:
-        fixtures["capsys"] = __et_capsys
+    for name, builtin in (("capsys", __et_capsys), ("capfd", __et_capsys), ("monkeypatch", __et_monkeypatch)):
+        fixtures.setdefault(name, builtin)
     setup = teardown = None
     if owner is not None:
         unit = any(c.__name__ == "TestCase" and c.__module__.startswith("unittest") for c in type(owner).__mro__)
@@ -202,7 +226,7 @@ def __et_pytest_cases(fn, ns):
                 return True
             return [awaited]
     else:  # a module's setup_function/teardown_function, where the tests define them
-        setup, teardown = ns.get("__et_function_hooks") or (None, None)
+        setup, teardown = (ns.get("__et_function_hooks") or (None, None, None))[:2]
     code = func.__code__
     if code.co_flags & 0x20:  # CO_GENERATOR: nose-style, each yielded (check, *args) is called
         def checks(fn=fn):
@@ -214,10 +238,35 @@ def __et_pytest_cases(fn, ns):
             return True
         return [checks]
     wanted = code.co_argcount + code.co_kwonlyargcount - (1 if owner is not None else 0)
-    if not marks and not wanted and not autouse and setup is None and teardown is None:
+    coroutine = bool(code.co_flags & 0x80)  # collected only where a mark asks for it to be run
+    generate = (ns.get("__et_function_hooks") or (None, None, None))[2:3]
+    generate = generate[0] if generate and type(generate[0]) is types.FunctionType else None
+    if not marks and not wanted and not autouse and setup is None and teardown is None and not coroutine \
+            and generate is None:
         return [lambda: (fn(), True)[1]]
     import inspect, itertools
-    grids, used = [], list(autouse)
+    grids, used, indirect = [], list(autouse), set()
+
+    def param_values(value, width):
+        """A row of a parametrization (``pytest.param`` unwrapped); None where its marks skip it."""
+        if type(value).__name__ == "ParameterSet":
+            if any(getattr(m, "name", None) in ("skip", "xfail") for m in value.marks):
+                return None
+            return tuple(value.values)
+        return (value,) if width == 1 else tuple(value)
+
+    def grid(names, values, how=False):
+        # ``indirect`` names go to their fixture, as ``request.param`` (keys "\0name")
+        names = [n.strip() for n in names.split(",") if n.strip()] if isinstance(names, str) else list(names)
+        to_fixture = set(names) if how is True else set(how) if type(how) in (list, tuple) else set()
+        indirect.update(to_fixture)
+        keys = ["\0" + n if n in to_fixture else n for n in names]
+        rows = []
+        for value in values:
+            value = param_values(value, len(names))
+            if value is not None:
+                rows.append(dict(zip(keys, value)))
+        grids.append(rows)
     for mark in marks:
         name = getattr(mark, "name", None)
         if name in ("skipif", "xfail"):
@@ -231,19 +280,8 @@ def __et_pytest_cases(fn, ns):
         if name != "parametrize":
             continue
         args, kwargs = tuple(mark.args), dict(mark.kwargs)
-        names = args[0] if args else kwargs.get("argnames")
-        values = args[1] if len(args) > 1 else kwargs.get("argvalues", ())
-        names = [n.strip() for n in names.split(",") if n.strip()] if isinstance(names, str) else list(names)
-        rows = []
-        for value in values:
-            if type(value).__name__ == "ParameterSet":
-                if any(getattr(m, "name", None) in ("skip", "xfail") for m in value.marks):
-                    continue
-                value = value.values
-            elif len(names) == 1:
-                value = (value,)
-            rows.append(dict(zip(names, value)))
-        grids.append(rows)
+        grid(args[0] if args else kwargs.get("argnames"), args[1] if len(args) > 1 else kwargs.get("argvalues", ()),
+             kwargs.get("indirect", False))
 
     def arguments(f, given):
         out = []
@@ -252,17 +290,77 @@ def __et_pytest_cases(fn, ns):
                 out.append(p.name)
         return out
 
+    # the arguments mock.patch decorators pass come first, as pytest leaves them
+    test_args = arguments(fn, {})[len(getattr(func, "patchings", None) or ()):]
+    direct = {k for rows in grids for row in rows for k in row if not k.startswith("\0")}
+
+    def closure():
+        """The fixtures the test needs, through the fixtures they take (names parametrized directly excluded)."""
+        order, todo = [], list(used) + test_args
+        while todo:
+            name = todo.pop(0)
+            if name in order or name in direct or name == "request":
+                continue
+            order.append(name)
+            if name in fixtures:
+                todo += arguments(fixtures[name], {})
+        return order
+
+    if generate is not None:
+        class Metafunc:
+            """What a ``pytest_generate_tests`` hook of the tests sees of the test it parametrizes."""
+            __module__ = "_pytest.python"
+            function, cls, module, config, definition = func, type(owner) if owner is not None else None, None, None, None
+            fixturenames = closure() + sorted(direct)
+
+            def parametrize(self, argnames, argvalues, indirect=False, ids=None, scope=None):
+                grid(argnames, argvalues, indirect)
+                for row in grids[-1][:1]:
+                    direct.update(k for k in row if not k.startswith("\0"))
+
+        generate(Metafunc())
+    for name in closure():  # a parametrized fixture multiplies the cases of every test using it
+        if name in fixture_params and name not in indirect:
+            rows = [param_values(v, 1) for v in fixture_params[name]]
+            grids.append([{"\0" + name: row[0]} for row in rows if row is not None])
+    missing = ns.get("__et_harness_error") or LookupError
+
     def make(params):
         def case():
-            values, finish = dict(params), []
+            values = {k: v for k, v in params.items() if not k.startswith("\0")}
+            given = {k[1:]: v for k, v in params.items() if k.startswith("\0")}
+            finish = []
+
+            class Request:
+                """pytest's ``request`` as a fixture (or the test) sees it: ``param``, ``getfixturevalue``,
+                ``addfinalizer``. Of pytest's module, as pytest's own is: never an object of the tests
+                that crosses to the program."""
+                __module__ = "_pytest.fixtures"
+                function, cls, instance, config = func, type(owner) if owner is not None else None, owner, None
+
+                def __init__(self, fixturename):
+                    self.fixturename = fixturename
+                    self.node = self
+                    self.name = func.__name__
+                    if fixturename in given:
+                        self.param = given[fixturename]
+
+                def getfixturevalue(self, name):
+                    return need(name, ())
+
+                def addfinalizer(self, finalizer):
+                    finish.append(finalizer)
 
             def need(name, chain):
                 if name in values:
                     return values[name]
                 if name not in fixtures or name in chain:
-                    raise LookupError(f"fixture {name!r} not found (the tests' own fixtures only)")
+                    # which fixtures a test needs is the tests' choice alone: a limit of this
+                    # harness (or a fault of the tests), never the program's failure
+                    raise missing(f"fixture {name!r} not found (the tests' own fixtures, capsys, capfd, "
+                                  f"monkeypatch and request only)")
                 f = fixtures[name]
-                value = f(**{p: need(p, chain + (name,)) for p in arguments(f, values)})
+                value = f(**{p: Request(name) if p == "request" else need(p, chain + (name,)) for p in arguments(f, values)})
                 if inspect.isgenerator(value):
                     finish.append(value)
                     value = next(value)
@@ -275,19 +373,35 @@ def __et_pytest_cases(fn, ns):
                 if setup is not None:
                     setup(*([func] if arguments(setup, {}) else []))
                 try:
-                    # the arguments mock.patch decorators pass come first, as pytest leaves them
-                    fn(**{p: need(p, ()) for p in arguments(fn, values)[len(getattr(func, "patchings", None) or ()):]})
+                    result = fn(**{p: Request(None) if p == "request" else need(p, ()) for p in test_args})
+                    if coroutine and inspect.iscoroutine(result):
+                        import asyncio
+                        asyncio.run(result)
                 finally:
                     if teardown is not None:
                         teardown(*([func] if arguments(teardown, {}) else []))
             finally:
-                for gen in reversed(finish):
-                    try:
-                        next(gen)
-                    except StopIteration:
-                        pass
+                for end in reversed(finish):
+                    if inspect.isgenerator(end):
+                        try:
+                            next(end)
+                        except StopIteration:
+                            pass
+                    else:
+                        end()
             return True
         return case
 
     combos = itertools.product(*grids) if grids else [()]
     return [make({k: v for part in combo for k, v in part.items()}) for combo in combos]
+
+def __et_monkeypatch():
+    """pytest's ``monkeypatch``, undone after its case (on the tests' side: what it patches
+    in the tests' process never reaches the program's; an attribute of a program object it
+    sets is a call the program answers)."""
+    import pytest
+    patch = pytest.MonkeyPatch()
+    try:
+        yield patch
+    finally:
+        patch.undo()

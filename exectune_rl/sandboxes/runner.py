@@ -305,6 +305,7 @@ def __et_case(test, site=None):
     if not ok and site is not None and __et_tally.depth:
         raise AssertionError("a counted assert failed in this test")
 __et_plan = __et_tally.plan
+__et_harness_error = LookupError  # a fixture no harness here provides fails its case (in the judge: INFRA)
 def __et_mark(text):
     __et_flush()
     __et_write(1, ("\\n" + text + "\\n").encode())
@@ -516,7 +517,7 @@ def _pytest_calls(indent: str = "", own: tuple[str, ...] = ()) -> str:
     # only where the tests define them
     around = {name: (f"{indent}{name}(*[None][:{name}.__code__.co_argcount])\n" if name in own else "")
               for name in ("setup_module", "teardown_module", "setUpModule", "tearDownModule")}
-    hooks = ", ".join(name if name in own else "None" for name in ("setup_function", "teardown_function"))
+    hooks = ", ".join(name if name in own else "None" for name in ("setup_function", "teardown_function", "pytest_generate_tests"))
     return (around["setup_module"] + around["setUpModule"]
             + f"{indent}globals()['__et_function_hooks'] = ({hooks})\n"
             + f"{indent}__et_all = [__et_pytest(__et_g, globals()) for __et_g in\n"
@@ -642,7 +643,8 @@ class PythonHarness:
 
 
 _NO_CASES = ("the tests hold no case this harness runs (no assert, no test function, no TestCase "
-             "method; skipped tests, and async ones outside an IsolatedAsyncioTestCase, are not run): "
+             "method; skipped tests, and async ones neither in an IsolatedAsyncioTestCase nor marked asyncio, "
+             "are not run): "
              "a fault of the tests, not the program's")
 """Detail of a completed run whose tests, as written, count no case at all (an ``infra`` outcome)."""
 

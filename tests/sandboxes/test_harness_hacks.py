@@ -826,11 +826,64 @@ def test_a_generator_fixture_is_finished_after_its_case(pool):
     assert out.passed, out
 
 
-def test_a_missing_fixture_fails_its_case_naming_it(pool):
+def test_a_fixture_no_harness_provides_is_infra_naming_it(pool):
+    # which fixtures a test needs is the tests' choice alone: never the program's failure
     tests = ProgramTests("asserts", code="def test_a(tmp_path):\n    assert add(1, 1) == 2\n\ndef test_b():\n    assert add(1, 2) == 3\n")
-    [out] = run_tests(pool, [HONEST], tests)
-    assert not out.passed and out.status is TestStatus.FAILED and (out.passed_cases, out.total_cases) == (1, 2)
-    assert "LookupError" in out.detail, out
+    honest, wrong = run_tests(pool, [HONEST, WRONG], [tests] * 2)
+    for out in (honest, wrong):
+        assert out.status is TestStatus.INFRA and not out.passed and "tmp_path" in out.detail, out
+
+
+FIXTURE_STYLES = {
+    "fixture_params": ("import pytest\n@pytest.fixture(params=[(1, 2, 3), (2, 3, 5), pytest.param((9, 9, 0), marks=pytest.mark.skip), (0, 4, 4)])\n"
+                       "def triple(request):\n    return request.param\n\n"
+                       "def test_add(triple):\n    a, b, c = triple\n    assert add(a, b) == c\n", 3),
+    "fixture_params_through_a_fixture": ("import pytest\n@pytest.fixture(params=[1, 2])\ndef n(request):\n    return request.param\n\n"
+                                         "@pytest.fixture\ndef pair(n):\n    return n, n + 1\n\n"
+                                         "@pytest.mark.parametrize('k', [0, 10])\ndef test_pair(pair, k):\n"
+                                         "    assert add(pair[0] + k, 1) == pair[1] + k\n", 4),
+    "indirect": ("import pytest\n@pytest.fixture\ndef pair(request):\n    return request.param, request.param * 2\n\n"
+                 "@pytest.mark.parametrize('pair', [1, 2, 3], indirect=True)\ndef test_double(pair):\n"
+                 "    assert add(pair[0], pair[0]) == pair[1]\n", 3),
+    "indirect_by_name": ("import pytest\n@pytest.fixture\ndef x(request):\n    return request.param * 10\n\n"
+                         "@pytest.mark.parametrize('x, y', [(1, 10), (2, 20)], indirect=['x'])\ndef test_x(x, y):\n"
+                         "    assert add(x, 0) == y * 10 // 10\n", 2),
+    "generate_tests": ("def pytest_generate_tests(metafunc):\n    if 'n' in metafunc.fixturenames:\n"
+                       "        metafunc.parametrize('n', [1, 2, 3, 4])\n\ndef test_n(n):\n    assert add(n, 3) == n + 3\n\n"
+                       "def test_plain():\n    assert add(2, 3) == 5\n", 5),
+    "asyncio_mark": ("import asyncio, pytest\n@pytest.mark.asyncio\nasync def test_async():\n    await asyncio.sleep(0)\n"
+                     "    assert add(2, 3) == 5\n\ndef test_sync():\n    assert add(1, 3) == 4\n", 2),
+    "asyncio_module_mark": ("import asyncio, pytest\npytestmark = pytest.mark.asyncio\n\nclass TestAsync:\n"
+                            "    async def test_one(self):\n        assert add(1, 3) == 4\n\n"
+                            "async def test_two():\n    assert add(2, 3) == 5\n", 2),
+    "monkeypatch": ("import os\ndef test_env(monkeypatch):\n    monkeypatch.setenv('X_FACTOR', '3')\n"
+                    "    assert add(int(os.environ['X_FACTOR']), 3) == 6\n\n"
+                    "def test_undone():\n    assert 'X_FACTOR' not in os.environ\n    assert add(0, 3) == 3\n", 2),
+    "request_and_finalizers": ("import pytest\nLOG = []\n@pytest.fixture\ndef seven(request):\n"
+                               "    request.addfinalizer(lambda: LOG.append('done'))\n    return 7\n\n"
+                               "def test_a(seven, request):\n    assert add(seven, request.getfixturevalue('seven')) == 14\n\n"
+                               "def test_b():\n    assert LOG == ['done']\n    assert add(1, 3) == 4\n", 2),
+    "capfd": ("from solution import add\ndef test_print(capfd):\n    print(add(1, 3))\n    assert capfd.readouterr().out == '4\\n'\n", 1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FIXTURE_STYLES))
+def test_honest_programs_pass_suites_with_fixture_params_hooks_and_async_marks(pool, name):
+    code, cases = FIXTURE_STYLES[name]
+    tests = ProgramTests("asserts", code=code)
+    # WRONG returns 0: it fails every case whose sum is not 0, which each style holds
+    honest, wrong = run_tests(pool, [HONEST, WRONG], [tests] * 2)
+    assert honest.passed and (honest.passed_cases, honest.total_cases) == (cases, cases), (name, honest)
+    assert not wrong.passed and wrong.total_cases == cases and 0 <= wrong.passed_cases < cases, (name, wrong)
+
+
+def test_the_tests_request_or_monkeypatch_never_reach_the_program(pool):
+    # pytest's objects are not the tests' own: one the tests pass on cannot cross (INFRA),
+    # so a program never gets a monkeypatch or a request to act on the judge with
+    for fixture in ("request", "monkeypatch"):
+        tests = ProgramTests("asserts", code=f"def test_a({fixture}):\n    assert add({fixture}, 1) == 2\n")
+        [out] = run_tests(pool, ["def add(a, b):\n    return 2\n"], tests)
+        assert out.status is TestStatus.INFRA and not out.passed, out
 
 
 def test_a_program_name_that_replaces_a_test_function_fails_it(pool):
