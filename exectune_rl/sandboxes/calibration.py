@@ -28,7 +28,9 @@ honest program slower than the limit on its very first call is the one it fails.
 
 Calibrations persist in SQLite (default ``$EXECTUNE_CACHE_DIR/calibration.sqlite``), keyed by
 the tests, the reference, the interpreter and the machine, so a changed task is measured
-again and other processes and runs reuse the figures.
+again and other processes and runs reuse the figures. A store that cannot be opened, read or
+written (a read-only folder, a file that is not a database) never fails a run: a warning says
+so once and the figures stay in the process, as with ``path=":memory:"``.
 
 Defaults, from ``benchmarks/bench_sandbox.py`` on 2-core machines: a HumanEval reference
 takes 2.0-2.3 ms of CPU in the sandbox at the least (fork, set-up, the judge's round trips),
@@ -52,6 +54,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import math
 import os
 import platform
 import sqlite3
@@ -66,6 +70,8 @@ from typing import Any
 from exectune_rl.errors import ConfigError
 
 __all__ = ["Calibration", "TimeLimit", "LIMIT_SOURCES", "stuck_in_first_case"]
+
+logger = logging.getLogger(__name__)
 
 LIMIT_SOURCES = ("hard", "reference", "first_pass", "baseline")
 """Where a time limit came from: the caller's hard limit, or a calibration from the task's
@@ -134,25 +140,49 @@ class Calibration:
         self._lock = threading.Lock()
         self._memo: dict[str, tuple[float, str]] = {}
         self._db: sqlite3.Connection | None = None
+        self._store_failed = False
         self.calibration_s = 0.0
 
     # -- storage ----------------------------------------------------------------------
 
-    def _conn(self) -> sqlite3.Connection:
-        if self._db is None:
-            if self.path is None:
-                from exectune_rl.env import settings
+    def _conn(self) -> sqlite3.Connection | None:
+        """The store, opened on first use; None once it could not be (then this process keeps
+        its calibrations in memory, as with ``path=":memory:"``, and says so once)."""
+        if self._db is None and not self._store_failed:
+            target: Path | None = None
+            try:
+                if self.path is None:
+                    from exectune_rl.env import settings
 
-                target = settings().cache_dir / "calibration.sqlite"
-            else:
-                target = Path(os.path.expanduser(str(self.path))) if str(self.path) != ":memory:" else None
-            if target is not None:
-                target.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(target) if target else ":memory:", timeout=30, check_same_thread=False)
-            self._db.execute("CREATE TABLE IF NOT EXISTS calibration (key TEXT PRIMARY KEY, t_ref REAL NOT NULL, "
-                             "source TEXT NOT NULL, created REAL NOT NULL)")
-            self._db.commit()
+                    target = settings().cache_dir / "calibration.sqlite"
+                else:
+                    target = Path(os.path.expanduser(str(self.path))) if str(self.path) != ":memory:" else None
+                if target is not None:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                db = sqlite3.connect(str(target) if target else ":memory:", timeout=30, check_same_thread=False)
+                try:
+                    db.execute("CREATE TABLE IF NOT EXISTS calibration (key TEXT PRIMARY KEY, t_ref REAL NOT NULL, "
+                               "source TEXT NOT NULL, created REAL NOT NULL)")
+                    db.commit()
+                except sqlite3.Error:
+                    db.close()
+                    raise
+                self._db = db
+            except (OSError, sqlite3.Error) as exc:
+                self._lost_store(f"could not be opened at {target or self.path}", exc)
         return self._db
+
+    def _lost_store(self, what: str, exc: BaseException) -> None:
+        # A cache that cannot be read or written never fails a run: the figures stay in memory.
+        self._store_failed = True
+        if self._db is not None:
+            try:
+                self._db.close()
+            except sqlite3.Error:
+                pass
+            self._db = None
+        logger.warning("the calibration store %s (%s: %s): calibrations are kept in this process only",
+                       what, type(exc).__name__, exc)
 
     @staticmethod
     def key(tests: Any, reference: str | None) -> str:
@@ -164,9 +194,15 @@ class Calibration:
     def lookup(self, key: str) -> tuple[float, str] | None:
         with self._lock:
             hit = self._memo.get(key)
-            if hit is None:
-                row = self._conn().execute("SELECT t_ref, source FROM calibration WHERE key = ?", (key,)).fetchone()
-                if row is not None:
+            db = self._conn() if hit is None else None
+            if db is not None:
+                try:
+                    row = db.execute("SELECT t_ref, source FROM calibration WHERE key = ?", (key,)).fetchone()
+                except sqlite3.Error as exc:
+                    self._lost_store("could not be read", exc)
+                    row = None
+                if row is not None and row[1] in LIMIT_SOURCES[1:] and isinstance(row[0], (int, float)) \
+                        and math.isfinite(row[0]) and row[0] >= 0:
                     hit = self._memo[key] = (float(row[0]), str(row[1]))
             return hit
 
@@ -175,8 +211,13 @@ class Calibration:
             raise ConfigError(f"calibration source must be one of {LIMIT_SOURCES[1:]}, got {source!r}")
         with self._lock:
             self._memo[key] = (float(t_ref), source)
-            self._conn().execute("INSERT OR REPLACE INTO calibration VALUES (?, ?, ?, ?)", (key, float(t_ref), source, time.time()))
-            self._conn().commit()
+            db = self._conn()
+            if db is not None:
+                try:
+                    db.execute("INSERT OR REPLACE INTO calibration VALUES (?, ?, ?, ?)", (key, float(t_ref), source, time.time()))
+                    db.commit()
+                except sqlite3.Error as exc:
+                    self._lost_store("could not be written", exc)
 
     def record(self, tests: Any, cpu_s: float, source: str = "baseline") -> None:
         """Use a run that passed ``tests`` in ``cpu_s`` CPU seconds as the suite's reference.
@@ -196,13 +237,14 @@ class Calibration:
         return self.stats["rechecked"] / judged if judged else 0.0
 
     def __getstate__(self) -> dict[str, Any]:
-        state = {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_db")}
+        state = {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_db", "_store_failed")}
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
         self._db = None
+        self._store_failed = False
 
 
 

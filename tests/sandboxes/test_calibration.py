@@ -169,3 +169,21 @@ def test_after_a_slow_import_the_calls_still_get_only_the_calibrated_limit(pool,
     assert out.status is TestStatus.TIMEOUT
     imported = float(out.results[0].stdout)
     assert out.results[0].cpu_s - imported < 0.2, (out.results[0].cpu_s, imported)
+
+
+@pytest.mark.parametrize("where", ["not_a_database", "unwritable_folder"])
+def test_a_store_that_cannot_be_used_never_fails_the_run(pool, tmp_path, where, caplog):
+    if where == "not_a_database":
+        path = tmp_path / "cal.sqlite"
+        path.write_bytes(b"this is no sqlite file" * 50)
+    else:
+        blocker = tmp_path / "file"
+        blocker.write_text("a file where the store's folder would be")
+        path = blocker / "cal.sqlite"
+    cal = Calibration(path=path, recheck="never", floor_s=0.1)
+    with caplog.at_level("WARNING", logger="exectune_rl.sandboxes.calibration"):
+        ok, loop = run_tests(pool, [REF, LOOP], TESTS, cpu_time_s=2.0, calibration=cal)
+    assert ok.passed and ok.limit_source == "reference"  # calibrated all the same, in memory
+    assert loop.status is TestStatus.TIMEOUT and loop.results[0].cpu_s < 1.0
+    assert sum("calibration store" in r.getMessage() for r in caplog.records) == 1, caplog.records
+    assert cal.lookup(cal.key(TESTS, TESTS.reference)) is not None
