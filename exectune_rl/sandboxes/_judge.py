@@ -40,6 +40,7 @@ if _wire is None:
 
 MAX_FAILURES = 5
 _BUILTIN_NAMES = frozenset(dir(builtins))
+_OWN_STDIN, _OWN_INPUT = sys.stdin, builtins.input  # the judge's own, until tests patch them
 
 
 class ProgramGone(BaseException):
@@ -139,6 +140,7 @@ class Channel:
         self.test_objects: list[Any] = []
         self._test_object_ids: dict[int, int] = {}
         self.stdout = sys.stdout  # the judge's own: a call made while the tests redirect it is captured
+        self._stdin_cb: int | None = None
 
     def _make_handle(self, hid: int, type_name: str, is_callable: bool) -> "Handle":
         h = self._handles.get(hid)
@@ -220,7 +222,7 @@ class Channel:
         call_id = random.getrandbits(62)
         self.calls += 1
         capture = sys.stdout is not self.stdout
-        self._send(["op", call_id, hid, name, raw_args, raw_kwargs, capture])
+        self._send(["op", call_id, hid, name, raw_args, raw_kwargs, capture, self._stdin_callback()])
         while True:
             msg = self._read()
             kind = msg[0]
@@ -252,6 +254,17 @@ class Channel:
             if kind == "bad" and len(msg) == 3:
                 raise ProgramValueError(msg[2][:500] if type(msg[2]) is str else "the program answered with a bad value")
             raise self.fail("the program broke the protocol: an unknown reply")
+
+    def _stdin_callback(self) -> int | None:
+        """Where the tests patched ``sys.stdin`` or ``builtins.input`` (``monkeypatch``,
+        ``mock.patch``, an assignment), the callback through which the program's ``input()``
+        and ``sys.stdin`` reads during this call are answered from them, as in its own process;
+        None where they did not (the program reads its own stdin, which is empty)."""
+        if sys.stdin is _OWN_STDIN and builtins.input is _OWN_INPUT:
+            return None
+        if self._stdin_cb is None:
+            self._stdin_cb = self._callback_of(_tests_stdin)
+        return self._stdin_cb
 
     def _write_printed(self, text: Any) -> None:
         """What the program printed, where a program run in this process would have printed it:
@@ -323,6 +336,21 @@ class Channel:
         except Exception as exc:
             reply = ["cbret", call, False, [type(exc).__name__, str(exc)[:500]]]
         self._send(reply)
+
+
+def _tests_stdin(kind: Any, arg: Any = None) -> str:
+    """A read of the program's stdin during a call, answered from what the tests put there:
+    ``input`` (``arg``: the prompt), ``read`` or ``readline`` (``arg``: the size)."""
+    if kind == "input":
+        text = builtins.input() if arg is None else builtins.input(str(arg))
+    elif kind in ("read", "readline") and (arg is None or type(arg) is int):
+        stream = sys.stdin
+        text = getattr(stream, kind)() if arg is None else getattr(stream, kind)(arg)
+    else:
+        raise ValueError(f"no such read of stdin: {str(kind)[:50]!r}")
+    if type(text) is not str:
+        raise TypeError(f"the tests' stdin gave {type(text).__name__}, not text")
+    return text
 
 
 _TEST_OBJECT_UNARY = {"neg": operator.neg, "pos": operator.pos, "abs": operator.abs, "invert": operator.invert,

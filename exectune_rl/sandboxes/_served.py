@@ -3,7 +3,8 @@
 Runs in the sandboxed task child (after its limits, privilege drop and file view are in
 place). The program is executed as the module ``solution`` (``__name__ == "solution"``, so a
 ``if __name__ == "__main__":`` block does not run), its top-level names are announced to the
-judge, and then every message from the judge is one operation on one of its objects. Nothing
+judge, and then every message from the judge is one operation on one of its objects (during
+which its stdin and ``input`` read the tests' where the tests patched theirs: ``_Stdin``). Nothing
 here is trusted by the judge: the program can patch any of it, and all it can gain is to
 answer with data, which it could have returned anyway.
 
@@ -113,9 +114,9 @@ class _Server:
             return False
         if msg[0] == "bye":
             return False
-        if msg[0] != "op" or len(msg) != 7:
+        if msg[0] != "op" or len(msg) != 8:
             return True
-        _, call_id, hid, name, raw_args, raw_kwargs, capture = msg
+        _, call_id, hid, name, raw_args, raw_kwargs, capture, stdin_cb = msg
         try:
             target = self.resolve(hid)
             args = self.codec.decode(raw_args)
@@ -125,6 +126,8 @@ class _Server:
             return True
         buf = real_stdout = None
         outer = self.capture
+        outer_stdin = STDIN.callback
+        STDIN.callback = (self, stdin_cb) if type(stdin_cb) is int else None
         if capture is True:
             # The tests had redirected their stdout: what the program prints during this call
             # goes back with the reply (or with a call back to the tests, which comes first),
@@ -136,10 +139,10 @@ class _Server:
         except SystemExit as exc:
             _exit(exc.code)
         except BaseException as exc:  # noqa: BLE001 - KeyboardInterrupt, GeneratorExit, custom
-            self.capture = outer
+            self.capture, STDIN.callback = outer, outer_stdin
             _wire.write_message(self.to_judge, ["err", call_id, _mro(exc), _text(exc), *_printed(buf, real_stdout)])
             return True
-        self.capture = outer
+        self.capture, STDIN.callback = outer, outer_stdin
         printed = _printed(buf, real_stdout)
         try:
             reply = ["ret", call_id, self.codec.encode(value, allow_handle=any_handle), self._write_back(raw_args, args, raw_kwargs, kwargs), *printed]
@@ -306,6 +309,93 @@ for _name in ("neg", "pos", "abs", "invert", "int", "float", "index", "add", "su
 del _name
 
 
+class _Stdin(_io.TextIOBase):
+    """The program's ``sys.stdin`` (and, through :func:`_input`, its ``input``): its own stdin,
+    except during a call made while the tests have patched theirs (``callback`` set), when each
+    read is answered by the tests' ``sys.stdin``/``input`` through the judge, as it would be
+    with the program in the tests' process. Set before the program is imported, so a program
+    that binds ``input = sys.stdin.readline`` at import reads the tests' input too."""
+
+    def __init__(self, real: Any) -> None:
+        super().__init__()
+        self.real = real
+        self.callback: tuple[Any, int] | None = None
+        self.buffer = _StdinBytes(self)
+
+    def _ask(self, kind: str, arg: Any) -> str:
+        server, cb = self.callback  # type: ignore[misc]
+        text = server.call_back(cb, (kind, arg), {})
+        if type(text) is not str:
+            raise TypeError("stdin gave something that is not text")
+        return text
+
+    def read(self, size: Any = -1) -> str:
+        if self.callback is None:
+            return self.real.read(size)
+        return self._ask("read", None if size is None or size < 0 else int(size))
+
+    def readline(self, size: Any = -1) -> str:
+        if self.callback is None:
+            return self.real.readline(size)
+        return self._ask("readline", None if size is None or size < 0 else int(size))
+
+    def readable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self.real.fileno()
+
+    def isatty(self) -> bool:
+        return False
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self.real, "encoding", "utf-8")
+
+    @property
+    def name(self) -> str:
+        return "<stdin>"
+
+
+class _StdinBytes:
+    """``sys.stdin.buffer``: the same reads, as UTF-8 bytes."""
+
+    def __init__(self, text: _Stdin) -> None:
+        self.text = text
+
+    def read(self, size: Any = -1) -> bytes:
+        if self.text.callback is None:
+            return self.text.real.buffer.read(size)
+        return self.text.read(size).encode("utf-8", "surrogateescape")
+
+    def readline(self, size: Any = -1) -> bytes:
+        if self.text.callback is None:
+            return self.text.real.buffer.readline(size)
+        return self.text.readline(size).encode("utf-8", "surrogateescape")
+
+    def readlines(self) -> list[bytes]:
+        return list(iter(self.readline, b""))
+
+    def __iter__(self) -> Any:
+        return iter(self.readline, b"")
+
+    def fileno(self) -> int:
+        return self.text.real.fileno()
+
+
+STDIN = _Stdin(sys.stdin)
+_REAL_INPUT = builtins.input
+
+
+def _input(prompt: Any = "") -> str:
+    """The program's ``input``: the tests' ``input`` during a call made while they patched
+    ``sys.stdin`` or ``input``, else Python's own."""
+    if STDIN.callback is None:
+        return _REAL_INPUT(prompt)
+    text = STDIN._ask("input", str(prompt) if prompt != "" else None)
+    return text
+
+
 def _printed(buf: Any, real_stdout: Any) -> tuple[str, ...]:
     """What the program printed during a captured call, with its stdout put back; () when not captured."""
     if buf is None:
@@ -411,10 +501,10 @@ def warm_up(rounds: int = 64) -> None:
             judge_codec.decode(replies.read()[1]["f"][1])
             hid = server.handle_of(module.f)
             args = judge_codec.encode([i, [1, 2, "x"], {"a": {1, 2}}, b"b", (None, True)])
-            _wire.write_message(to_server, ["op", i, hid, "call", args, judge_codec.encode({}), i % 2 == 0])
+            _wire.write_message(to_server, ["op", i, hid, "call", args, judge_codec.encode({}), i % 2 == 0, None])
             server.handle(server.reader.read())
             judge_codec.decode(replies.read()[2])
-            _wire.write_message(to_server, ["op", i, hid, "nope", args, judge_codec.encode({}), False])
+            _wire.write_message(to_server, ["op", i, hid, "nope", args, judge_codec.encode({}), False, None])
             server.handle(server.reader.read())
             replies.read()
     finally:
@@ -428,6 +518,7 @@ def serve(code: Any) -> int:
     module.__file__ = os.path.join(os.getcwd(), "solution.py")
     module.__builtins__ = builtins  # type: ignore[attr-defined]
     sys.modules["solution"] = module
+    sys.stdin, builtins.input = STDIN, _input
     try:
         exec(code, module.__dict__)
     except SystemExit as exc:

@@ -877,6 +877,49 @@ def test_honest_programs_pass_suites_with_fixture_params_hooks_and_async_marks(p
     assert not wrong.passed and wrong.total_cases == cases and 0 <= wrong.passed_cases < cases, (name, wrong)
 
 
+STDIN_PROGRAMS = {
+    "input": "def main():\n    a, b = map(int, input('two numbers? ').split())\n    print(a + b)\n",
+    "stdin_readline": "import sys\ndef main():\n    a, b = map(int, sys.stdin.readline().split())\n    print(a + b)\n",
+    "bound_at_import": "import sys\ninput = sys.stdin.readline\ndef main():\n    a, b = map(int, input().split())\n    print(a + b)\n",
+    "read_all": "import sys\ndef main():\n    print(sum(map(int, sys.stdin.read().split())))\n",
+    "iterate": "import sys\ndef main():\n    print(sum(int(x) for line in sys.stdin for x in line.split()))\n",
+    "buffer": "import sys\ndef main():\n    print(sum(map(int, sys.stdin.buffer.read().split())))\n",
+}
+STDIN_SUITES = {
+    "monkeypatch": "import io\nfrom solution import main\ndef test_main(monkeypatch, capsys):\n"
+                   "    monkeypatch.setattr('sys.stdin', io.StringIO('2 3\\n'))\n    main()\n"
+                   "    assert capsys.readouterr().out.strip().endswith('5')\n",
+    "mock_input": "from unittest import mock\nfrom solution import main\ndef test_main(capsys):\n"
+                  "    with mock.patch('sys.stdin', __import__('io').StringIO('2 3\\n')), \\\n"
+                  "            mock.patch('builtins.input', side_effect=['2 3']):\n        main()\n"
+                  "    assert capsys.readouterr().out.strip().endswith('5')\n",
+    "assignment": "import io, sys\nfrom solution import main\ndef test_main(capsys):\n    sys.stdin = io.StringIO('2 3\\n')\n"
+                  "    try:\n        main()\n    finally:\n        sys.stdin = sys.__stdin__\n"
+                  "    assert capsys.readouterr().out.strip().endswith('5')\n",
+}
+
+
+@pytest.mark.parametrize("suite", sorted(STDIN_SUITES))
+@pytest.mark.parametrize("name", sorted(STDIN_PROGRAMS))
+def test_what_the_tests_put_on_stdin_is_what_the_program_reads(pool, name, suite):
+    # tests that patch sys.stdin or input, then call the program: its reads are answered from
+    # the tests' stdin, as with the program in their process (a program that sums wrongly fails)
+    tests = ProgramTests("asserts", code=STDIN_SUITES[suite])
+    program = STDIN_PROGRAMS[name]
+    honest, wrong = run_tests(pool, [program, program.replace("print(", "print(1 + ")], [tests] * 2)
+    assert honest.passed, (name, suite, honest)
+    assert not wrong.passed and wrong.status is TestStatus.FAILED, (name, suite, wrong)
+
+
+def test_a_program_reading_stdin_the_tests_left_alone_reads_nothing(pool):
+    # nothing patched: the program's own stdin, which is empty, never the judge's
+    tests = ProgramTests("asserts", code="from solution import main\ndef test_main():\n    assert main() == 5\n")
+    reads = ["def main():\n    return len(input())\n", "import sys\ndef main():\n    return len(sys.stdin.read()) + 5\n"]
+    eof, empty = run_tests(pool, reads, [tests] * 2)
+    assert eof.status is TestStatus.FAILED and "EOFError" in eof.detail, eof
+    assert empty.passed, empty
+
+
 def test_the_tests_request_or_monkeypatch_never_reach_the_program(pool):
     # pytest's objects are not the tests' own: one the tests pass on cannot cross (INFRA),
     # so a program never gets a monkeypatch or a request to act on the judge with
