@@ -105,8 +105,8 @@ def child(worker: Any, req: dict[str, Any], workdir: str, argv: list[str] | None
             rpc = (fcntl.fcntl(rpc[0], fcntl.F_DUPFD, 64), fcntl.fcntl(rpc[1], fcntl.F_DUPFD, 64))
         claims = fcntl.fcntl(worker.claim_fd, fcntl.F_DUPFD, 64) if argv is None else -1
         os.dup2(in_fd, 0)
-        os.dup2(worker.out_fd, 1)
-        os.dup2(worker.err_fd, 2)
+        os.dup2(worker.out_w, 1)  # write-only: the program never reads back what was printed before it
+        os.dup2(worker.err_w, 2)
         os.dup2(worker.status_fd, 3)
         report = 3
         if rpc is not None:

@@ -117,6 +117,9 @@ class Worker:
         self.children_file = f"/proc/self/task/{os.getpid()}/children"
         self.out_fd = os.memfd_create("stdout")
         self.err_fd = os.memfd_create("stderr")
+        # What a task child writes its output through: never a descriptor it can read back
+        # (a harness's marks, printed before the program's calls, carry their nonce there)
+        self.out_w, self.err_w = _write_only(self.out_fd), _write_only(self.err_fd)
         # Two channels from the task child: ``status`` carries only what the trusted code
         # writes before the program starts (a setup failure, a syntax error) and is closed
         # in the child before the program runs; ``claims`` carries what a Python child says
@@ -1144,6 +1147,20 @@ tables and the kernel's memory for them)."""
 # What a compiled or node program prints when an allocation fails at its memory limit: glibc
 # and V8's heap ("out of memory"), C++'s new, node's Buffers and typed arrays.
 _OUT_OF_MEMORY = ("out of memory", "std::bad_alloc", "Array buffer allocation failed", "Reached heap limit")
+
+
+def _write_only(fd: int) -> int:
+    """A write-only, appending descriptor of the memfd ``fd`` (its own offset follows each
+    truncation), the file itself made unreadable through any other path: a task child holding
+    it can neither read what is already there nor reopen it for reading (``/proc/self/fd``), so
+    a nonce a harness printed before the program's calls stays out of the program's reach.
+    Where ``/proc`` is not there to reopen it, ``fd`` itself (readable)."""
+    try:
+        w = os.open(f"/proc/self/fd/{fd}", os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+    except OSError:
+        return fd
+    os.fchmod(fd, 0o200)  # root, the owner, needs no permission; a child of the same uid gets none to read
+    return w
 
 
 def _which(name: str) -> str | None:

@@ -346,6 +346,16 @@ JS_HACKS = {
     "the mark read from stdin": JS_WRONG + (
         "const fs = require('fs');\nlet n = '';\ntry { n = fs.readFileSync('/proc/self/fd/0', 'utf8').trim(); } catch (e) {}\n"
         "console.log(n + ':completed');\nprocess.exit(0);"),
+    "the mark read back from stdout": JS_WRONG.replace("function add(a, b) {", (
+        "const fs = require('fs');\nfunction add(a, b) {\n  let out = '';\n"
+        "  try { out = fs.readFileSync('/proc/self/fd/1', 'utf8'); } catch (e) {}\n"
+        "  const m = out.match(/([0-9A-Za-z_-]{8,}):ran/);\n"
+        "  if (m) { fs.writeSync(1, '\\n' + m[1] + ':completed\\n'); process.exit(0); }")),
+    "the mark read from stdout's own descriptor": JS_WRONG.replace("function add(a, b) {", (
+        "const fs = require('fs');\nfunction add(a, b) {\n  const buf = Buffer.alloc(4096); let n = 0;\n"
+        "  try { n = fs.readSync(1, buf, 0, 4096, 0); } catch (e) {}\n"
+        "  const m = buf.toString('utf8', 0, n).match(/([0-9A-Za-z_-]{8,}):ran/);\n"
+        "  if (m) { fs.writeSync(1, '\\n' + m[1] + ':completed\\n'); process.exit(0); }")),
     "Module._load answering for assert": JS_WRONG + (
         "const Module = require('module'); const real = Module._load; const noop = function () {};\n"
         "const fake = new Proxy(noop, { get: () => noop });\n"
@@ -375,6 +385,27 @@ def test_javascript_programs_can_neither_forge_nor_read_the_verdict(pool, tests)
     assert not any(o.passed or o.status is TestStatus.INFRA for o in hacks), dict(zip(JS_HACKS, hacks))
     honest = run_tests(pool, list(JS_HONEST.values()), tests, cpu_time_s=5)
     assert [o.status for o in honest] == [TestStatus.PASSED] * len(JS_HONEST), dict(zip(JS_HONEST, honest))
+
+
+READ_BACK_STDOUT = {
+    "reopened": "def _out():\n    try:\n        return open('/proc/self/fd/1', 'rb').read()\n    except OSError:\n        return b''\n",
+    "its own descriptor": "import os\ndef _out():\n    try:\n        return os.pread(1, 1 << 16, 0)\n    except OSError:\n        return b''\n",
+    "mapped": "import mmap\ndef _out():\n    try:\n        return mmap.mmap(1, 0, prot=mmap.PROT_READ)[:]\n    except (OSError, ValueError):\n        return b''\n",
+}
+
+
+@pytest.mark.parametrize("how", sorted(READ_BACK_STDOUT))
+def test_a_program_cannot_read_back_what_was_printed_before_its_calls(pool, how):
+    # the in-process harness prints its ':ran' mark (with the nonce) before the tests' calls:
+    # a program that read it back could print the marks of a pass and leave
+    hack = READ_BACK_STDOUT[how] + (
+        "import os, re\ndef add(a, b):\n    m = re.search(rb'(\\S{8,}):ran', _out())\n    if m:\n"
+        "        os.write(1, b'\\n' + m.group(1) + b':done 2 2 0\\n' + m.group(1) + b':completed\\n')\n"
+        "        os._exit(0)\n    return a * b\n")
+    tests = ProgramTests("asserts", code="assert add(1, 2) == 3\nassert add(2, 3) == 5\n")
+    out, honest = run_tests(pool, [hack, "def add(a, b):\n    return a + b\n"], [tests] * 2, harness_mode="inprocess")
+    assert not out.passed and out.passed_cases == 0, out
+    assert honest.passed, honest
 
 
 def test_bash_check_tests_are_a_typed_outcome_naming_the_formats_bash_takes(pool):
