@@ -516,10 +516,20 @@ def _decode_known(tag: str, x: Any, codec: Codec, d: int) -> Any:
             import numpy as np
         except ImportError:
             return _nest(items, shape)
-        dt = np.dtype(dtype)
-        if dt.kind not in "biufcUS":
+        try:
+            dt = np.dtype(dtype)
+        except (TypeError, ValueError) as exc:
+            raise WireError("bad array dtype") from exc
+        if dt.kind not in "biufcUS" or len(shape) > 32:
             raise WireError("bad array dtype")
-        return np.array(items, dtype=dt).reshape(shape)
+        if dt.itemsize * max(1, len(items)) > MAX_MESSAGE_BYTES:
+            # the dtype's width is the sender's word (``|S2000000000`` is one 2 GB string): the
+            # array must be no bigger than a message could carry
+            raise WireLimit(f"an array of {len(items)} x {dt.itemsize} bytes is over the wire's {MAX_MESSAGE_BYTES} bytes")
+        try:
+            return np.array(items, dtype=dt).reshape(shape)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise WireError(f"bad array: {exc}") from exc
     raise WireError(f"unknown tag {tag!r}")
 
 

@@ -891,8 +891,15 @@ def _plan(programs: Sequence[str], tests: Sequence[ProgramTests] | ProgramTests,
             continue
         nonce = (_JUDGED if limits.get("harness_mode") == "out_of_process" else "") + secrets.token_hex(8)
         own = isinstance(harness, (PythonHarness, ScriptHarness))
-        reqs = harness.build(str(program), suite, nonce, limits if own else {
-            k: v for k, v in limits.items() if k not in ("harness_mode", "load_cpu_time_s")})
+        try:
+            reqs = harness.build(str(program), suite, nonce, limits if own else {
+                k: v for k, v in limits.items() if k not in ("harness_mode", "load_cpu_time_s")})
+        except (ConfigError, UnicodeError, ValueError, SyntaxError, RecursionError, MemoryError) as exc:
+            # Tests this harness cannot turn into runs (text that is no UTF-8, such as a lone
+            # surrogate in a comment or a case's stdin): INFRA for this row, never the batch.
+            why = f"the tests could not be prepared for a run: {type(exc).__name__}: {str(exc)[:300]}"
+            plan.append((_Unsupported(why), str(program), suite, "", len(requests), 0))
+            continue
         plan.append((harness, str(program), suite, nonce, len(requests), len(reqs)))
         requests.extend(reqs)
     return plan, requests

@@ -415,3 +415,14 @@ def test_bash_check_tests_are_a_typed_outcome_naming_the_formats_bash_takes(pool
     bad, good = run_tests(pool, [program, program], [check, asserts], cpu_time_s=5)
     assert bad.status is TestStatus.INFRA and "format='io' or 'asserts'" in bad.detail, bad
     assert good.status is TestStatus.PASSED, good
+
+
+def test_tests_that_cannot_be_prepared_are_infra_for_their_row_only(pool):
+    # a lone surrogate (a mis-decoded byte) in one suite's code or in an io case's stdin
+    good = ProgramTests("asserts", code="assert add(1, 2) == 3")
+    bad_code = ProgramTests("asserts", code="assert add(1, 2) == 3  # caf\udce9")
+    bad_stdin = ProgramTests("io", cases=(("x\udce9\n", "x\n"),))
+    program = "def add(a, b):\n    return a + b\n"
+    outs = run_tests(pool, [program, program, "print(input())\n", program], [good, bad_code, bad_stdin, good])
+    assert [o.status for o in outs] == [TestStatus.PASSED, TestStatus.INFRA, TestStatus.INFRA, TestStatus.PASSED], outs
+    assert "could not be prepared" in outs[1].detail

@@ -64,3 +64,16 @@ def test_a_frame_that_is_not_ascii_json_is_a_wire_error_not_a_crash():
     finally:
         os.close(r)
         os.close(w)
+
+
+@pytest.mark.parametrize("raw", [
+    {"n": ["|S2000000000", [1], ["a"]]},     # one 2 GB string, named in a 40-byte message
+    {"n": ["<U900000000", [1], ["a"]]},
+    {"n": ["not a dtype", [1], [1]]},
+    {"n": ["<i8", [1] * 40, [1]]},
+    {"n": ["<i8", [2], ["x", "y"]]},
+])
+def test_an_array_the_sender_describes_is_never_built_past_the_wire_limits(raw):
+    pytest.importorskip("numpy")
+    with pytest.raises(_wire.WireError):
+        _wire.Codec("judge", make_handle=lambda *a: a).decode(raw)
