@@ -211,7 +211,9 @@ class Channel:
             raise ProgramGone(self.gone)
         try:
             raw_args = self.codec.encode(list(args))
+            passed = self.codec.containers  # what the program may give back as the very objects passed
             raw_kwargs = self.codec.encode(dict(kwargs or {}))
+            passed += self.codec.containers
         except _wire.WireLimit as exc:
             # Over the size limits: the value may well be one the program returned (or grew
             # through a write-back) and the tests pass on, so it is this call's failure, never
@@ -237,7 +239,7 @@ class Channel:
                 self._write_printed(msg.pop())
             if kind == "ret" and len(msg) == 4:
                 try:
-                    value = self.codec.decode(msg[2])
+                    value = self.codec.decode(msg[2], args=passed)
                     if msg[3] is not None:
                         self._write_back(args, kwargs or {}, msg[3])
                 except _wire.WireError as exc:

@@ -120,7 +120,9 @@ class _Server:
         try:
             target = self.resolve(hid)
             args = self.codec.decode(raw_args)
+            passed = self.codec.containers  # the tests' lists, dicts, sets: returned, they go back as theirs
             kwargs = self.codec.decode(raw_kwargs)
+            passed += self.codec.containers
         except _wire.WireError as exc:
             _wire.write_message(self.to_judge, ["bad", call_id, f"bad call: {exc}"])
             return True
@@ -145,7 +147,8 @@ class _Server:
         self.capture, STDIN.callback = outer, outer_stdin
         printed = _printed(buf, real_stdout)
         try:
-            reply = ["ret", call_id, self.codec.encode(value, allow_handle=any_handle), self._write_back(raw_args, args, raw_kwargs, kwargs), *printed]
+            reply = ["ret", call_id, self.codec.encode(value, allow_handle=any_handle, args=passed),
+                     self._write_back(raw_args, args, raw_kwargs, kwargs), *printed]
             _wire.write_message(self.to_judge, reply)
         except _wire.WireError as exc:
             _wire.write_message(self.to_judge, ["bad", call_id, str(exc)])

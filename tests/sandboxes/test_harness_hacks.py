@@ -920,6 +920,47 @@ def test_a_program_reading_stdin_the_tests_left_alone_reads_nothing(pool):
     assert empty.passed, empty
 
 
+IDENTITY_HACKS = {
+    # aliasing a program returns, and the very objects it was passed, are what the tests see
+    "aliased rows": ("def grid(n):\n    return [[0] * n] * n\n",
+                     "g = grid(3)\ng[0][0] = 1\nassert g[1][0] == 0\n"),
+    "one list for every key": ("def init(keys):\n    v = []\n    return {k: v for k in keys}\n",
+                               "d = init('ab')\nd['a'].append(1)\nassert d['b'] == []\n"),
+    "the input returned as its copy": ("def copy_list(xs):\n    return xs\n",
+                                       "a = [1, 2]\nb = copy_list(a)\nb.append(3)\nassert a == [1, 2]\n"),
+    "identity asked outright": ("def copy_list(xs):\n    return xs\n", "a = [1, 2]\nassert copy_list(a) is not a\n"),
+    "a nested input returned": ("def first(d):\n    return d['k']\n",
+                                "d = {'k': [1]}\nx = first(d)\nx.append(2)\nassert d == {'k': [1]}\n"),
+}
+IDENTITY_HONEST = {
+    "sorted in place, returned": ("def sort_inplace(a):\n    a.sort()\n    return a\n",
+                                  "a = [3, 1, 2]\nassert sort_inplace(a) is a and a == [1, 2, 3]\n"),
+    "the same list twice": ("def same(x, y):\n    return x is y\n", "v = [1]\nassert same(v, v)\nassert not same(v, [1])\n"),
+    "a fresh copy": ("def copy_list(xs):\n    return list(xs)\n",
+                     "a = [1, 2]\nb = copy_list(a)\nb.append(3)\nassert a == [1, 2] and b is not a\n"),
+    "independent rows": ("def grid(n):\n    return [[0] * n for _ in range(n)]\n",
+                         "g = grid(3)\ng[0][0] = 1\nassert g[1][0] == 0 and g[0] == [1, 0, 0]\n"),
+    "a list that holds itself": ("def loop():\n    a = [1]\n    a.append(a)\n    return a\n",
+                                 "x = loop()\nassert x[1] is x and x[0] == 1\n"),
+    "appended to the argument": ("def push(stack, x):\n    stack.append(x)\n    return stack\n",
+                                 "s = []\nt = push(s, 1)\nassert t is s and s == [1]\n"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(IDENTITY_HACKS))
+def test_aliasing_and_identity_a_wrong_program_relies_on_are_kept(pool, name):
+    program, code = IDENTITY_HACKS[name]
+    [out] = run_tests(pool, [program], ProgramTests("asserts", code=code))
+    assert not out.passed and out.status is TestStatus.FAILED, (name, out)
+
+
+@pytest.mark.parametrize("name", sorted(IDENTITY_HONEST))
+def test_honest_programs_that_return_or_alias_what_they_were_given_pass(pool, name):
+    program, code = IDENTITY_HONEST[name]
+    [out] = run_tests(pool, [program], ProgramTests("asserts", code=code))
+    assert out.passed, (name, out)
+
+
 def test_the_tests_request_or_monkeypatch_never_reach_the_program(pool):
     # pytest's objects are not the tests' own: one the tests pass on cannot cross (INFRA),
     # so a program never gets a monkeypatch or a request to act on the judge with

@@ -77,3 +77,34 @@ def test_an_array_the_sender_describes_is_never_built_past_the_wire_limits(raw):
     pytest.importorskip("numpy")
     with pytest.raises(_wire.WireError):
         _wire.Codec("judge", make_handle=lambda *a: a).decode(raw)
+
+
+def test_aliasing_and_cycles_survive_the_crossing():
+    row = [0, 0]
+    shared = {"k": row}
+    loop: list = [1]
+    loop.append(loop)
+    value = [[row, row], shared, shared, loop, bytearray(b"x")]
+    out, _ = _through(value)
+    assert out[0][0] is out[0][1] and out[0][0] is out[1]["k"] and out[1] is out[2]
+    assert out[3][1] is out[3] and out[3][0] == 1
+    out[0][0].append(9)
+    assert out[1]["k"] == [0, 0, 9]
+    distinct, _ = _through([[0, 0], [0, 0]])
+    assert distinct[0] is not distinct[1] and distinct == [[0, 0], [0, 0]]
+
+
+def test_a_container_the_tests_passed_comes_back_as_their_own_object():
+    judge = _wire.Codec("judge", make_handle=lambda *a: a)
+    program = _wire.Codec("program", handle_of=lambda obj: 1)
+    a, b = [1, 2], {"x": [3]}
+    raw = json.loads(json.dumps(judge.encode([a, b])))
+    passed = judge.containers
+    args = program.decode(raw)
+    reply = program.encode((args[0], args[1]["x"], [4]), args=program.containers)
+    back = judge.decode(json.loads(json.dumps(reply)), args=passed)
+    assert back[0] is a and back[1] is b["x"] and back[2] == [4]
+    with pytest.raises(_wire.WireError):  # a reference to nothing passed
+        judge.decode({"a": 7}, args=passed)
+    with pytest.raises(_wire.WireError):
+        judge.decode([{"@": 3}])
