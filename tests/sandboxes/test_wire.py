@@ -108,3 +108,27 @@ def test_a_container_the_tests_passed_comes_back_as_their_own_object():
         judge.decode({"a": 7}, args=passed)
     with pytest.raises(_wire.WireError):
         judge.decode([{"@": 3}])
+
+
+def test_counters_ordered_and_default_dicts_and_named_tuples_keep_their_kind():
+    import collections
+
+    point = collections.namedtuple("Point", "x y")
+    out, _ = _through([collections.Counter("abca"), collections.OrderedDict([("b", 1), ("a", 2)]),
+                       collections.defaultdict(list, {"k": [1]}), point(1, [2])])
+    counter, ordered, default, p = out
+    assert type(counter) is collections.Counter and counter["zzz"] == 0 and counter.most_common(1) == [("a", 2)]
+    assert type(ordered) is collections.OrderedDict and list(ordered) == ["b", "a"]
+    assert ordered != collections.OrderedDict([("a", 2), ("b", 1)]) and ordered == {"a": 2, "b": 1}
+    assert default["new"] == [] and default["k"] == [1]
+    assert type(p).__name__ == "Point" and p.x == 1 and p._asdict() == {"x": 1, "y": [2]} and p == (1, [2])
+
+
+@pytest.mark.parametrize("raw", [
+    {"nt": ["P", ["x", "x"], [1, 2]]}, {"nt": ["P", ["_x"], [1]]}, {"nt": ["class", ["x"], [1]]},
+    {"nt": ["P", ["x; import os"], [1]]}, {"nt": ["P", ["x", "y"], [1]]}, {"dd": ["nosuch", []]},
+    {"dd": [1, []]}, {"ct": [[1]]},
+])
+def test_collection_values_the_sender_describes_wrongly_are_wire_errors(raw):
+    with pytest.raises(_wire.WireError):
+        _wire.Codec("judge", make_handle=lambda *a: a).decode(raw)
