@@ -118,6 +118,25 @@ def __et_async_marked(marks):
     """Whether ``marks`` hold pytest-asyncio's ``asyncio`` or anyio's ``anyio`` mark, which run a coroutine test."""
     return any(getattr(m, "name", None) in ("asyncio", "anyio") for m in __et_marks(marks))
 
+def __et_module(ns):
+    """The tests' module as ``setup_module(module)`` gets it: its names, read and set."""
+    class TestsModule:
+        __slots__ = ()
+
+        def __getattr__(self, name):
+            try:
+                return ns[name]
+            except KeyError:
+                raise AttributeError(name) from None
+
+        def __setattr__(self, name, value):
+            ns[name] = value
+
+        def __delattr__(self, name):
+            ns.pop(name, None)
+
+    return TestsModule()
+
 def __et_awaits(cls):
     """Whether ``cls`` is a unittest ``IsolatedAsyncioTestCase``, which awaits its tests."""
     return any(b.__name__ == "IsolatedAsyncioTestCase" and b.__module__ == "unittest.async_case" for b in cls.__mro__)

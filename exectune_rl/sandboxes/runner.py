@@ -264,11 +264,52 @@ class _CountAsserts(ast.NodeTransformer):
     def visit_Assert(self, node: ast.Assert) -> Any:
         if isinstance(node.test, ast.Constant) and node.test.value:
             return node  # ``assert True, "..."`` checks nothing: no case any program could fail
+        if any(isinstance(n, ast.NamedExpr) for n in ast.walk(node.test)):
+            return self._counted_in_place(node)
+        return ast.copy_location(ast.Expr(self._case(node.test)), node)
+
+    def _case(self, body: ast.expr) -> ast.Call:
         call = ast.Call(func=ast.Name("__et_case", ast.Load()), args=[ast.Lambda(
             args=ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[]),
-            body=node.test), ast.Constant(self.count)], keywords=[])
+            body=body), ast.Constant(self.count)], keywords=[])
         self.count += 1
-        return ast.copy_location(ast.Expr(call), node)
+        return call
+
+    def _counted_in_place(self, node: ast.Assert) -> Any:
+        """An assert whose test binds a name (``assert (r := f(1)) == 2``): the test runs where
+        the assert stood, so the name is bound there as in Python; its outcome (a value, or
+        what it raised) is then the counted case's."""
+        tree = ast.parse(
+            "try:\n    __et_r = (TEST,)\nexcept BaseException as __et_x:\n    __et_r = __et_x\n"
+            "__et_case(lambda __et_r=__et_r: __et_r[0] if type(__et_r) is tuple "
+            "else (_ for _ in ()).throw(__et_r), SITE)\n")
+        for n in ast.walk(tree):
+            if isinstance(n, ast.Tuple) and n.elts and isinstance(n.elts[0], ast.Name) and n.elts[0].id == "TEST":
+                n.elts[0] = node.test
+            elif isinstance(n, ast.Name) and n.id == "SITE":
+                n.__class__, n.value = ast.Constant, self.count  # type: ignore[assignment]
+        self.count += 1
+        return [ast.copy_location(stmt, node) for stmt in tree.body]
+
+    def visit_If(self, node: ast.If) -> Any:
+        # ``if C: assert False`` (or ``raise AssertionError``), alone in its branch, is ``assert not C``:
+        # one case, passed when the branch is not taken (it is never skipped, so never uncounted)
+        only = node.body[0] if len(node.body) == 1 and not node.orelse else None
+        failing = isinstance(only, ast.Assert) and isinstance(only.test, ast.Constant) and not only.test.value
+        raising = isinstance(only, ast.Raise) and only.cause is None and isinstance(only.exc, (ast.Name, ast.Call)) and \
+            getattr(only.exc.func if isinstance(only.exc, ast.Call) else only.exc, "id", "") == "AssertionError"
+        if failing or raising:
+            return self.visit_Assert(ast.copy_location(ast.Assert(test=ast.UnaryOp(ast.Not(), node.test)), node))
+        return self.generic_visit(node)
+
+    def visit_Expr(self, node: ast.Expr) -> Any:
+        # a call of numpy's or pandas's own testing asserts (``np.testing.assert_allclose(...)``),
+        # written as a statement: a case, passed when it does not raise
+        call = node.value
+        if isinstance(call, ast.Call) and _library_assert(call.func):
+            return ast.copy_location(ast.Expr(self._case(ast.BoolOp(ast.Or(), [
+                ast.Compare(call, [ast.IsNot()], [ast.Constant(...)]), ast.Constant(True)]))), node)
+        return node
 
     def visit_Lambda(self, node: ast.Lambda) -> Any:
         return node  # asserts cannot live in lambdas; keep them untouched
@@ -440,6 +481,18 @@ def _python_tests(code: str) -> tuple[str, int, tuple[str, ...], int]:
 
 
 _MODULE_ALIASES = _wire.WELL_KNOWN_PACKAGES | {"np", "pd", "sp", "nx", "torch", "plt"}
+_TESTING_ROOTS = frozenset({"np", "numpy", "pd", "pandas"})
+
+
+def _library_assert(func: ast.expr) -> bool:
+    """``np.testing.assert_allclose``, ``pd.testing.assert_frame_equal``: an ``assert*`` of a
+    ``testing`` module of numpy or pandas (names the judge binds only to those modules)."""
+    parts = []
+    while isinstance(func, ast.Attribute):
+        parts.append(func.attr)
+        func = func.value
+    return (isinstance(func, ast.Name) and func.id in _TESTING_ROOTS and len(parts) >= 2
+            and parts[0].startswith("assert") and "testing" in parts[1:])
 """Names tests commonly use for a third-party module: only a module (never another object of the
 program) may answer for one the tests use without importing it."""
 
@@ -515,7 +568,7 @@ def _pytest_calls(indent: str = "", own: tuple[str, ...] = ()) -> str:
     """
     # the module's setup_module/teardown_module (pytest's and nose's names) around them all,
     # only where the tests define them
-    around = {name: (f"{indent}{name}(*[None][:{name}.__code__.co_argcount])\n" if name in own else "")
+    around = {name: (f"{indent}{name}(*[__et_module(globals())][:{name}.__code__.co_argcount])\n" if name in own else "")
               for name in ("setup_module", "teardown_module", "setUpModule", "tearDownModule")}
     hooks = ", ".join(name if name in own else "None" for name in ("setup_function", "teardown_function", "pytest_generate_tests"))
     return (around["setup_module"] + around["setUpModule"]

@@ -947,6 +947,29 @@ IDENTITY_HONEST = {
 }
 
 
+IDENTITY_HACKS.update({
+    "an OrderedDict in the wrong order": ("from collections import OrderedDict\ndef order(pairs):\n    return OrderedDict(sorted(pairs))\n",
+                                          "from collections import OrderedDict\n"
+                                          "assert order([('b', 1), ('a', 2)]) == OrderedDict([('b', 1), ('a', 2)])\n"),
+    "a defaultdict where a KeyError is due": ("from collections import defaultdict\ndef index(xs):\n    d = defaultdict(list)\n"
+                                              "    for i, x in enumerate(xs):\n        d[x].append(i)\n    return d\n",
+                                              "try:\n    index(['a'])['zzz']\n    raised = False\nexcept KeyError:\n    raised = True\n"
+                                              "assert raised\n"),
+})
+IDENTITY_HONEST.update({
+    "a Counter's own methods": ("from collections import Counter\ndef count(s):\n    return Counter(s)\n",
+                                "c = count('abca')\nassert c.most_common(1) == [('a', 2)] and c['z'] == 0\n"),
+    "a named tuple's fields": ("from collections import namedtuple\nP = namedtuple('P', 'x y')\ndef mid(a, b):\n"
+                               "    return P((a[0] + b[0]) / 2, (a[1] + b[1]) / 2)\n",
+                               "m = mid((0, 0), (2, 4))\nassert m.x == 1 and m.y == 2 and m == (1, 2) and m._asdict() == {'x': 1, 'y': 2}\n"),
+    "a defaultdict's default": ("from collections import defaultdict\ndef groups(xs):\n    d = defaultdict(list)\n"
+                                "    for x in xs:\n        d[x % 2].append(x)\n    return d\n",
+                                "g = groups([1, 2, 3])\nassert g[1] == [1, 3] and g[5] == []\n"),
+    "a defaultdict the tests pass": ("def bump(d, k):\n    d[k] += 1\n    return d[k]\n",
+                                     "from collections import defaultdict\nassert bump(defaultdict(int), 'a') == 1\n"),
+})
+
+
 @pytest.mark.parametrize("name", sorted(IDENTITY_HACKS))
 def test_aliasing_and_identity_a_wrong_program_relies_on_are_kept(pool, name):
     program, code = IDENTITY_HACKS[name]
@@ -959,6 +982,29 @@ def test_honest_programs_that_return_or_alias_what_they_were_given_pass(pool, na
     program, code = IDENTITY_HONEST[name]
     [out] = run_tests(pool, [program], ProgramTests("asserts", code=code))
     assert out.passed, (name, out)
+
+
+ASSERT_FORMS = {
+    # each: suite code, its cases; an honest add passes every one, WRONG (returns 0) fails every one
+    "walrus in an assert": ("assert (r := add(1, 2)) == 3\nassert r + add(0, 1) == 4\n", 2),
+    "if ... assert False": ("if add(1, 2) != 3:\n    assert False, 'add(1, 2)'\nfor a, b in [(2, 2), (3, 4)]:\n"
+                            "    if add(a, b) != a + b:\n        raise AssertionError((a, b))\n", 2),
+    "numpy's testing asserts": ("import numpy as np\nnp.testing.assert_allclose(add(0.1, 0.2), 0.3)\n"
+                                "np.testing.assert_array_equal([add(1, 1)], [2])\n", 2),
+    "setup_module gets the module": ("BASE = None\ndef setup_module(module):\n    module.BASE = add(1, 1)\n\n"
+                                     "def test_base():\n    assert BASE == 2\n\ndef test_more():\n    assert add(BASE, 1) == 3\n", 2),
+}
+
+
+@pytest.mark.parametrize("harness_mode", ["out_of_process", "inprocess"])
+@pytest.mark.parametrize("name", sorted(ASSERT_FORMS))
+def test_every_form_of_an_assert_counts_once_and_keeps_python_semantics(pool, name, harness_mode):
+    code, cases = ASSERT_FORMS[name]
+    if "numpy" in code:
+        pytest.importorskip("numpy")
+    honest, wrong = run_tests(pool, [HONEST, WRONG], ProgramTests("asserts", code=code), harness_mode=harness_mode)
+    assert honest.passed and (honest.passed_cases, honest.total_cases) == (cases, cases), (name, honest)
+    assert not wrong.passed and wrong.passed_cases == 0 and wrong.total_cases == cases, (name, wrong)
 
 
 def test_the_tests_request_or_monkeypatch_never_reach_the_program(pool):
