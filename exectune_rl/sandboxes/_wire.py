@@ -285,6 +285,8 @@ class Codec:
     def _enc_program(self, v: Any, d: int, allow_handle: bool) -> Any:
         if getattr(type(v), "_et_test_object", False):  # the program's proxy of a test object: back to it
             return {"o": object.__getattribute__(v, "_oid")}
+        if type(v) is type and _TYPES.get(v.__name__) is v:  # ``type(x)`` of a builtin: the builtin itself
+            return {"ty": v.__name__}
         known = _known_value(v, self, d)
         if known is not None:
             return known
@@ -391,7 +393,7 @@ class Codec:
                     and type(x[1]) is str and type(x[2]) is int and self.make_test_object is not None):
                 return self.make_test_object(x[0], x[1][:100], x[2])
             raise WireError("bad test object")
-        if tag == "ty" and self.side == "program" and x in _TYPES:
+        if tag == "ty" and x in _TYPES:
             return _TYPES[x]
         if tag == "i":
             return iter(self._dec_list(x, d))

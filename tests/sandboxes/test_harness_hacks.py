@@ -957,6 +957,7 @@ IDENTITY_HACKS.update({
                                               "assert raised\n"),
 })
 IDENTITY_HONEST.update({
+    "a builtin type returned": ("def kind(x):\n    return type(x)\n", "assert kind(1) is int and kind('a') == str\n"),
     "a Counter's own methods": ("from collections import Counter\ndef count(s):\n    return Counter(s)\n",
                                 "c = count('abca')\nassert c.most_common(1) == [('a', 2)] and c['z'] == 0\n"),
     "a named tuple's fields": ("from collections import namedtuple\nP = namedtuple('P', 'x y')\ndef mid(a, b):\n"

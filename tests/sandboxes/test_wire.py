@@ -132,3 +132,10 @@ def test_counters_ordered_and_default_dicts_and_named_tuples_keep_their_kind():
 def test_collection_values_the_sender_describes_wrongly_are_wire_errors(raw):
     with pytest.raises(_wire.WireError):
         _wire.Codec("judge", make_handle=lambda *a: a).decode(raw)
+
+
+def test_builtin_types_cross_as_themselves_both_ways():
+    out, _ = _through([int, str, type(None), dict])
+    assert out == [int, str, type(None), dict]
+    judge_side, _ = _through([list, bool], side="judge")
+    assert judge_side == [list, bool]
