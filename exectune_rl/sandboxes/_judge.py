@@ -68,13 +68,35 @@ _RUN_EXCEPTIONS: dict[str, type] = {}
 
 
 def _builtin_base(mro: Any) -> tuple[list[str], type]:
-    """The names of an MRO the program sent, and the first builtin exception among them."""
-    names = [n for n in mro if type(n) is str][:32] if type(mro) is list else []
-    for n in names:
-        cand = getattr(builtins, n, None)
+    """The names of an MRO the program sent, and the first known exception among them: a
+    builtin, or a class of the standard library or a well-known package named with its module
+    (``json.decoder.JSONDecodeError``), the judge's own (never a skip, which would take a case
+    out of the count)."""
+    given = [n for n in mro if type(n) is str][:32] if type(mro) is list else []
+    names = [n.rsplit(".", 1)[-1][:100] for n in given]
+    for full, n in zip(given, names):
+        cand = getattr(builtins, n, None) if "." not in full else _library_exception(full)
         if isinstance(cand, type) and issubclass(cand, BaseException):
             return names, cand
     return names, Exception
+
+
+def _library_exception(full: str) -> type | None:
+    """The exception class ``module.Qual.Name`` names, from a module the judge may import."""
+    parts = full.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        module = sys.modules.get(".".join(parts[:cut])) or _judge_module(".".join(parts[:cut]))
+        if module is None:
+            continue
+        obj: Any = module
+        for attr in parts[cut:]:
+            if attr.startswith("_"):
+                return None
+            obj = getattr(obj, attr, None)
+        if isinstance(obj, type) and issubclass(obj, Exception) and not _is_skip(obj) and obj.__module__ != _wire.TESTS_MODULE:
+            return obj
+        return None
+    return None
 
 
 def mirror_exception(mro: Any) -> type:
@@ -95,28 +117,68 @@ def _mirror_chain(own: list[str], base: type) -> type:
     if cls is None:
         parent = _mirror_chain(own[1:], base) if len(own) > 1 else base
         name = own[0] if own[0].isidentifier() else "ProgramException"
+        body = {"__module__": "solution", "__str__": _program_text}
         try:
-            cls = type(name, (parent,) if issubclass(parent, base) else (parent, base), {"__module__": "solution"})
+            cls = type(name, (parent,) if issubclass(parent, base) else (parent, base), body)
         except TypeError:  # bases that cannot be combined: the nearer one is kept
-            cls = type(name, (parent,), {"__module__": "solution"})
+            cls = type(name, (parent,), body)
         _RUN_EXCEPTIONS[own[0]] = cls
     return cls
 
 
-def _exception_for(mro: Any, message: Any) -> BaseException:
-    """A judge-side exception mirroring the program's: its own type name, its first builtin base."""
+def _program_text(self: BaseException) -> str:
+    """``str()`` of a mirrored exception: the program's own ``str()`` of it."""
+    text = self.__dict__.get("_et_text")
+    return text if type(text) is str else Exception.__str__(self)
+
+
+def _exception_for(mro: Any, message: Any, codec: Any = None) -> BaseException:
+    """A judge-side exception mirroring the program's: its own type name, its first known
+    base, and where they crossed as data its ``args`` and public attributes."""
     names, base = _builtin_base(mro)
+    args: Any = None
+    attrs: dict[str, Any] = {}
+    if type(message) is list and len(message) == 3 and codec is not None:
+        message, raw_args, raw_attrs = message
+        try:
+            args = codec.decode(raw_args)
+            if type(args) is not list or type(raw_attrs) is not dict:
+                raise _wire.WireError("bad exception")
+            for key, raw in list(raw_attrs.items())[:32]:
+                if type(key) is str and key.isidentifier() and not key.startswith("_"):
+                    attrs[key] = codec.decode(raw)
+        except _wire.WireError:
+            args, attrs = None, {}
     text = message[:1000] if type(message) is str else ""
     if not issubclass(base, Exception):
         return ProgramAborted(f"the program raised {names[0] if names else 'a BaseException'}: {text}")
     try:
-        cls = mirror_exception(names)
+        cls = mirror_exception(mro)
     except TypeError:  # a builtin base that cannot be subclassed
         cls = base
+    exc = _instance(cls, tuple(args) if args is not None else (text,))
+    if cls is not base or "_et_text" in cls.__dict__:
+        exc.__dict__["_et_text"] = text
+    for key, value in attrs.items():
+        try:
+            setattr(exc, key, value)
+        except Exception:  # noqa: BLE001 - a read-only attribute of its class: left as it is
+            pass
+    return exc
+
+
+def _instance(cls: type, args: tuple[Any, ...]) -> BaseException:
+    """``cls(*args)``; where its ``__init__`` wants other arguments (``JSONDecodeError``),
+    one made without it, holding those ``args``."""
     try:
-        return cls(text)
-    except Exception:
-        return Exception(text)
+        return cls(*args)
+    except Exception:  # noqa: BLE001
+        try:
+            exc = cls.__new__(cls)
+            exc.args = args
+            return exc
+        except Exception:  # noqa: BLE001
+            return Exception(*args)
 
 
 class Channel:
@@ -246,7 +308,7 @@ class Channel:
                     raise ProgramValueError(f"the program answered with something that is not data: {exc}") from None
                 return value
             if kind == "err" and len(msg) == 4:
-                exc = _exception_for(msg[2], msg[3])
+                exc = _exception_for(msg[2], msg[3], self.codec)
                 if isinstance(exc, (StopIteration, StopAsyncIteration)) and name != "next":
                     # Only the end of a program iterator may end the tests' loop: a StopIteration
                     # out of any other call would silently end a map() or generator of the tests

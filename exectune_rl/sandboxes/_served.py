@@ -90,7 +90,7 @@ class _Server:
                 continue
             try:
                 if isinstance(value, type) and issubclass(value, BaseException):
-                    out[name] = ["e", [c.__name__ for c in value.__mro__][:32]]
+                    out[name] = ["e", _class_names(value)]
                     continue
                 entry = self.codec.encode(value, allow_handle=True)
                 if self.codec.items > MANIFEST_ITEMS or (isinstance(value, (str, bytes, bytearray))
@@ -142,7 +142,7 @@ class _Server:
             _exit(exc.code)
         except BaseException as exc:  # noqa: BLE001 - KeyboardInterrupt, GeneratorExit, custom
             self.capture, STDIN.callback = outer, outer_stdin
-            _wire.write_message(self.to_judge, ["err", call_id, _mro(exc), _text(exc), *_printed(buf, real_stdout)])
+            _wire.write_message(self.to_judge, ["err", call_id, _mro(exc), _payload(exc, self.codec), *_printed(buf, real_stdout)])
             return True
         self.capture, STDIN.callback = outer, outer_stdin
         printed = _printed(buf, real_stdout)
@@ -458,10 +458,41 @@ def _perform(target: Any, name: str, args: list[Any], kwargs: dict[str, Any]) ->
 
 
 def _mro(exc: BaseException) -> list[str]:
+    return _class_names(type(exc))
+
+
+def _class_names(cls: type) -> list[str]:
+    """The names of an exception class's MRO; one of the standard library's (or numpy's,
+    pandas's...) with its module (``json.decoder.JSONDecodeError``), so the tests' ``except``
+    of that very class catches it."""
     try:
-        return [c.__name__ for c in type(exc).__mro__][:32]
+        out = []
+        for c in cls.__mro__[:32]:
+            mod = c.__module__ if type(c.__module__) is str else ""
+            top = mod.split(".")[0]
+            known = mod != "builtins" and (top in _wire.STDLIB_MODULES or top in _wire.WELL_KNOWN_PACKAGES)
+            out.append(f"{mod}.{c.__qualname__}" if known else c.__name__)
+        return out
     except BaseException:  # noqa: BLE001
         return ["Exception"]
+
+
+def _payload(exc: BaseException, codec: Any) -> Any:
+    """What the tests get of an exception: its text, and where they are plain data its
+    ``args`` and public attributes (``[text, args, attributes]``), else the text alone."""
+    text = _text(exc)
+    try:
+        args = codec.encode(list(exc.args), allow_handle=False)
+        attrs = {}
+        for name, value in list(getattr(exc, "__dict__", {}).items())[:32]:
+            if type(name) is str and name.isidentifier() and not name.startswith("_"):
+                try:
+                    attrs[name] = codec.encode(value, allow_handle=False)
+                except (_wire.WireError, RecursionError):
+                    continue
+        return [text, args, attrs]
+    except BaseException:  # noqa: BLE001 - not data: the text is what crosses
+        return text
 
 
 def _text(exc: BaseException) -> str:

@@ -1008,6 +1008,48 @@ def test_every_form_of_an_assert_counts_once_and_keeps_python_semantics(pool, na
     assert not wrong.passed and wrong.passed_cases == 0 and wrong.total_cases == cases, (name, wrong)
 
 
+EXCEPTION_STYLES = {
+    # honest programs whose exceptions the tests catch by the very class, read args and attributes of
+    "json's own error": ("import json\ndef parse(s):\n    return json.loads(s)\n",
+                         "import json, pytest\nfrom solution import parse\ndef test_bad():\n"
+                         "    with pytest.raises(json.JSONDecodeError):\n        parse('{')\n"),
+    "statistics' own error": ("import statistics\ndef m(xs):\n    return statistics.mean(xs)\n",
+                              "import statistics, unittest\nfrom solution import m\nclass T(unittest.TestCase):\n"
+                              "    def test_empty(self):\n        with self.assertRaises(statistics.StatisticsError):\n            m([])\n"),
+    "attributes of the program's exception": (
+        "class NeedMore(ValueError):\n    def __init__(self, need):\n        super().__init__(f'need {need}')\n"
+        "        self.need = need\ndef take(n):\n    raise NeedMore(n - 1)\n",
+        "import pytest\nfrom solution import take, NeedMore\ndef test_need():\n    with pytest.raises(NeedMore, match='need 4') as e:\n"
+        "        take(5)\n    assert e.value.need == 4 and isinstance(e.value, ValueError)\n"),
+    "args of a builtin exception": ("def f():\n    raise KeyError('k', 2)\n",
+                                    "def test_k():\n    try:\n        f()\n    except KeyError as e:\n"
+                                    "        assert e.args == ('k', 2)\n    else:\n        assert False\n"),
+    "errno of an OSError": ("def f():\n    open('/nonexistent/x')\n",
+                            "import errno, pytest\ndef test_missing():\n    with pytest.raises(FileNotFoundError) as e:\n"
+                            "        f()\n    assert e.value.errno == errno.ENOENT\n"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXCEPTION_STYLES))
+def test_honest_programs_raise_what_the_tests_catch_by_its_own_class(pool, name):
+    program, code = EXCEPTION_STYLES[name]
+    [out] = run_tests(pool, [program], ProgramTests("asserts", code=code))
+    assert out.passed, (name, out)
+
+
+def test_an_exception_named_as_a_skip_never_skips_a_case(pool):
+    # the standard library's classes cross by module and name, except a skip (unittest's
+    # SkipTest, a subclass of it, or one only named so): a program raising one fails its case
+    tests = ProgramTests("asserts", code=("import unittest\nclass T(unittest.TestCase):\n    def test_a(self):\n"
+                                          "        self.assertEqual(add(1, 2), 3)\n    def test_b(self):\n"
+                                          "        self.assertEqual(add(2, 2), 4)\n"))
+    programs = ["import unittest\ndef add(a, b):\n    raise unittest.SkipTest('no')\n",
+                "import unittest\nclass Mine(unittest.SkipTest):\n    pass\ndef add(a, b):\n    raise Mine('no')\n",
+                "class SkipTest(Exception):\n    __module__ = 'unittest.case'\ndef add(a, b):\n    raise SkipTest('no')\n"]
+    for out in run_tests(pool, programs, [tests] * len(programs)):
+        assert out.status is TestStatus.FAILED and (out.passed_cases, out.total_cases) == (0, 2), out
+
+
 def test_the_tests_request_or_monkeypatch_never_reach_the_program(pool):
     # pytest's objects are not the tests' own: one the tests pass on cannot cross (INFRA),
     # so a program never gets a monkeypatch or a request to act on the judge with
