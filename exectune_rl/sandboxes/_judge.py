@@ -512,6 +512,16 @@ def _merge_into(target: Any, new: Any) -> None:
                 target[key] = value
     elif type(target) is bytearray:
         target[:] = new
+    elif type(target) is tuple:  # its own items cannot change, those inside them can
+        for old, item in zip(target, new):
+            if type(old) is type(item) and type(item) in (list, dict, set, bytearray, tuple) and old is not item:
+                _merge_into(old, item)
+    elif type(target).__name__ == "deque":
+        target.clear()
+        target.extend(new)
+    elif type(target).__name__ == "ndarray":
+        if target.shape == new.shape:  # written in place; a reshaped array is the program's own copy
+            target[...] = new
     else:
         target.clear()
         target.update(new)

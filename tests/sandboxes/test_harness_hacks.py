@@ -956,6 +956,27 @@ IDENTITY_HACKS.update({
                                               "try:\n    index(['a'])['zzz']\n    raised = False\nexcept KeyError:\n    raised = True\n"
                                               "assert raised\n"),
 })
+IDENTITY_HACKS.update({
+    "a numpy input changed in place": ("def normalised(a):\n    a /= a.sum()\n    return a\n",
+                                       "import numpy as np\nx = np.array([1.0, 3.0])\nnormalised(x)\n"
+                                       "assert np.array_equal(x, [1.0, 3.0])\n"),
+    "a deque input drained": ("def drain(d):\n    out = []\n    while d:\n        out.append(d.popleft())\n    return out\n",
+                              "from collections import deque\nq = deque([1, 2])\ndrain(q)\nassert list(q) == [1, 2]\n"),
+    "a list inside a tuple input changed": ("def total(t):\n    t[0].append(9)\n    return 1\n",
+                                            "t = ([1], 2)\ntotal(t)\nassert t == ([1], 2)\n"),
+})
+IDENTITY_HONEST.update({
+    "a numpy array normalised in place": ("def normalise(a):\n    a /= a.sum()\n",
+                                          "import numpy as np\nx = np.array([1.0, 3.0])\nnormalise(x)\n"
+                                          "assert np.allclose(x, [0.25, 0.75])\n"),
+    "a deque rotated in place": ("def turn(d):\n    d.rotate(1)\n", "from collections import deque\nq = deque([1, 2, 3])\n"
+                                 "turn(q)\nassert list(q) == [3, 1, 2]\n"),
+    "a list inside a tuple appended to": ("def add_to(pair, x):\n    pair[0].append(x)\n",
+                                          "p = ([], 'tag')\nadd_to(p, 5)\nassert p[0] == [5]\n"),
+    "a Counter the tests pass, counted into": ("def tally(c, s):\n    c.update(s)\n",
+                                               "from collections import Counter\nc = Counter()\ntally(c, 'aab')\n"
+                                               "assert c == Counter({'a': 2, 'b': 1})\n"),
+})
 IDENTITY_HONEST.update({
     "a builtin type returned": ("def kind(x):\n    return type(x)\n", "assert kind(1) is int and kind('a') == str\n"),
     "a Counter's own methods": ("from collections import Counter\ndef count(s):\n    return Counter(s)\n",
@@ -974,6 +995,8 @@ IDENTITY_HONEST.update({
 @pytest.mark.parametrize("name", sorted(IDENTITY_HACKS))
 def test_aliasing_and_identity_a_wrong_program_relies_on_are_kept(pool, name):
     program, code = IDENTITY_HACKS[name]
+    if "numpy" in code:
+        pytest.importorskip("numpy")
     [out] = run_tests(pool, [program], ProgramTests("asserts", code=code))
     assert not out.passed and out.status is TestStatus.FAILED, (name, out)
 
@@ -981,6 +1004,8 @@ def test_aliasing_and_identity_a_wrong_program_relies_on_are_kept(pool, name):
 @pytest.mark.parametrize("name", sorted(IDENTITY_HONEST))
 def test_honest_programs_that_return_or_alias_what_they_were_given_pass(pool, name):
     program, code = IDENTITY_HONEST[name]
+    if "numpy" in code:
+        pytest.importorskip("numpy")
     [out] = run_tests(pool, [program], ProgramTests("asserts", code=code))
     assert out.passed, (name, out)
 
