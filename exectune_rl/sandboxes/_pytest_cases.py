@@ -310,8 +310,9 @@ def __et_pytest_cases(fn, ns):
         return out
 
     # the arguments mock.patch decorators pass come first, as pytest leaves them
-    test_args = arguments(fn, {})[len(getattr(func, "patchings", None) or ()):]
+    patched = len(getattr(func, "patchings", None) or ())
     direct = {k for rows in grids for row in rows for k in row if not k.startswith("\0")}
+    test_args = arguments(fn, direct)[patched:]
 
     def closure():
         """The fixtures the test needs, through the fixtures they take (names parametrized directly excluded)."""
@@ -392,7 +393,7 @@ def __et_pytest_cases(fn, ns):
                 if setup is not None:
                     setup(*([func] if arguments(setup, {}) else []))
                 try:
-                    result = fn(**{p: Request(None) if p == "request" else need(p, ()) for p in test_args})
+                    result = fn(**{p: Request(None) if p == "request" else need(p, ()) for p in arguments(fn, values)[patched:]})
                     if coroutine and inspect.iscoroutine(result):
                         import asyncio
                         asyncio.run(result)

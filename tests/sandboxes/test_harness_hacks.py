@@ -863,6 +863,8 @@ FIXTURE_STYLES = {
                                "    request.addfinalizer(lambda: LOG.append('done'))\n    return 7\n\n"
                                "def test_a(seven, request):\n    assert add(seven, request.getfixturevalue('seven')) == 14\n\n"
                                "def test_b():\n    assert LOG == ['done']\n    assert add(1, 3) == 4\n", 2),
+    "parametrized argument with a default": ("import pytest\n@pytest.mark.parametrize('x', [1, 2])\ndef test_d(x=0):\n"
+                                             "    assert add(x, 3) == x + 3 and x > 0\n", 2),
     "capfd": ("from solution import add\ndef test_print(capfd):\n    print(add(1, 3))\n    assert capfd.readouterr().out == '4\\n'\n", 1),
 }
 
