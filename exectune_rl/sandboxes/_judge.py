@@ -84,6 +84,10 @@ def _builtin_base(mro: Any) -> tuple[list[str], type]:
 def _library_exception(full: str) -> type | None:
     """The exception class ``module.Qual.Name`` names, from a module the judge may import."""
     parts = full.split(".")
+    top = parts[0]
+    if top.startswith("_") or top in _ACTING_MODULES or (top not in _wire.STDLIB_MODULES
+                                                        and top not in _wire.WELL_KNOWN_PACKAGES):
+        return None  # never the judge's own modules (or pytest's), whatever this process holds
     for cut in range(len(parts) - 1, 0, -1):
         module = sys.modules.get(".".join(parts[:cut])) or _judge_module(".".join(parts[:cut]))
         if module is None:
