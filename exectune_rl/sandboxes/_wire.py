@@ -30,6 +30,7 @@ id of the call it answers. Loaded by path in sandbox workers (stdlib only).
 
 from __future__ import annotations
 
+import builtins
 import json
 import math
 import os
@@ -142,7 +143,9 @@ class Reader:
 
 
 _TYPES = {t.__name__: t for t in (int, float, complex, str, bytes, bytearray, bool, list, tuple, dict, set, frozenset, type(None))}
-"""Builtin types that cross by name (a test may pass ``int`` for an ``isinstance`` check)."""
+_TYPES.update({name: c for name, c in vars(builtins).items() if isinstance(c, type) and issubclass(c, BaseException)})
+"""Builtin types that cross by name (a test may pass ``int`` for an ``isinstance`` check, or
+``ValueError`` for the program to catch), both ways."""
 
 
 class Codec:

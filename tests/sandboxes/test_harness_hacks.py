@@ -980,6 +980,11 @@ IDENTITY_HONEST.update({
                                                "assert c == Counter({'a': 2, 'b': 1})\n"),
 })
 IDENTITY_HONEST.update({
+    "exception classes the tests pass": ("def retry(fn, errors, times=3):\n    for _ in range(times - 1):\n        try:\n"
+                                         "            return fn()\n        except errors:\n            pass\n    return fn()\n",
+                                         "calls = []\ndef flaky():\n    calls.append(1)\n    if len(calls) < 3:\n"
+                                         "        raise ValueError('not yet')\n    return 'ok'\n"
+                                         "assert retry(flaky, (ValueError, KeyError)) == 'ok' and len(calls) == 3\n"),
     "a builtin type returned": ("def kind(x):\n    return type(x)\n", "assert kind(1) is int and kind('a') == str\n"),
     "a Counter's own methods": ("from collections import Counter\ndef count(s):\n    return Counter(s)\n",
                                 "c = count('abca')\nassert c.most_common(1) == [('a', 2)] and c['z'] == 0\n"),

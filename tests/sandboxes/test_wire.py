@@ -139,3 +139,8 @@ def test_builtin_types_cross_as_themselves_both_ways():
     assert out == [int, str, type(None), dict]
     judge_side, _ = _through([list, bool], side="judge")
     assert judge_side == [list, bool]
+
+
+def test_builtin_exception_classes_cross_as_themselves():
+    out, _ = _through([ValueError, KeyError], side="judge")
+    assert out == [ValueError, KeyError]
