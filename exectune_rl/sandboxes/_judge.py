@@ -493,13 +493,23 @@ def _test_object_op(obj: Any, op: str, args: list[Any], kwargs: dict[str, Any]) 
     raise TypeError(f"unsupported operation on an object of the tests: {op[:50]!r}")
 
 
+_MERGEABLE_KINDS = frozenset({("collections", "deque"), ("collections", "Counter"), ("collections", "OrderedDict"),
+                              ("collections", "defaultdict"), ("numpy", "ndarray")})
+
+
+def _mergeable(value: Any) -> bool:
+    """A value whose counterpart among the tests' objects is changed in place, not replaced."""
+    t = type(value)
+    return t in (list, dict, set, bytearray, tuple) or (t.__module__, t.__name__) in _MERGEABLE_KINDS
+
+
 def _merge_into(target: Any, new: Any) -> None:
     """Make ``target`` (a list, dict, set or bytearray of the tests) equal ``new`` in place, keeping
     every nested list/dict/set/bytearray that is still there (same place, same type) the same
     object, so a reference the tests hold to an inner container sees the program's changes."""
     if type(target) is list:
         for i in range(min(len(target), len(new))):
-            if type(target[i]) is type(new[i]) and type(new[i]) in (list, dict, set, bytearray) and target[i] is not target:
+            if type(target[i]) is type(new[i]) and _mergeable(new[i]) and target[i] is not target:
                 _merge_into(target[i], new[i])
             else:
                 target[i] = new[i]
@@ -510,7 +520,7 @@ def _merge_into(target: Any, new: Any) -> None:
             del target[key]
         for key, value in new.items():
             old = target.get(key)
-            if type(old) is type(value) and type(value) in (list, dict, set, bytearray) and old is not target:
+            if type(old) is type(value) and _mergeable(value) and old is not target:
                 _merge_into(old, value)
             else:
                 target[key] = value
@@ -518,7 +528,7 @@ def _merge_into(target: Any, new: Any) -> None:
         target[:] = new
     elif type(target) is tuple:  # its own items cannot change, those inside them can
         for old, item in zip(target, new):
-            if type(old) is type(item) and type(item) in (list, dict, set, bytearray, tuple) and old is not item:
+            if type(old) is type(item) and _mergeable(item) and old is not item:
                 _merge_into(old, item)
     elif type(target).__name__ == "deque":
         target.clear()

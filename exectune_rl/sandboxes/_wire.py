@@ -185,6 +185,9 @@ class Codec:
         self._made: list[Any] = []
         self._args: dict[int, int] = {}
         self._args_in: list[Any] = []
+        # the named tuple classes this side sent, by name and fields: one coming back is of the
+        # sender's own class again (the tests' ``Point``), not one made for it
+        self.named_tuples: dict[tuple[str, tuple[str, ...]], type] = {}
 
     # -- encoding ---------------------------------------------------------------------
 
@@ -467,11 +470,13 @@ def _known_value(v: Any, codec: Codec, d: int) -> Any:
         return _numpy_value(v, codec, d)
     if mod == "collections":
         name = t.__name__
-        if name in ("Counter", "OrderedDict", "defaultdict"):
+        if name in ("Counter", "OrderedDict", "defaultdict") and t is getattr(sys.modules["collections"], name):
             # the same kind on the other side, so its own behaviour holds there: a Counter's
-            # zero for a missing key and most_common, an OrderedDict's order in ==, a
-            # defaultdict's default (a builtin factory by name, another as a handle or callback)
-            pairs = [[codec._enc(k, d, False), codec._enc(x, d, False)] for k, x in dict.items(v)]
+            # zero for a missing key and most_common, an OrderedDict's order in == (its own
+            # order: move_to_end changes it, not the dict's), a defaultdict's default (a
+            # builtin factory by name, another as a handle or callback)
+            items = v.items() if name == "OrderedDict" else dict.items(v)
+            pairs = [[codec._enc(k, d, False), codec._enc(x, d, False)] for k, x in items]
             if name == "defaultdict":
                 factory = v.default_factory
                 named = next((n for n, f in _FACTORIES.items() if f is factory), None)
@@ -493,6 +498,8 @@ def _known_value(v: Any, codec: Codec, d: int) -> Any:
         fields = t._fields
         if type(fields) is tuple and all(type(f) is str for f in fields) and len(fields) == len(v):
             # a named tuple: rebuilt as one of that name and fields (its ``.x``, ``_asdict``)
+            if len(codec.named_tuples) < 1024:
+                codec.named_tuples.setdefault((t.__name__, fields), t)
             return {"nt": [str(t.__name__)[:100], list(fields), [codec._enc(x, d, False) for x in tuple.__iter__(v)]]}
         return {"t": [codec._enc(x, d, False) for x in tuple.__iter__(v)]}
     if mod == "builtins" and t.__name__ in _DICT_VIEWS:  # rebuilt as the same kind of view, in order
@@ -585,7 +592,9 @@ def _decode_known(tag: str, x: Any, codec: Codec, d: int) -> Any:
         if type(x) is not list or len(x) != 3:
             raise WireError("bad named tuple")
         name, fields, items = x
-        cls = _named_tuple(name, fields)
+        cls = codec.named_tuples.get((name, tuple(fields))) if type(name) is str and type(fields) is list \
+            and all(type(f) is str for f in fields) else None
+        cls = cls or _named_tuple(name, fields)
         values = codec._dec_list(items, d)
         if len(values) != len(fields):
             raise WireError("bad named tuple")

@@ -980,6 +980,17 @@ IDENTITY_HONEST.update({
                                                "assert c == Counter({'a': 2, 'b': 1})\n"),
 })
 IDENTITY_HONEST.update({
+    "the tests' named tuple changed and returned": ("def bump(p):\n    return p._replace(x=p.x + 1)\n",
+                                                    "from collections import namedtuple\nPoint = namedtuple('Point', 'x y')\n"
+                                                    "r = bump(Point(1, 2))\nassert r == (2, 2) and isinstance(r, Point) and type(r) is Point\n"),
+    "a deque inside a tuple appended to": ("def f(t):\n    t[0].append(2)\n",
+                                           "from collections import deque\nt = (deque([1]),)\nf(t)\nassert list(t[0]) == [1, 2]\n"),
+    "an array inside a list changed": ("def f(lst):\n    lst[0] += 1\n", "import numpy as np\na = np.zeros(2)\nlst = [a]\nf(lst)\n"
+                                       "assert lst[0] is a and a.tolist() == [1.0, 1.0]\n"),
+    "a Counter inside a dict counted into": ("def f(d):\n    d['c']['x'] += 1\n", "from collections import Counter\nc = Counter()\n"
+                                             "d = {'c': c}\nf(d)\nassert c['x'] == 1 and d['c'] is c\n"),
+    "an OrderedDict reordered": ("def f(d):\n    d.move_to_end('a')\n", "from collections import OrderedDict\n"
+                                 "d = OrderedDict(a=1, b=2)\nf(d)\nassert list(d) == ['b', 'a']\n"),
     "exception classes the tests pass": ("def retry(fn, errors, times=3):\n    for _ in range(times - 1):\n        try:\n"
                                          "            return fn()\n        except errors:\n            pass\n    return fn()\n",
                                          "calls = []\ndef flaky():\n    calls.append(1)\n    if len(calls) < 3:\n"
