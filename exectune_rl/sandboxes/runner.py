@@ -772,14 +772,14 @@ def _counts_after(out: str, mark: str) -> tuple[int, int, int] | None:
         return None
 
 
-_LINE_END_SPACE = " \t\r\f\v"
+_LINE_END_SPACE = " \t"
 
 
 def _normalise(text: str) -> str:
     """Output as ``io`` cases compare it: lines split at ``\n`` (``\r\n`` too), ASCII spaces
     and tabs at line ends and blank lines at either end ignored; everything else counts (a
     first line's indent, ``\r``, ``\x1c`` or U+2028 inside a line, non-ASCII spaces)."""
-    lines = [line.rstrip(_LINE_END_SPACE) for line in text.split("\n")]
+    lines = [(line[:-1] if line.endswith("\r") else line).rstrip(_LINE_END_SPACE) for line in text.split("\n")]
     while lines and not lines[-1]:
         lines.pop()
     start = 0

@@ -245,6 +245,7 @@ WRONG_PYRAMIDS = {
     "lines joined by U+2028": "print('  *\\u2028 ***\\u2028*****')",
     "padded with NBSP and U+3000": "print('\\u3000  *\\n ***\\n*****\\u00a0')",
     "a tab for the indent": "print('\\t*')\nprint(' ***')\nprint('*****')",
+    "a form feed, a vertical tab, a lone carriage return at line ends": "print('  *\\f\\n ***\\v\\n*****\\r\\r')",
 }
 
 
