@@ -567,8 +567,8 @@ class Handle:
         return self._op("call", *args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") and name.endswith("__"):
-            raise AttributeError(name)
+        if name.startswith("__") and name.endswith("__") and name not in ("__name__", "__qualname__"):
+            raise AttributeError(name)  # Python's own probes (``__length_hint__``...): no call for them
         return self._op("getattr", name)
 
     def __setattr__(self, name: str, value: Any) -> None:

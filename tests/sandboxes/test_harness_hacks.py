@@ -980,6 +980,9 @@ IDENTITY_HONEST.update({
                                                "assert c == Counter({'a': 2, 'b': 1})\n"),
 })
 IDENTITY_HONEST.update({
+    "a function's name": ("import functools\ndef logged(f):\n    @functools.wraps(f)\n    def inner(*a):\n        return f(*a)\n"
+                          "    return inner\n@logged\ndef double(x):\n    return 2 * x\n",
+                          "assert double(2) == 4 and double.__name__ == 'double' and double.__qualname__ == 'double'\n"),
     "the tests' named tuple changed and returned": ("def bump(p):\n    return p._replace(x=p.x + 1)\n",
                                                     "from collections import namedtuple\nPoint = namedtuple('Point', 'x y')\n"
                                                     "r = bump(Point(1, 2))\nassert r == (2, 2) and isinstance(r, Point) and type(r) is Point\n"),
