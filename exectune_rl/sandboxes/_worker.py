@@ -393,6 +393,11 @@ class Worker:
             return self._unread_task()
         if killed_after and not reason and os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL:
             status = 0  # stopped by the worker once the verdict was in: a normal end
+        elif killed_after and not reason:
+            # It ended on its own before the worker's kill landed (a program's process never
+            # leaves by itself while it serves the tests): it left during them, as far as it
+            # could know, even where a process it forked answered the rest in time.
+            exited_first = True
         # The judge's own deadline stopped the run (the program asleep, blocked, or too slow
         # between calls): the run hit its wall-clock limit, whatever ended its process after.
         deadline = not reason and bool((verdict or {}).get("timed_out"))
