@@ -161,7 +161,7 @@ def _exception_for(mro: Any, message: Any, codec: Any = None) -> BaseException:
     except TypeError:  # a builtin base that cannot be subclassed
         cls = base
     exc = _instance(cls, tuple(args) if args is not None else (text,))
-    if cls is not base or "_et_text" in cls.__dict__:
+    if cls is not base:  # a mirrored class: its str() is the program's text
         exc.__dict__["_et_text"] = text
     for key, value in attrs.items():
         try:
@@ -493,23 +493,13 @@ def _test_object_op(obj: Any, op: str, args: list[Any], kwargs: dict[str, Any]) 
     raise TypeError(f"unsupported operation on an object of the tests: {op[:50]!r}")
 
 
-_MERGEABLE_KINDS = frozenset({("collections", "deque"), ("collections", "Counter"), ("collections", "OrderedDict"),
-                              ("collections", "defaultdict"), ("numpy", "ndarray")})
-
-
-def _mergeable(value: Any) -> bool:
-    """A value whose counterpart among the tests' objects is changed in place, not replaced."""
-    t = type(value)
-    return t in (list, dict, set, bytearray, tuple) or (t.__module__, t.__name__) in _MERGEABLE_KINDS
-
-
 def _merge_into(target: Any, new: Any) -> None:
     """Make ``target`` (a list, dict, set or bytearray of the tests) equal ``new`` in place, keeping
     every nested list/dict/set/bytearray that is still there (same place, same type) the same
     object, so a reference the tests hold to an inner container sees the program's changes."""
     if type(target) is list:
         for i in range(min(len(target), len(new))):
-            if type(target[i]) is type(new[i]) and _mergeable(new[i]) and target[i] is not target:
+            if type(target[i]) is type(new[i]) and _wire.changes_in_place(new[i]) and target[i] is not target:
                 _merge_into(target[i], new[i])
             else:
                 target[i] = new[i]
@@ -520,7 +510,7 @@ def _merge_into(target: Any, new: Any) -> None:
             del target[key]
         for key, value in new.items():
             old = target.get(key)
-            if type(old) is type(value) and _mergeable(value) and old is not target:
+            if type(old) is type(value) and _wire.changes_in_place(value) and old is not target:
                 _merge_into(old, value)
             else:
                 target[key] = value
@@ -528,7 +518,7 @@ def _merge_into(target: Any, new: Any) -> None:
         target[:] = new
     elif type(target) is tuple:  # its own items cannot change, those inside them can
         for old, item in zip(target, new):
-            if type(old) is type(item) and _mergeable(item) and old is not item:
+            if type(old) is type(item) and _wire.changes_in_place(item) and old is not item:
                 _merge_into(old, item)
     elif type(target).__name__ == "deque":
         target.clear()

@@ -31,7 +31,6 @@ MANIFEST_ITEM_BYTES = 256 << 10
 MANIFEST_ITEMS = 20_000
 """A top-level value longer than this many bytes, or of more elements, crosses as a handle (its
 items on demand), not as a copy: the encoder's own element count decides, no second encoding."""
-_MUTABLE = (list, dict, set, bytearray)
 PRINTED_MAX_CHARS = 1 << 20
 """What a call prints while the tests capture stdout comes back up to this many characters."""
 
@@ -159,12 +158,12 @@ class _Server:
     def _write_back(self, raw_args: Any, args: list[Any], raw_kwargs: Any, kwargs: dict[str, Any]) -> Any:
         changes = []
         for i, a in enumerate(args):
-            if _changeable(a):
+            if _wire.changes_in_place(a):
                 new = self.codec.encode(a, allow_handle=False)
                 if new != raw_args[i]:
                     changes.append([i, new])
         for k, a in kwargs.items():
-            if _changeable(a):
+            if _wire.changes_in_place(a):
                 new = self.codec.encode(a, allow_handle=False)
                 if new != raw_kwargs["d"][[p[0] for p in raw_kwargs["d"]].index(k)][1]:
                     changes.append([k, new])
@@ -397,18 +396,6 @@ def _input(prompt: Any = "") -> str:
         return _REAL_INPUT(prompt)
     text = STDIN._ask("input", str(prompt) if prompt != "" else None)
     return text
-
-
-_CHANGEABLE_KINDS = frozenset({("collections", "deque"), ("collections", "Counter"), ("collections", "OrderedDict"),
-                               ("collections", "defaultdict"), ("numpy", "ndarray")})
-
-
-def _changeable(arg: Any) -> bool:
-    """Whether a call may have changed an argument in place (a list, dict, set, bytearray, one
-    of these inside a tuple, a deque, a Counter, a numpy array...): its new value is then
-    compared with what the tests sent, and a change is written back into their object."""
-    t = type(arg)
-    return t in _MUTABLE or t is tuple or (t.__module__, t.__name__) in _CHANGEABLE_KINDS
 
 
 def _printed(buf: Any, real_stdout: Any) -> tuple[str, ...]:

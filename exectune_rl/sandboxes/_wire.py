@@ -442,6 +442,18 @@ def test_object_flags(v: Any) -> int:
     return flags
 
 
+_IN_PLACE_KINDS = frozenset({("collections", "deque"), ("collections", "Counter"), ("collections", "OrderedDict"),
+                             ("collections", "defaultdict"), ("numpy", "ndarray")})
+
+
+def changes_in_place(value: Any) -> bool:
+    """Whether a call may change ``value`` in place (a list, dict, set, bytearray, tuple holding
+    one, deque, Counter, numpy array...): the program's side compares such an argument after
+    the call, and the judge writes a change into the tests' own object, never replacing it."""
+    t = type(value)
+    return t in (list, dict, set, bytearray, tuple) or (t.__module__, t.__name__) in _IN_PLACE_KINDS
+
+
 def _plain_scalars(items: list[Any]) -> bool:
     """Whether every item is a str, a bool, None, an int that needs no tag or a finite float
     (each of the exact type: a subclass goes through ``_enc`` and is refused there)."""

@@ -257,10 +257,18 @@ RICH = {
 }
 
 
+def _outcome(pool, cases, name):
+    """The outcome of ``cases[name]``, a (program, asserts-style tests) pair, run as written."""
+    program, code = cases[name]
+    if "numpy" in code:
+        pytest.importorskip("numpy")
+    [out] = run_tests(pool, [program], ProgramTests("asserts", code=code))
+    return out
+
+
 @pytest.mark.parametrize("name", list(RICH))
 def test_rich_values_cross_as_data(pool, name):
-    program, tests = RICH[name]
-    [out] = run_tests(pool, [program], ProgramTests("asserts", code=tests))
+    out = _outcome(pool, RICH, name)
     assert out.passed, (name, out)
 
 
@@ -1015,19 +1023,13 @@ IDENTITY_HONEST.update({
 
 @pytest.mark.parametrize("name", sorted(IDENTITY_HACKS))
 def test_aliasing_and_identity_a_wrong_program_relies_on_are_kept(pool, name):
-    program, code = IDENTITY_HACKS[name]
-    if "numpy" in code:
-        pytest.importorskip("numpy")
-    [out] = run_tests(pool, [program], ProgramTests("asserts", code=code))
+    out = _outcome(pool, IDENTITY_HACKS, name)
     assert not out.passed and out.status is TestStatus.FAILED, (name, out)
 
 
 @pytest.mark.parametrize("name", sorted(IDENTITY_HONEST))
 def test_honest_programs_that_return_or_alias_what_they_were_given_pass(pool, name):
-    program, code = IDENTITY_HONEST[name]
-    if "numpy" in code:
-        pytest.importorskip("numpy")
-    [out] = run_tests(pool, [program], ProgramTests("asserts", code=code))
+    out = _outcome(pool, IDENTITY_HONEST, name)
     assert out.passed, (name, out)
 
 
@@ -1078,8 +1080,7 @@ EXCEPTION_STYLES = {
 
 @pytest.mark.parametrize("name", sorted(EXCEPTION_STYLES))
 def test_honest_programs_raise_what_the_tests_catch_by_its_own_class(pool, name):
-    program, code = EXCEPTION_STYLES[name]
-    [out] = run_tests(pool, [program], ProgramTests("asserts", code=code))
+    out = _outcome(pool, EXCEPTION_STYLES, name)
     assert out.passed, (name, out)
 
 
