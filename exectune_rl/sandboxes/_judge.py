@@ -29,6 +29,7 @@ import random
 import sys
 import time
 import types
+import warnings
 from typing import Any
 
 _tally = sys.modules.get("exectune_sandbox_tally")
@@ -205,7 +206,10 @@ class Channel:
         self._handles: dict[int, Handle] = {}
         self.test_objects: list[Any] = []
         self._test_object_ids: dict[int, int] = {}
-        self.stdout = sys.stdout  # the judge's own: a call made while the tests redirect it is captured
+        # the judge's own streams and warning filters: a call made while the tests redirect or
+        # catch them is captured
+        self.stdout, self.stderr = sys.stdout, sys.stderr
+        self.filters = warnings.filters, len(warnings.filters), warnings.showwarning, warnings._showwarnmsg_impl  # type: ignore[attr-defined]
         self._stdin_cb: int | None = None
 
     def _make_handle(self, hid: int, type_name: str, is_callable: bool) -> "Handle":
@@ -289,8 +293,9 @@ class Channel:
             raise HarnessError(str(exc)) from None
         call_id = random.getrandbits(62)
         self.calls += 1
-        capture = sys.stdout is not self.stdout
+        capture = self._capture()
         self._send(["op", call_id, hid, name, raw_args, raw_kwargs, capture, self._stdin_callback()])
+        capture = capture != 0
         while True:
             msg = self._read()
             kind = msg[0]
@@ -334,13 +339,39 @@ class Channel:
             self._stdin_cb = self._callback_of(_tests_stdin)
         return self._stdin_cb
 
-    def _write_printed(self, text: Any) -> None:
-        """What the program printed, where a program run in this process would have printed it:
-        the tests' redirected stdout (plain text, written by the judge)."""
-        if type(text) is not str:
+    def _capture(self) -> int:
+        """What the tests catch now, as the bits of an ``op``'s capture field: their stdout or
+        stderr redirected (``redirect_stdout``, ``capsys``), their warnings caught or filtered
+        (``pytest.warns``, ``assertWarns``, ``catch_warnings``, ``simplefilter("error")``)."""
+        filters, count, show, impl = self.filters
+        caught = (warnings.filters is not filters or len(warnings.filters) != count or warnings.showwarning is not show
+                  or warnings._showwarnmsg_impl is not impl)  # type: ignore[attr-defined]
+        return ((sys.stdout is not self.stdout) * _wire.CAPTURE_STDOUT | (sys.stderr is not self.stderr) * _wire.CAPTURE_STDERR
+                | caught * _wire.CAPTURE_WARNINGS)
+
+    def _write_printed(self, printed: Any) -> None:
+        """What the program printed and warned, where a program run in this process would have
+        printed and warned it: the tests' redirected stdout and stderr (plain text, written by
+        the judge), and a warning of the program's category (mirrored as its exceptions are)
+        given here, where the tests' filters act on it (``"error"`` raises it from the call)."""
+        if (type(printed) is not list or len(printed) != 3 or type(printed[0]) is not str
+                or type(printed[1]) is not str or type(printed[2]) is not list):
             raise self.fail("the program broke the protocol: printed text that is not text")
-        if text:
-            sys.stdout.write(text)
+        out, err, warned = printed
+        if out:
+            sys.stdout.write(out)
+        if err:
+            sys.stderr.write(err)
+        for w in warned[:_wire.WARNINGS_MAX]:
+            if type(w) is not list or len(w) != 3 or type(w[1]) is not str or type(w[2]) is not int:
+                raise self.fail("the program broke the protocol: a warning that is not one")
+            try:
+                category = mirror_exception(w[0])
+            except TypeError:
+                category = UserWarning
+            if not issubclass(category, Warning):
+                category = UserWarning
+            warnings.warn_explicit(w[1][:1000], category, "solution.py", max(0, min(w[2], 1 << 30)), module="solution")
 
     def _write_back(self, args: tuple[Any, ...], kwargs: dict[str, Any], raw: Any) -> None:
         """Mutations of list/dict/set/bytearray arguments, copied into the tests' objects."""

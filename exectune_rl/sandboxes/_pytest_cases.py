@@ -13,7 +13,7 @@ there). For each test it:
   fixtures may take fixtures, a generator fixture is finished after its case, ``autouse`` and
   ``usefixtures`` work), built anew for each case; of pytest's own fixtures only ``capsys`` is
   provided (what the program prints during the tests' calls is forwarded to the tests'
-  stdout; ``capfd`` is the same), ``monkeypatch`` (undone after each case) and ``request``
+  stdout and stderr; ``capfd`` is the same), ``monkeypatch`` (undone after each case) and ``request``
   (``param``, ``getfixturevalue``, ``addfinalizer``); a fixture's ``params`` and
   ``parametrize(..., indirect=...)`` give ``request.param``, and a ``pytest_generate_tests``
   hook of the tests parametrizes through ``metafunc.parametrize``; a test needing any other

@@ -32,7 +32,8 @@ MANIFEST_ITEMS = 20_000
 """A top-level value longer than this many bytes, or of more elements, crosses as a handle (its
 items on demand), not as a copy: the encoder's own element count decides, no second encoding."""
 PRINTED_MAX_CHARS = 1 << 20
-"""What a call prints while the tests capture stdout comes back up to this many characters."""
+"""What a call prints while the tests capture stdout (or stderr) comes back up to this many
+characters of each."""
 
 
 class _Server:
@@ -44,7 +45,7 @@ class _Server:
         self.codec = _wire.Codec("program", handle_of=self.handle_of, resolve_handle=self.resolve,
                                  make_callback=self.make_callback, make_test_object=self.make_test_object)
         self.test_objects: dict[int, ObjectOfTheTests] = {}
-        self.capture: _io.StringIO | None = None  # what the current call prints, while the tests capture it
+        self.capture: _Capture | None = None  # what the current call prints or warns, while the tests catch it
         self.next_cb_call = 1
         self.reader = _wire.Reader(from_judge)
 
@@ -125,26 +126,24 @@ class _Server:
         except _wire.WireError as exc:
             _wire.write_message(self.to_judge, ["bad", call_id, f"bad call: {exc}"])
             return True
-        buf = real_stdout = None
         outer = self.capture
         outer_stdin = STDIN.callback
         STDIN.callback = (self, stdin_cb) if type(stdin_cb) is int else None
-        if capture is True:
-            # The tests had redirected their stdout: what the program prints during this call
-            # goes back with the reply (or with a call back to the tests, which comes first),
-            # to be written where the tests' stdout now points.
-            buf, real_stdout = _io.StringIO(), sys.stdout
-            sys.stdout = self.capture = buf
+        # What the tests catch during this call (their stdout or stderr redirected, warnings
+        # caught) the program's prints and warnings go back with the reply (or with a call back
+        # to the tests, which comes first), to be written or warned where the tests now catch them.
+        capture = self.capture = _Capture(capture) if type(capture) is int and 0 < capture < 2 * _wire.CAPTURE_WARNINGS else None
         try:
             value, any_handle = _perform(target, name, args, kwargs)
         except SystemExit as exc:
             _exit(exc.code)
         except BaseException as exc:  # noqa: BLE001 - KeyboardInterrupt, GeneratorExit, custom
             self.capture, STDIN.callback = outer, outer_stdin
-            _wire.write_message(self.to_judge, ["err", call_id, _mro(exc), _payload(exc, self.codec), *_printed(buf, real_stdout)])
+            printed = _Capture.close(capture)
+            _wire.write_message(self.to_judge, ["err", call_id, _mro(exc), _payload(exc, self.codec), *printed])
             return True
         self.capture, STDIN.callback = outer, outer_stdin
-        printed = _printed(buf, real_stdout)
+        printed = _Capture.close(capture)
         try:
             reply = ["ret", call_id, self.codec.encode(value, allow_handle=any_handle, args=passed),
                      self._write_back(raw_args, args, raw_kwargs, kwargs), *printed]
@@ -152,8 +151,6 @@ class _Server:
         except _wire.WireError as exc:
             _wire.write_message(self.to_judge, ["bad", call_id, str(exc)])
         return True
-
-
 
     def _write_back(self, raw_args: Any, args: list[Any], raw_kwargs: Any, kwargs: dict[str, Any]) -> Any:
         changes = []
@@ -180,9 +177,9 @@ class _Server:
     def _ask(self, kind: str, target: int, args: tuple[Any, ...], kwargs: dict[str, Any], *op: str) -> Any:
         call = self.next_cb_call
         self.next_cb_call += 1
-        printed: tuple[str, ...] = ()
-        if self.capture is not None:  # printed so far in this call: the tests' stdout gets it first
-            printed = (_take(self.capture),)
+        printed: tuple[Any, ...] = ()
+        if self.capture is not None:  # printed and warned so far in this call: the tests get it first
+            printed = (self.capture.take(),)
         _wire.write_message(self.to_judge, [kind, call, target, *op, self.codec.encode(list(args)),
                                             self.codec.encode(dict(kwargs)), *printed])
         while True:
@@ -398,16 +395,62 @@ def _input(prompt: Any = "") -> str:
     return text
 
 
-def _printed(buf: Any, real_stdout: Any) -> tuple[str, ...]:
-    """What the program printed during a captured call, with its stdout put back; () when not captured."""
-    if buf is None:
-        return ()
-    sys.stdout = real_stdout
-    return (_take(buf),)
+class _Capture:
+    """What one call prints to the streams the tests redirect, and the warnings it gives while
+    the tests catch theirs (``mask``: the ``CAPTURE_*`` bits), from the call's start to its end."""
+
+    def __init__(self, mask: int) -> None:
+        self.saved = sys.stdout, sys.stderr
+        self.out = _io.StringIO() if mask & _wire.CAPTURE_STDOUT else None
+        self.err = _io.StringIO() if mask & _wire.CAPTURE_STDERR else None
+        if self.out is not None:
+            sys.stdout = self.out
+        if self.err is not None:
+            sys.stderr = self.err
+        self.catcher: Any = None
+        self.warned: list[Any] = []
+        if mask & _wire.CAPTURE_WARNINGS:
+            import warnings
+
+            # Every warning, each time, as the tests' own catching (pytest.warns, assertWarns,
+            # catch_warnings) would see it: their filters decide what becomes of it.
+            self.catcher = warnings.catch_warnings(record=True)
+            self.warned = self.catcher.__enter__()
+            warnings.simplefilter("always")
+
+    def take(self) -> list[Any]:
+        """``[stdout text, stderr text, warnings]`` so far (capped), emptied for what comes next;
+        a warning is ``[its category's class names, its text, its line]``."""
+        warned, self.warned[:] = self.warned[:_wire.WARNINGS_MAX], []
+        out = []
+        for w in warned:
+            try:
+                line = w.lineno if type(w.lineno) is int else 0
+                out.append([_class_names(w.category), _text(w.message), line])
+            except BaseException:  # noqa: BLE001 - the program made it of something odd
+                continue
+        return [_take(self.out), _take(self.err), out]
+
+    @staticmethod
+    def close(capture: "_Capture | None") -> tuple[Any, ...]:
+        """What the call printed and warned, with the streams and warning filters put back;
+        () when the tests caught nothing."""
+        if capture is None:
+            return ()
+        sys.stdout, sys.stderr = capture.saved
+        printed = capture.take()
+        if capture.catcher is not None:
+            try:
+                capture.catcher.__exit__(None, None, None)
+            except BaseException:  # noqa: BLE001 - the program entered it again or broke it
+                pass
+        return (printed,)
 
 
 def _take(buf: Any) -> str:
-    """What ``buf`` holds (capped), emptied for what comes next."""
+    """What ``buf`` holds (capped), emptied for what comes next ("" for no buffer)."""
+    if buf is None:
+        return ""
     try:
         text = buf.getvalue()
         buf.seek(0)
@@ -534,7 +577,7 @@ def warm_up(rounds: int = 64) -> None:
             judge_codec.decode(replies.read()[1]["f"][1])
             hid = server.handle_of(module.f)
             args = judge_codec.encode([i, [1, 2, "x"], {"a": {1, 2}}, b"b", (None, True)])
-            _wire.write_message(to_server, ["op", i, hid, "call", args, judge_codec.encode({}), i % 2 == 0, None])
+            _wire.write_message(to_server, ["op", i, hid, "call", args, judge_codec.encode({}), i % 8, None])
             server.handle(server.reader.read())
             judge_codec.decode(replies.read()[2])
             _wire.write_message(to_server, ["op", i, hid, "nope", args, judge_codec.encode({}), False, None])

@@ -45,6 +45,13 @@ MAX_DEPTH = 200
 MAX_ITEMS = 1_000_000
 MAX_DRAIN = 100_000
 """How many items of a returned generator/iterator the program's side drains."""
+CAPTURE_STDOUT, CAPTURE_STDERR, CAPTURE_WARNINGS = 1, 2, 4
+"""The bits of an ``op``'s capture field: what the tests catch during that call (their stdout or
+stderr redirected, their warnings caught or filtered). Under any of them, what the call prints
+and warns goes back with its reply (or before a call back to the tests) as ``[stdout text,
+stderr text, warnings]``, a warning ``[its category's class names, its text, its line]``."""
+WARNINGS_MAX = 100
+"""At most this many warnings of one call go back to tests that catch warnings."""
 _HEAD = struct.Struct("!I")
 _DATA_TYPES = (bool, int, float, complex, str, bytes, bytearray, list, tuple, dict, set, frozenset)
 _BIG = 1 << 62

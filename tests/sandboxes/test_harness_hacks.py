@@ -887,6 +887,83 @@ def test_honest_programs_pass_suites_with_fixture_params_hooks_and_async_marks(p
     assert not wrong.passed and wrong.total_cases == cases and 0 <= wrong.passed_cases < cases, (name, wrong)
 
 
+WARNS = ("import sys, warnings\n"
+         "class SlowWarning(UserWarning):\n    pass\n"
+         "def add(a, b):\n"
+         "    print('adding', a, b, file=sys.stderr)\n"
+         "    if a < 0:\n        warnings.warn('negative input', DeprecationWarning, stacklevel=2)\n"
+         "    if a > 100:\n        warnings.warn(f'slow path for {a}', SlowWarning)\n"
+         "    return a + b\n")
+CAUGHT_STYLES = {
+    # the tests catch the program's stderr or its warnings; each case holds only for a program
+    # that prints and warns as WARNS does (and sums right)
+    "capsys_err": ("def test_err(capsys):\n    assert add(1, 2) == 3\n"
+                   "    out, err = capsys.readouterr()\n    assert out == '' and err == 'adding 1 2\\n'\n", 1),
+    "capfd_err": ("def test_err(capfd):\n    add(2, 2)\n    assert 'adding 2 2' in capfd.readouterr().err\n", 1),
+    "redirect_stderr": ("import io, contextlib\ndef test_err():\n    buf = io.StringIO()\n"
+                        "    with contextlib.redirect_stderr(buf):\n        assert add(3, 4) == 7\n"
+                        "    assert buf.getvalue() == 'adding 3 4\\n'\n", 1),
+    "pytest_warns": ("import pytest\ndef test_w():\n    with pytest.warns(DeprecationWarning, match='negative'):\n"
+                     "        assert add(-1, 1) == 0\n", 1),
+    "deprecated_call": ("import pytest\ndef test_w():\n    with pytest.deprecated_call():\n        add(-5, 0)\n", 1),
+    "own_category": ("import pytest\nfrom solution import SlowWarning\ndef test_w():\n"
+                     "    with pytest.warns(SlowWarning, match='slow path for 101'):\n        assert add(101, 1) == 102\n", 1),
+    "warning_as_error": ("import pytest, warnings\ndef test_w():\n    with warnings.catch_warnings():\n"
+                         "        warnings.simplefilter('error')\n        with pytest.raises(DeprecationWarning):\n"
+                         "            add(-2, 3)\n        assert add(2, 3) == 5\n", 1),
+    "record": ("import warnings\ndef test_w():\n    with warnings.catch_warnings(record=True) as got:\n"
+               "        warnings.simplefilter('always')\n        add(-1, 0)\n        add(-1, 0)\n        add(1, 0)\n"
+               "    assert [str(w.message) for w in got] == ['negative input'] * 2\n"
+               "    assert all(issubclass(w.category, DeprecationWarning) for w in got)\n", 1),
+    "assert_warns": ("import unittest\nclass T(unittest.TestCase):\n    def test_w(self):\n"
+                     "        with self.assertWarns(DeprecationWarning):\n            add(-1, 2)\n"
+                     "        with self.assertWarnsRegex(UserWarning, 'slow'):\n            self.assertEqual(add(200, 1), 201)\n", 1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CAUGHT_STYLES))
+def test_honest_programs_reach_tests_that_catch_their_stderr_and_warnings(pool, name):
+    # what a call prints to stderr and warns reaches the tests that redirect stderr or catch
+    # warnings, as with the program in their process; a program that never warns (or prints
+    # elsewhere) fails those cases
+    code, cases = CAUGHT_STYLES[name]
+    tests = ProgramTests("asserts", code="from solution import add\n" + code)
+    silent = WARNS.replace("file=sys.stderr", "file=sys.stdout").replace("warnings.warn(", "print(")
+    honest, wrong = run_tests(pool, [WARNS, silent], [tests] * 2)
+    assert honest.passed and honest.total_cases == cases, (name, honest)
+    assert not wrong.passed and wrong.total_cases == cases and wrong.passed_cases < cases, (name, wrong)
+
+
+WARNING_HACKS = {
+    # a warning the program gives is re-given in the judge: of a mirrored category at most,
+    # never a skip, never more than the wire's cap, never anything but the tests' own filters
+    "skip_named_warning": "import warnings\nclass SkipTest(UserWarning):\n    pass\n"
+                          "def add(a, b):\n    warnings.warn('skip me', SkipTest)\n    return 0\n",
+    "unittest_skip_warned": "import unittest, warnings\nclass W(unittest.SkipTest, UserWarning):\n    pass\n"
+                            "def add(a, b):\n    warnings.warn('skip', W)\n    return 0\n",
+    "flood": "import warnings\ndef add(a, b):\n    for i in range(10_000):\n        warnings.warn(f'w{i}')\n    return 0\n",
+    "odd_message": "import warnings\nclass M(UserWarning):\n    def __str__(self):\n        raise SystemExit(0)\n"
+                   "def add(a, b):\n    warnings.warn(M('x'))\n    return 0\n",
+    "exit_in_formatting": "import warnings, os\ndef add(a, b):\n    warnings.showwarning = lambda *a, **k: os._exit(0)\n"
+                          "    warnings.warn('x')\n    return 0\n",
+    "stderr_marker": "import sys\ndef add(a, b):\n    print('PASSED 1 1', file=sys.stderr)\n    sys.stderr.close()\n    return 0\n",
+}
+WARNING_SUITE = ProgramTests("asserts", code=(
+    "import pytest, warnings\nfrom solution import add\n"
+    "def test_one(capsys):\n    with warnings.catch_warnings():\n        warnings.simplefilter('error')\n"
+    "        assert add(1, 2) == 3\n\n"
+    "def test_two():\n    with pytest.warns(UserWarning):\n        assert add(101, 1) == 102\n    assert add(2, 3) == 5\n"))
+
+
+@pytest.mark.parametrize("name", sorted(WARNING_HACKS))
+def test_a_hack_never_passes_through_what_a_call_prints_or_warns(pool, name):
+    hack, honest = run_tests(pool, [WARNING_HACKS[name], WARNS], [WARNING_SUITE] * 2)
+    # no case dropped (a warning taken for a skip) and none passed
+    assert not hack.passed and (hack.passed_cases, hack.total_cases) == (0, 2), (name, hack)
+    assert hack.status is not TestStatus.INFRA, (name, hack)
+    assert honest.passed, (name, honest)
+
+
 STDIN_PROGRAMS = {
     "input": "def main():\n    a, b = map(int, input('two numbers? ').split())\n    print(a + b)\n",
     "stdin_readline": "import sys\ndef main():\n    a, b = map(int, sys.stdin.readline().split())\n    print(a + b)\n",
