@@ -794,6 +794,85 @@ def _bind_manifest(manifest: dict[str, Any], channel: Channel, ns: dict[str, Any
     return module
 
 
+_CORE_MODULES = ("builtins", "sys", "os", "posixpath", "json", "marshal", "socket", "signal", "time", "io", "warnings")
+"""Modules whose state is put back after every task, whether or not its tests hold them by name
+(those the judge itself works with); any other, where the tests hold it by name."""
+
+
+class _Pristine:
+    """The judge's global state as it was before any tests ran, put back after each task's.
+
+    The judge serves many tasks in one process, and the tests are plain code: a suite that
+    patches a module for good (``math.sqrt = ...``, ``json.dumps = ...``), leaves ``sys.stdout``
+    redirected, filters warnings to errors or lowers the recursion limit must not change the
+    next task's verdict (nor break the judge's own writing of this one's). After each task, an
+    attribute the tests replaced or deleted is put back in the modules they hold by name and in
+    ``_CORE_MODULES`` (attributes they added stay: importing a submodule adds one); so are
+    ``sys.modules`` entries, ``sys.path``, the warning filters, ``os.environ``, the recursion
+    limit and the working directory. A module first imported by a task's tests is taken as
+    that task left it. Comparing every module each time would cost the judge about a
+    millisecond a task; these cost a few dozen microseconds.
+    """
+
+    def __init__(self) -> None:
+        self.modules: dict[int, tuple[types.ModuleType, dict[str, Any]]] = {}
+        self.names = dict(sys.modules)
+        for m in self.names.values():
+            if isinstance(m, types.ModuleType):
+                self.modules[id(m)] = (m, dict(vars(m)))
+        self.core = [m for m in (sys.modules.get(n) for n in _CORE_MODULES) if isinstance(m, types.ModuleType)]
+        self.lists = [(lst, lst[:]) for lst in (sys.path, sys.meta_path, sys.path_hooks, warnings.filters)]
+        self.environ = dict(_environ_data())
+        self.recursion = sys.getrecursionlimit()
+        self.cwd = os.getcwd()
+
+    def restore(self, ns: dict[str, Any]) -> None:
+        seen = {id(m): m for m in self.core}
+        for value in list(ns.values()):
+            if isinstance(value, types.ModuleType):
+                seen[id(value)] = value
+        for key, module in seen.items():
+            known = self.modules.get(key)
+            if known is None:
+                self.modules[key] = (module, dict(vars(module)))
+                continue
+            d, snap = vars(module), known[1]
+            if d != snap:
+                for name, value in snap.items():
+                    if d.get(name, _MISSING) is not value:
+                        d[name] = value
+        if not sys.modules.items() >= self.names.items():
+            sys.modules.update(self.names)
+        for lst, snap in self.lists:
+            if lst != snap:
+                lst[:] = snap
+        warnings._filters_mutated()  # type: ignore[attr-defined]
+        if _environ_data() != self.environ:
+            for key in [k for k in _environ_data() if k not in self.environ]:
+                os.environ.pop(os.fsdecode(key) if isinstance(key, bytes) else key, None)
+            for key, value in self.environ.items():
+                os.environ[os.fsdecode(key) if isinstance(key, bytes) else key] = (
+                    os.fsdecode(value) if isinstance(value, bytes) else value)
+        if sys.getrecursionlimit() != self.recursion:
+            sys.setrecursionlimit(self.recursion)
+        try:
+            if os.getcwd() != self.cwd:
+                os.chdir(self.cwd)
+        except OSError:
+            os.chdir(self.cwd)
+
+
+def _environ_data() -> Any:
+    """``os.environ``'s own mapping (``_data``: no decoding, so comparing it is cheap)."""
+    data = getattr(os.environ, "_data", None)
+    return data if isinstance(data, dict) else dict(os.environ)
+
+
+_MISSING = object()
+_PRISTINE: list[_Pristine] = []
+"""The judge server's one record of its state before any task (made when it starts serving)."""
+
+
 def run(payload: dict[str, Any], code: Any, channel: Channel, on_ready: Any = None) -> dict[str, Any]:
     """Import the program's manifest, run the tests, and return the verdict.
 
@@ -801,6 +880,7 @@ def run(payload: dict[str, Any], code: Any, channel: Channel, on_ready: Any = No
     their own CPU budget).
     """
     _RUN_EXCEPTIONS.clear()
+    ns: dict[str, Any] = {}
     counts = Counts(lambda: channel.gone is not None)
     verdict: dict[str, Any] = {"v": 1, "ready": False, "completed": False, "passed": 0, "seen": 0,
                                "program_gone": None, "harness_error": None, "error": None, "import_error": None}
@@ -809,8 +889,8 @@ def run(payload: dict[str, Any], code: Any, channel: Channel, on_ready: Any = No
         verdict["ready"] = True
         if on_ready is not None:
             on_ready()
-        ns: dict[str, Any] = {"__name__": _wire.TESTS_MODULE, "__builtins__": builtins, "__et_case": counts.case,
-                              "__et_plan": counts.plan, "__et_harness_error": HarnessError}
+        ns.update({"__name__": _wire.TESTS_MODULE, "__builtins__": builtins, "__et_case": counts.case,
+                              "__et_plan": counts.plan, "__et_harness_error": HarnessError})
         sys.modules["solution"] = _bind_manifest(manifest, channel, ns)
         exec(code, ns)
         verdict["completed"] = channel.gone is None
@@ -826,6 +906,11 @@ def run(payload: dict[str, Any], code: Any, channel: Channel, on_ready: Any = No
     except BaseException as exc:  # noqa: BLE001 - the tests (or the import) raised outside a case
         key = "error" if verdict["ready"] else "import_error"
         verdict[key] = f"{type(exc).__name__}: {str(exc)[:300]}"
+    if _PRISTINE:
+        try:
+            _PRISTINE[0].restore(ns)
+        except BaseException as exc:  # noqa: BLE001 - the tests left the judge in a state it cannot mend
+            verdict["harness_error"] = f"the judge could not put back what the tests changed: {type(exc).__name__}: {exc}"
     if channel.gone is not None and verdict["program_gone"] is None:
         verdict["program_gone"] = channel.gone
         verdict["completed"] = False
@@ -883,6 +968,7 @@ def serve(sock_fd: int, verdict_fd: int, writable: tuple[str, ...] = ("/dev/shm"
     import socket
 
     _harden_imports(writable)
+    _PRISTINE.append(_Pristine())
     sock = socket.socket(fileno=sock_fd)
     held: list[int] = []
     while True:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from exectune_rl.sandboxes import ExecStatus
+from exectune_rl.sandboxes import ExecStatus, LocalSandbox
 from exectune_rl.sandboxes.runner import ProgramTests, TestStatus, run_tests
 
 CHECK = ProgramTests("check", entry_point="add", code=(
@@ -1328,3 +1328,31 @@ def test_a_program_that_kills_itself_during_a_call_is_signaled_every_time(pool):
     prog = "import os, signal\ndef f():\n    os.kill(os.getpid(), signal.SIGKILL)\n"
     outs = run_tests(pool, [prog] * 12, tests, cpu_time_s=1.0)
     assert {(o.status, o.results[0].status) for o in outs} == {(TestStatus.SIGNALED, ExecStatus.SIGNALED)}, outs
+
+
+LASTING_CHANGES = ProgramTests("asserts", code=(
+    # a suite that changes the judge's process for good, at its top level, and passes
+    "import builtins, io, json, math, os, sys, warnings\n"
+    "sys.stdout = io.StringIO()\nsys.stderr = io.StringIO()\nwarnings.simplefilter('error')\n"
+    "math.sqrt = lambda x: 0\njson.dumps = lambda *a, **k: 'X'\nos.pwrite = lambda *a: 0\n"
+    "builtins.print = lambda *a, **k: None\nbuiltins.sorted = lambda xs: xs\n"
+    "os.environ['ET_LEFT_BEHIND'] = '1'\nsys.setrecursionlimit(100_000)\nsys.path.insert(0, '.')\n"
+    "sys.modules['fractions'] = None\n"
+    "assert add(1, 2) == 3\n"))
+NEIGHBOUR = ProgramTests("asserts", code=(
+    "import io, contextlib, json, math, os, sys, warnings\nfrom fractions import Fraction\n"
+    "assert math.sqrt(add(2, 2)) == 2.0\nassert json.dumps([add(1, 1)]) == '[2]'\n"
+    "assert sorted([add(2, 1), 1]) == [1, 3]\nassert 'ET_LEFT_BEHIND' not in os.environ\n"
+    "assert '.' not in sys.path and sys.getrecursionlimit() < 100_000\n"
+    "buf = io.StringIO()\nwith contextlib.redirect_stdout(buf):\n    print(add(2, 5))\nassert buf.getvalue() == '7\\n'\n"
+    "warnings.warn('only a warning')\nassert Fraction(add(1, 0), 2) == 0.5\n"))
+
+
+def test_tests_that_change_the_judge_for_good_leave_the_next_verdicts_alone():
+    # one worker, so one judge serves every task: a suite's lasting changes to its process are
+    # put back after its task (its own verdict written as usual), so neither an honest nor a
+    # wrong program of the next tasks is judged by them
+    with LocalSandbox(workers=1) as sb:
+        outs = run_tests(sb, [HONEST, HONEST, WRONG, HONEST, HONEST], [LASTING_CHANGES, NEIGHBOUR, NEIGHBOUR, LASTING_CHANGES, NEIGHBOUR])
+    assert [o.status for o in outs] == [TestStatus.PASSED, TestStatus.PASSED, TestStatus.FAILED, TestStatus.PASSED, TestStatus.PASSED], outs
+    assert (outs[1].passed_cases, outs[1].total_cases) == (7, 7) and outs[2].passed_cases == 2, outs  # the two that do not call add
