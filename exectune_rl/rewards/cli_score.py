@@ -300,13 +300,17 @@ def build_config(args: argparse.Namespace) -> Any:
     if args.preset != "auto":
         fields["preset"] = args.preset
     try:
-        return RewardConfig.from_section(fields)
+        config = RewardConfig.from_section(fields)
     except ConfigError as exc:
         message = str(exc).replace("unknown RewardConfig field", "unknown --set/--config field")
         for name, where in origin.items():
             if f"RewardConfig.{name}" in message or f"{name!r}" in message:
                 raise ConfigError(f"{where}: {message.replace('RewardConfig.', '')}") from None
         raise ConfigError(message) from None
+    if getattr(args, "recheck", None) is not None and not config.calibrate_time_limits:
+        raise ConfigError("--recheck applies to calibrated time limits only: add --calibrate "
+                          "(or calibrate_time_limits: true in --config / --set)")
+    return config
 
 
 def make_core(name: str, options: dict[str, Any], config: Any) -> tuple[Any, Any]:

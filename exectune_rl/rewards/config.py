@@ -35,6 +35,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -167,15 +168,16 @@ class RewardConfig:
                         f"{' - leakage_penalty' if self.leakage == 'penalty' else ''}), so breaking the format or leaking "
                         f"would beat a wrong answer; use a value <= {self.gated_floor!r} or leave it unset"
                     )
-        for name in ("calibration_factor", "calibration_floor_s"):
+        for name in ("format_gate", "graded_execution", "calibrate_time_limits", "syntax_precheck", "log_components"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"RewardConfig.{name} must be true or false, got {getattr(self, name)!r}")
+        for name in ("calibration_factor", "calibration_floor_s", "cpu_time_s"):
             self._check_number(name, 0.0, None)
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"RewardConfig.{name} must be > 0, got {getattr(self, name)!r}")
+            if not 0 < getattr(self, name) < math.inf:
+                raise ConfigError(f"RewardConfig.{name} must be a positive finite number, got {getattr(self, name)!r}")
         if self.calibration_recheck not in ("always", "progress", "never"):
             raise ConfigError(f"RewardConfig.calibration_recheck must be 'always', 'progress' or 'never', "
                               f"got {self.calibration_recheck!r}")
-        if self.cpu_time_s <= 0:
-            raise ConfigError(f"RewardConfig.cpu_time_s must be positive, got {self.cpu_time_s!r}")
         if not isinstance(self.strategy_tag, str) or not self.strategy_tag.replace("_", "").replace("-", "").isalnum():
             raise ConfigError(f"RewardConfig.strategy_tag must be a plain tag name, got {self.strategy_tag!r}")
         if isinstance(self.leakage_detectors, str):

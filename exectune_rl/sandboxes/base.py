@@ -102,21 +102,21 @@ _COUNT_LIMITS = {
 }
 
 
-def _seconds(name: str, value: Any, top: float) -> float:
+def _seconds(name: str, value: Any, top: float, owner: str = "ExecRequest") -> float:
     if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise ConfigError(f"ExecRequest.{name} must be a number of seconds, got {type(value).__name__} {value!r}")
+        raise ConfigError(f"{owner}.{name} must be a number of seconds, got {type(value).__name__} {value!r}")
     if not math.isfinite(value) or value <= 0 or value > top:
-        raise ConfigError(f"ExecRequest.{name} must be a finite number of seconds in (0, {top:g}], got {value!r}")
+        raise ConfigError(f"{owner}.{name} must be a finite number of seconds in (0, {top:g}], got {value!r}")
     return value
 
 
-def _count(name: str, value: Any, top: int) -> int:
+def _count(name: str, value: Any, top: int, owner: str = "ExecRequest") -> int:
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool):
-        raise ConfigError(f"ExecRequest.{name} must be a positive int, got {type(value).__name__} {value!r}")
+        raise ConfigError(f"{owner}.{name} must be a positive int, got {type(value).__name__} {value!r}")
     if not 0 < value <= top:
-        raise ConfigError(f"ExecRequest.{name} must be in [1, {top}], got {value!r}")
+        raise ConfigError(f"{owner}.{name} must be in [1, {top}], got {value!r}")
     return value
 
 

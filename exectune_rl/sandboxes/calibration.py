@@ -17,17 +17,29 @@ A program that runs out of a calibrated limit is re-run once at the hard limit b
 called a timeout (``TestOutcome.rechecked``; ``recheck="always"``, the default), so a loaded
 machine or an honest, slower algorithm is never punished by calibration. An infinite loop
 then costs the calibrated limit plus the hard limit: this mode keeps every verdict of the
-hard limit and saves no time on loops. ``recheck="progress"`` re-runs every timeout except
-a judged one stuck in the suite's first call with nothing done (:func:`stuck_in_first_case`):
-a loop then costs the calibrated limit alone (tens of milliseconds), while a program still
-being imported, one that finished a call, one stopped by the wall clock before its CPU limit,
-any single-case suite, and every run the judge does not watch (``io`` cases, the in-process
-harness, other languages, where a slow start and a loop look the same) are still re-run; an
-honest program slower than the limit on its very first call is the one it fails.
-``recheck="never"`` re-runs none.
+hard limit and saves no time on loops. ``recheck="progress"`` re-runs every timeout at the hard limit except
+a judged one stuck in the suite's first call with nothing done (:func:`stuck_in_first_case`),
+which is re-run once at ``ESCALATION`` times its calibrated limit instead (and at the hard limit
+if it then shows progress): a loop then costs three calibrated limits (tens of milliseconds),
+and CPU noise around the limit (a program's CPU time varies by up to twice from run to run)
+never decides a verdict. A program still being imported, one that finished a call, one stopped
+by the wall clock before its CPU limit, any single-case suite, and every run the judge does not
+watch (``io`` cases, the in-process harness, other languages, where a slow start and a loop look
+the same) are re-run at the hard limit; an honest program more than ``ESCALATION`` times slower
+than the limit on its very first call is the one it fails. ``recheck="never"`` re-runs none
+(there, in runs the judge does not watch, the program's imports count against the limit).
+
+A limit from a passing program (``first_pass``) or a recorded run (``baseline``) is that
+program's time, not a reference's: when a later program passes only on a re-run, the suite's
+figure is raised to that program's time, so the next such program passes at once.
+
+A reference that fails its own tests is reported (a warning, ``stats["failed_references"]``)
+and not measured again in this process; its suite runs at the hard limit (or from its first
+passing program).
 
 Calibrations persist in SQLite (default ``$EXECTUNE_CACHE_DIR/calibration.sqlite``), keyed by
-the tests, the reference, the interpreter and the machine, so a changed task is measured
+the tests, the reference, the harness (tests in the judge or in the program's process), this
+library's version, the interpreter and the machine (its architecture and CPU count), so a changed task is measured
 again and other processes and runs reuse the figures. A store that cannot be opened, read or
 written (a read-only folder, a file that is not a database) never fails a run: a warning says
 so once and the figures stay in the process, as with ``path=":memory:"``.
@@ -69,9 +81,14 @@ from typing import Any
 
 from exectune_rl.errors import ConfigError
 
-__all__ = ["Calibration", "TimeLimit", "LIMIT_SOURCES", "stuck_in_first_case"]
+__all__ = ["Calibration", "TimeLimit", "LIMIT_SOURCES", "ESCALATION", "stuck_in_first_case"]
 
 logger = logging.getLogger(__name__)
+
+ESCALATION = 2.0
+"""``recheck="progress"``: a run stuck in its first call is re-run once at this many times its
+calibrated limit (CPU time of one program varies by up to about 2x between runs on a 2-core
+machine; see the module docstring)."""
 
 LIMIT_SOURCES = ("hard", "reference", "first_pass", "baseline")
 """Where a time limit came from: the caller's hard limit, or a calibration from the task's
@@ -95,7 +112,9 @@ class TimeLimit:
 
 
 def _fingerprint() -> str:
-    return f"{platform.python_implementation()}-{sys.version_info[:2]}-{platform.machine()}-{os.cpu_count()}"
+    from exectune_rl import __version__
+
+    return f"{platform.python_implementation()}-{sys.version_info[:2]}-{platform.machine()}-{os.cpu_count()}-{__version__}"
 
 
 @dataclass
@@ -124,7 +143,8 @@ class Calibration:
     path: str | os.PathLike[str] | None = None
     from_first_pass: bool = True
     stats: dict[str, int] = field(default_factory=lambda: {"calibrated": 0, "reused": 0, "rechecked": 0,
-                                                           "recheck_passed": 0, "judged": 0})
+                                                           "recheck_passed": 0, "judged": 0, "limited": 0,
+                                                           "escalated": 0, "failed_references": 0})
 
     def __post_init__(self) -> None:
         for name in ("factor", "floor_s"):
@@ -137,7 +157,12 @@ class Calibration:
         if not isinstance(self.recheck, (bool, str)) or self.recheck not in modes:
             raise ConfigError(f"Calibration.recheck must be 'always', 'progress' or 'never', got {self.recheck!r}")
         self.recheck = modes[self.recheck]
+        if not isinstance(self.from_first_pass, bool):
+            raise ConfigError(f"Calibration.from_first_pass must be True or False, got {self.from_first_pass!r}")
+        if self.path is not None and not isinstance(self.path, (str, os.PathLike)):
+            raise ConfigError(f"Calibration.path must be a file path, ':memory:' or None, got {self.path!r}")
         self._lock = threading.Lock()
+        self._failed: set[str] = set()  # references that failed their own tests, in this process
         self._memo: dict[str, tuple[float, str]] = {}
         self._db: sqlite3.Connection | None = None
         self._store_failed = False
@@ -185,10 +210,13 @@ class Calibration:
                        what, type(exc).__name__, exc)
 
     @staticmethod
-    def key(tests: Any, reference: str | None) -> str:
-        """The cache key of a suite and its reference (None: calibrated from a passing program)."""
+    def key(tests: Any, reference: str | None, harness_mode: str | None = None) -> str:
+        """The cache key of a suite and its reference (None: calibrated from a passing program),
+        for the harness that runs it (``"inprocess"``, or None for the judge, the default)."""
         parts = [tests.format, tests.code, tests.entry_point or "", json.dumps(list(tests.cases)), tests.language,
                  tests.support, reference if reference is not None else "\0first-pass", _fingerprint()]
+        if harness_mode == "inprocess":
+            parts.append("\0inprocess")
         return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
     def lookup(self, key: str) -> tuple[float, str] | None:
@@ -219,22 +247,38 @@ class Calibration:
                 except sqlite3.Error as exc:
                     self._lost_store("could not be written", exc)
 
-    def record(self, tests: Any, cpu_s: float, source: str = "baseline") -> None:
+    def record(self, tests: Any, cpu_s: float, source: str = "baseline", harness_mode: str | None = None) -> None:
         """Use a run that passed ``tests`` in ``cpu_s`` CPU seconds as the suite's reference.
 
         For callers that already ran a passing program, such as non-degradation's core-alone
         baseline; a suite with a reference of its own keeps that one.
+
+        Raises:
+            ConfigError: ``cpu_s`` is not a finite number >= 0, or ``source`` is not a
+                calibration source.
         """
-        key = self.key(tests, None)
+        if not isinstance(cpu_s, (int, float)) or isinstance(cpu_s, bool) or not math.isfinite(cpu_s) or cpu_s < 0:
+            raise ConfigError(f"Calibration.record: cpu_s must be a finite number of seconds >= 0, got {cpu_s!r}")
+        if source not in LIMIT_SOURCES[1:]:
+            raise ConfigError(f"calibration source must be one of {LIMIT_SOURCES[1:]}, got {source!r}")
+        key = self.key(tests, None, harness_mode)
         if self.lookup(key) is None:
             self.store(key, cpu_s, source)
+
+    def _raise(self, key: str, cpu_s: float) -> None:
+        """A program passed only on a re-run: the suite's figure (from a passing program or a
+        recorded run, never a reference) becomes at least its time."""
+        hit = self.lookup(key)
+        if hit is not None and hit[1] != "reference" and cpu_s > hit[0] and math.isfinite(cpu_s):
+            self.store(key, cpu_s, hit[1])
 
     def limit(self, t_ref: float, hard: float) -> float:
         return min(hard, max(self.floor_s, self.factor * t_ref))
 
     def recheck_rate(self) -> float:
-        judged = self.stats["judged"]
-        return self.stats["rechecked"] / judged if judged else 0.0
+        """The share of runs under a calibrated limit that were re-run (0.0 before any)."""
+        limited = self.stats["limited"]
+        return self.stats["rechecked"] / limited if limited else 0.0
 
     def __getstate__(self) -> dict[str, Any]:
         state = {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_db", "_store_failed")}
@@ -245,6 +289,9 @@ class Calibration:
         self._lock = threading.Lock()
         self._db = None
         self._store_failed = False
+        self.__dict__.setdefault("_failed", set())
+        for name, value in Calibration().stats.items():
+            self.stats.setdefault(name, value)
 
 
 
@@ -295,16 +342,22 @@ def run_calibrated(execute: Any, programs: Any, suites: list[Any], limits: dict[
     hard = float(limits["cpu_time_s"])
     hard_wall = limits.get("wall_time_s")
     programs = [str(p) for p in programs]
-    keys = calibrate_missing(execute, suites, limits, cal)
-    return _run_with_limits(execute, programs, suites, keys, limits, cal, hard, hard_wall)
+    keys, fresh = _calibrate(execute, suites, limits, cal)
+    return _run_with_limits(execute, programs, suites, keys, fresh, limits, cal, hard, hard_wall)
 
 
 def calibrate_missing(execute: Any, suites: list[Any], limits: dict[str, Any], cal: Calibration) -> list[str | None]:
     """Measure, in one batch, every suite with a reference not calibrated yet; return the keys."""
-    keys = [cal.key(s, s.reference) if s.reference is not None else None for s in suites]
+    return _calibrate(execute, suites, limits, cal)[0]
+
+
+def _calibrate(execute: Any, suites: list[Any], limits: dict[str, Any], cal: Calibration) -> tuple[list[str | None], set[str]]:
+    """The suites' keys, and those of the ones calibrated just now (measured in one batch)."""
+    mode = limits.get("harness_mode")
+    keys = [cal.key(s, s.reference, mode) if s.reference is not None else None for s in suites]
     todo: dict[str, Any] = {}
     for key, suite in zip(keys, suites):
-        if key is not None and key not in todo and cal.lookup(key) is None:
+        if key is not None and key not in todo and key not in cal._failed and cal.lookup(key) is None:
             todo[key] = suite
     if todo:
         start = time.perf_counter()
@@ -316,43 +369,77 @@ def calibrate_missing(execute: Any, suites: list[Any], limits: dict[str, Any], c
                 # per run: an io suite's limit holds for each case, so its slowest case counts
                 cal.store(key, statistics.median(max(r.cpu_s for r in o.results) for o in mine), "reference")
                 cal.stats["calibrated"] += 1
+            else:
+                bad = next(o for o in mine if not o.passed)
+                cal._failed.add(key)
+                cal.stats["failed_references"] += 1
+                logger.warning("a task's reference did not pass its own tests (%s, %s/%s cases: %s); its programs run "
+                               "at the hard limit%s", bad.status.value, bad.passed_cases, bad.total_cases,
+                               (bad.detail or "no detail")[:200], " or from their first passing program" if cal.from_first_pass else "")
         cal.calibration_s += time.perf_counter() - start
-    return keys
+    return keys, {k for k in todo if k not in cal._failed}
 
 
-def _run_with_limits(execute: Any, programs: list[str], suites: list[Any], keys: list[str | None],
+def _run_with_limits(execute: Any, programs: list[str], suites: list[Any], keys: list[str | None], fresh: set[str],
                      limits: dict[str, Any], cal: Calibration, hard: float, hard_wall: float | None) -> list[Any]:
     from dataclasses import replace
 
-    # 2. Each program's limit: its suite's calibration, else the hard limit.
+    mode = limits.get("harness_mode")
+    # 2. Each program's limit: its suite's calibration, else the hard limit (also where the
+    # calibrated limit would be the hard limit or above: then the hard limit is what applies).
     chosen: list[TimeLimit] = []
+    figure_keys: list[str | None] = []
     for key, suite in zip(keys, suites):
         hit = cal.lookup(key) if key is not None else None
+        used = key
         if hit is None and cal.from_first_pass:
-            hit = cal.lookup(cal.key(suite, None))
-        if hit is None:
+            used = cal.key(suite, None, mode)
+            hit = cal.lookup(used)
+        figure_keys.append(used if hit is not None else None)
+        if hit is None or cal.limit(hit[0], hard) >= hard:
             chosen.append(TimeLimit(hard, "hard"))
         else:
-            cal.stats["reused"] += 1
+            if used not in fresh:
+                cal.stats["reused"] += 1
             chosen.append(TimeLimit(cal.limit(hit[0], hard), hit[1], hit[0]))
     per = [limits if t.source == "hard" else _calibrated_limits(limits, t.cpu_time_s, hard, hard_wall) for t in chosen]
     outcomes = [replace(o, time_limit_s=t.cpu_time_s, limit_source=t.source)
                 for o, t in zip(execute(programs, suites, per), chosen)]
     cal.stats["judged"] += len(outcomes)
-    # 3. Re-run at the hard limit what ran out of a calibrated one.
+    cal.stats["limited"] += sum(t.source != "hard" for t in chosen)
+    # 3. Re-run what ran out of a calibrated limit: at the hard limit, or (``progress``, a run
+    # stuck in its first call) once at ESCALATION times its limit, then at the hard limit only
+    # if it shows progress there.
     if cal.recheck != "never":
-        again = [i for i, (o, t) in enumerate(zip(outcomes, chosen))
-                 if t.source != "hard" and t.cpu_time_s < hard and o.status.value == "timeout"
-                 and (cal.recheck == "always" or not stuck_in_first_case(o, t.cpu_time_s))]
+        out_of_limit = [i for i, (o, t) in enumerate(zip(outcomes, chosen)) if t.source != "hard" and o.status.value == "timeout"]
+        stuck = {i for i in out_of_limit if cal.recheck == "progress" and stuck_in_first_case(outcomes[i], chosen[i].cpu_time_s)}
+        escalate = [i for i in out_of_limit if i in stuck and min(hard, ESCALATION * chosen[i].cpu_time_s) < hard]
+        again = [i for i in out_of_limit if i not in escalate]
+        cal.stats["rechecked"] += len(out_of_limit)
+        if escalate:
+            cal.stats["escalated"] += len(escalate)
+            up = [min(hard, ESCALATION * chosen[i].cpu_time_s) for i in escalate]
+            redo = execute([programs[i] for i in escalate], [suites[i] for i in escalate],
+                           [_calibrated_limits(limits, u, hard, hard_wall) for u in up])
+            for i, u, o in zip(escalate, up, redo):
+                outcomes[i] = replace(o, time_limit_s=u, limit_source=chosen[i].source, rechecked=True)
+                if o.status.value == "timeout" and not stuck_in_first_case(o, u):
+                    again.append(i)  # progress at last: a slow program, never called a loop by calibration
+                elif o.passed:
+                    cal.stats["recheck_passed"] += 1
         if again:
-            cal.stats["rechecked"] += len(again)
+            again.sort()
             redo = execute([programs[i] for i in again], [suites[i] for i in again], [limits] * len(again))
             for i, o in zip(again, redo):
                 cal.stats["recheck_passed"] += int(o.passed)
                 outcomes[i] = replace(o, time_limit_s=hard, limit_source="hard", rechecked=True)
+        for i in out_of_limit:
+            fk = figure_keys[i]
+            if fk is not None and outcomes[i].passed and outcomes[i].results:
+                cal._raise(fk, max(r.cpu_s for r in outcomes[i].results))
     # 4. A suite without a reference is calibrated from its first passing program.
     if cal.from_first_pass:
-        for suite, t, o in zip(suites, chosen, outcomes):
-            if t.source == "hard" and o.passed and o.results:
-                cal.record(suite, max(r.cpu_s for r in o.results), "first_pass")
+        for suite, t, o, fk in zip(suites, chosen, outcomes, figure_keys):
+            if t.source == "hard" and fk is None and o.passed and o.results:
+                cal.record(suite, max(r.cpu_s for r in o.results), "first_pass", mode)
     return outcomes

@@ -44,7 +44,8 @@ from typing import Any, Protocol
 from exectune_rl.errors import ConfigError
 from exectune_rl.languages import normalize
 from exectune_rl.sandboxes import _wire
-from exectune_rl.sandboxes.base import ExecRequest, ExecResult, ExecStatus, Sandbox
+from exectune_rl.sandboxes.base import (_COUNT_LIMITS, MAX_CPU_TIME_S, MAX_WALL_TIME_S, ExecRequest, ExecResult, ExecStatus,
+                                        Sandbox, _count, _seconds)
 from exectune_rl.sandboxes.futures import Future, done_future, then
 
 __all__ = ["ProgramTests", "TestStatus", "TestOutcome", "TestHarness", "run_tests", "submit_tests", "arun_tests", "register_harness",
@@ -980,7 +981,22 @@ def _limits(sandbox: Sandbox, cpu_time_s: float, memory_mb: int, wall_time_s: fl
     elif harness_mode == "out_of_process" and not supported:
         raise ConfigError(f"{type(sandbox).__name__} cannot run tests out of process (supports_judge is False); "
                           "use harness_mode='inprocess' or a sandbox such as LocalSandbox")
+    # the batch's own limits, checked once: a bad one is the caller's error, never INFRA on every row
+    cpu_time_s = _seconds("cpu_time_s", cpu_time_s, MAX_CPU_TIME_S, "run_tests")
+    memory_mb = _count("memory_mb", memory_mb, _COUNT_LIMITS["memory_mb"], "run_tests")
+    if wall_time_s is not None:
+        wall_time_s = _seconds("wall_time_s", wall_time_s, MAX_WALL_TIME_S, "run_tests")
     return {"cpu_time_s": cpu_time_s, "memory_mb": memory_mb, "wall_time_s": wall_time_s, "harness_mode": harness_mode}
+
+
+def _calibration_of(calibration: Any) -> Any:
+    """``calibration`` when it is a :class:`~exectune_rl.sandboxes.calibration.Calibration`."""
+    from exectune_rl.sandboxes.calibration import Calibration
+
+    if not isinstance(calibration, Calibration):
+        raise ConfigError(f"calibration must be a Calibration (exectune_rl.sandboxes.calibration) or None, "
+                          f"got {type(calibration).__name__} {calibration!r}")
+    return calibration
 
 
 def run_tests(
@@ -1038,6 +1054,8 @@ def submit_tests(
     if calibration is not None:
         from exectune_rl.sandboxes.calibration import run_calibrated
 
+        calibration = _calibration_of(calibration)
+
         return done_future(run_calibrated(lambda p, s, lim: _finish(*_run_plan(sandbox, p, s, lim)), programs,
                                           _suites(programs, tests), limits, calibration))
     plan, requests = _plan(programs, tests, limits)
@@ -1046,7 +1064,7 @@ def submit_tests(
                 lambda done: [replace(o, time_limit_s=limit) for o in _finish(plan, done.result())])
 
 
-def calibrate(sandbox: Sandbox, tests: Sequence[ProgramTests], calibration: Any, *, cpu_time_s: float = 5.0,
+def calibrate(sandbox: Sandbox, tests: Sequence[ProgramTests] | ProgramTests, calibration: Any, *, cpu_time_s: float = 5.0,
               memory_mb: int = 512, harness_mode: str | None = None) -> float:
     """Measure the references of ``tests`` not calibrated yet (a one-off cost); return its seconds.
 
@@ -1055,9 +1073,14 @@ def calibrate(sandbox: Sandbox, tests: Sequence[ProgramTests], calibration: Any,
     """
     from exectune_rl.sandboxes.calibration import calibrate_missing
 
+    calibration = _calibration_of(calibration)
     limits = _limits(sandbox, cpu_time_s, memory_mb, None, harness_mode)
+    suites = [tests] if isinstance(tests, ProgramTests) else list(tests) if isinstance(tests, (list, tuple)) else [tests]
+    bad = [type(t).__name__ for t in suites if not isinstance(t, ProgramTests)]
+    if bad:
+        raise ConfigError(f"calibrate() takes ProgramTests (one, or a sequence of them), got {', '.join(bad)}")
     before = calibration.calibration_s
-    calibrate_missing(lambda p, s, lim: _finish(*_run_plan(sandbox, p, s, lim)), list(tests), limits, calibration)
+    calibrate_missing(lambda p, s, lim: _finish(*_run_plan(sandbox, p, s, lim)), suites, limits, calibration)
     return calibration.calibration_s - before
 
 

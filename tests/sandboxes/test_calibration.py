@@ -7,7 +7,7 @@ import pickle
 import pytest
 
 from exectune_rl.errors import ConfigError
-from exectune_rl.sandboxes.calibration import Calibration
+from exectune_rl.sandboxes.calibration import ESCALATION, Calibration
 from exectune_rl.sandboxes.runner import ProgramTests, TestStatus, calibrate, run_tests
 
 REF = "def add(a, b):\n    return a + b\n"
@@ -113,9 +113,79 @@ def test_progress_recheck_skips_a_loop_in_the_first_call_and_rechecks_the_rest(p
     # slow on every call (about 20-60 ms): the first call ends inside the limit, a later one does not
     slow_calls = "def add(a, b):\n    x = 0\n    for _ in range(1_000_000):\n        x += 1\n    return a + b\n"
     loop, slow = run_tests(pool, [LOOP, slow_calls], tests, cpu_time_s=3.0, calibration=cal)
-    assert loop.status is TestStatus.TIMEOUT and not loop.rechecked and loop.results[0].cpu_s < 0.5
+    # the loop, stuck in its first call, is re-run once at ESCALATION x its limit, never at the hard limit
+    assert loop.status is TestStatus.TIMEOUT and loop.rechecked and loop.results[0].cpu_s < 0.5
+    assert loop.time_limit_s == pytest.approx(ESCALATION * 0.15) and loop.limit_source == "reference"
     assert slow.passed and slow.rechecked and slow.limit_source == "hard"
-    assert cal.stats["rechecked"] == 1
+    assert cal.stats["rechecked"] == 2 and cal.stats["escalated"] == 1
+
+
+def test_progress_recheck_never_lets_cpu_noise_at_the_limit_decide(pool, tmp_path):
+    # a first call that takes about 1.3x the limit (as CPU noise makes of a program at 70% of
+    # it): stuck by the rule, and passed by its escalated re-run, at no hard-limit cost
+    cal = Calibration(path=tmp_path / "c.sqlite", recheck="progress", floor_s=0.1, factor=1.0)
+    tests = ProgramTests("asserts", code="".join(f"assert add({i}, 1) == {i + 1}\n" for i in range(6)), reference=REF)
+    first_heavy = ("import time\nDONE = []\ndef add(a, b):\n    if not DONE:\n        t = time.process_time()\n"
+                   "        while time.process_time() - t < 0.13:\n            pass\n        DONE.append(1)\n    return a + b\n")
+    [out] = run_tests(pool, [first_heavy], tests, cpu_time_s=3.0, calibration=cal)
+    assert out.passed and out.rechecked and out.limit_source == "reference", out
+    assert out.time_limit_s == pytest.approx(ESCALATION * 0.1) and cal.stats["escalated"] == 1
+
+
+def test_a_figure_from_a_passing_program_is_raised_by_a_slower_one_that_passed_on_its_recheck(pool, tmp_path):
+    cal = Calibration(path=tmp_path / "c.sqlite", floor_s=0.02, factor=1.0)
+    tests = ProgramTests("asserts", code="".join(f"assert add({i}, 1) == {i + 1}\n" for i in range(6)))
+    [fast] = run_tests(pool, [REF], tests, cpu_time_s=3.0, calibration=cal)  # no reference: it becomes the figure
+    slow = ("import time\ndef add(a, b):\n    t = time.process_time()\n    while time.process_time() - t < 0.02:\n"
+            "        pass\n    return a + b\n")
+    [first] = run_tests(pool, [slow], tests, cpu_time_s=3.0, calibration=cal)
+    assert fast.passed and first.passed and first.rechecked, first
+    [second] = run_tests(pool, [slow], tests, cpu_time_s=3.0, calibration=cal)
+    assert second.passed and not second.rechecked and second.limit_source == "first_pass", second
+    assert second.time_limit_s >= 0.1
+
+
+def test_a_limit_at_or_above_the_hard_limit_is_the_hard_limit(pool, tmp_path):
+    cal = Calibration(path=tmp_path / "c.sqlite", floor_s=2.0)
+    [out] = run_tests(pool, [LOOP], TESTS, cpu_time_s=0.5, calibration=cal)
+    assert out.status is TestStatus.TIMEOUT and out.limit_source == "hard" and out.time_limit_s == 0.5
+    assert not out.rechecked and cal.recheck_rate() == 0.0 and cal.stats["limited"] == 0
+
+
+def test_a_failed_reference_is_reported_once_and_not_measured_again(pool, tmp_path, caplog):
+    cal = Calibration(path=tmp_path / "c.sqlite", recheck="never", from_first_pass=False)
+    tests = ProgramTests("asserts", code="assert add(1, 2) == 3", reference="def add(a, b):\n    return a - b\n")
+    with caplog.at_level("WARNING", logger="exectune_rl.sandboxes.calibration"):
+        [a] = run_tests(pool, [REF], tests, cpu_time_s=1.0, calibration=cal)
+        spent = cal.calibration_s
+        [b] = run_tests(pool, [REF], tests, cpu_time_s=1.0, calibration=cal)
+    assert a.passed and b.passed and a.limit_source == b.limit_source == "hard"
+    assert cal.stats["failed_references"] == 1 and cal.calibration_s == spent
+    assert sum("did not pass its own tests" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_bad_figures_and_arguments_are_config_errors(pool, tmp_path):
+    cal = Calibration(path=tmp_path / "c.sqlite")
+    for bad in (float("nan"), float("inf"), -1.0, "0.1", None, True):
+        with pytest.raises(ConfigError):
+            cal.record(TESTS, bad)
+    cal.record(ProgramTests("asserts", code="assert add(2, 2) == 4"), 0.01)  # the store still takes figures
+    assert Calibration(path=tmp_path / "c.sqlite").lookup(Calibration.key(ProgramTests("asserts", code="assert add(2, 2) == 4"), None))
+    for kwargs in ({"calibration": "yes"}, {"calibration": True}, {"cpu_time_s": 0}, {"cpu_time_s": float("nan")},
+                   {"cpu_time_s": "5"}, {"cpu_time_s": 1e9}):
+        with pytest.raises(ConfigError):
+            run_tests(pool, [REF], TESTS, **({"calibration": cal} | kwargs))
+    with pytest.raises(ConfigError):
+        calibrate(pool, None, cal)
+    assert calibrate(pool, TESTS, cal) >= 0.0  # one suite, as run_tests takes it
+    for kwargs in ({"from_first_pass": "no"}, {"path": 3}):
+        with pytest.raises(ConfigError):
+            Calibration(**kwargs)
+
+
+def test_the_key_follows_the_harness():
+    assert Calibration.key(TESTS, REF) == Calibration.key(TESTS, REF, "out_of_process")
+    assert Calibration.key(TESTS, REF) != Calibration.key(TESTS, REF, "inprocess")
 
 
 def test_progress_recheck_reruns_a_single_case_suite(pool, tmp_path):
