@@ -421,7 +421,7 @@ def _make_folders(**paths: str | None) -> None:
                 Path(path).unlink(missing_ok=True)
 
 
-def _report(args: argparse.Namespace, config: Any, summary: Any, n: int, elapsed: float) -> None:
+def _report(args: argparse.Namespace, config: Any, summary: Any, n: int, elapsed: float, calibration: Any = None) -> None:
     from exectune_rl.rewards.summary import format_table
 
     result = summary.result()
@@ -430,6 +430,12 @@ def _report(args: argparse.Namespace, config: Any, summary: Any, n: int, elapsed
     extra: dict[str, Any] = {}
     if config.given_output_model:
         extra["given outputs priced as"] = config.given_output_model
+    if calibration is not None:
+        stats = dict(calibration.stats)
+        result["calibration"] = {"recheck": calibration.recheck, "calibration_s": calibration.calibration_s,
+                                 "recheck_rate": calibration.recheck_rate(), **stats}
+        extra.update({"calibration (s)": calibration.calibration_s, "suites calibrated": stats["calibrated"],
+                      "runs under a calibrated limit": stats["limited"], "re-check rate": calibration.recheck_rate()})
     extra.update({"elapsed (s)": elapsed, "rows per second": result["rows_per_s"]})
     print(format_table(result, extra), file=sys.stderr if args.out == "-" else sys.stdout)
     if args.summary_json:
@@ -517,7 +523,7 @@ def run(args: argparse.Namespace) -> int:
         _close(core_sandbox)
     if n == 0:
         raise DataError(f"{args.input!r} holds no rows (an empty file?): nothing to score")
-    _report(args, config, summary, n, time.perf_counter() - start)
+    _report(args, config, summary, n, time.perf_counter() - start, getattr(reward.executor, "calibration", None))
     if bad_lines:
         # Every other row was scored and written; the run still says its input was not clean.
         more = f" (and {len(bad_lines) - 1} more)" if len(bad_lines) > 1 else ""

@@ -134,6 +134,10 @@ class ExecutionResult:
         syntax: The tree-sitter check of the program, when one ran.
         detail: A short reason.
         cached: Answered from the execution cache.
+        time_limit_s / limit_source / rechecked: Where time limits are calibrated, the CPU
+            limit that applied, where it came from (one of
+            :data:`~exectune_rl.sandboxes.calibration.LIMIT_SOURCES`) and whether the program
+            was re-run after running out of a calibrated limit (None without calibration).
     """
 
     status: ExecutionStatus
@@ -145,6 +149,9 @@ class ExecutionResult:
     syntax: SyntaxResult | None = None
     detail: str = ""
     cached: bool = False
+    time_limit_s: float | None = None
+    limit_source: str | None = None
+    rechecked: bool | None = None
 
     @property
     def is_infra(self) -> bool:
@@ -511,7 +518,15 @@ class CodeExecutor(TransientState):
             runs=bool(outcome.runs),
             fraction=outcome.fraction,
             detail=_short(outcome.detail),
+            **self._limit_of(outcome),
         )
+
+    def _limit_of(self, outcome: Any) -> dict[str, Any]:
+        """The time limit that applied, where limits are calibrated."""
+        if self.calibration is None:
+            return {}
+        return {"time_limit_s": getattr(outcome, "time_limit_s", None), "limit_source": getattr(outcome, "limit_source", None),
+                "rechecked": bool(getattr(outcome, "rechecked", False))}
 
 
 def _short(text: Any, limit: int = 300) -> str:

@@ -78,6 +78,9 @@ class CoreRun:
             "success": self.execution.success,
             "detail": self.execution.detail,
         }
+        if self.execution.limit_source is not None:  # calibrated time limits: which one applied
+            out.update(time_limit_s=self.execution.time_limit_s, limit_source=self.execution.limit_source,
+                       rechecked=self.execution.rechecked)
         if self.error:
             out["error"] = self.error
         if include_text:

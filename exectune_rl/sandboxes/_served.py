@@ -437,7 +437,10 @@ class _Capture:
         () when the tests caught nothing."""
         if capture is None:
             return ()
-        sys.stdout, sys.stderr = capture.saved
+        if capture.out is not None:  # only the streams it replaced: the program may set the others
+            sys.stdout = capture.saved[0]
+        if capture.err is not None:
+            sys.stderr = capture.saved[1]
         printed = capture.take()
         if capture.catcher is not None:
             try:

@@ -241,3 +241,32 @@ def test_calibrate_and_recheck_flags_reach_the_reward_config() -> None:
     assert build_config(parser.parse_args([])).calibration_recheck == "always"
     with pytest.raises(SystemExit):
         parser.parse_args(["--recheck", "sometimes"])
+
+
+def test_calibrated_scoring_reports_each_runs_limit_and_the_calibration(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXECTUNE_CACHE_DIR", str(tmp_path / "cache"))
+    out, summary = tmp_path / "scored.jsonl", tmp_path / "summary.json"
+    assert main(["score", "--calibrate", "--recheck", "progress", "--out", str(out), "--summary-json", str(summary),
+                 "--no-progress", "--limit", "12"]) == 0
+    assert "re-check rate" in capsys.readouterr().out
+    runs = [run for line in out.read_text().splitlines() for run in json.loads(line).get("runs", [])
+            if run["status"] not in ("no_code", "output_limit", "syntax_error")]  # the runs that ran
+    assert runs and all(r["limit_source"] in ("hard", "reference", "first_pass", "baseline") for r in runs), runs
+    assert any(r["limit_source"] == "reference" and 0 < r["time_limit_s"] < 5 for r in runs)
+    assert all(isinstance(r["rechecked"], bool) for r in runs)
+    cal = json.loads(summary.read_text())["calibration"]
+    assert cal["recheck"] == "progress" and cal["calibrated"] >= 1 and cal["calibration_s"] > 0
+    assert 0.0 <= cal["recheck_rate"] <= 1.0 and cal["limited"] >= 1
+    # without --calibrate, the runs carry no limit of their own, and --recheck alone is an error
+    assert main(["score", "--out", str(out), "--no-progress", "--limit", "4"]) == 0
+    assert all("limit_source" not in r for line in out.read_text().splitlines() for r in json.loads(line).get("runs", []))
+    capsys.readouterr()
+    assert main(["score", "--recheck", "progress", "--no-progress", "--limit", "4"]) == 2
+    assert "--calibrate" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["no", "maybe", "yes please"])
+def test_a_bool_field_takes_only_true_or_false(capsys: pytest.CaptureFixture[str], value: str) -> None:
+    assert main(["score", "--set", f"calibrate_time_limits={value}", "--no-progress", "--limit", "1"]) == 2
+    assert "calibrate_time_limits must be true or false" in capsys.readouterr().err
