@@ -137,12 +137,16 @@ def _program_text(self: BaseException) -> str:
     return text if type(text) is str else Exception.__str__(self)
 
 
-def _exception_for(mro: Any, message: Any, codec: Any = None) -> BaseException:
+def _exception_for(mro: Any, message: Any, codec: Any = None, budget: list[int] | None = None) -> BaseException:
     """A judge-side exception mirroring the program's: its own type name, its first known
     base, and where they crossed as data its ``args`` and public attributes."""
     names, base = _builtin_base(mro)
     args: Any = None
     attrs: dict[str, Any] = {}
+    group = getattr(builtins, "ExceptionGroup", None)
+    if (type(message) is list and len(message) == 4 and codec is not None and group is not None
+            and issubclass(base, group) and type(message[3]) is list):
+        return _group_for(mro, message, codec, group, [256] if budget is None else budget)
     if type(message) is list and len(message) == 3 and codec is not None:
         message, raw_args, raw_attrs = message
         try:
@@ -169,6 +173,28 @@ def _exception_for(mro: Any, message: Any, codec: Any = None) -> BaseException:
             setattr(exc, key, value)
         except Exception:  # noqa: BLE001 - a read-only attribute of its class: left as it is
             pass
+    return exc
+
+
+def _group_for(mro: Any, message: list[Any], codec: Any, group: type, budget: list[int]) -> BaseException:
+    """The judge's exception group for the program's: its message, and each of its exceptions
+    mirrored as a raised one would be (``except*`` and ``pytest.raises(ExceptionGroup)`` see
+    them); a group whose parts cannot be rebuilt crosses as an exception of its text."""
+    text = message[0][:1000] if type(message[0]) is str else ""
+    try:
+        head = codec.decode(message[1])
+        parts = [e for e in message[3][:max(0, budget[0])] if type(e) is list and len(e) == 2]
+        budget[0] -= len(parts)  # 256 exceptions in all, however the groups nest
+        subs = [_exception_for(m, p, codec, budget) for m, p in parts]
+        if not (type(head) is list and len(head) == 1 and type(head[0]) is str and subs
+                and all(isinstance(e, Exception) for e in subs)):
+            raise _wire.WireError("bad exception group")
+        cls = mirror_exception(mro)
+        exc = cls(head[0], subs) if issubclass(cls, group) else group(head[0], subs)
+    except (_wire.WireError, TypeError, ValueError):
+        return Exception(text)
+    if cls is not group:
+        exc.__dict__["_et_text"] = text
     return exc
 
 
@@ -258,7 +284,7 @@ class Channel:
 
     def _send(self, msg: list[Any]) -> None:
         try:
-            _wire.write_message(self.to_program, msg, self.deadline)
+            _wire.write_message(self.to_program, msg, self.deadline, _wire.MAX_MESSAGE_BYTES_TO_PROGRAM)
         except _wire.WireClosed:
             self.closed = True
             raise self.fail("the program's process ended during the tests") from None
@@ -294,7 +320,10 @@ class Channel:
         call_id = random.getrandbits(62)
         self.calls += 1
         capture = self._capture()
-        self._send(["op", call_id, hid, name, raw_args, raw_kwargs, capture, self._stdin_callback()])
+        try:
+            self._send(["op", call_id, hid, name, raw_args, raw_kwargs, capture, self._stdin_callback()])
+        except _wire.WireLimit as exc:  # as an argument over the limits: this call's failure
+            raise ProgramValueError(f"an argument cannot cross: {exc}") from None
         capture = capture != 0
         while True:
             msg = self._read()
@@ -635,7 +664,8 @@ class Handle:
         return text if type(text) is str else f"<program object {object.__getattribute__(self, '_type')}>"
 
     def __repr__(self) -> str:
-        return f"<program object {object.__getattribute__(self, '_type')}>"
+        text = self._op("repr")
+        return text if type(text) is str else f"<program object {object.__getattribute__(self, '_type')}>"
 
     def __eq__(self, other: Any) -> bool:
         if type(other) is not Handle:
@@ -652,10 +682,110 @@ class Handle:
         return not self.__eq__(other)
 
     def __hash__(self) -> int:
-        return hash(("program-object", object.__getattribute__(self, "_id")))
+        # the program's hash, so its equal objects meet in the tests' sets and dicts (where its
+        # ``==`` between them decides); never equal to a value of the tests all the same
+        value = self._op("hash")
+        if type(value) is not int:
+            raise TypeError("hash() of a program object did not give an int")
+        return value
 
     def __bool__(self) -> bool:
         return self._checked_bool(self._op("bool"), "bool()")
+
+    # One object's operators (``-x``, ``abs(x)``, ``float(x)``, ``round(x, 2)``, ``hash(x)``,
+    # ``repr(x)``, copies, ``with x:``) are the program's answers, as a call's result is: each
+    # gives data the program could have returned itself. Between two objects of the program
+    # (``a + b``, ``a < b``, ``sorted``), the program's operators answer, as its ``==`` does
+    # between them; an operator between one of them and a value of the tests is never the
+    # program's (``NotImplemented``, so Python raises its TypeError): with it, an object could
+    # work out a check such as ``abs(f(x) - expected) < eps`` for itself.
+
+    def _unary(self, name: str, *extra: Any) -> Any:
+        return self._op("unary", name, *extra)
+
+    def _typed(self, name: str, want: type) -> Any:
+        value = self._unary(name)
+        if type(value) is not want:
+            raise TypeError(f"{name}() of a program object did not give a {want.__name__}")
+        return value
+
+    def __neg__(self) -> Any:
+        return self._unary("neg")
+
+    def __pos__(self) -> Any:
+        return self._unary("pos")
+
+    def __invert__(self) -> Any:
+        return self._unary("invert")
+
+    def __abs__(self) -> Any:
+        return self._unary("abs")
+
+    def __float__(self) -> float:
+        return self._typed("float", float)
+
+    def __int__(self) -> int:
+        return self._typed("int", int)
+
+    def __index__(self) -> int:
+        return self._typed("index", int)
+
+    def __complex__(self) -> complex:
+        return self._typed("complex", complex)
+
+    def __round__(self, ndigits: Any = None) -> Any:
+        return self._unary("round") if ndigits is None else self._unary("round", ndigits)
+
+    def __floor__(self) -> Any:
+        return self._unary("floor")
+
+    def __ceil__(self) -> Any:
+        return self._unary("ceil")
+
+    def __trunc__(self) -> Any:
+        return self._unary("trunc")
+
+    def _mine(self, other: Any) -> bool:
+        return type(other) is Handle and object.__getattribute__(other, "_channel") is object.__getattribute__(self, "_channel")
+
+    def _binary(self, name: str, other: Any) -> Any:
+        return self._op("binop", name, other) if self._mine(other) else NotImplemented
+
+    def _order(self, name: str, other: Any) -> Any:
+        if not self._mine(other):
+            return NotImplemented
+        return self._checked_bool(self._op("order", name, other), name)
+
+    __add__ = lambda self, other: self._binary("add", other)  # noqa: E731
+    __sub__ = lambda self, other: self._binary("sub", other)  # noqa: E731
+    __mul__ = lambda self, other: self._binary("mul", other)  # noqa: E731
+    __truediv__ = lambda self, other: self._binary("truediv", other)  # noqa: E731
+    __floordiv__ = lambda self, other: self._binary("floordiv", other)  # noqa: E731
+    __mod__ = lambda self, other: self._binary("mod", other)  # noqa: E731
+    __pow__ = lambda self, other: self._binary("pow", other)  # noqa: E731
+    __matmul__ = lambda self, other: self._binary("matmul", other)  # noqa: E731
+    __lshift__ = lambda self, other: self._binary("lshift", other)  # noqa: E731
+    __rshift__ = lambda self, other: self._binary("rshift", other)  # noqa: E731
+    __and__ = lambda self, other: self._binary("and", other)  # noqa: E731
+    __or__ = lambda self, other: self._binary("or", other)  # noqa: E731
+    __xor__ = lambda self, other: self._binary("xor", other)  # noqa: E731
+    __lt__ = lambda self, other: self._order("lt", other)  # noqa: E731
+    __le__ = lambda self, other: self._order("le", other)  # noqa: E731
+    __gt__ = lambda self, other: self._order("gt", other)  # noqa: E731
+    __ge__ = lambda self, other: self._order("ge", other)  # noqa: E731
+
+    def __copy__(self) -> Any:
+        return self._op("copy")
+
+    def __deepcopy__(self, memo: Any) -> Any:
+        return self._op("deepcopy")
+
+    def __enter__(self) -> Any:
+        return self._op("enter")
+
+    def __exit__(self, *exc: Any) -> bool:
+        self._op("exit")
+        return False  # never the program's say on whether the tests' exception is swallowed
 
     def __instancecheck__(self, instance: Any) -> bool:
         try:

@@ -14,7 +14,10 @@ Loaded by path in sandbox workers (stdlib only).
 from __future__ import annotations
 
 import builtins
+import copy as _copy
 import io as _io
+import math as _math
+import operator as _ops
 import os
 import sys
 import traceback
@@ -31,6 +34,8 @@ MANIFEST_ITEM_BYTES = 256 << 10
 MANIFEST_ITEMS = 20_000
 """A top-level value longer than this many bytes, or of more elements, crosses as a handle (its
 items on demand), not as a copy: the encoder's own element count decides, no second encoding."""
+GROUP_MAX = 256
+"""At most this many exceptions of an exception group (nested ones included) reach the tests."""
 PRINTED_MAX_CHARS = 1 << 20
 """What a call prints while the tests capture stdout (or stderr) comes back up to this many
 characters of each."""
@@ -47,7 +52,7 @@ class _Server:
         self.test_objects: dict[int, ObjectOfTheTests] = {}
         self.capture: _Capture | None = None  # what the current call prints or warns, while the tests catch it
         self.next_cb_call = 1
-        self.reader = _wire.Reader(from_judge)
+        self.reader = _wire.Reader(from_judge, _wire.MAX_MESSAGE_BYTES_TO_PROGRAM)
 
     def handle_of(self, obj: Any) -> int:
         hid = self.ids.get(id(obj))
@@ -153,6 +158,15 @@ class _Server:
         return True
 
     def _write_back(self, raw_args: Any, args: list[Any], raw_kwargs: Any, kwargs: dict[str, Any]) -> Any:
+        # the tests' own containers, which may be as large as what they can send (compared in
+        # full; one the program changed must still fit in a reply)
+        self.codec.max_items = _wire.MAX_ITEMS_TO_PROGRAM
+        try:
+            return self._changes(raw_args, args, raw_kwargs, kwargs)
+        finally:
+            self.codec.max_items = _wire.MAX_ITEMS
+
+    def _changes(self, raw_args: Any, args: list[Any], raw_kwargs: Any, kwargs: dict[str, Any]) -> Any:
         changes = []
         for i, a in enumerate(args):
             if _wire.changes_in_place(a):
@@ -495,11 +509,36 @@ def _perform(target: Any, name: str, args: list[Any], kwargs: dict[str, Any]) ->
         return bool(target), False
     if name == "eq":  # two objects of the program compared by the tests: the program's own equality
         return target == args[0], False
+    if name == "unary" and args and args[0] in _UNARY:
+        return _UNARY[args[0]](target, *args[1:2]), True
+    if name == "binop" and len(args) == 2 and args[0] in _BINARY:
+        return _BINARY[args[0]](target, args[1]), True
+    if name == "order" and len(args) == 2 and args[0] in _ORDER:
+        return _ORDER[args[0]](target, args[1]), False
+    if name == "hash":
+        return hash(target), False
+    if name == "repr":
+        return repr(target), False
+    if name == "copy":
+        return _copy.copy(target), True
+    if name == "deepcopy":
+        return _copy.deepcopy(target), True
+    if name == "enter":
+        return type(target).__enter__(target), True
+    if name == "exit":  # its answer never suppresses the tests' exception: see the judge's Handle
+        type(target).__exit__(target, None, None, None)
+        return None, False
     if name == "instancecheck":
         return isinstance(args[0], target), False
     if name == "subclasscheck":
         return issubclass(args[0], target), False
     raise TypeError(f"unsupported operation {name!r}")
+
+
+_UNARY = dict(zip(_wire.UNARY_OPS, (_ops.neg, _ops.pos, _ops.invert, abs, float, int, complex, _ops.index,
+                                     round, _math.floor, _math.ceil, _math.trunc)))
+_BINARY = {name: getattr(_ops, name + "_" if name in ("and", "or") else name) for name in _wire.BINARY_OPS}
+_ORDER = {name: getattr(_ops, name) for name in _wire.ORDER_OPS}
 
 
 def _mro(exc: BaseException) -> list[str]:
@@ -522,10 +561,24 @@ def _class_names(cls: type) -> list[str]:
         return ["Exception"]
 
 
-def _payload(exc: BaseException, codec: Any) -> Any:
+def _payload(exc: BaseException, codec: Any, depth: int = 0, budget: list[int] | None = None) -> Any:
     """What the tests get of an exception: its text, and where they are plain data its
-    ``args`` and public attributes (``[text, args, attributes]``), else the text alone."""
+    ``args`` and public attributes (``[text, args, attributes]``), else the text alone; an
+    exception group also its exceptions (``[text, [message], {}, [[names, payload], ...]]``,
+    ``GROUP_MAX`` of them in all, 4 groups deep at most)."""
     text = _text(exc)
+    group = getattr(builtins, "BaseExceptionGroup", None)
+    if group is not None and isinstance(exc, group):
+        budget = [GROUP_MAX] if budget is None else budget
+        try:
+            if depth >= 4 or type(exc.message) is not str:
+                return text
+            parts = list(exc.exceptions)[:max(0, budget[0])]
+            budget[0] -= len(parts)
+            subs = [[_mro(e), _payload(e, codec, depth + 1, budget)] for e in parts]
+            return [text, codec.encode([exc.message[:500]], allow_handle=False), {}, subs]
+        except BaseException:  # noqa: BLE001 - not one that can cross: its text does
+            return text
     try:
         args = codec.encode(list(exc.args), allow_handle=False)
         attrs = {}

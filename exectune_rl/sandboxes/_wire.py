@@ -43,6 +43,11 @@ from typing import Any
 MAX_MESSAGE_BYTES = 16 << 20
 MAX_DEPTH = 200
 MAX_ITEMS = 1_000_000
+MAX_MESSAGE_BYTES_TO_PROGRAM = 64 << 20
+MAX_ITEMS_TO_PROGRAM = 4_000_000
+"""The tests' own values going to the program (a stress test's list of a million numbers, a
+1000 x 1000 grid) may be larger than what the judge accepts back: the program's process decodes
+them, under its own memory limit."""
 MAX_DRAIN = 100_000
 """How many items of a returned generator/iterator the program's side drains."""
 CAPTURE_STDOUT, CAPTURE_STDERR, CAPTURE_WARNINGS = 1, 2, 4
@@ -52,6 +57,15 @@ and warns goes back with its reply (or before a call back to the tests) as ``[st
 stderr text, warnings]``, a warning ``[its category's class names, its text, its line]``."""
 WARNINGS_MAX = 100
 """At most this many warnings of one call go back to tests that catch warnings."""
+UNARY_OPS = ("neg", "pos", "invert", "abs", "float", "int", "complex", "index", "round", "floor", "ceil", "trunc")
+"""Operators the tests may apply to one object of the program (``-x``, ``abs(x)``, ``float(x)``,
+``round(x, n)``, ``math.floor(x)``...): the program's answer, as a call's result would be."""
+BINARY_OPS = ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "lshift", "rshift", "and", "or", "xor")
+ORDER_OPS = ("lt", "le", "gt", "ge")
+"""Operators between two objects of the program (``a + b``, ``a < b``, ``sorted`` of them),
+answered by the program as its ``==`` between them is; never between one of them and a value
+of the tests (which would let the program's object work out a check such as
+``abs(f(x) - expected) < eps`` for itself)."""
 _HEAD = struct.Struct("!I")
 _DATA_TYPES = (bool, int, float, complex, str, bytes, bytearray, list, tuple, dict, set, frozenset)
 _BIG = 1 << 62
@@ -79,11 +93,12 @@ class WireTimeout(Exception):
 # --------------------------------------------------------------------------- framing
 
 
-def write_message(fd: int, obj: Any, deadline: float | None = None) -> None:
-    """Send one message; with a deadline the fd must be non-blocking (the judge's side)."""
+def write_message(fd: int, obj: Any, deadline: float | None = None, limit: int = MAX_MESSAGE_BYTES) -> None:
+    """Send one message (of at most ``limit`` bytes); with a deadline the fd must be
+    non-blocking (the judge's side)."""
     data = _ENCODER.encode(obj).encode("ascii")
-    if len(data) > MAX_MESSAGE_BYTES:
-        raise WireError(f"message of {len(data)} bytes is over the {MAX_MESSAGE_BYTES}-byte limit")
+    if len(data) > limit:
+        raise WireLimit(f"message of {len(data)} bytes is over the {limit}-byte limit")
     buf = memoryview(_HEAD.pack(len(data)) + data)
     while buf:
         try:
@@ -109,8 +124,9 @@ def _wait(fd: int, event: int, deadline: float | None) -> None:
 class Reader:
     """Buffered reads of whole messages from one fd (one ``read`` per message when it fits)."""
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, limit: int = MAX_MESSAGE_BYTES) -> None:
         self.fd = fd
+        self.limit = limit
         self.buf = b""
         self.poller = select.poll()
         self.poller.register(fd, select.POLLIN)
@@ -135,8 +151,8 @@ class Reader:
         """Receive one message as parsed JSON (tags not yet decoded)."""
         self._fill(_HEAD.size, deadline)
         (size,) = _HEAD.unpack_from(self.buf)
-        if size > MAX_MESSAGE_BYTES:
-            raise WireError(f"message of {size} bytes is over the {MAX_MESSAGE_BYTES}-byte limit")
+        if size > self.limit:
+            raise WireError(f"message of {size} bytes is over the {self.limit}-byte limit")
         end = _HEAD.size + size
         self._fill(end, deadline)
         body, self.buf = self.buf[_HEAD.size:end], self.buf[end:]
@@ -184,6 +200,7 @@ class Codec:
         self.resolve_test_object = resolve_test_object
         self.make_test_object = make_test_object
         self._items = 0
+        self.max_items = MAX_ITEMS_TO_PROGRAM if side == "judge" else MAX_ITEMS
         # The mutable containers (list, dict, set, bytearray) of the value being encoded or
         # decoded, in the order both sides meet them: a second sight of one is a reference
         # to the first (``{"@": n}``), so aliasing survives the crossing.
@@ -238,8 +255,8 @@ class Codec:
         if depth > MAX_DEPTH:
             raise WireLimit(f"value nested deeper than {MAX_DEPTH} levels")
         self._items += 1
-        if self._items > MAX_ITEMS:
-            raise WireLimit(f"value has more than {MAX_ITEMS} elements")
+        if self._items > self.max_items:
+            raise WireLimit(f"value has more than {self.max_items} elements")
         t = type(v)
         if v is None or t is bool or t is str:
             return v
@@ -255,8 +272,8 @@ class Codec:
         if t is list:
             if _plain_scalars(v):  # the common case, without a call per element
                 self._items += len(v)
-                if self._items > MAX_ITEMS:
-                    raise WireLimit(f"value has more than {MAX_ITEMS} elements")
+                if self._items > self.max_items:
+                    raise WireLimit(f"value has more than {self.max_items} elements")
                 return list(v)
             return [self._enc(x, d, allow_handle) for x in v]
         if t is tuple:

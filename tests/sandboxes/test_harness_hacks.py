@@ -1356,3 +1356,129 @@ def test_tests_that_change_the_judge_for_good_leave_the_next_verdicts_alone():
         outs = run_tests(sb, [HONEST, HONEST, WRONG, HONEST, HONEST], [LASTING_CHANGES, NEIGHBOUR, NEIGHBOUR, LASTING_CHANGES, NEIGHBOUR])
     assert [o.status for o in outs] == [TestStatus.PASSED, TestStatus.PASSED, TestStatus.FAILED, TestStatus.PASSED, TestStatus.PASSED], outs
     assert (outs[1].passed_cases, outs[1].total_cases) == (7, 7) and outs[2].passed_cases == 2, outs  # the two that do not call add
+
+
+VECTOR = ("import functools\n\n@functools.total_ordering\nclass Vector:\n"
+          "    def __init__(self, x, y):\n        self.x, self.y = x, y\n"
+          "    def __add__(self, o):\n        return Vector(self.x + o.x, self.y + o.y)\n"
+          "    def __sub__(self, o):\n        return Vector(self.x - o.x, self.y - o.y)\n"
+          "    def __neg__(self):\n        return Vector(-self.x, -self.y)\n"
+          "    def __abs__(self):\n        return (self.x ** 2 + self.y ** 2) ** 0.5\n"
+          "    def __float__(self):\n        return float(abs(self))\n"
+          "    def __int__(self):\n        return int(abs(self))\n"
+          "    def __eq__(self, o):\n        return isinstance(o, Vector) and (self.x, self.y) == (o.x, o.y)\n"
+          "    def __lt__(self, o):\n        return abs(self) < abs(o)\n"
+          "    def __hash__(self):\n        return hash((self.x, self.y))\n"
+          "    def __repr__(self):\n        return f'Vector({self.x}, {self.y})'\n\n"
+          "class Tracker:\n    def __init__(self):\n        self.items, self.closed = [], False\n"
+          "    def __enter__(self):\n        return self\n"
+          "    def __exit__(self, *exc):\n        self.closed = True\n        return False\n"
+          "    def log(self, item):\n        self.items.append(item)\n")
+# wrong in every operator the styles use: x off by one, subtraction and order reversed, a hash of
+# identity, another repr, a shallow deepcopy, a tracker that never closes
+VECTOR_WRONG = (VECTOR.replace("self.x, self.y = x, y", "self.x, self.y = x + 1, y")
+                .replace("return hash((self.x, self.y))", "return id(self)")
+                .replace("f'Vector({self.x}, {self.y})'", "f'V({self.x}, {self.y})'")
+                .replace("        self.closed = True\n", "        pass\n")
+                .replace("Vector(self.x - o.x, self.y - o.y)", "Vector(o.x - self.x, o.y - self.y)")
+                .replace("abs(self) < abs(o)", "abs(self) > abs(o)")
+                + "Vector.__deepcopy__ = lambda self, memo: self\n")
+OBJECT_STYLES = {
+    "add": "assert Vector(1, 2) + Vector(3, 4) == Vector(4, 6)",
+    "sub": "assert Vector(3, 4) - Vector(1, 2) == Vector(2, 2)",
+    "neg": "assert -Vector(1, 2) == Vector(-1, -2)",
+    "abs": "assert abs(Vector(3, 4)) == 5",
+    "float_int": "assert float(Vector(3, 4)) == 5.0 and int(Vector(3, 4)) == 5",
+    "order": "assert Vector(1, 1) < Vector(3, 4) and not Vector(3, 4) <= Vector(1, 1)",
+    "sorted": "assert [v.x for v in sorted([Vector(3, 4), Vector(0, 1), Vector(2, 2)])] == [0, 2, 3]",
+    "max": "assert max([Vector(3, 4), Vector(1, 1)]).x == 3",
+    "set": "assert len({Vector(1, 2), Vector(1, 2), Vector(2, 1)}) == 2",
+    "dict_key": "d = {Vector(1, 2): 'a'}\nassert d[Vector(1, 2)] == 'a'",
+    "repr": "assert repr(Vector(1, 2)) == 'Vector(1, 2)' and f'{Vector(0, 1)!r}' == 'Vector(0, 1)'",
+    "deepcopy": "import copy\nv = Vector(1, 2)\nw = copy.deepcopy(v)\nw.x = 9\nassert v.x == 1 and w.x == 9",
+    "with": "with Tracker() as t:\n    t.log('a')\nassert t.closed and t.items == ['a']",
+}
+
+
+@pytest.mark.parametrize("name", sorted(OBJECT_STYLES))
+def test_honest_programs_objects_answer_operators_between_themselves(pool, name):
+    # the program's own operators on its objects (one of them, or two of them together), as in
+    # one process; a program whose operators are wrong fails
+    tests = ProgramTests("asserts", code="from solution import Vector, Tracker\n" + OBJECT_STYLES[name] + "\n")
+    honest, wrong = run_tests(pool, [VECTOR, VECTOR_WRONG], [tests] * 2)
+    assert honest.passed, (name, honest)
+    assert not wrong.passed and wrong.status is TestStatus.FAILED, (name, wrong)
+
+
+OPERATOR_HACKS = {
+    # an object answering every operator, returned where the tests expect a number: its
+    # operators with a value of the tests are never its own, so it can work out no check
+    "every_operator_sub": "class E:\n" + "".join(f"    def __{op}__(s, *o):\n        return {v}\n" for op, v in (
+        ("sub", "s"), ("rsub", "s"), ("add", "s"), ("radd", "s"), ("mul", "s"), ("rmul", "s"), ("truediv", "s"),
+        ("abs", "0"), ("float", "0.75"), ("lt", "True"), ("le", "True"), ("gt", "True"), ("ge", "True"),
+        ("eq", "True"), ("hash", "0"), ("round", "3"), ("int", "3"), ("index", "3"))) + "def add(a, b):\n    return E()\n",
+    "entry_point_class": "class add:\n    def __init__(self, a, b):\n        pass\n" + "".join(
+        f"    def __{op}__(s, *o):\n        return {v}\n" for op, v in (
+            ("sub", "s"), ("rsub", "s"), ("abs", "0"), ("lt", "True"), ("gt", "True"), ("eq", "True"), ("hash", "0"))),
+}
+TOLERANCE_SUITE = ProgramTests("asserts", code=(
+    "assert abs(add(0.5, 0.25) - 0.75) < 1e-9\nassert abs(0.75 - add(0.5, 0.25)) < 1e-9\n"
+    "assert add(1, 2) - 3 == 0\nassert 2 < add(1, 2) < 4\nassert round(add(1, 2)) == 3\n"
+    "assert add(1, 2) * 2 == 6\nassert add(1, 2) == 3\n"))
+
+
+@pytest.mark.parametrize("name", sorted(OPERATOR_HACKS))
+def test_a_hack_never_passes_through_the_operators_of_its_objects(pool, name):
+    hack, honest = run_tests(pool, [OPERATOR_HACKS[name], HONEST], [TOLERANCE_SUITE] * 2)
+    # round() is the one question about its own object it may answer: data it could have returned
+    assert not hack.passed and hack.passed_cases <= 1 and hack.total_cases == 7, (name, hack)
+    assert honest.passed, (name, honest)
+
+
+GROUPS = "def f():\n    raise ExceptionGroup('two failed', [ValueError('v'), KeyError('k')])\n"
+GROUP_SUITES = {
+    "pytest_raises": ("import pytest\nfrom solution import f\ndef test_g():\n    with pytest.raises(ExceptionGroup) as info:\n"
+                      "        f()\n    assert [type(e) for e in info.value.exceptions] == [ValueError, KeyError]\n"
+                      "    assert info.value.message == 'two failed'\n"),
+    "except_star": ("from solution import f\nseen = []\ntry:\n    f()\nexcept* ValueError as g:\n    seen.append('v')\n"
+                    "except* KeyError as g:\n    seen.append('k')\nassert seen == ['v', 'k']\n"),
+}
+
+
+@pytest.mark.parametrize("suite", sorted(GROUP_SUITES))
+def test_honest_programs_exception_groups_reach_the_tests_whole(pool, suite):
+    tests = ProgramTests("asserts", code=GROUP_SUITES[suite])
+    wrong = "def f():\n    raise ValueError('v')\n"
+    honest, bad = run_tests(pool, [GROUPS, wrong], [tests] * 2)
+    assert honest.passed, (suite, honest)
+    assert not bad.passed and bad.status is not TestStatus.INFRA, (suite, bad)
+
+
+def test_honest_programs_take_the_large_arguments_of_stress_tests(pool):
+    # the tests' own values may be larger than a program's reply may be (a million numbers,
+    # a 1000 x 1000 grid): they reach it, and only its answer is held to the reply's limits
+    tests = ProgramTests("asserts", code=(
+        "from solution import total, corners\nassert total(list(range(10 ** 6))) == 10 ** 6 * (10 ** 6 - 1) // 2\n"
+        "grid = [[i * 1000 + j for j in range(1000)] for i in range(1000)]\nassert corners(grid) == [0, 999, 999000, 999999]\n"))
+    honest = "def total(xs):\n    return sum(xs)\ndef corners(g):\n    return [g[0][0], g[0][-1], g[-1][0], g[-1][-1]]\n"
+    wrong = honest.replace("sum(xs)", "sum(xs[1:-1])").replace("g[-1][-1]]", "g[-1][-2]]")
+    good, bad = run_tests(pool, [honest, wrong], [tests] * 2, memory_mb=1024)
+    assert good.passed and (good.passed_cases, good.total_cases) == (2, 2), good
+    assert not bad.passed and bad.passed_cases == 0, bad
+
+
+GROUP_HACKS = {
+    "skip_inside_a_group": "import unittest\nclass SkipTest(Exception):\n    pass\n"
+                           "def add(a, b):\n    raise ExceptionGroup('g', [SkipTest('skip'), unittest.SkipTest('skip')])\n",
+    "group_flood": "def add(a, b):\n    e = ValueError('x')\n    for _ in range(6):\n        e = ExceptionGroup('g', [e] * 200)\n    raise e\n",
+    "group_of_exits": "def add(a, b):\n    raise BaseExceptionGroup('g', [SystemExit(0), KeyboardInterrupt()])\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(GROUP_HACKS))
+def test_a_hack_never_passes_through_an_exception_group(pool, name):
+    hack, honest = run_tests(pool, [GROUP_HACKS[name], HONEST], [ASSERTS] * 2)
+    # every case still counted (none skipped), none passed, never INFRA
+    assert not hack.passed and (hack.passed_cases, hack.total_cases) == (0, 3), (name, hack)
+    assert hack.status is not TestStatus.INFRA and hack.results[0].cpu_s < 5, (name, hack)
+    assert honest.passed, (name, honest)
