@@ -40,6 +40,7 @@ if _wire is None:
     from exectune_rl.sandboxes import _wire
 
 MAX_FAILURES = 5
+JUDGE_RECURSION_LIMIT = 8000
 _BUILTIN_NAMES = frozenset(dir(builtins))
 _OWN_STDIN, _OWN_INPUT = sys.stdin, builtins.input  # the judge's own, until tests patch them
 
@@ -1098,6 +1099,10 @@ def serve(sock_fd: int, verdict_fd: int, writable: tuple[str, ...] = ("/dev/shm"
     import socket
 
     _harden_imports(writable)
+    # Each level of recursion between the tests and the program (a callback of the tests that
+    # calls the program again) takes several of the judge's frames where one process takes
+    # one or two: the program's own limit, not the judge's, is the one such a recursion meets.
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), JUDGE_RECURSION_LIMIT))
     _PRISTINE.append(_Pristine())
     sock = socket.socket(fileno=sock_fd)
     held: list[int] = []

@@ -34,6 +34,7 @@ MANIFEST_ITEM_BYTES = 256 << 10
 MANIFEST_ITEMS = 20_000
 """A top-level value longer than this many bytes, or of more elements, crosses as a handle (its
 items on demand), not as a copy: the encoder's own element count decides, no second encoding."""
+PROGRAM_RECURSION_LIMIT = 4000
 GROUP_MAX = 256
 """At most this many exceptions of an exception group (nested ones included) reach the tests."""
 PRINTED_MAX_CHARS = 1 << 20
@@ -114,7 +115,20 @@ class _Server:
                 return
 
     def handle(self, msg: Any) -> bool:
-        """Answer one message; False when the judge said goodbye."""
+        """Answer one message; False when the judge said goodbye. Whatever goes wrong while
+        answering a call (this server out of stack at the bottom of a deep recursion with the
+        tests' callbacks) is that call's error, never a reply lost to a call further out."""
+        try:
+            return self._handle(msg)
+        except BaseException as exc:  # noqa: BLE001
+            if type(msg) is list and len(msg) == 8 and msg[0] == "op":
+                try:
+                    _wire.write_message(self.to_judge, ["err", msg[1], _mro(exc), _text(exc)])
+                except BaseException:  # noqa: BLE001 - no reply can be made: the judge's deadline ends it
+                    pass
+            return True
+
+    def _handle(self, msg: Any) -> bool:
         if type(msg) is not list or not msg:
             return False
         if msg[0] == "bye":
@@ -198,6 +212,10 @@ class _Server:
                                             self.codec.encode(dict(kwargs)), *printed])
         while True:
             msg = self.reader.read()
+            if type(msg) is list and len(msg) == 4 and msg[0] == "cbret" and msg[1] != call:
+                # the answer to a call back made further out: the judge gave up on this one
+                # (its tests raised through it), so this call cannot be answered either
+                raise RuntimeError("the tests' side of this call back ended before answering it")
             if type(msg) is list and len(msg) == 4 and msg[0] == "cbret" and msg[1] == call:
                 if msg[2] is True:
                     return self.codec.decode(msg[3])
@@ -651,6 +669,10 @@ def serve(code: Any) -> int:
     module.__builtins__ = builtins  # type: ignore[attr-defined]
     sys.modules["solution"] = module
     sys.stdin, builtins.input = STDIN, _input
+    # Each level of a recursion between the program and the tests' callbacks takes this
+    # server's frames as well as the program's: room for them, so such a recursion goes as
+    # deep as in one process (a program's own recursion may go deeper than there).
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), PROGRAM_RECURSION_LIMIT))
     try:
         exec(code, module.__dict__)
     except SystemExit as exc:

@@ -1482,3 +1482,18 @@ def test_a_hack_never_passes_through_an_exception_group(pool, name):
     assert not hack.passed and (hack.passed_cases, hack.total_cases) == (0, 3), (name, hack)
     assert hack.status is not TestStatus.INFRA and hack.results[0].cpu_s < 5, (name, hack)
     assert honest.passed, (name, honest)
+
+
+@pytest.mark.parametrize("depth, passes", [(300, True), (480, True), (1500, False)])
+def test_honest_programs_recurse_with_the_tests_callbacks_as_deep_as_in_one_process(pool, depth, passes):
+    # a callback of the tests that calls the program again, `depth` times: as deep as one
+    # process goes (about 490 levels there) it passes; deeper, it fails with the RecursionError
+    # one process gives, at once (never a hang to the deadline, never an early exit)
+    tests = ProgramTests("asserts", code=f"from solution import prog\ndef cb(n):\n    return 0 if n == 0 else prog(n - 1, cb) + 1\n"
+                                         f"assert prog({depth}, cb) == {depth}\n")
+    [out] = run_tests(pool, ["def prog(n, cb):\n    return cb(n)\n"], tests, cpu_time_s=5.0)
+    if passes:
+        assert out.passed, out
+    else:
+        assert out.status is TestStatus.FAILED and "RecursionError" in out.detail, out
+    assert out.results[0].wall_s < 4.0, out
