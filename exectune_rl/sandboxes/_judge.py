@@ -229,7 +229,8 @@ class Channel:
         self.callbacks: list[Any] = []
         self.calls = 0
         self.codec = _wire.Codec("judge", make_handle=self._make_handle, callback_of=self._callback_of,
-                                 test_object_of=self._test_object_of, resolve_test_object=self._resolve_test_object)
+                                 test_object_of=self._test_object_of, resolve_test_object=self._resolve_test_object,
+                                 make_lazy=_LazyIterator)
         self._handles: dict[int, Handle] = {}
         self.test_objects: list[Any] = []
         self._test_object_ids: dict[int, int] = {}
@@ -804,6 +805,34 @@ class Handle:
         if type(value) is not bool:
             raise TypeError(f"{what} on a program object did not give a bool")
         return value
+
+
+class _LazyIterator:
+    """A program iterator the tests read: its first items, then the rest in growing chunks
+    (``chunk``) as far as the tests go, the program's generator resumed only for them."""
+
+    _et_lazy = True
+
+    def __init__(self, head: list[Any], tail: Handle) -> None:
+        self.items = head[::-1]
+        self.tail: Handle | None = tail
+        self.size = 256
+
+    def __iter__(self) -> "_LazyIterator":
+        return self
+
+    def __next__(self) -> Any:
+        if not self.items and self.tail is not None:
+            got = self.tail._op("chunk", self.size)
+            if type(got) is not list or len(got) != 2 or type(got[0]) is not list or type(got[1]) is not bool:
+                raise ProgramValueError("the program's iterator gave no items")
+            self.items = got[0][::-1]
+            if got[1]:
+                self.tail = None
+            self.size = min(self.size * 4, _wire.MAX_DRAIN)
+        if not self.items:
+            raise StopIteration
+        return self.items.pop()
 
 
 class _RemoteIterator:

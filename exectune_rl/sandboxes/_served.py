@@ -49,7 +49,8 @@ class _Server:
         self.objects: dict[int, Any] = {}
         self.ids: dict[int, int] = {}
         self.codec = _wire.Codec("program", handle_of=self.handle_of, resolve_handle=self.resolve,
-                                 make_callback=self.make_callback, make_test_object=self.make_test_object)
+                                 make_callback=self.make_callback, make_test_object=self.make_test_object,
+                                 rebind_handle=self.rebind)
         self.test_objects: dict[int, ObjectOfTheTests] = {}
         self.capture: _Capture | None = None  # what the current call prints or warns, while the tests catch it
         self.next_cb_call = 1
@@ -62,6 +63,12 @@ class _Server:
             self.objects[hid] = obj
             self.ids[id(obj)] = hid
         return hid
+
+    def rebind(self, hid: Any, obj: Any) -> None:
+        if type(hid) is not int or hid not in self.objects:
+            raise _wire.WireError(f"no program object {hid!r}")
+        self.objects[hid] = obj
+        self.ids[id(obj)] = hid
 
     def resolve(self, hid: int) -> Any:
         try:
@@ -533,6 +540,13 @@ def _perform(target: Any, name: str, args: list[Any], kwargs: dict[str, Any]) ->
         return _BINARY[args[0]](target, args[1]), True
     if name == "order" and len(args) == 2 and args[0] in _ORDER:
         return _ORDER[args[0]](target, args[1]), False
+    if name == "chunk" and len(args) == 1 and type(args[0]) is int:  # the next items of a lazy iterator
+        items = []
+        for item in target:
+            items.append(item)
+            if len(items) >= max(1, min(args[0], _wire.MAX_DRAIN)):
+                break
+        return [items, len(items) < args[0]], False
     if name == "hash":
         return hash(target), False
     if name == "repr":

@@ -14,8 +14,8 @@ array rebuilt by the judge (or a nested list where numpy is missing there);
 ``deque`` to ``deque``;
 named tuples to ``tuple``; ``range`` to ``range``; ``fractions.Fraction``,
 ``decimal.Decimal`` and ``datetime`` values to the same type; dict views to the same kind of
-view; generators and other iterators it drains (bounded) to an iterator over the items (either
-side: an iterator the tests pass crosses the same way). Functions, classes and (where allowed)
+view; generators and other iterators: their first items, and a tail the judge reads in chunks
+(``DRAIN_FIRST``; an iterator the tests pass is drained, bounded). Functions, classes and (where allowed)
 other objects of the program cross as *handles*: the judge can call them or read their
 attributes, each a new call into the program, but a handle equals only itself. Objects of
 the tests (instances of a class the tests define, and ``types.SimpleNamespace``) cross the
@@ -49,7 +49,13 @@ MAX_ITEMS_TO_PROGRAM = 4_000_000
 1000 x 1000 grid) may be larger than what the judge accepts back: the program's process decodes
 them, under its own memory limit."""
 MAX_DRAIN = 100_000
-"""How many items of a returned generator/iterator the program's side drains."""
+"""How many items of an iterator one message carries (a dict view, a chunk of a generator)."""
+DRAIN_FIRST = 64
+DRAIN_CPU_S = 0.002
+"""A generator (or other lazy iterator) the program returns is drained for at least
+``DRAIN_FIRST`` items, then while ``DRAIN_CPU_S`` of CPU lasts; what it has not ended by then
+crosses as a tail the tests' side reads in chunks (``chunk``), as far as the tests go, so an
+endless generator (``while True: yield``) is read as in one process."""
 CAPTURE_STDOUT, CAPTURE_STDERR, CAPTURE_WARNINGS = 1, 2, 4
 """The bits of an ``op``'s capture field: what the tests catch during that call (their stdout or
 stderr redirected, their warnings caught or filtered). Under any of them, what the call prints
@@ -185,12 +191,18 @@ class Codec:
         test_object_of: (judge side) registers an object of the tests, returns ``(id, flags)``.
         resolve_test_object: (judge side) a test object id back to its object.
         make_test_object: (program side) builds the program's proxy for ``(id, type name, flags)``.
+        make_lazy: (judge side) builds the iterator over a program iterator's first items and
+            the handle of the rest.
+        rebind_handle: (program side) points a handle id at another object (a program
+            iterator back from the tests, with the items they read ahead in front).
     """
 
     def __init__(self, side: str, *, handle_of=None, resolve_handle=None, make_handle=None,
                  callback_of=None, make_callback=None, test_object_of=None, resolve_test_object=None,
-                 make_test_object=None) -> None:
+                 make_test_object=None, make_lazy=None, rebind_handle=None) -> None:
         self.side = side
+        self.make_lazy = make_lazy
+        self.rebind_handle = rebind_handle
         self.handle_of = handle_of
         self.resolve_handle = resolve_handle
         self.make_handle = make_handle
@@ -300,6 +312,15 @@ class Codec:
         hid = getattr(type(v), "_et_handle_id", None)
         if hid is not None:  # one of the judge's proxies of a program object
             return {"h": object.__getattribute__(v, "_id")}
+        if getattr(type(v), "_et_lazy", False):  # a program iterator the tests read part of: back as it is
+            tail = v.tail
+            head = [self._enc(x, d, False) for x in reversed(v.items)]
+            if tail is None:  # all of it here: a copy of what is left, as for a drained iterator
+                return {"i": head}
+            # The items read ahead go back in front of the program's own iterator, which takes the
+            # handle's place there: both sides then read one iterator, as in one process.
+            v.items = []
+            return {"ig": [head, {"h": object.__getattribute__(tail, "_id")}]}
         if callable(v) and self.callback_of is not None:
             return {"cb": self.callback_of(v)}
         known = _known_value(v, self, d)
@@ -427,6 +448,19 @@ class Codec:
             return _TYPES[x]
         if tag == "i":
             return iter(self._dec_list(x, d))
+        if tag == "ig" and type(x) is list and len(x) == 2:
+            head, tail = self._dec_list(x[0], d), self._dec(x[1], d)
+            if self.side == "program":  # its own iterator, back from the tests: what they left of it
+                import itertools
+
+                if type(x[1]) is not dict or self.rebind_handle is None:
+                    raise WireError("bad iterator tail")
+                rest = itertools.chain(head, tail)
+                self.rebind_handle(x[1].get("h"), rest)  # the tests' next chunk comes from it too
+                return rest
+            if self.make_lazy is None or not getattr(type(tail), "_et_handle_id", False):
+                raise WireError("bad iterator tail")
+            return self.make_lazy(head, tail)
         return _decode_known(tag, x, self, d)
 
     def _dec_list(self, x: Any, d: int) -> list[Any]:
@@ -542,8 +576,16 @@ def _known_value(v: Any, codec: Codec, d: int) -> Any:
         if len(v) > MAX_DRAIN:
             raise WireLimit(f"a dict view of more than {MAX_DRAIN} items")
         return {_DICT_VIEWS[t.__name__]: [codec._enc(x, d, False) for x in v]}
-    if mod == "builtins" and t.__name__ in _ITERATOR_TYPES:  # drained (bounded), on either side
-        items = []
+    if mod == "builtins" and t.__name__ in _ITERATOR_TYPES:
+        if codec.side == "program" and codec.handle_of is not None:
+            # the program's: what comes at once, then a tail read as the tests go on
+            items, start = [], time.process_time()
+            for item in v:
+                items.append(codec._enc(item, d, False))
+                if len(items) >= MAX_DRAIN or (len(items) >= DRAIN_FIRST and time.process_time() - start > DRAIN_CPU_S):
+                    return {"ig": [items, {"h": codec.handle_of(v), "k": t.__name__, "c": False}]}
+            return {"i": items}
+        items = []  # the tests': drained (bounded)
         for item in v:
             items.append(codec._enc(item, d, False))
             if len(items) > MAX_DRAIN:

@@ -1497,3 +1497,28 @@ def test_honest_programs_recurse_with_the_tests_callbacks_as_deep_as_in_one_proc
     else:
         assert out.status is TestStatus.FAILED and "RecursionError" in out.detail, out
     assert out.results[0].wall_s < 4.0, out
+
+
+GENERATORS = ("def fib():\n    a, b = 0, 1\n    while True:\n        yield a\n        a, b = b, a + b\n\n"
+              "def squares(n):\n    return (i * i for i in range(n))\n\n"
+              "def take(it, n):\n    return [next(it) for _ in range(n)]\n")
+GENERATOR_STYLES = {
+    "next_on_an_endless_one": ("g = fib()\nassert [next(g) for _ in range(10)] == [0, 1, 1, 2, 3, 5, 8, 13, 21, 34]\n", 1),
+    "islice": ("import itertools\nassert list(itertools.islice(fib(), 5)) == [0, 1, 1, 2, 3]\n"
+               "assert next(itertools.dropwhile(lambda x: x < 1000, fib())) == 1597\n", 2),
+    "long_finite": ("assert sum(squares(300_000)) == sum(i * i for i in range(300_000))\nassert list(squares(3)) == [0, 1, 4]\n", 2),
+    "passed_back_part_read": ("g = fib()\nnext(g)\nnext(g)\nassert take(g, 3) == [1, 2, 3]\nassert next(g) == 5\n", 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GENERATOR_STYLES))
+def test_honest_programs_generators_are_read_as_far_as_the_tests_go(pool, name):
+    # an endless generator is read lazily, a long one in chunks, and one the tests read part of
+    # and pass back to the program goes on where they left it, as in one process
+    code, cases = GENERATOR_STYLES[name]
+    tests = ProgramTests("asserts", code="from solution import fib, squares, take\n" + code)
+    wrong = GENERATORS.replace("a, b = b, a + b", "a, b = b, a + b + 1").replace("i * i for", "i * i + 1 for")
+    honest, bad = run_tests(pool, [GENERATORS, wrong], [tests] * 2)
+    assert honest.passed and honest.total_cases == cases, (name, honest)
+    assert not bad.passed and bad.status is TestStatus.FAILED, (name, bad)
+    assert honest.results[0].cpu_s < 3.0, (name, honest)
