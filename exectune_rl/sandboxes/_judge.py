@@ -829,7 +829,7 @@ class _LazyIterator:
             self.items = got[0][::-1]
             if got[1]:
                 self.tail = None
-            self.size = min(self.size * 4, _wire.MAX_DRAIN)
+            self.size = min(self.size * 4, 4096)  # a chunk of large items still fits a reply
         if not self.items:
             raise StopIteration
         return self.items.pop()
