@@ -505,7 +505,10 @@ def _take(buf: Any) -> str:
 def _perform(target: Any, name: str, args: list[Any], kwargs: dict[str, Any]) -> tuple[Any, bool]:
     """Do one operation; the flag says whether any object may come back as a handle."""
     if name == "call":
-        return target(*args, **kwargs), isinstance(target, type)
+        value = target(*args, **kwargs)
+        if type(value) is types.CoroutineType:  # an ``async def`` of the program: run here, to its end
+            return _wire.Awaited(_run_coroutine(value)), False
+        return value, isinstance(target, type)
     if name == "getattr":
         return getattr(target, args[0]), True
     if name == "setattr":
@@ -571,6 +574,19 @@ _UNARY = dict(zip(_wire.UNARY_OPS, (_ops.neg, _ops.pos, _ops.invert, abs, float,
                                      round, _math.floor, _math.ceil, _math.trunc)))
 _BINARY = {name: getattr(_ops, name + "_" if name in ("and", "or") else name) for name in _wire.BINARY_OPS}
 _ORDER = {name: getattr(_ops, name) for name in _wire.ORDER_OPS}
+
+
+def _run_coroutine(coro: Any) -> Any:
+    """What a coroutine of the program comes to, run on an event loop of its own (its exception
+    raised from the call that made it)."""
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    coro.close()  # made inside the program's own running loop: that loop is the one to await it
+    raise RuntimeError("a coroutine made while the program's event loop runs cannot be awaited by the tests")
 
 
 def _mro(exc: BaseException) -> list[str]:

@@ -336,6 +336,8 @@ class Codec:
     def _enc_program(self, v: Any, d: int, allow_handle: bool) -> Any:
         if getattr(type(v), "_et_test_object", False):  # the program's proxy of a test object: back to it
             return {"o": object.__getattribute__(v, "_oid")}
+        if type(v) is Awaited:
+            return {"aw": self._enc(v.value, d, allow_handle)}
         if type(v) is type and _TYPES.get(v.__name__) is v:  # ``type(x)`` of a builtin: the builtin itself
             return {"ty": v.__name__}
         known = _known_value(v, self, d)
@@ -647,7 +649,24 @@ def _pairs(x: Any, codec: Codec, d: int) -> list[tuple[Any, Any]]:
     return [(codec._dec(k, d), codec._dec(v, d)) for k, v in x]
 
 
+class Awaited:
+    """(program side) What a coroutine the program returned came to, run to its end in the
+    program's process when it was returned; it crosses as ``{"aw": value}``, a coroutine on the
+    tests' side that gives the value when awaited (``asyncio.run(f(x))``, ``await f(x)``)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+async def _awaited(value: Any) -> Any:
+    return value
+
+
 def _decode_known(tag: str, x: Any, codec: Codec, d: int) -> Any:
+    if tag == "aw" and codec.side == "judge":
+        return _awaited(codec._dec(x, d))
     if tag in ("ct", "od", "dd"):
         import collections
 

@@ -1522,3 +1522,22 @@ def test_honest_programs_generators_are_read_as_far_as_the_tests_go(pool, name):
     assert honest.passed and honest.total_cases == cases, (name, honest)
     assert not bad.passed and bad.status is TestStatus.FAILED, (name, bad)
     assert honest.results[0].cpu_s < 3.0, (name, honest)
+
+
+ASYNC = ("import asyncio\n\nasync def fetch(x):\n    await asyncio.sleep(0)\n    return x * 2\n\n"
+         "async def boom():\n    raise ValueError('no')\n")
+ASYNC_STYLES = {
+    "asyncio_run": "import asyncio\nassert asyncio.run(fetch(2)) == 4\n",
+    "gather": "import asyncio\nasync def main():\n    return await asyncio.gather(fetch(1), fetch(2))\nassert asyncio.run(main()) == [2, 4]\n",
+    "marked_test": "import pytest\n@pytest.mark.asyncio\nasync def test_it():\n    assert await fetch(5) == 10\n",
+    "raises": "import asyncio, pytest\ndef test_boom():\n    with pytest.raises(ValueError):\n        asyncio.run(boom())\n    assert asyncio.run(fetch(0)) == 0\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(ASYNC_STYLES))
+def test_honest_programs_coroutines_are_awaited_by_the_tests(pool, name):
+    tests = ProgramTests("asserts", code="from solution import fetch, boom\n" + ASYNC_STYLES[name])
+    wrong = ASYNC.replace("x * 2", "x * 2 + 1").replace("raise ValueError('no')", "return None")
+    honest, bad = run_tests(pool, [ASYNC, wrong], [tests] * 2)
+    assert honest.passed, (name, honest)
+    assert not bad.passed and bad.status is TestStatus.FAILED, (name, bad)
