@@ -243,7 +243,7 @@ class Channel:
     def _make_handle(self, hid: int, type_name: str, is_callable: bool) -> "Handle":
         h = self._handles.get(hid)
         if h is None:
-            h = Handle(self, hid, type_name, is_callable)
+            h = _handle_class(type_name)(self, hid, type_name, is_callable)
             self._handles[hid] = h
         return h
 
@@ -656,7 +656,7 @@ class Handle:
 
     def __iter__(self) -> Any:
         it = self._op("iter")
-        return it if type(it) is not Handle else _RemoteIterator(it)
+        return it if not isinstance(it, Handle) else _RemoteIterator(it)
 
     def __next__(self) -> Any:
         return self._op("next")
@@ -670,7 +670,7 @@ class Handle:
         return text if type(text) is str else f"<program object {object.__getattribute__(self, '_type')}>"
 
     def __eq__(self, other: Any) -> bool:
-        if type(other) is not Handle:
+        if not isinstance(other, Handle):
             return False  # never the program's say against a value of the tests
         if object.__getattribute__(other, "_id") == object.__getattribute__(self, "_id"):
             return True
@@ -748,7 +748,7 @@ class Handle:
         return self._unary("trunc")
 
     def _mine(self, other: Any) -> bool:
-        return type(other) is Handle and object.__getattribute__(other, "_channel") is object.__getattribute__(self, "_channel")
+        return isinstance(other, Handle) and object.__getattribute__(other, "_channel") is object.__getattribute__(self, "_channel")
 
     def _binary(self, name: str, other: Any) -> Any:
         return self._op("binop", name, other) if self._mine(other) else NotImplemented
@@ -805,6 +805,23 @@ class Handle:
         if type(value) is not bool:
             raise TypeError(f"{what} on a program object did not give a bool")
         return value
+
+
+_HANDLE_CLASSES: dict[str, type] = {}
+
+
+def _handle_class(type_name: str) -> type:
+    """The class of the judge's proxies of the program's objects of one type: a subclass of
+    :class:`Handle` of that name, so ``type(x).__name__`` and ``type(a) == type(b)`` read as in
+    one process (never the name of a builtin type, which a program could borrow to pass a
+    check of the type's name; ``type(x) is Point`` stays false: ``Point`` is a proxy too)."""
+    cls = _HANDLE_CLASSES.get(type_name)
+    if cls is None:
+        if not type_name.isidentifier() or type_name in _BUILTIN_NAMES or len(_HANDLE_CLASSES) >= 1024:
+            return Handle
+        cls = _HANDLE_CLASSES[type_name] = type(type_name, (Handle,), {"__slots__": (), "__module__": "solution",
+                                                                        "__qualname__": type_name})
+    return cls
 
 
 class _LazyIterator:

@@ -1541,3 +1541,16 @@ def test_honest_programs_coroutines_are_awaited_by_the_tests(pool, name):
     honest, bad = run_tests(pool, [ASYNC, wrong], [tests] * 2)
     assert honest.passed, (name, honest)
     assert not bad.passed and bad.status is TestStatus.FAILED, (name, bad)
+
+
+def test_honest_programs_objects_have_their_types_name_and_a_program_cannot_borrow_a_builtins(pool):
+    program = ("class Stack:\n    def __init__(self):\n        self.items = []\n"
+               "class int:\n    pass\n\ndef make():\n    return Stack()\n\ndef number():\n    return int()\n")
+    tests = ProgramTests("asserts", code=(
+        "from solution import Stack, make\nassert type(Stack()).__name__ == 'Stack'\n"
+        "assert Stack().__class__.__name__ == 'Stack'\nassert type(make()) == type(Stack())\n"
+        "assert isinstance(make(), Stack)\n"))
+    named = ProgramTests("asserts", code="from solution import number\nassert type(number()).__name__ == 'int'\n")
+    honest, borrowed = run_tests(pool, [program, program], [tests, named])
+    assert honest.passed and honest.total_cases == 4, honest
+    assert not borrowed.passed, borrowed
