@@ -41,6 +41,13 @@ if _wire is None:
 
 MAX_FAILURES = 5
 JUDGE_RECURSION_LIMIT = 8000
+JUDGE_RECURSION_CAP = 50_000
+JUDGE_STACK_BYTES = 96 << 20
+"""Tests may raise the judge's recursion limit (``sys.setrecursionlimit(10**6)``, common in suites
+for recursive code) up to ``JUDGE_RECURSION_CAP`` frames, on a C stack of ``JUDGE_STACK_BYTES``:
+a recursion between them and the program then ends in a ``RecursionError``, never in the judge
+running out of stack, which would lose the verdict (a program could choose the depth to dodge
+its own failure)."""
 _BUILTIN_NAMES = frozenset(dir(builtins))
 _OWN_STDIN, _OWN_INPUT = sys.stdin, builtins.input  # the judge's own, until tests patch them
 
@@ -421,7 +428,11 @@ class Channel:
             new = self.codec.decode(value)
             if type(target) is not type(new):
                 raise _wire.WireError("write-back changes an argument's type")
-            _merge_into(target, new)
+            aliased = self.codec.aliased
+            merged: dict[int, Any] = {}
+            _merge_into(target, new, merged)
+            if aliased:  # the copy's containers, wherever it refers to them again, are the tests' own
+                _rebind(target, merged)
 
     def _run_test_op(self, msg: list[Any]) -> None:
         """One operation the program asks for on an object of the tests it was given.
@@ -555,14 +566,36 @@ def _test_object_op(obj: Any, op: str, args: list[Any], kwargs: dict[str, Any]) 
     raise TypeError(f"unsupported operation on an object of the tests: {op[:50]!r}")
 
 
-def _merge_into(target: Any, new: Any) -> None:
+def _rebind(root: Any, merged: dict[int, Any]) -> None:
+    """Where the tests' ``root`` now holds one of the write-back's own containers that was merged
+    into a container of the tests (``merged``: its id to theirs), put theirs in its place: a list
+    the program made hold itself holds the tests' list, not a copy."""
+    stack, seen = [root], set()
+    while stack:
+        c = stack.pop()
+        if id(c) in seen:
+            continue
+        seen.add(id(c))
+        items = list(c.items()) if type(c) is dict else list(enumerate(c)) if type(c) is list else []
+        for key, v in items:
+            mine = merged.get(id(v))
+            if mine is not None and mine is not v:
+                c[key] = mine
+            elif type(v) in (list, dict):
+                stack.append(v)
+
+
+def _merge_into(target: Any, new: Any, merged: dict[int, Any] | None = None) -> None:
     """Make ``target`` (a list, dict, set or bytearray of the tests) equal ``new`` in place, keeping
     every nested list/dict/set/bytearray that is still there (same place, same type) the same
-    object, so a reference the tests hold to an inner container sees the program's changes."""
+    object, so a reference the tests hold to an inner container sees the program's changes
+    (``merged`` gathers which of ``new``'s containers went into which of the tests')."""
+    if merged is not None:
+        merged[id(new)] = target
     if type(target) is list:
         for i in range(min(len(target), len(new))):
             if type(target[i]) is type(new[i]) and _wire.changes_in_place(new[i]) and target[i] is not target:
-                _merge_into(target[i], new[i])
+                _merge_into(target[i], new[i], merged)
             else:
                 target[i] = new[i]
         del target[len(new):]
@@ -573,7 +606,7 @@ def _merge_into(target: Any, new: Any) -> None:
         for key, value in new.items():
             old = target.get(key)
             if type(old) is type(value) and _wire.changes_in_place(value) and old is not target:
-                _merge_into(old, value)
+                _merge_into(old, value, merged)
             else:
                 target[key] = value
     elif type(target) is bytearray:
@@ -581,7 +614,7 @@ def _merge_into(target: Any, new: Any) -> None:
     elif type(target) is tuple:  # its own items cannot change, those inside them can
         for old, item in zip(target, new):
             if type(old) is type(item) and _wire.changes_in_place(item) and old is not item:
-                _merge_into(old, item)
+                _merge_into(old, item, merged)
     elif type(target).__name__ == "deque":
         target.clear()
         target.extend(new)
@@ -775,6 +808,12 @@ class Handle:
     __le__ = lambda self, other: self._order("le", other)  # noqa: E731
     __gt__ = lambda self, other: self._order("gt", other)  # noqa: E731
     __ge__ = lambda self, other: self._order("ge", other)  # noqa: E731
+
+    def __format__(self, spec: str) -> str:
+        text = self._op("format", spec)
+        if type(text) is not str:
+            raise TypeError("format() of a program object did not give a str")
+        return text
 
     def __copy__(self) -> Any:
         return self._op("copy")
@@ -1149,6 +1188,7 @@ def serve(sock_fd: int, verdict_fd: int, writable: tuple[str, ...] = ("/dev/shm"
     # calls the program again) takes several of the judge's frames where one process takes
     # one or two: the program's own limit, not the judge's, is the one such a recursion meets.
     sys.setrecursionlimit(max(sys.getrecursionlimit(), JUDGE_RECURSION_LIMIT))
+    _room_for_recursion()
     _PRISTINE.append(_Pristine())
     sock = socket.socket(fileno=sock_fd)
     held: list[int] = []
@@ -1182,6 +1222,31 @@ def serve(sock_fd: int, verdict_fd: int, writable: tuple[str, ...] = ("/dev/shm"
         except OSError:
             break
     os._exit(0)
+
+
+def _room_for_recursion() -> None:
+    """The judge's stack may grow to ``JUDGE_STACK_BYTES`` and its recursion limit never past
+    ``JUDGE_RECURSION_CAP`` (``sys.setrecursionlimit`` caps what the tests ask for)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_STACK)
+    if soft != resource.RLIM_INFINITY and soft < JUDGE_STACK_BYTES:
+        try:
+            top = JUDGE_STACK_BYTES if hard == resource.RLIM_INFINITY else min(hard, JUDGE_STACK_BYTES)
+            resource.setrlimit(resource.RLIMIT_STACK, (top, hard))
+            soft = top
+        except (ValueError, OSError):
+            pass
+    # what the stack holds, at about 2 KiB of C stack a frame at worst (a frame reached through a
+    # slot such as a proxy's __call__), with room to spare
+    cap = JUDGE_RECURSION_CAP if soft == resource.RLIM_INFINITY else max(JUDGE_RECURSION_LIMIT, min(JUDGE_RECURSION_CAP, soft // 2048))
+    real = sys.setrecursionlimit
+
+    def setrecursionlimit(limit: int) -> None:
+        real(min(limit, cap) if type(limit) is int else limit)
+
+    setrecursionlimit.__doc__ = real.__doc__
+    sys.setrecursionlimit = setrecursionlimit  # type: ignore[assignment]
 
 
 def _mark_ready(sock: Any) -> Any:

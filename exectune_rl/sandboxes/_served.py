@@ -554,6 +554,8 @@ def _perform(target: Any, name: str, args: list[Any], kwargs: dict[str, Any]) ->
         return hash(target), False
     if name == "repr":
         return repr(target), False
+    if name == "format" and len(args) == 1 and type(args[0]) is str:
+        return format(target, args[0]), False
     if name == "copy":
         return _copy.copy(target), True
     if name == "deepcopy":

@@ -133,7 +133,7 @@ class Reader:
     def __init__(self, fd: int, limit: int = MAX_MESSAGE_BYTES) -> None:
         self.fd = fd
         self.limit = limit
-        self.buf = b""
+        self.buf = bytearray()  # grown in place: a large message comes in many pipe-sized reads
         self.poller = select.poll()
         self.poller.register(fd, select.POLLIN)
 
@@ -144,7 +144,7 @@ class Reader:
                 if left <= 0 or not self.poller.poll(left * 1000):
                     raise WireTimeout("deadline passed")
             try:
-                chunk = os.read(self.fd, max(need - len(self.buf), 65536))
+                chunk = os.read(self.fd, min(max(need - len(self.buf), 65536), 1 << 20))
             except BlockingIOError:
                 continue
             except OSError as exc:
@@ -161,7 +161,8 @@ class Reader:
             raise WireError(f"message of {size} bytes is over the {self.limit}-byte limit")
         end = _HEAD.size + size
         self._fill(end, deadline)
-        body, self.buf = self.buf[_HEAD.size:end], self.buf[end:]
+        body = bytes(self.buf[_HEAD.size:end])
+        del self.buf[:end]
         try:
             return _DECODER.decode(body.decode("ascii"))  # the encoder writes ASCII only
         except (ValueError, RecursionError, MemoryError) as exc:
@@ -356,6 +357,7 @@ class Codec:
         """``raw`` back to a value. ``args``: (judge side) the containers of the call's
         arguments as encoded (:attr:`containers`), which ``{"a": n}`` names."""
         self._made, self._keep, self._args_in = [], [], list(args or ())
+        self.aliased = False  # whether the value met one of its own containers twice (a "@" reference)
         try:
             return self._dec(raw, 0)
         except WireError:
@@ -373,7 +375,8 @@ class Codec:
         if t is list:
             out_list: list[Any] = []
             self._made.append(out_list)  # before its items: they may refer to it
-            out_list.extend([self._dec(x, d) for x in v])
+            # the common case, without a call per element: items that are already what they mean
+            out_list.extend(v if _plain_scalars(v) else [self._dec(x, d) for x in v])
             return out_list
         if t is not dict or len(v) < 1:
             raise WireError(f"unexpected {t.__name__} on the wire")
@@ -394,6 +397,7 @@ class Codec:
             pool = self._made if tag == "@" else self._args_in
             if type(x) is not int or not 0 <= x < len(pool):
                 raise WireError("bad reference")
+            self.aliased = self.aliased or tag == "@"
             return pool[x]
         if tag == "t":
             return tuple(self._dec_list(x, d))

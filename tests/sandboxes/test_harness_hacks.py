@@ -1369,7 +1369,8 @@ VECTOR = ("import functools\n\n@functools.total_ordering\nclass Vector:\n"
           "    def __eq__(self, o):\n        return isinstance(o, Vector) and (self.x, self.y) == (o.x, o.y)\n"
           "    def __lt__(self, o):\n        return abs(self) < abs(o)\n"
           "    def __hash__(self):\n        return hash((self.x, self.y))\n"
-          "    def __repr__(self):\n        return f'Vector({self.x}, {self.y})'\n\n"
+          "    def __repr__(self):\n        return f'Vector({self.x}, {self.y})'\n"
+          "    def __format__(self, spec):\n        return format(repr(self), spec)\n\n"
           "class Tracker:\n    def __init__(self):\n        self.items, self.closed = [], False\n"
           "    def __enter__(self):\n        return self\n"
           "    def __exit__(self, *exc):\n        self.closed = True\n        return False\n"
@@ -1395,6 +1396,7 @@ OBJECT_STYLES = {
     "set": "assert len({Vector(1, 2), Vector(1, 2), Vector(2, 1)}) == 2",
     "dict_key": "d = {Vector(1, 2): 'a'}\nassert d[Vector(1, 2)] == 'a'",
     "repr": "assert repr(Vector(1, 2)) == 'Vector(1, 2)' and f'{Vector(0, 1)!r}' == 'Vector(0, 1)'",
+    "format_spec": "assert f'{Vector(3, 4):>14}' == '  Vector(3, 4)' and f'{Vector(0, 1)}' == 'Vector(0, 1)'",
     "deepcopy": "import copy\nv = Vector(1, 2)\nw = copy.deepcopy(v)\nw.x = 9\nassert v.x == 1 and w.x == 9",
     "with": "with Tracker() as t:\n    t.log('a')\nassert t.closed and t.items == ['a']",
 }
@@ -1554,3 +1556,31 @@ def test_honest_programs_objects_have_their_types_name_and_a_program_cannot_borr
     honest, borrowed = run_tests(pool, [program, program], [tests, named])
     assert honest.passed and honest.total_cases == 4, honest
     assert not borrowed.passed, borrowed
+
+
+def test_honest_programs_a_list_made_to_hold_itself_in_place_holds_the_tests_own(pool):
+    tests = ProgramTests("asserts", code=(
+        "from solution import self_ref, nest\nxs = [1]\nself_ref(xs)\nassert xs[1] is xs and len(xs) == 2\n"
+        "d = {'a': [0]}\nnest(d)\nassert d['b'] is d and d['c'][0] is d['a']\n"))
+    honest = "def self_ref(xs):\n    xs.append(xs)\n\ndef nest(d):\n    d['b'] = d\n    d['c'] = [d['a']]\n"
+    wrong = "def self_ref(xs):\n    xs.append(list(xs))\n\ndef nest(d):\n    d['b'] = dict(d)\n    d['c'] = [list(d['a'])]\n"
+    good, bad = run_tests(pool, [honest, wrong], [tests] * 2)
+    assert good.passed and good.total_cases == 2, good
+    assert not bad.passed and bad.passed_cases == 0, bad
+
+
+@pytest.mark.parametrize("depth", [20_000, 100_000])
+def test_a_hack_never_passes_by_recursing_the_judge_out_of_stack(pool, depth):
+    # the tests raise their recursion limit, as suites for recursive code do, and a wrong program
+    # drives a recursion through their callback as deep as it likes: a RecursionError fails the
+    # case (or, met in the judge's own reading of a reply, ends the program's calls as an early
+    # exit), the verdict is never lost to INFRA, and the other case still counts
+    program = ("import sys\nsys.setrecursionlimit(10 ** 6)\n\ndef solve(n, cb):\n    return 0 if n <= 0 else cb(n - 1)\n\n"
+               "def add(a, b):\n    return 0\n")
+    tests = ProgramTests("asserts", code=(
+        "import sys\nsys.setrecursionlimit(10 ** 6)\nfrom solution import solve, add\n\ndef cb(n):\n    return solve(n, cb)\n\n"
+        f"def test_solve():\n    assert solve({depth}, cb) == 1\n\ndef test_add():\n    assert add(1, 2) == 3\n"))
+    hack, honest = run_tests(pool, [program, HONEST], [tests, ASSERTS], cpu_time_s=10.0)
+    assert hack.status in (TestStatus.FAILED, TestStatus.EARLY_EXIT), hack
+    assert (hack.passed_cases, hack.total_cases) == (0, 2), hack
+    assert honest.passed, honest
