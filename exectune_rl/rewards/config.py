@@ -93,7 +93,7 @@ class RewardConfig:
     calibration_floor_s: float = field(default=0.05, metadata=_help("Calibrated limit: the smallest limit (s)."))
     calibration_recheck: str = field(default="always", metadata=_help(
         "Re-run a program out of its calibrated limit at cpu_time_s: 'always' (every verdict as at cpu_time_s), "
-        "'progress' (all but one stuck in its first call: loops cost the calibrated limit) or 'never'."))
+        "'progress' (one stuck in its first call is re-run at twice its limit instead: loops cost three calibrated limits) or 'never'."))
     syntax_precheck: bool = field(default=True, metadata=_help("Do not run programs tree-sitter cannot parse."))
     max_core_output_chars: int = field(default=65_536, metadata=_help(
         "Longest core output that is parsed and executed (characters); a longer one scores as output_limit (V = 0)."))

@@ -126,11 +126,12 @@ class Calibration:
         floor_s: The smallest limit, whatever the reference's time.
         repeats: Runs of the reference per calibration (the median counts).
         recheck: ``"always"`` (or True): re-run a program that ran out of a calibrated limit
-            once at the hard limit; ``"progress"``: only when it showed progress (it was
-            still being imported, made a second call or passed a case, or the suite has a
-            single case; see :func:`stuck_in_first_case`): an infinite loop in the first call
-            then costs the calibrated limit alone, and an honest program slower than the
-            limit on its very first call fails; ``"never"`` (or False).
+            once at the hard limit; ``"progress"``: at the hard limit when it showed progress
+            (it was still being imported, made a second call or passed a case, or the suite has
+            a single case; see :func:`stuck_in_first_case`), else once at ``ESCALATION`` times
+            its limit: an infinite loop in the first call then costs three calibrated limits,
+            and an honest program more than twice slower than the limit on its very first call
+            fails; ``"never"`` (or False).
         path: The SQLite file (``None``: ``$EXECTUNE_CACHE_DIR/calibration.sqlite``;
             ``":memory:"``: this process only).
         from_first_pass: Calibrate a suite without a reference from its first passing program.
@@ -321,7 +322,8 @@ def stuck_in_first_case(outcome: Any, limit: float) -> bool:
     tells a slow program from a loop). A run stopped by the wall clock before its CPU limit (a
     loaded machine) is never stuck, and neither is a run without the judge's verdict (``io``
     cases, the in-process harness, other languages): there, a slow start and a loop look the
-    same. ``recheck="progress"`` re-runs every timeout that is not stuck."""
+    same. ``recheck="progress"`` re-runs every timeout that is not stuck at the hard limit, and
+    a stuck one once at ``ESCALATION`` times its limit."""
     if (outcome.total_cases or 0) <= 1 or (outcome.passed_cases or 0) > 0:
         return False
     timed_out = [r for r in outcome.results if r.status.value == "timeout"]
