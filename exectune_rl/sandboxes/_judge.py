@@ -733,81 +733,12 @@ class Handle:
     # (``a + b``, ``a < b``, ``sorted``), the program's operators answer, as its ``==`` does
     # between them; an operator between one of them and a value of the tests is never the
     # program's (``NotImplemented``, so Python raises its TypeError): with it, an object could
-    # work out a check such as ``abs(f(x) - expected) < eps`` for itself.
-
-    def _unary(self, name: str, *extra: Any) -> Any:
-        return self._op("unary", name, *extra)
-
-    def _typed(self, name: str, want: type) -> Any:
-        value = self._unary(name)
-        if type(value) is not want:
-            raise TypeError(f"{name}() of a program object did not give a {want.__name__}")
-        return value
-
-    def __neg__(self) -> Any:
-        return self._unary("neg")
-
-    def __pos__(self) -> Any:
-        return self._unary("pos")
-
-    def __invert__(self) -> Any:
-        return self._unary("invert")
-
-    def __abs__(self) -> Any:
-        return self._unary("abs")
-
-    def __float__(self) -> float:
-        return self._typed("float", float)
-
-    def __int__(self) -> int:
-        return self._typed("int", int)
-
-    def __index__(self) -> int:
-        return self._typed("index", int)
-
-    def __complex__(self) -> complex:
-        return self._typed("complex", complex)
-
-    def __round__(self, ndigits: Any = None) -> Any:
-        return self._unary("round") if ndigits is None else self._unary("round", ndigits)
-
-    def __floor__(self) -> Any:
-        return self._unary("floor")
-
-    def __ceil__(self) -> Any:
-        return self._unary("ceil")
-
-    def __trunc__(self) -> Any:
-        return self._unary("trunc")
+    # work out a check such as ``abs(f(x) - expected) < eps`` for itself. The operators of
+    # ``_wire.UNARY_OPS``, ``BINARY_OPS`` and ``ORDER_OPS`` are set on the class below
+    # (``_handle_operator``), one method each.
 
     def _mine(self, other: Any) -> bool:
         return isinstance(other, Handle) and object.__getattribute__(other, "_channel") is object.__getattribute__(self, "_channel")
-
-    def _binary(self, name: str, other: Any) -> Any:
-        return self._op("binop", name, other) if self._mine(other) else NotImplemented
-
-    def _order(self, name: str, other: Any) -> Any:
-        if not self._mine(other):
-            return NotImplemented
-        return self._checked_bool(self._op("order", name, other), name)
-
-    __add__ = lambda self, other: self._binary("add", other)  # noqa: E731
-    __sub__ = lambda self, other: self._binary("sub", other)  # noqa: E731
-    __mul__ = lambda self, other: self._binary("mul", other)  # noqa: E731
-    __truediv__ = lambda self, other: self._binary("truediv", other)  # noqa: E731
-    __floordiv__ = lambda self, other: self._binary("floordiv", other)  # noqa: E731
-    __mod__ = lambda self, other: self._binary("mod", other)  # noqa: E731
-    __pow__ = lambda self, other: self._binary("pow", other)  # noqa: E731
-    __matmul__ = lambda self, other: self._binary("matmul", other)  # noqa: E731
-    __lshift__ = lambda self, other: self._binary("lshift", other)  # noqa: E731
-    __rshift__ = lambda self, other: self._binary("rshift", other)  # noqa: E731
-    __and__ = lambda self, other: self._binary("and", other)  # noqa: E731
-    __or__ = lambda self, other: self._binary("or", other)  # noqa: E731
-    __xor__ = lambda self, other: self._binary("xor", other)  # noqa: E731
-    __lt__ = lambda self, other: self._order("lt", other)  # noqa: E731
-    __le__ = lambda self, other: self._order("le", other)  # noqa: E731
-    __gt__ = lambda self, other: self._order("gt", other)  # noqa: E731
-    __ge__ = lambda self, other: self._order("ge", other)  # noqa: E731
 
     def __format__(self, spec: str) -> str:
         text = self._op("format", spec)
@@ -844,6 +775,38 @@ class Handle:
         if type(value) is not bool:
             raise TypeError(f"{what} on a program object did not give a bool")
         return value
+
+
+_UNARY_TYPES = {"float": float, "int": int, "index": int, "complex": complex}
+"""The unary operators whose answer Python requires to be of one type."""
+
+
+def _handle_operator(kind: str, name: str) -> Any:
+    """The Handle method for one of ``_wire``'s operators (see the note in :class:`Handle`)."""
+    if kind == "unary":
+        want = _UNARY_TYPES.get(name)
+
+        def unary(self: Handle, *extra: Any) -> Any:  # extra: round()'s ndigits
+            value = self._op("unary", name, *extra[:1])
+            if want is not None and type(value) is not want:
+                raise TypeError(f"{name}() of a program object did not give a {want.__name__}")
+            return value
+
+        return unary
+    if kind == "binary":
+        return lambda self, other: self._op("binop", name, other) if self._mine(other) else NotImplemented
+
+    def order(self: Handle, other: Any) -> Any:
+        if not self._mine(other):
+            return NotImplemented
+        return self._checked_bool(self._op("order", name, other), name)
+
+    return order
+
+
+for _kind, _names in (("unary", _wire.UNARY_OPS), ("binary", _wire.BINARY_OPS), ("order", _wire.ORDER_OPS)):
+    for _name in _names:
+        setattr(Handle, f"__{_name}__", _handle_operator(_kind, _name))
 
 
 _HANDLE_CLASSES: dict[str, type] = {}

@@ -179,24 +179,17 @@ class _Server:
         return True
 
     def _write_back(self, raw_args: Any, args: list[Any], raw_kwargs: Any, kwargs: dict[str, Any]) -> Any:
-        # the tests' own containers, which may be as large as what they can send (compared in
-        # full; one the program changed must still fit in a reply)
-        self.codec.max_items = _wire.MAX_ITEMS_TO_PROGRAM
-        try:
-            return self._changes(raw_args, args, raw_kwargs, kwargs)
-        finally:
-            self.codec.max_items = _wire.MAX_ITEMS
-
-    def _changes(self, raw_args: Any, args: list[Any], raw_kwargs: Any, kwargs: dict[str, Any]) -> Any:
+        # the tests' own containers may be as large as what they can send: compared in full
+        # (one the program changed must still fit in a reply)
         changes = []
         for i, a in enumerate(args):
             if _wire.changes_in_place(a):
-                new = self.codec.encode(a, allow_handle=False)
+                new = self.codec.encode(a, allow_handle=False, max_items=_wire.MAX_ITEMS_TO_PROGRAM)
                 if new != raw_args[i]:
                     changes.append([i, new])
         for k, a in kwargs.items():
             if _wire.changes_in_place(a):
-                new = self.codec.encode(a, allow_handle=False)
+                new = self.codec.encode(a, allow_handle=False, max_items=_wire.MAX_ITEMS_TO_PROGRAM)
                 if new != raw_kwargs["d"][[p[0] for p in raw_kwargs["d"]].index(k)][1]:
                     changes.append([k, new])
         return changes or None

@@ -214,6 +214,7 @@ class Codec:
         self.make_test_object = make_test_object
         self._items = 0
         self.max_items = MAX_ITEMS_TO_PROGRAM if side == "judge" else MAX_ITEMS
+        self._limit = self.max_items
         # The mutable containers (list, dict, set, bytearray) of the value being encoded or
         # decoded, in the order both sides meet them: a second sight of one is a reference
         # to the first (``{"@": n}``), so aliasing survives the crossing.
@@ -228,12 +229,15 @@ class Codec:
 
     # -- encoding ---------------------------------------------------------------------
 
-    def encode(self, value: Any, allow_handle: bool = True, args: list[Any] | None = None) -> Any:
+    def encode(self, value: Any, allow_handle: bool = True, args: list[Any] | None = None,
+               max_items: int | None = None) -> Any:
         """``value`` as wire data. ``args``: (program side) the containers of the call being
         answered (:attr:`containers` after decoding its arguments): one of them in ``value``
         crosses as a reference to the tests' own object (``{"a": n}``), so ``return xs`` gives
-        the tests back the very list they passed."""
+        the tests back the very list they passed. ``max_items``: this encoding's element limit
+        (default: the side's, ``max_items``)."""
         self._items = 0
+        self._limit = self.max_items if max_items is None else max_items
         self._seen, self._keep, self._made = {}, [], []
         self._args = {id(o): i for i, o in enumerate(args)} if args else {}
         try:
@@ -268,8 +272,8 @@ class Codec:
         if depth > MAX_DEPTH:
             raise WireLimit(f"value nested deeper than {MAX_DEPTH} levels")
         self._items += 1
-        if self._items > self.max_items:
-            raise WireLimit(f"value has more than {self.max_items} elements")
+        if self._items > self._limit:
+            raise WireLimit(f"value has more than {self._limit} elements")
         t = type(v)
         if v is None or t is bool or t is str:
             return v
@@ -285,8 +289,8 @@ class Codec:
         if t is list:
             if _plain_scalars(v):  # the common case, without a call per element
                 self._items += len(v)
-                if self._items > self.max_items:
-                    raise WireLimit(f"value has more than {self.max_items} elements")
+                if self._items > self._limit:
+                    raise WireLimit(f"value has more than {self._limit} elements")
                 return list(v)
             return [self._enc(x, d, allow_handle) for x in v]
         if t is tuple:

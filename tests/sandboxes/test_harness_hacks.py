@@ -266,6 +266,15 @@ def _outcome(pool, cases, name):
     return out
 
 
+def _honest_and_wrong(pool, name, tests, honest, wrong, cases=None):
+    """Run an honest program and a wrong one on ``tests``: the honest passes (all ``cases``,
+    where given), the wrong does not and is never INFRA; both outcomes, for what else to check."""
+    good, bad = run_tests(pool, [honest, wrong], [tests] * 2)
+    assert good.passed and (cases is None or good.total_cases == cases), (name, good)
+    assert not bad.passed and bad.status is not TestStatus.INFRA, (name, bad)
+    return good, bad
+
+
 @pytest.mark.parametrize("name", list(RICH))
 def test_rich_values_cross_as_data(pool, name):
     out = _outcome(pool, RICH, name)
@@ -929,9 +938,8 @@ def test_honest_programs_reach_tests_that_catch_their_stderr_and_warnings(pool, 
     code, cases = CAUGHT_STYLES[name]
     tests = ProgramTests("asserts", code="from solution import add\n" + code)
     silent = WARNS.replace("file=sys.stderr", "file=sys.stdout").replace("warnings.warn(", "print(")
-    honest, wrong = run_tests(pool, [WARNS, silent], [tests] * 2)
-    assert honest.passed and honest.total_cases == cases, (name, honest)
-    assert not wrong.passed and wrong.total_cases == cases and wrong.passed_cases < cases, (name, wrong)
+    _, wrong = _honest_and_wrong(pool, name, tests, WARNS, silent, cases)
+    assert wrong.total_cases == cases and wrong.passed_cases < cases, (name, wrong)
 
 
 WARNING_HACKS = {
@@ -1407,9 +1415,8 @@ def test_honest_programs_objects_answer_operators_between_themselves(pool, name)
     # the program's own operators on its objects (one of them, or two of them together), as in
     # one process; a program whose operators are wrong fails
     tests = ProgramTests("asserts", code="from solution import Vector, Tracker\n" + OBJECT_STYLES[name] + "\n")
-    honest, wrong = run_tests(pool, [VECTOR, VECTOR_WRONG], [tests] * 2)
-    assert honest.passed, (name, honest)
-    assert not wrong.passed and wrong.status is TestStatus.FAILED, (name, wrong)
+    _, wrong = _honest_and_wrong(pool, name, tests, VECTOR, VECTOR_WRONG)
+    assert wrong.status is TestStatus.FAILED, (name, wrong)
 
 
 OPERATOR_HACKS = {
@@ -1450,10 +1457,7 @@ GROUP_SUITES = {
 @pytest.mark.parametrize("suite", sorted(GROUP_SUITES))
 def test_honest_programs_exception_groups_reach_the_tests_whole(pool, suite):
     tests = ProgramTests("asserts", code=GROUP_SUITES[suite])
-    wrong = "def f():\n    raise ValueError('v')\n"
-    honest, bad = run_tests(pool, [GROUPS, wrong], [tests] * 2)
-    assert honest.passed, (suite, honest)
-    assert not bad.passed and bad.status is not TestStatus.INFRA, (suite, bad)
+    _honest_and_wrong(pool, suite, tests, GROUPS, "def f():\n    raise ValueError('v')\n")
 
 
 def test_honest_programs_take_the_large_arguments_of_stress_tests(pool):
@@ -1520,9 +1524,8 @@ def test_honest_programs_generators_are_read_as_far_as_the_tests_go(pool, name):
     code, cases = GENERATOR_STYLES[name]
     tests = ProgramTests("asserts", code="from solution import fib, squares, take\n" + code)
     wrong = GENERATORS.replace("a, b = b, a + b", "a, b = b, a + b + 1").replace("i * i for", "i * i + 1 for")
-    honest, bad = run_tests(pool, [GENERATORS, wrong], [tests] * 2)
-    assert honest.passed and honest.total_cases == cases, (name, honest)
-    assert not bad.passed and bad.status is TestStatus.FAILED, (name, bad)
+    honest, bad = _honest_and_wrong(pool, name, tests, GENERATORS, wrong, cases)
+    assert bad.status is TestStatus.FAILED, (name, bad)
     assert honest.results[0].cpu_s < 3.0, (name, honest)
 
 
@@ -1540,9 +1543,8 @@ ASYNC_STYLES = {
 def test_honest_programs_coroutines_are_awaited_by_the_tests(pool, name):
     tests = ProgramTests("asserts", code="from solution import fetch, boom\n" + ASYNC_STYLES[name])
     wrong = ASYNC.replace("x * 2", "x * 2 + 1").replace("raise ValueError('no')", "return None")
-    honest, bad = run_tests(pool, [ASYNC, wrong], [tests] * 2)
-    assert honest.passed, (name, honest)
-    assert not bad.passed and bad.status is TestStatus.FAILED, (name, bad)
+    _, bad = _honest_and_wrong(pool, name, tests, ASYNC, wrong)
+    assert bad.status is TestStatus.FAILED, (name, bad)
 
 
 def test_honest_programs_objects_have_their_types_name_and_a_program_cannot_borrow_a_builtins(pool):
