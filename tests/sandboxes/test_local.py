@@ -439,6 +439,42 @@ def test_prefork_defaults_to_where_a_cpu_is_left_idle():
         LocalSandbox(workers=1, prefork="yes")
 
 
+def test_pin_cpus_defaults_to_a_worker_for_every_cpu_and_tasks_run_on_theirs():
+    usable = sorted(os.sched_getaffinity(0))
+    probe = ExecRequest("import os\nprint(sorted(os.sched_getaffinity(0)))")
+    with LocalSandbox(workers=len(usable) + 1) as sb:
+        assert sb.pin_cpus is True
+        assert sb.cpus == tuple(usable[i % len(usable)] for i in range(len(usable) + 1))
+        seen = {r.stdout.strip() for r in sb.run([probe] * 12)}
+        assert seen <= {f"[{c}]" for c in usable}, seen
+        for pid, cpu in zip(sb.worker_pids, sb.cpus):
+            worker = psutil.Process(pid)
+            for proc in [worker, *worker.children(recursive=True)]:  # its zygote and judge too
+                assert proc.cpu_affinity() == [cpu]
+    if len(usable) > 1:
+        with LocalSandbox(workers=len(usable) - 1) as sb:
+            assert sb.pin_cpus is False and set(sb.cpus) == {None}
+            assert sb.run([probe])[0].stdout.strip() == str(usable)
+    with LocalSandbox(workers=1, pin_cpus=False) as sb:
+        assert sb.cpus == (None,) and sb.run([probe])[0].stdout.strip() == str(usable)
+    with pytest.raises(ConfigError, match="pin_cpus"):
+        LocalSandbox(workers=1, pin_cpus="yes")
+
+
+def test_a_pinned_pool_judges_as_a_floating_one():
+    from exectune_rl.sandboxes.runner import ProgramTests, run_tests
+
+    tests = ProgramTests("asserts", code="assert f(2) == 3\nassert f(5) == 6")
+    programs = ["def f(x):\n    return x + 1", "def f(x):\n    return x", "def f(x):\n    while True: pass",
+                "def f(x):\n    raise ValueError(x)"]
+    verdicts = {}
+    for pin in (True, False):
+        with LocalSandbox(workers=2, pin_cpus=pin) as sb:
+            verdicts[pin] = [(o.passed, o.status) for o in run_tests(sb, programs, tests, cpu_time_s=0.5)]
+    assert verdicts[True] == verdicts[False]
+    assert [p for p, _ in verdicts[True]] == [True, False, False, False]
+
+
 def test_a_spare_runs_every_kind_of_task_as_a_fresh_child_would(prefork_solo):
     sb = prefork_solo
     from exectune_rl.sandboxes.runner import ProgramTests, run_tests
