@@ -496,7 +496,8 @@ class LocalSandbox(Sandbox):
         usable = sorted(os.sched_getaffinity(0))
         self.pin_cpus = pin_cpus if pin_cpus is not None else default_pin_cpus(n)
         self.cpus: tuple[int | None, ...] = tuple(_cpu_of(i, usable) if self.pin_cpus else None for i in range(n))
-        """The CPU each worker is pinned to (None: it floats)."""
+        """The CPU each worker is pinned to (None: it floats). A worker the kernel refused to pin
+        floats, and the pool's start-up warning says so."""
         self.workers = n
         self.retry_on_worker_death = retry_on_worker_death
         self._init_args = {"workers": n, "preload": tuple(preload), "network": network,
@@ -537,7 +538,7 @@ class LocalSandbox(Sandbox):
         if errors:
             self._stop_workers()
             raise SandboxError(f"could not start the sandbox pool: {errors[0]}") from errors[0]
-        note = self._procs[0].note if self._procs[0] else ""
+        note = "; ".join(dict.fromkeys(p.note for p in self._procs if p is not None and p.note))  # each worker's, once
         if note:
             logger.warning("LocalSandbox: %s", note)
 

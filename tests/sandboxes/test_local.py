@@ -461,6 +461,15 @@ def test_pin_cpus_defaults_to_a_worker_for_every_cpu_and_tasks_run_on_theirs():
         LocalSandbox(workers=1, pin_cpus="yes")
 
 
+def test_a_worker_the_kernel_refuses_to_pin_floats_and_says_why():
+    from exectune_rl.sandboxes._worker import _pin
+
+    before = os.sched_getaffinity(0)
+    assert _pin(None) == ""
+    assert _pin(1 << 20).startswith("not pinned to CPU 1048576")  # no such CPU: refused, nothing changed
+    assert os.sched_getaffinity(0) == before
+
+
 def test_a_pinned_pool_judges_as_a_floating_one():
     from exectune_rl.sandboxes.runner import ProgramTests, run_tests
 
