@@ -13,7 +13,29 @@ def pool(request):
 
 
 def _task_children(worker_pid: int) -> list:
-    """The worker's descendants less its zygote and the spare child waiting in it (``prefork``)."""
+    """The worker's descendants less its zygote and the spare child waiting in it (``prefork``).
+    An ended task child of the zygote is reaped by it after the result is back (the worker's
+    ``q``): such zombies get two seconds to go."""
+    import time
+
+    deadline = time.monotonic() + 2.0
+    while True:
+        found = _task_children_now(worker_pid)
+        if not found or time.monotonic() > deadline or not all(_zombie(c) for c in found):
+            return found
+        time.sleep(0.01)
+
+
+def _zombie(proc) -> bool:
+    import psutil
+
+    try:
+        return proc.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def _task_children_now(worker_pid: int) -> list:
     import psutil
 
     from exectune_rl.sandboxes._isolation import ZYGOTE_NAME
