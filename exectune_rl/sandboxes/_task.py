@@ -76,6 +76,12 @@ def spare(worker: Any, cmd_fd: int, rpc: tuple[int, int], recv: Any) -> None:
     if msg is None:
         os._exit(0)
     try:
+        # Into the task's cgroups before anything of the task runs: moved by the worker
+        # instead, it would wait for an RCU grace period after each quiet spell (Cgroup.join_self).
+        if worker.cgroup is not None:
+            worker.cgroup.join_self()
+        if worker.memcg is not None:
+            worker.memcg.join_self()
         os.close(cmd_fd)
         req, code, epilogue, argv, in_fd, judged = msg
         if code is not None:

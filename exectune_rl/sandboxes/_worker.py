@@ -884,14 +884,12 @@ class Worker:
         except ValueError:
             task["epilogue"] = req["epilogue"]
         try:
-            self.clock.start(spare.pid)  # before it joins the cgroup: all its CPU from here is the task's
-            if self.cgroup is not None:
-                self.cgroup.join(spare.pid)
-            if self.memcg is not None:
-                # Only a task's own processes are ever in it (never the zygote or a waiting
-                # child): whatever the OOM killer stops there is the task's.
-                self._memcg_task(req)
-                self.memcg.join(spare.pid)
+            # Before it joins the cgroups, which it does itself once it has read its task
+            # (_task.spare): all its CPU from there is the task's. Only a task's own processes
+            # are ever in the memory cgroup (never the zygote or a waiting child): whatever the
+            # OOM killer stops there is the task's.
+            self.clock.start(spare.pid)
+            self._memcg_task(req)
             send(spare.cmd_fd, (task, code, epilogue, argv, in_fd, judged))
         except OSError:  # gone before its task (EPIPE)
             self._drop_spare(spare)
