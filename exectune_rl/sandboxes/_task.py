@@ -56,20 +56,12 @@ def spare(worker: Any, cmd_fd: int, rpc: tuple[int, int], recv: Any) -> None:
     It waits as root, in a session of its own, for its task on ``cmd_fd`` (read with ``recv``,
     the worker pipe's reader; what ``Worker._go`` sends); EOF tells it to leave. ``rpc`` are
     the program's ends of a judged run's two pipes, made with it. Everything that depends on
-    the task, the uid drop among it, is done by :func:`child` once the task is known; what does
-    not (the standard fds, no core dumps) is done here while it waits, off the task's path.
+    the task, the uid drop among it, is done by :func:`child` once the task is known.
     """
     try:
         os.setsid()
         # Until the uid drop in child(), which clears it: die with the zygote (which dies with the worker).
         worker.prctl(_isolation.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        cmd_fd, *ends = (fd if fd > 6 else _moved(fd) for fd in (cmd_fd, *rpc))
-        rpc = (ends[0], ends[1])
-        os.dup2(worker.devnull, 0)  # a task with stdin gets its memfd in child()
-        os.dup2(worker.out_w, 1)
-        os.dup2(worker.err_w, 2)
-        os.dup2(worker.status_fd, 3)
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         msg = recv(cmd_fd)
     except BaseException:  # noqa: BLE001 - no task yet: the worker finds it gone and forks one itself
         os._exit(125)
@@ -99,17 +91,9 @@ def spare(worker: Any, cmd_fd: int, rpc: tuple[int, int], recv: Any) -> None:
     child(worker, req, worker.workdir, argv, in_fd, rpc if judged else None, in_session=True)
 
 
-def _moved(fd: int) -> int:
-    """``fd`` moved above the task's fds 0-6."""
-    moved = fcntl.fcntl(fd, fcntl.F_DUPFD, 64)
-    os.close(fd)
-    return moved
-
-
 def child(worker: Any, req: dict[str, Any], workdir: str, argv: list[str] | None, in_fd: int,
           rpc: tuple[int, int] | None = None, in_session: bool = False) -> None:
-    """Runs in the forked task child; never returns. ``in_session``: a spare's, whose session,
-    standard fds 1-3 and core limit :func:`spare` made while it waited.
+    """Runs in the forked task child; never returns.
 
     With ``rpc`` (a judged run: the judge's read and write ends) the program is imported as a
     module and answers the judge's calls on fds 4 and 5 instead of running as a script.
@@ -126,12 +110,10 @@ def child(worker: Any, req: dict[str, Any], workdir: str, argv: list[str] | None
         if rpc is not None:
             rpc = (fcntl.fcntl(rpc[0], fcntl.F_DUPFD, 64), fcntl.fcntl(rpc[1], fcntl.F_DUPFD, 64))
         claims = fcntl.fcntl(worker.claim_fd, fcntl.F_DUPFD, 64) if argv is None else -1
-        if not in_session:
-            os.dup2(worker.out_w, 1)  # write-only: the program never reads back what was printed before it
-            os.dup2(worker.err_w, 2)
-            os.dup2(worker.status_fd, 3)
-        if not in_session or in_fd != worker.devnull:
-            os.dup2(in_fd, 0)
+        os.dup2(in_fd, 0)
+        os.dup2(worker.out_w, 1)  # write-only: the program never reads back what was printed before it
+        os.dup2(worker.err_w, 2)
+        os.dup2(worker.status_fd, 3)
         report = 3
         if rpc is not None:
             os.dup2(rpc[0], 4)
@@ -146,8 +128,6 @@ def child(worker: Any, req: dict[str, Any], workdir: str, argv: list[str] | None
         else:
             os.closerange(4, 1 << 16)
         os.chdir(workdir)
-        if not in_session:
-            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         if worker.memcg is not None and not in_session:
             worker.memcg.join(0)  # forked by the worker, not the zygote: into the tasks' memory cgroup
         _set_limits(req, worker.baseline_vm if argv is None else None, argv)
@@ -200,6 +180,7 @@ def _set_limits(req: dict[str, Any], baseline_vm: int | None, argv: list[str] | 
     resource.setrlimit(resource.RLIMIT_FSIZE, (cap, cap))
     resource.setrlimit(resource.RLIMIT_NOFILE, (int(req["max_open_files"]),) * 2)
     resource.setrlimit(resource.RLIMIT_NPROC, (int(req["max_processes"]),) * 2)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
 def _switch_to_claims(claims: int) -> None:
