@@ -74,6 +74,11 @@ def spare(worker: Any, cmd_fd: int, rpc: tuple[int, int], recv: Any) -> None:
             worker.cgroup.join_self()
         if worker.memcg is not None:
             worker.memcg.join_self()
+    except BaseException as exc:  # noqa: BLE001 - the worker's cgroups, not this task, are at fault
+        _write_status({"kind": "setup", "exc": type(exc).__name__, "msg": f"joining the worker's cgroups: {exc}",
+                       "cgroups": True}, worker.status_fd)
+        os._exit(125)
+    try:
         os.close(cmd_fd)
         req, code, epilogue, argv, in_fd, judged = msg
         if code is not None:
@@ -105,8 +110,10 @@ def child(worker: Any, req: dict[str, Any], workdir: str, argv: list[str] | None
     """
     report = worker.status_fd  # where a set-up failure is written until fd 3 is the status channel
     try:
-        if not in_session:  # a spare child made its session while it waited
+        if not in_session:  # a spare child made its session while it waited, and joined its cgroups
             os.setsid()  # the file view is the worker's own: it entered the sealed view once
+            if worker.memcg is not None:  # forked by the worker, not the zygote: into the tasks' memory cgroup
+                worker.memcg.join_self()  # first: the fd it writes to may be one of the task's 0-6 below
         if rpc is not None:
             rpc = (fcntl.fcntl(rpc[0], fcntl.F_DUPFD, 64), fcntl.fcntl(rpc[1], fcntl.F_DUPFD, 64))
         claims = fcntl.fcntl(worker.claim_fd, fcntl.F_DUPFD, 64) if argv is None else -1
@@ -128,8 +135,6 @@ def child(worker: Any, req: dict[str, Any], workdir: str, argv: list[str] | None
         else:
             os.closerange(4, 1 << 16)
         os.chdir(workdir)
-        if worker.memcg is not None and not in_session:
-            worker.memcg.join(0)  # forked by the worker, not the zygote: into the tasks' memory cgroup
         _set_limits(req, worker.baseline_vm if argv is None else None, argv)
         if worker.uid is not None:
             _isolation.drop_privileges(worker.uid)

@@ -83,6 +83,11 @@ def _write_at(dir_fd: int, name: str, text: str) -> None:
         os.close(fd)
 
 
+def _tasks_fd(dir_fd: int) -> int:
+    """The cgroup's ``tasks`` file, open for writing (what ``Cgroup.join_self`` writes to)."""
+    return os.open("tasks", os.O_WRONLY | os.O_CLOEXEC, dir_fd=dir_fd)
+
+
 class Cgroup:
     """One cgroup v1 ``cpuacct`` directory this worker made."""
 
@@ -93,6 +98,7 @@ class Cgroup:
         # its counters (the CPU of every task before) and member pids are no task's business.
         self.dir_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         self.usage_fd = os.open("cpuacct.usage", os.O_RDONLY | os.O_CLOEXEC, dir_fd=self.dir_fd)
+        self.tasks_fd = _tasks_fd(self.dir_fd)
 
     def join(self, pid: int = 0) -> None:
         _write_at(self.dir_fd, "cgroup.procs", str(pid))
@@ -102,8 +108,9 @@ class Cgroup:
         no other), in. A thread that moves itself through ``tasks`` is moved without the
         kernel's write lock on every thread group, whose first taking after a quiet spell
         waits for an RCU grace period (8-15 ms on these machines: the next task paid it after
-        each time-out)."""
-        _write_at(self.dir_fd, "tasks", "0")
+        each time-out). One write to ``tasks``, open since the cgroup was made (a task child
+        inherits it and closes it with every fd above its own before its program runs)."""
+        os.write(self.tasks_fd, b"0")
 
     def usage(self) -> float:
         """CPU seconds used by every process that was ever in this cgroup."""
@@ -134,6 +141,7 @@ class MemoryCgroup:
         self.dir_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         self.oom_fd = os.open("memory.oom_control", os.O_RDONLY | os.O_CLOEXEC, dir_fd=self.dir_fd)
         self.usage_fd = os.open("memory.usage_in_bytes", os.O_RDONLY | os.O_CLOEXEC, dir_fd=self.dir_fd)
+        self.tasks_fd = _tasks_fd(self.dir_fd)
         self.limit = -1
         self.kills = self.oom_kills()
 
@@ -174,9 +182,6 @@ class MemoryCgroup:
             return int(os.pread(self.usage_fd, 32, 0))
         except (OSError, ValueError):
             return 0
-
-    def join(self, pid: int) -> None:
-        _write_at(self.dir_fd, "cgroup.procs", str(pid))
 
     join_self = Cgroup.join_self
 

@@ -937,16 +937,16 @@ class Worker:
     def _supervise(self, pid: int, req: dict[str, Any], is_python: bool, from_zygote: bool = False) -> dict[str, Any]:
         cpu_limit, wall_limit = _task.budget(req)
         reason = self._wait_with_limits(pid, cpu_limit, wall_limit)
-        status, child_cpu = self._reap_child(pid, from_zygote)
+        status, child_cpu = self._reap_child(pid, from_zygote, ended=not reason)
         self._reap_group(pid, zombie_leader=child_cpu is None)
         if status is None:
             return {"status": "infra", "detail": "the worker's zygote gave no exit status for the task"}
         return self._classify(req, status, self.clock.final(child_cpu), reason, is_python)
 
-    def _reap_child(self, pid: int, from_zygote: bool) -> tuple[int | None, float | None]:
+    def _reap_child(self, pid: int, from_zygote: bool, ended: bool = False) -> tuple[int | None, float | None]:
         """Reap the task child ``pid``, ended or killed: its wait status and the CPU it used
         where the worker's RUSAGE_CHILDREN does not count it (a child of the zygote); None for
-        the CPU: the worker's cgroup counts it.
+        the CPU: the worker's cgroup counts it. ``ended``: the worker saw it end (no need to wait).
 
         A zygote's child is reaped by the zygote. With a cgroup, the worker reads the wait
         status off the zombie and lets the zygote reap it meanwhile, unanswered; otherwise it
@@ -955,7 +955,8 @@ class Worker:
         if not from_zygote:
             return os.waitpid(pid, 0)[1], 0.0
         if self.cgroup is not None:
-            _wait_exit(pid)  # ended, or killed by the caller: a zombie in a moment
+            if not ended:
+                _wait_exit(pid)  # killed by the caller: a zombie in a moment
             status = _tree.zombie_status(pid)
             if status is not None and self._zygote_send(b"q" + _PID.pack(pid)):
                 return status, None
@@ -1100,6 +1101,10 @@ class Worker:
         if trusted.get("kind") == "setup":
             res.update(status="infra", exception=None,
                        detail=f"the task could not be set up: {trusted.get('exc')}: {str(trusted.get('msg'))[:300]}")
+            if trusted.get("cgroups"):
+                # Nothing of the task ran; a fresh worker has fresh cgroups (the task goes there once).
+                self.retire = "its task child could not join its cgroups"
+                res["unrun"] = True
         elif out_cut or err_cut or sig == signal.SIGXFSZ or claim.get("errno") == 27:
             # first: a program that floods and then spins was stopped by the flood
             res.update(status="output_limit", detail=f"output or file size limit of {cap} bytes hit")

@@ -730,6 +730,22 @@ def test_the_tasks_memory_cgroup_goes_with_its_worker():
     assert len(paths) == 1 and not os.path.exists(paths[0])
 
 
+def test_a_worker_whose_tasks_cgroup_is_gone_is_replaced_and_its_task_runs_on_a_fresh_one():
+    # The task child joins the tasks' memory cgroup itself, once it has its task: where that
+    # fails, nothing of the task ran and the worker's cgroups are at fault, not the program.
+    with LocalSandbox(workers=1) as sb:
+        [first] = sb.run([ExecRequest("print(1)")])
+        if "memcg" not in first.isolation:
+            pytest.skip("no memory cgroup here")
+        worker = sb.worker_pids[0]
+        [path] = [p for p in sb._procs[0].cgroups if p.endswith("-tasks")]
+        os.rmdir(path)
+        gone, after = sb.run([ExecRequest("print(2)"), ExecRequest("print(3)")])
+        assert (gone.status, gone.stdout, gone.retried) == (ExecStatus.OK, "2\n", True), gone
+        assert (after.status, after.stdout, after.retried) == (ExecStatus.OK, "3\n", False), after
+        assert sb.worker_pids[0] != worker
+
+
 def test_memory_mb_holds_for_node_programs(pool):
     # node got no RLIMIT_AS (V8 reserves far more than it uses) and --max-old-space-size bounds
     # only V8's heap: 2 GB of Buffers under memory_mb=256 used to pass.
