@@ -282,8 +282,13 @@ class ExecRequest:
     def effective_wall_time_s(self) -> float:
         if self.wall_time_s is not None:
             return float(self.wall_time_s)
-        cpu = self.total_cpu_time_s
-        return max(3.0 * cpu, cpu + 2.0)
+        return default_wall_time_s(self.total_cpu_time_s)
+
+
+def default_wall_time_s(cpu_s: float) -> float:
+    """The wall-clock backstop of a run that may use ``cpu_s`` of CPU and names no ``wall_time_s``:
+    3x that, at least that plus 2 s, so a loaded machine does not turn a correct run into a timeout."""
+    return max(3.0 * cpu_s, cpu_s + 2.0)
 
 
 # Other spellings accepted as keyword arguments of ExecRequest.

@@ -80,6 +80,7 @@ from pathlib import Path
 from typing import Any
 
 from exectune_rl.errors import ConfigError
+from exectune_rl.sandboxes.base import default_wall_time_s
 
 __all__ = ["Calibration", "TimeLimit", "LIMIT_SOURCES", "ESCALATION", "recheck_rate", "stuck_in_first_case"]
 
@@ -306,23 +307,20 @@ def recheck_rate(calibrations: Any) -> float | None:
     return sum(c.stats.get("rechecked", 0) for c in cals) / limited if limited else None
 
 
-def _wall(cpu: float, hard_wall: float | None) -> float:
-    wall = max(4.0 * cpu, cpu + 1.0)
-    return min(wall, hard_wall) if hard_wall else wall
-
-
 def _calibrated_limits(limits: dict[str, Any], cpu: float, hard: float, hard_wall: float | None) -> dict[str, Any]:
     """One run's limits under a calibrated CPU limit ``cpu``.
 
     A judged run may take up to ``hard - cpu`` to be imported and ``cpu`` from then on
     (``ExecRequest.load_cpu_time_s``): the reference's calls set the limit, and an import the
     reference did not make (numpy, pandas) never eats into it. The whole run stays within the
-    hard limit; its wall-clock backstop grows by the same allowance.
+    hard limit. Its wall-clock backstop is 4x ``cpu`` (at least ``cpu`` + 1 s) plus that
+    allowance, and never more than the same run's at the hard limit (``wall_time_s``, else
+    ``default_wall_time_s(hard)``): no program passes only because its limit was calibrated.
     """
     load = max(0.0, hard - cpu)
-    wall = _wall(cpu, None) + load
-    return dict(limits, cpu_time_s=cpu, load_cpu_time_s=load or None,
-                wall_time_s=min(wall, hard_wall) if hard_wall else wall)
+    wall = max(4.0 * cpu, cpu + 1.0) + load
+    cap = hard_wall if hard_wall else default_wall_time_s(hard)
+    return dict(limits, cpu_time_s=cpu, load_cpu_time_s=load or None, wall_time_s=min(wall, cap))
 
 
 def stuck_in_first_case(outcome: Any, limit: float) -> bool:
@@ -330,20 +328,28 @@ def stuck_in_first_case(outcome: Any, limit: float) -> bool:
     suite, having shown no progress: imported (its verdict says ``ready``), at most one call of
     the tests made, no case passed, and the suite has more than one case (with one, nothing
     tells a slow program from a loop). A run stopped by the wall clock before its CPU limit (a
-    loaded machine) is never stuck, and neither is a run without the judge's verdict (``io``
+    loaded machine, a program asleep in its first call, after an import of any cost) is never stuck, and neither is a run without the judge's verdict (``io``
     cases, the in-process harness, other languages): there, a slow start and a loop look the
     same. ``recheck="progress"`` re-runs every timeout that is not stuck at the hard limit, and
     a stuck one once at ``ESCALATION`` times its limit."""
     if (outcome.total_cases or 0) <= 1 or (outcome.passed_cases or 0) > 0:
         return False
     timed_out = [r for r in outcome.results if r.status.value == "timeout"]
-    if not timed_out or any(r.cpu_s < limit for r in timed_out):
+    if not timed_out or any(_stopped_by_the_clock(r, limit) for r in timed_out):
         return False
     verdict = outcome.results[-1].verdict if outcome.results else None
     if not isinstance(verdict, dict):
         return False
     calls = verdict.get("calls")
     return bool(verdict.get("ready")) and isinstance(calls, int) and calls <= 1
+
+
+def _stopped_by_the_clock(result: Any, limit: float) -> bool:
+    """Whether a timed-out run was stopped by the wall clock, not by its CPU ``limit``: the
+    judge's deadline passed (its verdict says ``timed_out``, whatever CPU the import took before
+    the limit began to count), or it used less CPU than the limit in all."""
+    verdict = result.verdict
+    return (isinstance(verdict, dict) and bool(verdict.get("timed_out"))) or result.cpu_s < limit
 
 
 def run_calibrated(execute: Any, programs: Any, suites: list[Any], limits: dict[str, Any], cal: Calibration) -> list[Any]:

@@ -107,6 +107,20 @@ def test_a_program_that_never_finishes_its_import_stops_within_the_hard_limit(po
     assert 0.8 < out.results[0].cpu_s < 1.6
 
 
+def test_a_calibrated_run_never_has_more_wall_clock_time_than_the_same_run_at_the_hard_limit(pool, tmp_path):
+    # A calibrated limit just under the hard limit once gave a wall-clock backstop of 4x it plus
+    # the import allowance: more than the hard run's default (3x, at least + 2 s), so a program
+    # asleep for that long passed only because its limit was calibrated.
+    asleep = ("import time\n_SLEPT = []\ndef add(a, b):\n    if not _SLEPT:\n        _SLEPT.append(1)\n"
+              "        time.sleep(3.4)\n    return a + b\n")  # 3.4 s: past the hard run's 3 s, within the old 3.7 s
+    hard_only, = run_tests(pool, [asleep], TESTS, cpu_time_s=1.0)
+    cal = Calibration(path=tmp_path / "c.sqlite", recheck="never", floor_s=0.9)
+    calibrated, = run_tests(pool, [asleep], TESTS, cpu_time_s=1.0, calibration=cal)
+    assert calibrated.limit_source == "reference" and calibrated.time_limit_s == pytest.approx(0.9), calibrated
+    assert hard_only.status is calibrated.status is TestStatus.TIMEOUT, (hard_only, calibrated)
+    assert calibrated.results[0].wall_s < 3.3, calibrated.results[0]
+
+
 def test_progress_recheck_skips_a_loop_in_the_first_call_and_rechecks_the_rest(pool, tmp_path):
     cal = Calibration(path=tmp_path / "c.sqlite", recheck="progress", floor_s=0.15, factor=1.0)
     tests = ProgramTests("asserts", code="".join(f"assert add({i}, 1) == {i + 1}\n" for i in range(12)), reference=REF)
