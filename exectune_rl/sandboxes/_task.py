@@ -67,17 +67,9 @@ def spare(worker: Any, cmd_fd: int, rpc: tuple[int, int], recv: Any) -> None:
         os._exit(125)
     if msg is None:
         os._exit(0)
-    try:
-        # Into the task's cgroups before anything of the task runs: moved by the worker
-        # instead, it would wait for an RCU grace period after each quiet spell (Cgroup.join_self).
-        if worker.cgroup is not None:
-            worker.cgroup.join_self()
-        if worker.memcg is not None:
-            worker.memcg.join_self()
-    except BaseException as exc:  # noqa: BLE001 - the worker's cgroups, not this task, are at fault
-        _write_status({"kind": "setup", "exc": type(exc).__name__, "msg": f"joining the worker's cgroups: {exc}",
-                       "cgroups": True}, worker.status_fd)
-        os._exit(125)
+    # Into the task's cgroups before anything of the task runs: moved by the worker instead, it
+    # would wait for an RCU grace period after each quiet spell (Cgroup.join_self).
+    _join_cgroups(worker, (worker.cgroup, worker.memcg))
     try:
         os.close(cmd_fd)
         req, code, epilogue, argv, in_fd, judged = msg
@@ -96,6 +88,21 @@ def spare(worker: Any, cmd_fd: int, rpc: tuple[int, int], recv: Any) -> None:
     child(worker, req, worker.workdir, argv, in_fd, rpc if judged else None, in_session=True)
 
 
+def _join_cgroups(worker: Any, groups: tuple[Any, ...]) -> None:
+    """Move this task child into ``groups`` (its worker's cgroups, None where there is none).
+    Where that fails, the worker's cgroups are at fault, not the task: the child writes a
+    trusted ``setup`` status marked ``cgroups`` (its worker retires, and the task, of which
+    nothing ran, runs once on a fresh worker) and exits."""
+    try:
+        for group in groups:
+            if group is not None:
+                group.join_self()
+    except BaseException as exc:  # noqa: BLE001
+        _write_status({"kind": "setup", "exc": type(exc).__name__, "msg": f"joining the worker's cgroups: {exc}",
+                       "cgroups": True}, worker.status_fd)
+        os._exit(125)
+
+
 def child(worker: Any, req: dict[str, Any], workdir: str, argv: list[str] | None, in_fd: int,
           rpc: tuple[int, int] | None = None, in_session: bool = False) -> None:
     """Runs in the forked task child; never returns.
@@ -112,8 +119,9 @@ def child(worker: Any, req: dict[str, Any], workdir: str, argv: list[str] | None
     try:
         if not in_session:  # a spare child made its session while it waited, and joined its cgroups
             os.setsid()  # the file view is the worker's own: it entered the sealed view once
-            if worker.memcg is not None:  # forked by the worker, not the zygote: into the tasks' memory cgroup
-                worker.memcg.join_self()  # first: the fd it writes to may be one of the task's 0-6 below
+            # forked by the worker, not the zygote: into the tasks' memory cgroup (the worker's
+            # CPU cgroup it inherits), first: the fd it writes to may be one of the task's 0-6 below
+            _join_cgroups(worker, (worker.memcg,))
         if rpc is not None:
             rpc = (fcntl.fcntl(rpc[0], fcntl.F_DUPFD, 64), fcntl.fcntl(rpc[1], fcntl.F_DUPFD, 64))
         claims = fcntl.fcntl(worker.claim_fd, fcntl.F_DUPFD, 64) if argv is None else -1

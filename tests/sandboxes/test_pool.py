@@ -744,6 +744,13 @@ def test_a_worker_whose_tasks_cgroup_is_gone_is_replaced_and_its_task_runs_on_a_
         assert (gone.status, gone.stdout, gone.retried) == (ExecStatus.OK, "2\n", True), gone
         assert (after.status, after.stdout, after.retried) == (ExecStatus.OK, "3\n", False), after
         assert sb.worker_pids[0] != worker
+        # the same for a judged run: the tests go again with the program, to the fresh worker
+        worker = sb.worker_pids[0]
+        [path] = [p for p in sb._procs[0].cgroups if p.endswith("-tasks")]
+        os.rmdir(path)
+        [judged] = run_tests(sb, ["def f():\n    return 1\n"], ProgramTests("asserts", code="assert f() == 1"))
+        assert judged.passed and judged.results[0].retried, judged
+        assert sb.worker_pids[0] != worker
 
 
 def test_memory_mb_holds_for_node_programs(pool):
