@@ -382,7 +382,7 @@ class Worker:
                     os.close(fd)
         reason, judge_end, exited_first, killed_after, held_to, verdict = self._wait_judged(
             prog_pid, cpu_limit, wall_limit, start, load)
-        status, child_cpu = self._reap_child(prog_pid, spare is not None)
+        status, child_cpu = self._reap_child(prog_pid, spare is not None, ended=exited_first)
         never_read = self._never_read(spare)
         if status is None:
             self._stop_judge()

@@ -328,9 +328,9 @@ def stuck_in_first_case(outcome: Any, limit: float) -> bool:
     suite, having shown no progress: imported (its verdict says ``ready``), at most one call of
     the tests made, no case passed, and the suite has more than one case (with one, nothing
     tells a slow program from a loop). A run stopped by the wall clock before its CPU limit (a
-    loaded machine, a program asleep in its first call, after an import of any cost) is never stuck, and neither is a run without the judge's verdict (``io``
-    cases, the in-process harness, other languages): there, a slow start and a loop look the
-    same. ``recheck="progress"`` re-runs every timeout that is not stuck at the hard limit, and
+    loaded machine, a program asleep in its first call, after an import of any cost) is never
+    stuck, and neither is a run without the judge's verdict (``io`` cases, the in-process
+    harness, other languages): there, a slow start and a loop look the same. ``recheck="progress"`` re-runs every timeout that is not stuck at the hard limit, and
     a stuck one once at ``ESCALATION`` times its limit."""
     if (outcome.total_cases or 0) <= 1 or (outcome.passed_cases or 0) > 0:
         return False
